@@ -1,0 +1,73 @@
+"""Check OPA's answer against the decision contract before anything is applied.
+
+The contract: ``{"allow": bool, "overrides": {key: value}, "messages": [str]}``.
+An answer of another shape, a key outside the admin's ceiling or a value the
+spawner's trait cannot take is a policy bug: :class:`PolicyBroken`, which the
+spawner treats like an unreachable OPA (fail closed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .quantities import PARSERS, InvalidValue
+
+MAX_MESSAGES = 50
+MAX_MESSAGE_CHARS = 1000
+
+
+class PolicyBroken(Exception):
+    """The policy answered, but not within the contract. Text is for the hub log."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allow: bool
+    overrides: dict[str, object] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+
+def _to_trait_value(key: str, value: object) -> object:
+    """Parse a decided value into the form the spawner trait takes."""
+    parser = PARSERS.get(key)
+    if parser is None:
+        # A key the admin added to the ceiling that jhpolicy has no parser
+        # for: the trait's own validation is the check (see apply).
+        return value
+    parsed = parser(key, value)
+    if key.startswith("extra_resource_"):
+        # KubeSpawner puts these straight into the pod's resources, where
+        # Kubernetes expects quantity strings.
+        return {name: str(amount) for name, amount in parsed.items()}
+    return parsed
+
+
+def validate(result: object, ceiling: set[str] | frozenset[str]) -> Decision:
+    if not isinstance(result, dict):
+        raise PolicyBroken(f"decision is not an object: {result!r:.200}")
+    allow = result.get("allow")
+    if not isinstance(allow, bool):
+        raise PolicyBroken(f"decision.allow is missing or not a boolean: {allow!r:.100}")
+    overrides = result.get("overrides", {})
+    if not isinstance(overrides, dict):
+        raise PolicyBroken(f"decision.overrides is not an object: {overrides!r:.200}")
+    messages = result.get("messages", [])
+    if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
+        raise PolicyBroken(f"decision.messages is not a list of strings: {messages!r:.200}")
+    messages = [m[:MAX_MESSAGE_CHARS] for m in messages[:MAX_MESSAGES]]
+
+    if not allow:
+        return Decision(allow=False, messages=messages)
+
+    outside = sorted(set(overrides) - set(ceiling))
+    if outside:
+        raise PolicyBroken(
+            f"decision grants keys outside policy_allowed_keys: {', '.join(map(str, outside))}"
+        )
+    parsed = {}
+    for key, value in overrides.items():
+        try:
+            parsed[key] = _to_trait_value(key, value)
+        except InvalidValue as e:
+            raise PolicyBroken(f"decision.overrides: {e}") from None
+    return Decision(allow=True, overrides=parsed, messages=messages)

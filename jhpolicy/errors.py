@@ -1,0 +1,46 @@
+"""The HTTP errors a refused spawn raises.
+
+JupyterHub 6 has ``SpawnException``, which carries a status code and a
+user-facing message to both the REST API and the spawn page and is counted as
+a failure with a reason in JupyterHub's metrics. JupyterHub 5 relays a
+``web.HTTPError`` raised inside ``slow_spawn_timeout`` to the caller as it is.
+"""
+
+from __future__ import annotations
+
+from tornado import web
+
+try:
+    from jupyterhub.spawner import SpawnException
+except ImportError:  # JupyterHub < 6
+    SpawnException = None
+
+UNAVAILABLE_MESSAGE = "spawn policy unavailable: the server was not started; try again later or ask your hub admin"
+
+
+def spawn_error(status: int, message: str, reason: str) -> web.HTTPError:
+    if SpawnException is not None:
+        return SpawnException(message, reason=reason, status_code=status)
+    # The message goes in args: JupyterHub 5 renders log_message % args, and a
+    # policy message may contain a '%'.
+    return web.HTTPError(status, "%s", message, reason=None)
+
+
+def invalid_request(message: str) -> web.HTTPError:
+    return spawn_error(400, f"Invalid spawn request: {message}", "invalid_request")
+
+
+def denied(messages: list[str]) -> web.HTTPError:
+    text = "; ".join(messages) if messages else "the spawn policy does not allow this request"
+    return spawn_error(403, f"Spawn refused by policy: {text}", "policy_denied")
+
+
+def unavailable() -> web.HTTPError:
+    return spawn_error(503, UNAVAILABLE_MESSAGE, "policy_unavailable")
+
+
+def message_of(error: web.HTTPError) -> str:
+    """The text a caller sees for an error raised by :func:`spawn_error`."""
+    if SpawnException is not None and isinstance(error, SpawnException):
+        return error.message
+    return error.log_message % error.args if error.log_message else str(error)

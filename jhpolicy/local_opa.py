@@ -1,0 +1,90 @@
+"""Run an OPA server as a child process, for `jhpolicy check` and the tests."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from opa_client import OpaClient
+
+from .opa_binary import ensure_opa
+
+
+def bundled_policies() -> Path:
+    """The policies shipped with jhpolicy: inside the wheel, or the checkout's policies/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "policies", here.parent / "policies"):
+        if (candidate / "spawn.rego").exists():
+            return candidate
+    raise FileNotFoundError("jhpolicy's bundled policies are missing from this installation")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalOPA:
+    """``opa run --server`` on a free loopback port, stopped on exit."""
+
+    def __init__(self, paths: list[str | Path], extra_args: list[str] = (), binary: str | None = None):
+        self.binary = binary or ensure_opa()
+        self.paths = [str(p) for p in paths]
+        self.extra_args = list(extra_args)
+        self.port = None
+        self.process = None
+        self.log_file = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "LocalOPA":
+        self.port = free_port()
+        self.log_file = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [self.binary, "run", "--server", f"--addr=127.0.0.1:{self.port}", "--log-level=error",
+             *self.extra_args, *self.paths],
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+        )
+        client = OpaClient(host="127.0.0.1", port=self.port, timeout=1.0)
+        deadline = time.monotonic() + timeout
+        try:
+            while not client.check_health():
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"OPA exited with code {self.process.returncode}:\n{self.log_text()}")
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"OPA did not become healthy within {timeout}s:\n{self.log_text()}")
+                time.sleep(0.05)
+        finally:
+            client.close_connection()
+        return self
+
+    def log_text(self) -> str:
+        """What OPA printed so far (errors, and decision logs if enabled)."""
+        self.log_file.seek(0)
+        return self.log_file.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log_file:
+            self.log_file.close()
+            self.log_file = None
+
+    def __enter__(self) -> "LocalOPA":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,118 @@
+"""A real PolicyKubeSpawner outside a running hub, for `jhpolicy check` and tests.
+
+KubeSpawner loads a kube config when it is constructed, although building
+the pod manifest never calls the Kubernetes API. Where no kube config
+exists, a throwaway one pointing at an unroutable address is used: nothing
+ever connects to it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traitlets.config import Config
+
+OFFLINE_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: jhpolicy-offline
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: jhpolicy-offline
+  user: {token: "never-used"}
+contexts:
+- name: jhpolicy-offline
+  context: {cluster: jhpolicy-offline, user: jhpolicy-offline}
+current-context: jhpolicy-offline
+"""
+
+
+def ensure_kube_config() -> None:
+    """Point KUBECONFIG at a throwaway config unless a real one is found."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return
+    configured = os.environ.get("KUBECONFIG")
+    if configured and all(Path(p).exists() for p in configured.split(os.pathsep)):
+        return
+    if not configured and Path("~/.kube/config").expanduser().exists():
+        return
+    path = Path(tempfile.mkdtemp(prefix="jhpolicy-kube-")) / "config"
+    path.write_text(OFFLINE_KUBECONFIG)
+    os.environ["KUBECONFIG"] = str(path)
+    # kubernetes_asyncio reads KUBECONFIG once, when it is first imported.
+    from kubernetes_asyncio.config import kube_config
+
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(path)
+
+
+@dataclass
+class OfflineUser:
+    """Stands in for JupyterHub's User: the attributes a spawner reads."""
+
+    name: str
+    groups: list[str] = field(default_factory=list)
+    admin: bool = False
+    id: int = 1
+
+    @property
+    def url(self) -> str:
+        return f"/user/{self.name}/"
+
+    @property
+    def escaped_name(self) -> str:
+        return self.name
+
+
+@dataclass
+class OfflineRequester:
+    """Stands in for ``handler.current_user``: a user or a service."""
+
+    name: str
+    kind: str = "user"
+    admin: bool = False
+
+
+@dataclass
+class OfflineHub:
+    public_host: str = ""
+    url: str = "http://hub:8081/hub/"
+    base_url: str = "/hub/"
+    api_url: str = "http://hub:8081/hub/api"
+
+
+@dataclass
+class OfflineHandler:
+    current_user: object
+
+
+def make_spawner(
+    config: Config,
+    user: OfflineUser,
+    user_options: dict,
+    server_name: str = "",
+    requester: OfflineRequester | None = None,
+    spawner_class=None,
+):
+    """Build the spawner; call from inside a running event loop (KubeSpawner needs one)."""
+    ensure_kube_config()
+    if spawner_class is None:
+        from .spawner import PolicyKubeSpawner as spawner_class
+    spawner = spawner_class(config=config, user=user, hub=OfflineHub(), name=server_name)
+    spawner.user_options = user_options
+    spawner.handler = OfflineHandler(requester) if requester else None
+    return spawner
+
+
+def pod_summary(pod) -> dict:
+    """The parts of a pod manifest a spawn request can change."""
+    container = pod.spec.containers[0]
+    resources = container.resources
+    return {
+        "image": container.image,
+        "limits": dict(resources.limits or {}) if resources else {},
+        "requests": dict(resources.requests or {}) if resources else {},
+    }

@@ -1,0 +1,104 @@
+"""Find, or install, the pinned OPA binary.
+
+Order: $JHPOLICY_OPA, the project's tools folder, an `opa` on PATH of the
+pinned version, `go install` from the Go module proxy, the official release
+binary (needs internet), else a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+OPA_VERSION = "1.22.3"
+OPA_MODULE = "github.com/open-policy-agent/opa"
+RELEASE_URL = "https://github.com/open-policy-agent/opa/releases/download/v{version}/opa_{os}_{arch}_static"
+
+
+class OPANotFound(RuntimeError):
+    pass
+
+
+def default_tools_dir() -> Path:
+    """`.tools/bin` of the source checkout, or of the current directory for an installed package."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").exists():
+        return checkout / ".tools" / "bin"
+    return Path.cwd() / ".tools" / "bin"
+
+
+def version_of(binary: str | os.PathLike) -> str | None:
+    try:
+        out = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        if line.startswith("Version:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def find_opa(tools_dir: Path | None = None) -> str | None:
+    env = os.environ.get("JHPOLICY_OPA")
+    if env:
+        return env
+    local = (tools_dir or default_tools_dir()) / "opa"
+    if local.exists() and version_of(local) == OPA_VERSION:
+        return str(local)
+    on_path = shutil.which("opa")
+    if on_path and version_of(on_path) == OPA_VERSION:
+        return on_path
+    return None
+
+
+def ensure_opa(tools_dir: Path | None = None, log=print) -> str:
+    found = find_opa(tools_dir)
+    if found:
+        return found
+    tools_dir = tools_dir or default_tools_dir()
+    tools_dir.mkdir(parents=True, exist_ok=True)
+    target = tools_dir / "opa"
+    errors = []
+    go = shutil.which("go")
+    if go:
+        log(f"jhpolicy: building OPA {OPA_VERSION} with go install (a minute or two)...")
+        env = dict(os.environ, GOBIN=str(tools_dir), CGO_ENABLED="0")
+        result = subprocess.run(
+            [go, "install", f"{OPA_MODULE}@v{OPA_VERSION}"], env=env, capture_output=True, text=True
+        )
+        if result.returncode == 0 and version_of(target) == OPA_VERSION:
+            return str(target)
+        errors.append(f"go install failed: {result.stderr.strip()[-500:]}")
+    else:
+        errors.append("go is not installed")
+    url = RELEASE_URL.format(version=OPA_VERSION, os=platform.system().lower(), arch=_arch())
+    try:
+        log(f"jhpolicy: downloading {url}")
+        with urllib.request.urlopen(url + ".sha256", timeout=60) as response:
+            expected = response.read().decode().split()[0]
+        with urllib.request.urlopen(url, timeout=60) as response:
+            payload = response.read()
+        if hashlib.sha256(payload).hexdigest() != expected:
+            raise OSError(f"checksum mismatch for {url}")
+        target.write_bytes(payload)
+        target.chmod(0o755)
+        if version_of(target) == OPA_VERSION:
+            return str(target)
+        errors.append(f"downloaded {url}, but it does not report version {OPA_VERSION}")
+    except OSError as e:
+        errors.append(f"download of {url} failed: {e}")
+    raise OPANotFound(
+        f"OPA {OPA_VERSION} is needed and could not be installed:\n  - "
+        + "\n  - ".join(errors)
+        + "\nInstall it yourself and put it on PATH, or set JHPOLICY_OPA to its path."
+    )
+
+
+def _arch() -> str:
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)

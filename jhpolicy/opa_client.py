@@ -1,0 +1,114 @@
+"""Ask OPA for a decision over HTTP.
+
+One pooled ``httpx.AsyncClient`` per OPA address and event loop serves every
+spawner: a hub starts many servers and a new connection per spawn would
+cost a TCP handshake each time. Every failure becomes
+:class:`PolicyUnavailable`, whose text is for the hub log only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+
+import httpx
+
+
+class PolicyUnavailable(Exception):
+    """OPA could not give a usable answer. The text is for the hub log, not the user."""
+
+
+@dataclass(frozen=True)
+class OPAResponse:
+    result: object
+    decision_id: str | None
+
+
+_clients: dict[tuple, httpx.AsyncClient] = {}
+
+
+def shared_client(base_url: str, token: str | None, max_connections: int) -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    key = (loop, base_url, token, max_connections)
+    client = _clients.get(key)
+    if client is None or client.is_closed:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            # Proxies configured for the hub's outbound traffic must not see
+            # policy queries to a sidecar on localhost.
+            trust_env=False,
+        )
+        _clients[key] = client
+    return client
+
+
+async def close_clients() -> None:
+    """Close the pooled clients of the running loop (for short-lived processes)."""
+    loop = asyncio.get_running_loop()
+    for key in [k for k in _clients if k[0] is loop]:
+        await _clients.pop(key).aclose()
+
+
+async def query(
+    client: httpx.AsyncClient,
+    path: str,
+    input_doc: dict,
+    *,
+    timeout: float,
+    retries: int,
+    max_response_bytes: int,
+) -> OPAResponse:
+    """POST ``{"input": input_doc}`` to ``/v1/data/{path}``; all attempts share ``timeout``.
+
+    A retry happens only after a connection failure (OPA restarting), never
+    after OPA answered, and only while time is left.
+    """
+    url = "/v1/data/" + path.strip("/").replace(".", "/")
+    body = json.dumps({"input": input_doc}).encode()
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise PolicyUnavailable(f"OPA did not answer within {timeout}s")
+        try:
+            return await asyncio.wait_for(
+                _post(client, url, body, remaining, max_response_bytes), remaining
+            )
+        except (httpx.ConnectError, httpx.RemoteProtocolError) as e:
+            attempt += 1
+            if attempt > retries:
+                raise PolicyUnavailable(f"cannot reach OPA at {client.base_url}: {e!r}") from e
+        except (httpx.TimeoutException, asyncio.TimeoutError) as e:
+            raise PolicyUnavailable(f"OPA did not answer within {timeout}s") from e
+        except httpx.HTTPError as e:
+            raise PolicyUnavailable(f"HTTP error talking to OPA: {e!r}") from e
+
+
+async def _post(client, url, body, timeout, max_response_bytes) -> OPAResponse:
+    headers = {"Content-Type": "application/json"}
+    async with client.stream("POST", url, content=body, headers=headers, timeout=timeout) as response:
+        chunks = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_response_bytes:
+                raise PolicyUnavailable(f"OPA's answer is larger than {max_response_bytes} bytes")
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    if response.status_code != 200:
+        raise PolicyUnavailable(f"OPA answered HTTP {response.status_code}: {raw[:300]!r}")
+    try:
+        doc = json.loads(raw)
+    except ValueError as e:
+        raise PolicyUnavailable(f"OPA's answer is not JSON: {raw[:300]!r}") from e
+    if not isinstance(doc, dict) or "result" not in doc:
+        # OPA answers 200 with {} when the decision path is undefined.
+        raise PolicyUnavailable(f"OPA has no decision at {url} (undefined): {raw[:300]!r}")
+    decision_id = doc.get("decision_id")
+    return OPAResponse(result=doc["result"], decision_id=decision_id if isinstance(decision_id, str) else None)

@@ -1,0 +1,298 @@
+"""PolicyKubeSpawner: KubeSpawner whose user options are decided by OPA.
+
+The flow in :meth:`PolicyKubeSpawner.load_user_options`, which KubeSpawner
+awaits first thing in ``_start``, before the pod manifest is built:
+
+    user_options -> parse_request -> (KubeSpawner applies the profile)
+    -> build_input -> OPA -> decision.validate -> apply the decided overrides
+
+Anything that goes wrong restores the spawner's configuration as it was
+before the request, so a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from kubespawner import KubeSpawner
+from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default
+from traitlets import Set as SetTrait
+
+from . import decision as decisions
+from . import errors, metrics, opa_client
+from .opa_input import build_input
+from .request import RequestError, parse_request
+
+DEFAULT_ALLOWED_KEYS = {
+    "image",
+    "cpu_limit",
+    "cpu_guarantee",
+    "mem_limit",
+    "mem_guarantee",
+    "extra_resource_limits",
+    "extra_resource_guarantees",
+}
+
+
+class PolicyKubeSpawner(KubeSpawner):
+    """A KubeSpawner that lets users ask for an image, CPU and memory, as an OPA policy allows."""
+
+    opa_url = Unicode(
+        "http://127.0.0.1:8181",
+        config=True,
+        help="""
+        Base URL of the OPA server that decides spawn requests, usually a
+        sidecar in the hub pod listening on localhost.
+        """,
+    )
+
+    opa_decision_path = Unicode(
+        "jupyterhub/spawn/decision",
+        config=True,
+        help="""
+        Path of the decision document under OPA's /v1/data/, in slash or dot
+        form. The default is the rule `decision` in package `jupyterhub.spawn`.
+        """,
+    )
+
+    opa_timeout = Float(
+        3.0,
+        config=True,
+        help="""
+        Seconds the whole policy check may take, retries included. Keep it well
+        under JupyterHub's `slow_spawn_timeout` (10 s by default) so a caller
+        gets the 503 in the response rather than a 202 and a failure seen only
+        in the progress stream.
+        """,
+    )
+
+    opa_retries = Integer(
+        1,
+        min=0,
+        config=True,
+        help="""
+        How many times to retry after a failed connection to OPA (e.g. while
+        the sidecar restarts), within `opa_timeout`. Answers are never retried.
+        """,
+    )
+
+    opa_token = Unicode(
+        config=True,
+        help="""
+        Bearer token sent to OPA when OPA runs with `--authentication=token`.
+        Defaults to the environment variable JHPOLICY_OPA_TOKEN. Never logged.
+        """,
+    )
+
+    @default("opa_token")
+    def _opa_token_default(self):
+        import os
+
+        return os.environ.get("JHPOLICY_OPA_TOKEN", "")
+
+    opa_max_connections = Integer(
+        20,
+        min=1,
+        config=True,
+        help="Size of the connection pool to OPA, shared by all spawners of the hub.",
+    )
+
+    opa_max_response_bytes = Integer(
+        1024 * 1024,
+        min=1024,
+        config=True,
+        help="Largest OPA answer accepted; a larger one is treated as a broken policy.",
+    )
+
+    policy_failure_mode = Enum(
+        ["deny", "defaults"],
+        "deny",
+        config=True,
+        help="""
+        What to do when OPA is unreachable or its answer breaks the decision
+        contract. "deny": refuse the spawn with 503. "defaults": start the
+        server with the admin's configured defaults, ignoring the requested
+        overrides and profile. Unchecked values are never applied.
+        """,
+    )
+
+    policy_allowed_keys = SetTrait(
+        Unicode(),
+        default_value=DEFAULT_ALLOWED_KEYS,
+        config=True,
+        help="""
+        The ceiling: spawner attributes a policy decision may set. A decision
+        that sets any other key is a policy bug and fails closed. Widen it only
+        for keys you mean users to choose under policy, e.g. `node_selector`.
+        """,
+    )
+
+    policy_log_decisions = Bool(
+        True,
+        config=True,
+        help="Log one line per decision (user, requester, server, decision_id, outcome, applied values).",
+    )
+
+    # The last decision, for the progress stream, `jhpolicy check` and tests.
+    policy_messages: list[str] = []
+    policy_applied: dict = {}
+    policy_outcome: str = ""
+
+    async def load_user_options(self):
+        started = time.perf_counter()
+        self.policy_messages = []
+        self.policy_applied = {}
+        snapshot = self._snapshot()
+        outcome = "error"
+        try:
+            self._check_config()
+            profile_list = await self._initialised_profile_list()
+            request = parse_request(self.user_options, profile_list)
+            try:
+                await super().load_user_options()
+            except (ValueError, KeyError) as e:
+                raise RequestError(str(e)) from None
+            input_doc = build_input(self, request, self._requester())
+            decision, decision_id = await self._decide(input_doc)
+            if not decision.allow:
+                outcome = "denied"
+                self._log_decision(input_doc, decision_id, decision, {})
+                raise errors.denied(decision.messages)
+            applied = self._apply(decision.overrides)
+            outcome = "clamped" if _changed(request.overrides, applied) else "allowed"
+            self.policy_messages = decision.messages
+            self.policy_applied = applied
+            self._log_decision(input_doc, decision_id, decision, applied)
+        except RequestError as e:
+            outcome = "invalid"
+            self._restore(snapshot)
+            raise errors.invalid_request(str(e)) from None
+        except (opa_client.PolicyUnavailable, decisions.PolicyBroken) as e:
+            self._restore(snapshot)
+            if self.policy_failure_mode == "defaults":
+                self.log.error("jhpolicy: %s; starting %s with the admin's defaults", e, self._log_name)
+                self.policy_messages = ["The spawn policy could not be checked: started with the defaults."]
+                outcome = "defaults"
+                return
+            self.log.error("jhpolicy: refusing spawn of %s: %s", self._log_name, e)
+            raise errors.unavailable() from None
+        except BaseException:
+            self._restore(snapshot)
+            raise
+        finally:
+            self.policy_outcome = outcome
+            metrics.observe(outcome, time.perf_counter() - started)
+
+    async def progress(self):
+        for message in self.policy_messages:
+            yield {"progress": 1, "message": f"Spawn policy: {message}"}
+        async for event in super().progress():
+            yield event
+
+    def _check_config(self):
+        # JupyterHub >= 5.3 runs apply_user_options before load_user_options;
+        # anything it sets from user input would bypass the policy.
+        if getattr(self, "apply_user_options", None):
+            raise decisions.PolicyBroken(
+                "Spawner.apply_user_options is set; it applies user input unchecked. "
+                "Unset it: PolicyKubeSpawner decides user_options itself."
+            )
+
+    async def _initialised_profile_list(self) -> list[dict]:
+        profile_list = self.profile_list
+        if hasattr(self, "_sorted_dict_values"):  # KubeSpawner >= 7.1 accepts a dict
+            profile_list = self._sorted_dict_values(profile_list)
+        if callable(profile_list):
+            profile_list = await _maybe_await(profile_list(self))
+        return self._get_initialized_profile_list(profile_list)
+
+    def _requester(self):
+        handler = getattr(self, "handler", None)
+        if handler is None:
+            return None
+        return handler.current_user
+
+    async def _decide(self, input_doc: dict):
+        client = opa_client.shared_client(self.opa_url, self.opa_token or None, self.opa_max_connections)
+        response = await opa_client.query(
+            client,
+            self.opa_decision_path,
+            input_doc,
+            timeout=self.opa_timeout,
+            retries=self.opa_retries,
+            max_response_bytes=self.opa_max_response_bytes,
+        )
+        return decisions.validate(response.result, self.policy_allowed_keys), response.decision_id
+
+    def _apply(self, overrides: dict) -> dict:
+        applied = {}
+        for key, value in overrides.items():
+            current = getattr(self, key, None)
+            if isinstance(value, dict) and isinstance(current, dict):
+                # Same merge KubeSpawner does for profile overrides, but the
+                # decided map never contains nulls, so nothing is deleted.
+                value = {**current, **value}
+            try:
+                setattr(self, key, value)
+            except TraitError as e:
+                raise decisions.PolicyBroken(f"decision value for {key} rejected by the spawner: {e}") from None
+            applied[key] = getattr(self, key)
+        return applied
+
+    def _snapshot(self) -> dict:
+        return {name: _copy_containers(getattr(self, name)) for name in self.trait_names(config=True)}
+
+    def _restore(self, snapshot: dict) -> None:
+        for name, value in snapshot.items():
+            try:
+                if getattr(self, name) != value:
+                    self.set_trait(name, value)
+            except Exception:
+                self.log.exception("jhpolicy: could not restore %s on %s", name, self._log_name)
+
+    def _log_decision(self, input_doc, decision_id, decision, applied):
+        if not self.policy_log_decisions:
+            return
+        requester = input_doc["requester"]
+        self.log.info(
+            "jhpolicy decision user=%s requester=%s:%s server=%r decision_id=%s allow=%s applied=%s messages=%s",
+            input_doc["user"]["name"],
+            requester["kind"],
+            requester["name"],
+            input_doc["server"]["name"],
+            decision_id or "-",
+            decision.allow,
+            json.dumps(applied, sort_keys=True, default=str),
+            json.dumps(decision.messages),
+        )
+
+
+def _changed(requested: dict, applied: dict) -> bool:
+    for key, value in requested.items():
+        if key not in applied:
+            return True
+        got = applied[key]
+        if isinstance(value, dict):
+            if any(str(got.get(k)) != str(v) for k, v in value.items()):
+                return True
+        elif got != value:
+            return True
+    return False
+
+
+def _copy_containers(value):
+    # KubeSpawner's profile overrides mutate dicts in place, so containers are
+    # copied; anything else (callables, methods bound to the spawner) is kept
+    # by reference: deep-copying a bound method would copy the whole spawner.
+    if isinstance(value, dict):
+        return {k: _copy_containers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return type(value)(_copy_containers(v) for v in value)
+    return value
+
+
+async def _maybe_await(value):
+    if hasattr(value, "__await__"):
+        return await value
+    return value
