@@ -89,6 +89,15 @@ class OfflineHandler:
     current_user: object
 
 
+@dataclass
+class OfflineORMSpawner:
+    """Stands in for JupyterHub's database row: Spawner.name reads it."""
+
+    name: str = ""
+    server: object = None
+    user_options: dict = field(default_factory=dict)
+
+
 def make_spawner(
     config: Config,
     user: OfflineUser,
@@ -101,7 +110,8 @@ def make_spawner(
     ensure_kube_config()
     if spawner_class is None:
         from .spawner import PolicyKubeSpawner as spawner_class
-    spawner = spawner_class(config=config, user=user, hub=OfflineHub(), name=server_name)
+    orm_spawner = OfflineORMSpawner(name=server_name, user_options=user_options)
+    spawner = spawner_class(config=config, user=user, hub=OfflineHub(), orm_spawner=orm_spawner)
     spawner.user_options = user_options
     spawner.handler = OfflineHandler(requester) if requester else None
     return spawner

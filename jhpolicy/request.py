@@ -119,13 +119,16 @@ def parse_request(user_options: object, profile_list: list[dict]) -> SpawnReques
     for key, value in requested.items():
         if not isinstance(key, str):
             raise RequestError("override keys must be strings")
-        _check_json(key, value)
         request.raw[key] = value
         parser = PARSERS.get(key)
-        try:
+        if parser is None:
             # Keys jhpolicy cannot parse go to the policy as they came, so that
             # the policy (not this code) is where they are refused.
-            request.overrides[key] = parser(key, value) if parser else value
+            _check_json(key, value)
+            request.overrides[key] = value
+            continue
+        try:
+            request.overrides[key] = parser(key, value)
         except InvalidValue as e:
             raise RequestError(str(e)) from None
     return request

@@ -267,12 +267,21 @@ messages contains msg if {
 	some resource, asked in requested[key]
 	got := overrides[key][resource]
 	got < asked
-	msg := sprintf("%s %s %v lowered to %v", [key, resource, asked, got])
+	msg := sprintf("%s %s %v lowered to %v: %s", [key, resource, asked, got, extra_lowered_because(resource, got)])
 }
 
 lowered_because(key, got) := sprintf("the most for %s", [concat(", ", providers(key, got))]) if {
 	got == maximum(key)
 } else := sprintf("a guarantee cannot exceed %s", [limit_of[key]])
+
+extra_lowered_because(resource, got) := sprintf("the most for %s", [concat(", ", extra_providers(resource, got))]) if {
+	got == extra_maximum(resource)
+} else := "a guarantee cannot exceed its limit"
+
+extra_providers(resource, value) := sort({name |
+	some name, entry in allowances
+	entry.extra_resources[resource] == value
+})
 
 # The allowances whose maximum for key is value, to name them to the user.
 providers(key, value) := sort({name |

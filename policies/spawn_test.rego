@@ -194,7 +194,7 @@ test_unknown_key_denied if {
 test_gpu_clamped if {
 	d := decide(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 4}}))
 	d.overrides == {"extra_resource_limits": {"nvidia.com/gpu": 2}}
-	d.messages == ["extra_resource_limits nvidia.com/gpu 4 lowered to 2"]
+	d.messages == ["extra_resource_limits nvidia.com/gpu 4 lowered to 2: the most for group gpu"]
 }
 
 test_gpu_not_available_to_default if {
@@ -205,6 +205,7 @@ test_gpu_not_available_to_default if {
 test_gpu_guarantee_lowered_to_limit if {
 	d := decide(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 1}, "extra_resource_guarantees": {"nvidia.com/gpu": 2}}))
 	d.overrides.extra_resource_guarantees == {"nvidia.com/gpu": 1}
+	"extra_resource_guarantees nvidia.com/gpu 2 lowered to 1: a guarantee cannot exceed its limit" in d.messages
 }
 
 test_gpu_guarantee_lowered_to_current_limit if {

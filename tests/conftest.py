@@ -1,0 +1,101 @@
+"""Shared fixtures.
+
+Real parts only: a real OPA process with the project's policies and real
+PolicyKubeSpawner objects. The one missing part is a Kubernetes API server:
+the spawner is built with a throwaway kube config (jhpolicy.offline) that
+nothing connects to, because load_user_options and get_pod_manifest make no
+API call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tornado import web
+from traitlets.config import Config
+
+from jhpolicy.offline import OfflineRequester, OfflineUser, make_spawner, pod_summary
+from jhpolicy.opa_client import close_clients
+
+from .opa_server import opa_server
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+TEST_POLICIES = ROOT / "tests" / "policies"
+
+
+@pytest.fixture(scope="session")
+def opa():
+    """OPA with the shipped policies and data, plus the contract-breaking test policies."""
+    with opa_server([POLICIES, TEST_POLICIES], ["--set=decision_logs.console=true"]) as server:
+        yield server
+
+
+@dataclass
+class SpawnResult:
+    error: web.HTTPError | None
+    spawner: object
+    before: dict
+    after: dict
+    pod: dict | None
+
+    @property
+    def status(self) -> int:
+        return self.error.status_code if self.error else 200
+
+    @property
+    def message(self) -> str:
+        from jhpolicy.errors import message_of
+
+        return message_of(self.error) if self.error else ""
+
+    def changed(self) -> dict:
+        """Config traits whose value differs after the request, as (before, after)."""
+        return {k: (self.before[k], self.after[k]) for k in self.before if self.before[k] != self.after[k]}
+
+
+def _trait_values(spawner) -> dict:
+    from jhpolicy.spawner import _copy_containers
+
+    return {name: _copy_containers(getattr(spawner, name)) for name in spawner.trait_names(config=True)}
+
+
+def run_spawn(
+    opa_url: str,
+    body: dict,
+    *,
+    groups=(),
+    user="alice",
+    server="",
+    requester: OfflineRequester | None = None,
+    config: Config | None = None,
+) -> SpawnResult:
+    """load_user_options, then get_pod_manifest, as KubeSpawner._start does."""
+
+    async def go():
+        c = Config(config) if config else Config()
+        c.PolicyKubeSpawner.opa_url = opa_url
+        spawner = make_spawner(c, OfflineUser(name=user, groups=list(groups)), body, server, requester)
+        before = _trait_values(spawner)
+        error = pod = None
+        try:
+            await spawner.load_user_options()
+            pod = pod_summary(await spawner.get_pod_manifest())
+        except web.HTTPError as e:
+            error = e
+        finally:
+            await close_clients()
+        return SpawnResult(error, spawner, before, _trait_values(spawner), pod)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def spawn(opa):
+    def _spawn(body, **kwargs):
+        return run_spawn(opa.url, body, **kwargs)
+
+    return _spawn

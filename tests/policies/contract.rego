@@ -1,0 +1,14 @@
+# Decisions that break the contract on purpose, for the fail-closed tests.
+# Point PolicyKubeSpawner.opa_decision_path at one rule of this package.
+package jhpolicy_contract
+
+grants_privileged := {"allow": true, "overrides": {"privileged": true}, "messages": []}
+
+wrong_shape := {"allow": "yes", "overrides": {}, "messages": []}
+
+overrides_not_an_object := {"allow": true, "overrides": ["image"], "messages": []}
+
+bad_value := {"allow": true, "overrides": {"cpu_limit": "lots"}, "messages": []}
+
+# Denies with the input it was sent, so tests can read the input document.
+echo_input := {"allow": false, "overrides": {}, "messages": [json.marshal(input)]}

@@ -1,0 +1,302 @@
+"""PolicyKubeSpawner against a real OPA running the shipped policies and data.
+
+Kubernetes is the one missing part: see conftest.py.
+"""
+
+import json
+import logging
+
+import pytest
+from traitlets.config import Config
+
+from jhpolicy.errors import UNAVAILABLE_MESSAGE
+from jhpolicy.local_opa import free_port
+from jhpolicy.offline import OfflineRequester
+
+from .conftest import run_spawn
+
+GIB = 1024**3
+SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
+FORUM_BODY = {"kubespawner_override": {"image": SAMPLE}}
+DEFAULT_IMAGE = "quay.io/jupyterhub/singleuser:latest"
+
+PROFILES = [
+    {"display_name": "Small", "slug": "small", "default": True, "kubespawner_override": {"cpu_limit": 0.5}},
+    {
+        "display_name": "Medium",
+        "slug": "medium",
+        "kubespawner_override": {"cpu_limit": 1.5, "mem_limit": "3G", "environment": {"PROFILE": "medium"}},
+        "profile_options": {
+            "image": {
+                "display_name": "Image",
+                "choices": {
+                    "scipy": {"display_name": "SciPy", "kubespawner_override": {"image": "quay.io/jupyter/scipy-notebook:2025"}},
+                    "r": {"display_name": "R", "kubespawner_override": {"image": "quay.io/jupyter/r-notebook:2025"}},
+                },
+            }
+        },
+    },
+]
+
+
+def profiles_config():
+    c = Config()
+    c.PolicyKubeSpawner.profile_list = PROFILES
+    return c
+
+
+# --- the forum request, allowed and refused ---
+
+
+def test_forum_request_allowed_for_students(spawn):
+    r = spawn(FORUM_BODY, groups=["students"])
+    assert r.status == 200
+    assert r.pod["image"] == SAMPLE
+    assert r.spawner.policy_outcome == "allowed"
+    # Nothing but the image changed.
+    assert r.changed() == {"image": (DEFAULT_IMAGE, SAMPLE)}
+    assert r.pod["limits"] == {} and r.pod["requests"] == {}
+
+
+def test_forum_request_refused_for_default_user(spawn):
+    r = spawn(FORUM_BODY, groups=[])
+    assert r.status == 403
+    assert r.message == (
+        "Spawn refused by policy: image jupyterhub/k8s-singleuser-sample:0.8.4 is not allowed for group default; "
+        "allowed images: quay.io/jupyter/minimal-notebook:*, quay.io/jupyterhub/k8s-singleuser-sample:*"
+    )
+    assert r.changed() == {}
+    assert r.pod is None
+
+
+# --- clamping ---
+
+
+def test_cpu_and_memory_clamped_into_the_pod(spawn):
+    r = spawn({"kubespawner_override": {"cpu_limit": 8, "mem_limit": "8G", "cpu_guarantee": "500m"}}, groups=["students"])
+    assert r.status == 200
+    assert r.spawner.policy_outcome == "clamped"
+    assert r.spawner.policy_messages == [
+        "cpu_limit 8 lowered to 2: the most for group students",
+        "mem_limit 8G lowered to 4G: the most for group students",
+    ]
+    assert (r.spawner.cpu_limit, r.spawner.mem_limit, r.spawner.cpu_guarantee) == (2.0, 4 * GIB, 0.5)
+    assert r.pod["limits"] == {"cpu": 2.0, "memory": 4 * GIB}
+    assert r.pod["requests"] == {"cpu": 0.5}
+    assert set(r.changed()) == {"cpu_limit", "mem_limit", "cpu_guarantee"}
+
+
+def test_kubernetes_forms_accepted(spawn):
+    r = spawn({"mem_limit": "3Gi", "cpu_limit": "1500m"}, groups=["students"])
+    assert r.status == 200
+    assert r.pod["limits"] == {"cpu": 1.5, "memory": 3 * GIB}
+
+
+def test_gpus_clamped(spawn):
+    r = spawn(
+        {"image": "nvcr.io/nvidia/pytorch:24.01-py3", "extra_resource_limits": {"nvidia.com/gpu": 4}},
+        groups=["gpu-users"],
+    )
+    assert r.status == 200
+    assert r.pod["limits"] == {"nvidia.com/gpu": "1"}
+    assert "extra_resource_limits nvidia.com/gpu 4 lowered to 1: the most for group gpu-users" in r.spawner.policy_messages
+
+
+def test_gpus_refused_without_a_gpu_group(spawn):
+    r = spawn({"extra_resource_limits": {"nvidia.com/gpu": 1}}, groups=["students"])
+    assert r.status == 403
+    assert "extra_resource_limits: nvidia.com/gpu is not available to group students" in r.message
+
+
+def test_guarantee_above_limit_lowered(spawn):
+    r = spawn({"mem_limit": "1G", "mem_guarantee": "2G"}, groups=["students"])
+    assert r.status == 200
+    assert r.pod["limits"]["memory"] == GIB and r.pod["requests"]["memory"] == GIB
+    assert "mem_guarantee 2G lowered to 1G: a guarantee cannot exceed mem_limit" in r.spawner.policy_messages
+
+
+def test_most_generous_group_applies(spawn):
+    r = spawn({"cpu_limit": 6, "mem_limit": "6G"}, groups=["students", "gpu-users"])
+    assert r.pod["limits"] == {"cpu": 6.0, "memory": 6 * GIB}
+
+
+# --- refusals ---
+
+
+def test_unknown_key_refused_and_nothing_changes(spawn):
+    r = spawn({"image": SAMPLE, "privileged": True}, groups=["students"])
+    assert r.status == 403
+    assert "privileged cannot be set" in r.message
+    assert r.changed() == {}
+
+
+def test_malformed_value_is_400_before_opa(spawn):
+    r = spawn({"cpu_limit": "lots"}, groups=["students"])
+    assert r.status == 400
+    assert r.message.startswith("Invalid spawn request: cpu_limit: 'lots' is not valid")
+    assert r.spawner.policy_outcome == "invalid"
+    assert r.changed() == {}
+
+
+def test_null_gpu_refused(spawn):
+    r = spawn({"extra_resource_limits": {"nvidia.com/gpu": None}}, groups=["gpu-users"])
+    assert r.status == 400
+    assert "null would remove a configured resource" in r.message
+
+
+# --- profiles alongside overrides ---
+
+
+def test_profile_and_overrides_together(spawn):
+    r = spawn({"profile": "medium", "image": "r", "mem_limit": "4G"}, groups=["students"], config=profiles_config())
+    assert r.status == 200
+    assert r.pod["image"] == "quay.io/jupyter/r-notebook:2025"  # the profile option
+    assert r.pod["limits"] == {"cpu": 1.5, "memory": 4 * GIB}  # profile cpu, requested memory
+    assert r.spawner.environment["PROFILE"] == "medium"
+
+
+def test_profile_refused_by_policy_restores_profile_overrides(spawn):
+    r = spawn({"profile": "medium"}, groups=[], config=profiles_config())
+    assert r.status == 403
+    assert "profile medium is not allowed for group default" in r.message
+    # KubeSpawner had applied the profile (cpu_limit, environment merged in
+    # place); the refusal put everything back.
+    assert r.changed() == {}
+
+
+def test_unknown_profile_choice_is_400(spawn):
+    r = spawn({"profile": "medium", "image": "julia"}, groups=["students"], config=profiles_config())
+    assert r.status == 400
+    assert "julia" in r.message
+
+
+def test_unknown_profile_is_400(spawn):
+    r = spawn({"profile": "huge"}, groups=["students"], config=profiles_config())
+    assert r.status == 400
+    assert "no such profile 'huge'; choose one of: small, medium" in r.message
+
+
+# --- who asks ---
+
+
+def test_service_requester_gets_its_allowance(spawn):
+    body = {"image": "registry.example.edu/courses/bio101/notebook:3", "cpu_limit": 4}
+    as_user = spawn(body, groups=["students"])
+    assert as_user.status == 403
+    as_service = spawn(body, groups=["students"], requester=OfflineRequester("course-orchestrator", kind="service"))
+    assert as_service.status == 200
+    assert as_service.pod["image"] == body["image"] and as_service.pod["limits"]["cpu"] == 4.0
+
+
+def test_admin_requester_gets_admin_allowance(spawn):
+    body = {"cpu_limit": 12}
+    assert spawn(body, groups=["students"]).pod["limits"]["cpu"] == 2.0
+    r = spawn(body, groups=["students"], requester=OfflineRequester("root", admin=True))
+    assert r.pod["limits"]["cpu"] == 12.0
+
+
+def test_input_document(opa):
+    c = Config()
+    c.PolicyKubeSpawner.opa_decision_path = "jhpolicy_contract/echo_input"
+    c.PolicyKubeSpawner.cpu_limit = 1.0
+    r = run_spawn(
+        opa.url,
+        {"kubespawner_override": {"cpu_limit": "500m", "mem_limit": "1Gi"}, "image": "x/y:1"},
+        groups=["students", "b"],
+        server="gpu-box",
+        requester=OfflineRequester("svc", kind="service"),
+        config=c,
+    )
+    doc = json.loads(r.message.split(": ", 1)[1])
+    assert doc == {
+        "version": 1,
+        "user": {"name": "alice", "admin": False, "groups": ["b", "students"]},
+        "requester": {"kind": "service", "name": "svc", "admin": False},
+        "server": {"name": "gpu-box"},
+        "request": {
+            "profile": None,
+            "profile_options": {},
+            "overrides": {"cpu_limit": 0.5, "mem_limit": GIB, "image": "x/y:1"},
+            "raw": {"cpu_limit": "500m", "mem_limit": "1Gi", "image": "x/y:1"},
+        },
+        "current": {
+            "image": DEFAULT_IMAGE,
+            "cpu_limit": 1.0,
+            "cpu_guarantee": None,
+            "mem_limit": None,
+            "mem_guarantee": None,
+            "extra_resource_limits": {},
+            "extra_resource_guarantees": {},
+        },
+    }
+
+
+# --- the contract: fail closed ---
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "jhpolicy_contract/grants_privileged",  # a key outside the ceiling
+        "jhpolicy_contract/wrong_shape",
+        "jhpolicy_contract/overrides_not_an_object",
+        "jhpolicy_contract/bad_value",
+        "jhpolicy_contract/no_such_rule",  # undefined: OPA answers 200 {}
+    ],
+)
+def test_broken_decisions_fail_closed(opa, path, caplog):
+    c = Config()
+    c.PolicyKubeSpawner.opa_decision_path = path
+    with caplog.at_level(logging.ERROR):
+        r = run_spawn(opa.url, {"image": SAMPLE, "cpu_limit": 1}, groups=["students"], config=c)
+    assert r.status == 503
+    assert r.message == UNAVAILABLE_MESSAGE
+    assert r.changed() == {}
+    assert "refusing spawn" in caplog.text
+
+
+def test_widened_ceiling_lets_the_policy_grant_it(opa):
+    c = Config()
+    c.PolicyKubeSpawner.opa_decision_path = "jhpolicy_contract/grants_privileged"
+    c.PolicyKubeSpawner.policy_allowed_keys = {"privileged"}
+    r = run_spawn(opa.url, {}, config=c)
+    assert r.status == 200 and r.spawner.privileged is True
+
+
+def test_stopped_opa_fails_closed():
+    r = run_spawn(f"http://127.0.0.1:{free_port()}", {"image": SAMPLE}, groups=["students"])
+    assert r.status == 503
+    assert r.message == UNAVAILABLE_MESSAGE
+    assert r.changed() == {}
+
+
+def test_defaults_failure_mode_ignores_the_request():
+    c = profiles_config()
+    c.PolicyKubeSpawner.policy_failure_mode = "defaults"
+    r = run_spawn(f"http://127.0.0.1:{free_port()}", {"profile": "medium", "cpu_limit": 64}, config=c)
+    assert r.status == 200
+    assert r.changed() == {}
+    assert r.pod["image"] == DEFAULT_IMAGE and r.pod["limits"] == {}
+    assert r.spawner.policy_outcome == "defaults"
+
+
+def test_apply_user_options_is_refused(opa):
+    c = Config()
+    c.Spawner.apply_user_options = {"image": "image"}
+    r = run_spawn(opa.url, {}, config=c)
+    assert r.status == 503
+
+
+# --- observability ---
+
+
+def test_decision_log_line_carries_decision_id(spawn, opa, caplog):
+    with caplog.at_level(logging.INFO):
+        r = spawn({"cpu_limit": 8}, groups=["students"], server="lab")
+    assert r.status == 200
+    line = next(rec.getMessage() for rec in caplog.records if rec.getMessage().startswith("jhpolicy decision"))
+    decision_id = line.split("decision_id=")[1].split()[0]
+    assert len(decision_id) == 36  # a UUID from OPA
+    assert decision_id in opa.log_text()  # joins with OPA's decision log
+    assert "user=alice requester=user:alice server='lab'" in line
+    assert 'applied={"cpu_limit": 2.0}' in line
