@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def find_opa(tools_dir: Path | None = None) -> str | None:
     return None
 
 
-def ensure_opa(tools_dir: Path | None = None, log=print) -> str:
+def ensure_opa(tools_dir: Path | None = None, log=None) -> str:
+    log = log or (lambda message: print(message, file=sys.stderr))
     found = find_opa(tools_dir)
     if found:
         return found

@@ -16,7 +16,7 @@ import json
 import time
 
 from kubespawner import KubeSpawner
-from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default
+from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, validate
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
@@ -66,6 +66,15 @@ class PolicyKubeSpawner(KubeSpawner):
         in the progress stream.
         """,
     )
+
+    @validate("opa_timeout")
+    def _check_opa_timeout(self, proposal):
+        value = proposal["value"]
+        if not 0 < value < 10:
+            raise TraitError(
+                f"opa_timeout={value}: must be above 0 and below JupyterHub's slow_spawn_timeout (10 s by default)"
+            )
+        return value
 
     opa_retries = Integer(
         1,

@@ -300,3 +300,13 @@ def test_decision_log_line_carries_decision_id(spawn, opa, caplog):
     assert decision_id in opa.log_text()  # joins with OPA's decision log
     assert "user=alice requester=user:alice server='lab'" in line
     assert 'applied={"cpu_limit": 2.0}' in line
+
+
+@pytest.mark.parametrize("value", [0, -1, 10, 30])
+def test_opa_timeout_must_stay_under_slow_spawn_timeout(opa, value):
+    from traitlets import TraitError
+
+    c = Config()
+    c.PolicyKubeSpawner.opa_timeout = value
+    with pytest.raises(TraitError, match="slow_spawn_timeout"):
+        run_spawn(opa.url, {}, config=c)
