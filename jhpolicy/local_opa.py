@@ -43,8 +43,9 @@ class LocalOPA:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "LocalOPA":
-        self.port = free_port()
+    def start(self, timeout: float = 30.0, port: int | None = None) -> "LocalOPA":
+        """Start OPA; `port` restarts it on a known port (e.g. the one it had)."""
+        self.port = port or free_port()
         self.log_file = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [self.binary, "run", "--server", f"--addr=127.0.0.1:{self.port}", "--log-level=error",

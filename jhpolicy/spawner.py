@@ -199,6 +199,18 @@ class PolicyKubeSpawner(KubeSpawner):
         async for event in super().progress():
             yield event
 
+    @default("progress_ready_hook")
+    def _progress_ready_hook_default(self):
+        # A spawn that finished before the caller opened the progress stream
+        # shows only the ready event, so the policy's messages go there too.
+        def add_policy_messages(spawner, ready_event):
+            if spawner.policy_messages:
+                ready_event["policy_messages"] = list(spawner.policy_messages)
+                ready_event["message"] += " (spawn policy: " + "; ".join(spawner.policy_messages) + ")"
+            return ready_event
+
+        return add_policy_messages
+
     def _check_config(self):
         # JupyterHub >= 5.3 runs apply_user_options before load_user_options;
         # anything it sets from user input would bypass the policy.

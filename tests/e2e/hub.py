@@ -1,0 +1,154 @@
+"""Run a real JupyterHub (with configurable-http-proxy from npm) for tests.
+
+Kubernetes is replaced by the recorder in recording.py; see its docstring.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from jhpolicy.local_opa import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).with_name("jupyterhub_config.py")
+
+
+def find_chp() -> str:
+    local = ROOT / ".tools" / "node_modules" / ".bin" / "configurable-http-proxy"
+    found = os.environ.get("E2E_CHP") or (str(local) if local.exists() else shutil.which("configurable-http-proxy"))
+    if not found:
+        raise RuntimeError("configurable-http-proxy not found: run ./dev setup (installs it from npm into .tools)")
+    return found
+
+
+class Hub:
+    def __init__(self, workdir: Path, opa_url: str, spawner: str | None = None):
+        self.dir = workdir
+        self.opa_url = opa_url
+        self.port = free_port()
+        self.pod_port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.tokens = {"harness": secrets.token_hex(16), "course-orchestrator": secrets.token_hex(16)}
+        self.record_file = workdir / "pods.jsonl"
+        self.log_path = workdir / "jupyterhub.log"
+        self.spawner = spawner
+        self.process = None
+        self.client = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
+
+    def start(self, timeout: float = 60) -> "Hub":
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            E2E_DIR=str(self.dir),
+            E2E_HUB_PORT=str(self.port),
+            E2E_HUB_API_PORT=str(free_port()),
+            E2E_PROXY_API_PORT=str(free_port()),
+            E2E_POD_PORT=str(self.pod_port),
+            E2E_CHP=find_chp(),
+            E2E_OPA_URL=self.opa_url,
+            E2E_RECORD_FILE=str(self.record_file),
+            E2E_HARNESS_TOKEN=self.tokens["harness"],
+            E2E_ORCHESTRATOR_TOKEN=self.tokens["course-orchestrator"],
+        )
+        if self.spawner:
+            env["E2E_SPAWNER"] = self.spawner
+        self.record_file.touch()
+        self.log_file = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)],
+            cwd=self.dir,
+            env=env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterHub exited:\n{self.log_text()[-4000:]}")
+            try:
+                if self.client.get("/hub/api/").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterHub did not answer within {timeout}s:\n{self.log_text()[-4000:]}")
+            time.sleep(0.1)
+        for name in ("bob", "carol"):
+            self.api("POST", f"/users/{name}", token=self.tokens["harness"])
+        for name in ("alice", "bob", "gina", "sam", "admin", "carol"):
+            r = self.api("POST", f"/users/{name}/tokens", token=self.tokens["harness"], json={"note": "e2e"})
+            assert r.status_code == 201, r.text
+            self.tokens[name] = r.json()["token"]
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.client.close()
+        if self.process:
+            self.log_file.close()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    # --- REST API ---
+
+    def api(self, method: str, path: str, *, token: str, json=None, content=None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        return self.client.request(method, "/hub/api" + path, headers=headers, json=json, content=content)
+
+    def start_server(self, user: str, server: str = "", body=None, *, as_: str | None = None) -> httpx.Response:
+        """POST /hub/api/users/{user}/servers/{server} with `body` as the JSON body."""
+        token = self.tokens[as_ or user]
+        content = None if body is None else json.dumps(body)
+        return self.api("POST", f"/users/{user}/servers/{server}", token=token, content=content)
+
+    def stop_server(self, user: str, server: str = "") -> None:
+        r = self.api("DELETE", f"/users/{user}/servers/{server}", token=self.tokens["harness"])
+        assert r.status_code in (202, 204), r.text
+        # A 202 means the stop is still running; wait for it through the API.
+        deadline = time.monotonic() + 30
+        while self.server_state(user, server) is not None:
+            assert time.monotonic() < deadline, f"{user}/{server} did not stop"
+            time.sleep(0.05)
+
+    def server_state(self, user: str, server: str = ""):
+        r = self.api("GET", f"/users/{user}", token=self.tokens["harness"])
+        return r.json().get("servers", {}).get(server)
+
+    def progress_events(self, user: str, server: str = "", until=lambda e: e.get("ready") or e.get("failed")):
+        """Read the progress stream (server-sent events) until `until(event)`."""
+        events = []
+        url = f"/hub/api/users/{user}/servers/{server}/progress"
+        with self.client.stream("GET", url, headers={"Authorization": f"Bearer {self.tokens[user]}"}) as r:
+            assert r.status_code == 200, r.read()
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    events.append(json.loads(line[5:]))
+                    if until(events[-1]):
+                        break
+        return events
+
+    # --- the recorder (see recording.py) ---
+
+    def pods(self) -> list[dict]:
+        return [json.loads(line) for line in self.record_file.read_text().splitlines()]
+
+    def control(self, action: str, user: str, server: str = "") -> None:
+        url = f"http://127.0.0.1:{self.pod_port}/jhpolicy-e2e/{action}/{user}/{server}"
+        r = httpx.request("GET" if action == "recorded" else "POST", url, timeout=40, trust_env=False)
+        assert r.status_code == 200, r.text

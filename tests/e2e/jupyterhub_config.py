@@ -1,0 +1,73 @@
+# The end-to-end hub. Ports, paths and tokens come from the harness (hub.py).
+import os
+
+c = get_config()  # noqa: F821
+
+env = os.environ
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = int(env["E2E_HUB_PORT"])
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = int(env["E2E_HUB_API_PORT"])
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env['E2E_PROXY_API_PORT']}"
+c.ConfigurableHTTPProxy.command = [env["E2E_CHP"]]
+c.JupyterHub.db_url = f"sqlite:///{env['E2E_DIR']}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = f"{env['E2E_DIR']}/cookie_secret"
+c.JupyterHub.pid_file = f"{env['E2E_DIR']}/jupyterhub.pid"
+c.JupyterHub.log_level = "INFO"
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.authenticate_prometheus = False
+
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allow_all = True
+c.Authenticator.admin_users = {"admin"}
+c.JupyterHub.load_groups = {
+    "students": {"users": ["alice", "sam"]},
+    "gpu-users": {"users": ["gina"]},
+}
+
+c.JupyterHub.services = [
+    {"name": "harness", "api_token": env["E2E_HARNESS_TOKEN"]},
+    {"name": "course-orchestrator", "api_token": env["E2E_ORCHESTRATOR_TOKEN"]},
+]
+c.JupyterHub.load_roles = [
+    {"name": "harness", "scopes": ["admin:users", "admin:servers", "tokens", "read:metrics"], "services": ["harness"]},
+    # An orchestrator that starts servers for users.
+    {"name": "orchestrator", "scopes": ["servers", "read:users"], "services": ["course-orchestrator"]},
+]
+
+# No cluster: a throwaway kube config that nothing connects to (the recorder
+# replaces every Kubernetes API call, see recording.py).
+from jhpolicy.offline import ensure_kube_config  # noqa: E402
+
+ensure_kube_config()
+
+c.JupyterHub.spawner_class = env.get("E2E_SPAWNER", "tests.e2e.recording.RecordingPolicyKubeSpawner")
+c.PolicyKubeSpawner.opa_url = env["E2E_OPA_URL"]
+c.PolicyKubeSpawner.opa_timeout = 3.0
+# Progress events would come from a Kubernetes event reflector.
+c.KubeSpawner.events_enabled = False
+c.KubeSpawner.image = "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"
+c.KubeSpawner.profile_list = [
+    {"display_name": "Small", "slug": "small", "default": True, "kubespawner_override": {"cpu_limit": 0.5, "mem_limit": "1G"}},
+    {"display_name": "Medium", "slug": "medium", "kubespawner_override": {"cpu_limit": 2, "mem_limit": "4G"}},
+    {
+        "display_name": "GPU",
+        "slug": "gpu",
+        "kubespawner_override": {"extra_resource_limits": {"nvidia.com/gpu": "1"}},
+        "profile_options": {
+            "image": {
+                "display_name": "Image",
+                "choices": {
+                    "pytorch": {"display_name": "PyTorch", "kubespawner_override": {"image": "quay.io/jupyter/pytorch-notebook:cuda12"}},
+                },
+            }
+        },
+    },
+]
+
+# JupyterHub loads this file inside its running event loop: start the fake
+# pod server now, so the harness can hold a spawn before the first one.
+if c.JupyterHub.spawner_class.startswith("tests.e2e.recording."):
+    from tests.e2e.recording import PODS
+
+    PODS.ensure_server()
