@@ -20,10 +20,14 @@ UNAVAILABLE_MESSAGE = "spawn policy unavailable: the server was not started; try
 
 def spawn_error(status: int, message: str, reason: str) -> web.HTTPError:
     if SpawnException is not None:
-        return SpawnException(message, reason=reason, status_code=status)
-    # The message goes in args: JupyterHub 5 renders log_message % args, and a
-    # policy message may contain a '%'.
-    return web.HTTPError(status, "%s", message, reason=None)
+        error = SpawnException(message, reason=reason, status_code=status)
+    else:
+        # The message goes in args: JupyterHub 5 renders log_message % args,
+        # and a policy message may contain a '%'.
+        error = web.HTTPError(status, "%s", message, reason=None)
+    # What the spawn page and the API show, instead of the exception's repr.
+    error.jupyterhub_message = message
+    return error
 
 
 def invalid_request(message: str) -> web.HTTPError:

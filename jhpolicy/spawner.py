@@ -22,7 +22,7 @@ from traitlets import Set as SetTrait
 from . import decision as decisions
 from . import errors, metrics, opa_client
 from .opa_input import build_input
-from .request import RequestError, parse_request
+from .request import RequestError, SpawnRequest, parse_request
 
 DEFAULT_ALLOWED_KEYS = {
     "image",
@@ -75,6 +75,16 @@ class PolicyKubeSpawner(KubeSpawner):
                 f"opa_timeout={value}: must be above 0 and below JupyterHub's slow_spawn_timeout (10 s by default)"
             )
         return value
+
+    opa_profiles_path = Unicode(
+        "jupyterhub/spawn/visible_profiles",
+        config=True,
+        help="""
+        Path of the rule that lists the profiles the spawn page offers a user.
+        It gets the decision input with `profiles`, the slugs of
+        `profile_list`, and answers the list of slugs to show.
+        """,
+    )
 
     opa_retries = Integer(
         1,
@@ -211,6 +221,33 @@ class PolicyKubeSpawner(KubeSpawner):
 
         return add_policy_messages
 
+    @default("options_form")
+    def _options_form_default(self):
+        if not self.profile_list:
+            return ""
+        return self._policy_options_form
+
+    async def _policy_options_form(self, spawner):
+        """KubeSpawner's profile form, with only the profiles the policy lets this user select."""
+        profile_list = await self._initialised_profile_list()
+        input_doc = build_input(self, SpawnRequest(profile=None), None)
+        input_doc["profiles"] = [p["slug"] for p in profile_list]
+        try:
+            visible = await self._query(self.opa_profiles_path, input_doc)
+            if not isinstance(visible, list) or not all(isinstance(slug, str) for slug in visible):
+                raise decisions.PolicyBroken(f"{self.opa_profiles_path} is not a list of slugs: {visible!r:.200}")
+        except (opa_client.PolicyUnavailable, decisions.PolicyBroken) as e:
+            if self.policy_failure_mode == "defaults":
+                # No form: the spawn goes ahead with the admin's defaults.
+                self.log.error("jhpolicy: %s; no profile form for %s", e, self._log_name)
+                return ""
+            self.log.error("jhpolicy: cannot list profiles for %s: %s", self._log_name, e)
+            raise errors.unavailable() from None
+        shown = [p for p in profile_list if p["slug"] in set(visible)]
+        if not shown:
+            raise errors.denied(["none of this hub's profiles is available to you"])
+        return self._render_options_form(shown)
+
     def _check_config(self):
         # JupyterHub >= 5.3 runs apply_user_options before load_user_options;
         # anything it sets from user input would bypass the policy.
@@ -234,16 +271,22 @@ class PolicyKubeSpawner(KubeSpawner):
             return None
         return handler.current_user
 
-    async def _decide(self, input_doc: dict):
+    async def _ask_opa(self, path: str, input_doc: dict) -> opa_client.OPAResponse:
         client = opa_client.shared_client(self.opa_url, self.opa_token or None, self.opa_max_connections)
-        response = await opa_client.query(
+        return await opa_client.query(
             client,
-            self.opa_decision_path,
+            path,
             input_doc,
             timeout=self.opa_timeout,
             retries=self.opa_retries,
             max_response_bytes=self.opa_max_response_bytes,
         )
+
+    async def _query(self, path: str, input_doc: dict):
+        return (await self._ask_opa(path, input_doc)).result
+
+    async def _decide(self, input_doc: dict):
+        response = await self._ask_opa(self.opa_decision_path, input_doc)
         return decisions.validate(response.result, self.policy_allowed_keys), response.decision_id
 
     def _apply(self, overrides: dict) -> dict:

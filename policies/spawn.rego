@@ -158,6 +158,12 @@ allowed_images_text := concat(", ", sort({p | some entry in allowances; some p i
 
 # --- Profiles -------------------------------------------------------------------
 
+# The profiles the spawn page offers: those of input.profiles this user may select.
+visible_profiles := [slug |
+	some slug in input.profiles
+	profile_allowed(slug)
+]
+
 profile_allowed(profile) if {
 	some entry in allowances
 	some pattern in entry.profiles

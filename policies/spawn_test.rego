@@ -287,3 +287,14 @@ test_no_allowance_names_you if {
 	d := spawn.decision with input as req([], {"image": "x"}) with data.jhpolicy as {}
 	"image x is not allowed for you; allowed images: none" in d.messages
 }
+
+test_visible_profiles_filtered_by_group if {
+	request := object.union(req(["students"], {}), {"profiles": ["small", "medium", "gpu"]})
+	profiles := spawn.visible_profiles with input as request with data.jhpolicy as cfg
+	profiles == ["small", "medium"]
+}
+
+test_visible_profiles_empty_without_profiles_input if {
+	profiles := spawn.visible_profiles with input as req([], {}) with data.jhpolicy as cfg
+	profiles == []
+}

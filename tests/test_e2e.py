@@ -10,6 +10,7 @@ has: ./dev test runs it on the newest and on the z2jh 4.4.0 versions.
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 
 import jupyterhub
@@ -17,13 +18,14 @@ import pytest
 
 from jhpolicy.local_opa import LocalOPA
 
-from .conftest import POLICIES
+from .conftest import POLICIES, ROOT
 from .e2e.hub import Hub
 
 GIB = 1024**3
 SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
 FORUM_BODY = {"kubespawner_override": {"image": SAMPLE}}
 JUPYTERHUB_6 = int(jupyterhub.__version__.split(".")[0]) >= 6
+ARTIFACTS = ROOT / "artifacts"
 UNAVAILABLE = "spawn policy unavailable: the server was not started; try again later or ask your hub admin"
 
 
@@ -248,6 +250,65 @@ def test_values_from_a_previous_spawn_do_not_stick(hub):
     assert c["image"] == "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"  # the admin's default again
     assert c["resources"]["limits"] == {"cpu": 0.5, "memory": GIB}  # the default profile "small"
     hub.stop_server("alice", "sticky")
+
+
+# 8. the spawn page offers only the profiles the policy allows, in a real browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed for the spawn page test: ./dev setup installs it"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # Without the background-networking flags Chromium keeps dialling out,
+        # and this machine's network refuses it.
+        b = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()
+
+
+def log_in(browser, hub, user):
+    page = browser.new_page()
+    page.goto(hub.url + "/hub/login")
+    page.fill("#username_input", user)
+    page.fill("#password_input", "any")
+    page.click("#login_submit")
+    page.wait_for_url("**/hub/**")
+    return page
+
+
+def test_spawn_page_lists_only_allowed_profiles(hub, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    for user, expected in (("bob", ["small"]), ("alice", ["small", "medium"]), ("gina", ["small", "medium", "gpu"])):
+        page = log_in(browser, hub, user)
+        page.goto(f"{hub.url}/hub/spawn/{user}/form")
+        shown = page.eval_on_selector_all("input[name=profile]", "inputs => inputs.map(i => i.value)")
+        page.screenshot(path=ARTIFACTS / f"spawn-page-{user}.png", full_page=True)
+        assert shown == expected, user
+        page.close()
+
+
+def test_posting_a_hidden_profile_is_refused(hub, browser):
+    page = log_in(browser, hub, "bob")
+    page.goto(f"{hub.url}/hub/spawn/bob/form")
+    before = len(hub.pods())
+    # Forge the form: the only radio button now says "medium", hidden from bob.
+    page.eval_on_selector("input[name=profile]", "i => { i.value = 'medium'; i.checked = true; }")
+    with page.expect_response(lambda r: r.request.method == "POST") as response:
+        page.click("input[type=submit], button[type=submit]")
+    assert response.value.status == 403
+    page.wait_for_load_state()
+    error = page.inner_text(".alert-danger").strip()
+    assert error.endswith("Spawn refused by policy: profile medium is not allowed for group default")
+    assert "SpawnException" not in error
+    page.screenshot(path=ARTIFACTS / "spawn-page-bob-refused.png", full_page=True)
+    assert len(hub.pods()) == before
 
 
 # 9. OPA stopped, then back: no hub restart

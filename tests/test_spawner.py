@@ -310,3 +310,46 @@ def test_opa_timeout_must_stay_under_slow_spawn_timeout(opa, value):
     c.PolicyKubeSpawner.opa_timeout = value
     with pytest.raises(TraitError, match="slow_spawn_timeout"):
         run_spawn(opa.url, {}, config=c)
+
+
+# --- the spawn page's profile form ---
+
+
+def render_form(opa_url, groups, config):
+    import asyncio
+
+    from tornado import web
+
+    from jhpolicy.offline import OfflineUser, make_spawner
+    from jhpolicy.opa_client import close_clients
+
+    async def go():
+        config.PolicyKubeSpawner.opa_url = opa_url
+        spawner = make_spawner(config, OfflineUser("alice", groups=groups), {})
+        try:
+            return await spawner.get_options_form()
+        except web.HTTPError as e:
+            return e
+        finally:
+            await close_clients()
+
+    return asyncio.run(go())
+
+
+def test_form_lists_only_allowed_profiles(opa):
+    students = render_form(opa.url, ["students"], profiles_config())
+    assert 'value="small"' in students and 'value="medium"' in students
+    default = render_form(opa.url, [], profiles_config())
+    assert 'value="small"' in default and 'value="medium"' not in default and "Medium" not in default
+
+
+def test_form_fails_closed_when_opa_is_down():
+    error = render_form(f"http://127.0.0.1:{free_port()}", ["students"], profiles_config())
+    assert error.status_code == 503
+    c = profiles_config()
+    c.PolicyKubeSpawner.policy_failure_mode = "defaults"
+    assert render_form(f"http://127.0.0.1:{free_port()}", ["students"], c) == ""
+
+
+def test_no_form_without_profiles(opa):
+    assert render_form(opa.url, ["students"], Config()) == ""
