@@ -120,6 +120,19 @@ def cmd_install_opa(args) -> int:
     return 0
 
 
+def cmd_configmap(args) -> int:
+    from .configmap import manifest, to_yaml
+    from .local_opa import bundled_policies
+
+    try:
+        document = manifest(Path(args.policies) if args.policies else bundled_policies(), args.name, args.namespace)
+    except ValueError as e:
+        print(f"jhpolicy configmap: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(to_yaml(document))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jhpolicy", description="OPA spawn policies for JupyterHub's KubeSpawner")
     parser.add_argument("--version", action="version", version=f"jhpolicy {__version__} (OPA {OPA_VERSION})")
@@ -149,6 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
     install = sub.add_parser("install-opa", help=f"find or install OPA {OPA_VERSION}; prints its path")
     install.add_argument("--tools-dir", help="where to put it (default: .tools/bin)")
     install.set_defaults(func=cmd_install_opa)
+    configmap = sub.add_parser(
+        "configmap",
+        help="print the ConfigMap that carries the policies to the OPA sidecar",
+        description="Print a ConfigMap manifest with the policy folder's .rego and data files "
+        "(tests left out), e.g.: jhpolicy configmap | kubectl apply -n jhub -f -",
+    )
+    configmap.add_argument("--policies", help="policy folder (default: the bundled policies)")
+    configmap.add_argument("--name", default="jhpolicy-policies", help="ConfigMap name (default: jhpolicy-policies)")
+    configmap.add_argument("--namespace", help="namespace to put in the manifest")
+    configmap.set_defaults(func=cmd_configmap)
     return parser
 
 

@@ -1,0 +1,310 @@
+"""helm-values/, checked offline (no cluster, no helm binary here).
+
+- merged over the z2jh 4.4.0 defaults the way Helm merges, then validated
+  against the chart's values.schema.json;
+- the sidecar, its volumes and probes validated against the Kubernetes API
+  schema (kubernetes-validate, strict);
+- hub.extraConfig executed the way the chart executes it;
+- the sidecar's arguments run for real on a folder laid out like a mounted
+  ConfigMap, including a kubelet-style update.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from traitlets.config import Config
+
+from jhpolicy.configmap import manifest, policy_files, to_yaml
+from jhpolicy.local_opa import free_port
+from jhpolicy.opa_binary import ensure_opa
+
+from .conftest import POLICIES, ROOT
+
+CHART = ROOT.parent / "shared" / "z2jh-4.4.0"
+VALUES = ROOT / "helm-values"
+AUTHZ = VALUES / "opa-authz"
+K8S_VERSION = "1.33"  # within z2jh 4.4.0's supported range
+STACKS = {
+    "jhpolicy": ["jhpolicy.yaml", "hub-image.yaml"],
+    "token-auth": ["jhpolicy.yaml", "jhpolicy-token-auth.yaml", "hub-image.yaml"],
+}
+INPUT = {
+    "version": 1,
+    "user": {"name": "alice", "admin": False, "groups": ["students"]},
+    "requester": {"kind": "user", "name": "alice", "admin": False},
+    "server": {"name": ""},
+    "request": {"profile": None, "profile_options": {}, "overrides": {"cpu_limit": 8}, "raw": {"cpu_limit": 8}},
+    "current": {},
+}
+
+
+def helm_merge(base: dict, override: dict) -> dict:
+    """Helm's rule: maps merge recursively, lists and scalars replace, null deletes."""
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = helm_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def merged_values(stack: str) -> dict:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for name in STACKS[stack]:
+        values = helm_merge(values, yaml.safe_load((VALUES / name).read_text()))
+    return values
+
+
+def sidecar(values: dict) -> dict:
+    (opa,) = [c for c in values["hub"]["extraContainers"] if c["name"] == "opa"]
+    return opa
+
+
+def test_every_values_file_is_in_a_checked_stack():
+    assert {p.name for p in VALUES.glob("*.yaml")} == {n for names in STACKS.values() for n in names}
+
+
+def test_helm_merge_follows_helm_rules():
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+    assert helm_merge(base, {"a": {"c": [3]}, "d": None}) == {"a": {"b": 1, "c": [3]}}
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_values_validate_against_chart_schema(stack):
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(merged_values(stack))
+
+
+def test_chart_schema_check_can_fail():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = merged_values("jhpolicy")
+    values["hub"]["extraConfigs"] = {"typo": "x"}
+    with pytest.raises(jsonschema.ValidationError, match="extraConfigs"):
+        jsonschema.Draft7Validator(schema).validate(values)
+
+
+def hub_pod(values: dict) -> dict:
+    """The hub pod as the chart lays it out, with what jhpolicy's values add."""
+    hub = values["hub"]
+    env = [{"name": k, **v} if isinstance(v, dict) else {"name": k, "value": v} for k, v in hub.get("extraEnv", {}).items()]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "hub"},
+        "spec": {
+            "securityContext": hub["podSecurityContext"],
+            "containers": [
+                {"name": "hub", "image": f"{hub['image']['name']}:{hub['image']['tag']}", "env": env},
+                *hub["extraContainers"],
+            ],
+            "volumes": hub["extraVolumes"],
+        },
+    }
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_sidecar_validates_against_kubernetes_schema(stack):
+    pod = hub_pod(merged_values(stack))
+    kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
+    opa = sidecar(merged_values(stack))
+    assert opa["image"] == "openpolicyagent/opa:1.22.3-static"
+    security = opa["securityContext"]
+    assert security["runAsNonRoot"] and security["readOnlyRootFilesystem"]
+    assert security["allowPrivilegeEscalation"] is False and security["capabilities"]["drop"] == ["ALL"]
+    mounted = {m["name"] for m in opa["volumeMounts"]}
+    assert mounted <= {v["name"] for v in pod["spec"]["volumes"]}
+
+
+def test_kubernetes_schema_check_can_fail():
+    pod = hub_pod(merged_values("jhpolicy"))
+    pod["spec"]["containers"][1]["livenessProbe"]["httpGet"]["port"] = {"name": "opa-diag"}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("folder, name", [(POLICIES, "jhpolicy-policies"), (AUTHZ, "jhpolicy-opa-authz")])
+def test_configmap_manifest(folder, name):
+    result = subprocess.run(
+        [sys.executable, "-m", "jhpolicy.cli", "configmap", "--policies", str(folder), "--name", name],
+        capture_output=True, text=True, check=True,
+    )
+    document = yaml.safe_load(result.stdout)
+    kubernetes_validate.validate(document, K8S_VERSION, strict=True)
+    assert document["data"] == {p.name: p.read_text() for p in folder.iterdir() if not p.stem.endswith("_test")}
+    assert not any(key.endswith("_test.rego") for key in document["data"])
+
+
+# --- hub.extraConfig, run the way the chart runs it ---
+
+
+def run_extra_config(values: dict) -> Config:
+    c = Config()
+    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"  # what the chart sets first
+    snippets = values["hub"]["extraConfig"]
+    for key in sorted(snippets):
+        scope = {"c": c, "get_config": lambda: c, "get_secret_value": lambda key, default=None: default, "os": os, "sys": sys}
+        exec(compile(snippets[key], f"hub.extraConfig.{key}", "exec"), scope)
+    return c
+
+
+def test_extra_config_selects_policy_spawner(opa):
+    import asyncio
+
+    from jhpolicy.offline import OfflineUser, make_spawner
+    from jhpolicy.spawner import PolicyKubeSpawner
+
+    c = run_extra_config(merged_values("jhpolicy"))
+    assert c.JupyterHub.spawner_class == "jhpolicy.PolicyKubeSpawner"
+
+    async def options():
+        spawner = make_spawner(c, OfflineUser("alice"), {})
+        assert isinstance(spawner, PolicyKubeSpawner)
+        return spawner.opa_url, spawner.opa_decision_path, spawner.opa_timeout, spawner.policy_failure_mode
+
+    assert asyncio.run(options()) == ("http://127.0.0.1:8181", "jupyterhub/spawn/decision", 3.0, "deny")
+
+
+# --- the sidecar's arguments, for real ---
+
+
+class ConfigMapMount:
+    """A folder laid out the way the kubelet mounts a ConfigMap: each key a
+    symlink into ..data, which points at a timestamped folder and is swapped
+    atomically on update."""
+
+    def __init__(self, root: Path, files: dict[str, str]):
+        self.root = root
+        root.mkdir(parents=True)
+        self.update(files)
+        for name in files:
+            (root / name).symlink_to(f"..data/{name}")
+
+    def update(self, files: dict[str, str]) -> None:
+        stamp = datetime.now(timezone.utc).strftime("..%Y_%m_%d_%H_%M_%S.%f")
+        (self.root / stamp).mkdir()
+        for name, text in files.items():
+            (self.root / stamp / name).write_text(text)
+        old = (self.root / "..data").resolve() if (self.root / "..data").exists() else None
+        tmp = self.root / "..data_tmp"
+        tmp.symlink_to(stamp)
+        os.replace(tmp, self.root / "..data")
+        if old:
+            for f in old.iterdir():
+                f.unlink()
+            old.rmdir()
+
+
+def sidecar_command(opa_container: dict, mounts: dict[str, Path], decision_port: int, diag_port: int) -> list[str]:
+    """The container's args with the pod's addresses and paths mapped to this machine."""
+    args = []
+    for arg in opa_container["args"]:
+        arg = arg.replace("$(POD_IP)", "127.0.0.1").replace(":8181", f":{decision_port}").replace(":8282", f":{diag_port}")
+        args.append(str(mounts.get(arg, arg)))
+    return [ensure_opa(), *args]
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def ok(url: str, **kwargs) -> bool:
+    try:
+        return httpx.get(url, timeout=2, trust_env=False, **kwargs).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture
+def run_sidecar(tmp_path):
+    processes = []
+
+    def start(stack: str, env: dict | None = None):
+        opa = sidecar(merged_values(stack))
+        mounts = {}
+        volume_for = {m["mountPath"]: m["name"] for m in opa["volumeMounts"]}
+        sources = {"jhpolicy-policies": POLICIES, "jhpolicy-opa-authz": AUTHZ}
+        for path, volume in volume_for.items():
+            mounts[path] = ConfigMapMount(tmp_path / volume, policy_files(sources[volume]))
+        decision_port, diag_port = free_port(), free_port()
+        command = sidecar_command(opa, {p: m.root for p, m in mounts.items()}, decision_port, diag_port)
+        log = open(tmp_path / f"opa-{stack}.log", "wb")
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        processes.append(process)
+        diag = f"http://127.0.0.1:{diag_port}/health"
+        wait_for(lambda: ok(diag) or process.poll() is not None, what="OPA /health on the diagnostic address")
+        assert process.poll() is None, (tmp_path / f"opa-{stack}.log").read_text()
+        start.log = tmp_path / f"opa-{stack}.log"
+        return f"http://127.0.0.1:{decision_port}", diag, mounts
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def decide(url: str, headers=None) -> httpx.Response:
+    return httpx.post(f"{url}/v1/data/jupyterhub/spawn/decision", json={"input": INPUT}, headers=headers, trust_env=False)
+
+
+def test_sidecar_serves_decisions_and_reloads_configmap_updates(run_sidecar):
+    url, _, mounts = run_sidecar("jhpolicy")
+    first = decide(url).json()["result"]
+    assert first["overrides"] == {"cpu_limit": 2}
+
+    # An admin edits data.json; the kubelet swaps ..data. No restart.
+    files = policy_files(POLICIES)
+    data = json.loads(files["data.json"])
+    data["jhpolicy"]["groups"]["students"]["max"]["cpu_limit"] = 3
+    files["data.json"] = json.dumps(data)
+    mounts["/policies"].update(files)
+    wait_for(lambda: decide(url).json()["result"]["overrides"] == {"cpu_limit": 3}, what="the new decision")
+    assert decide(url).json()["result"]["messages"] == ["cpu_limit 8 lowered to 3: the most for group students"]
+
+    # A policy edit that does not compile: OPA reports it and keeps the last good one.
+    files["spawn.rego"] += "\nthis is not rego\n"
+    mounts["/policies"].update(files)
+
+    def reload_failed():
+        events = [json.loads(line) for line in run_sidecar.log.read_text().splitlines() if "file watch" in line]
+        return any(e.get("err") for e in events)
+
+    wait_for(reload_failed, what="OPA to report the failed reload")
+    assert decide(url).json()["result"]["overrides"] == {"cpu_limit": 3}
+
+
+def test_sidecar_with_token_auth_admits_only_the_hub(run_sidecar):
+    token = "e2e-" + os.urandom(16).hex()
+    url, diag, _ = run_sidecar("token-auth", env={"JHPOLICY_OPA_TOKEN": token})
+    assert decide(url).status_code == 401
+    assert decide(url, headers={"Authorization": "Bearer wrong-token-guess"}).status_code == 401
+    r = decide(url, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json()["result"]["overrides"] == {"cpu_limit": 2}
+    # Policies cannot be changed without the token either.
+    assert httpx.put(f"{url}/v1/policies/evil", content=b"package evil", trust_env=False).status_code == 401
+    # The kubelet's probes carry no token: the diagnostic address still answers.
+    assert ok(diag)
+
+
+def test_token_auth_values_give_hub_and_sidecar_the_same_secret():
+    values = merged_values("token-auth")
+    hub_ref = values["hub"]["extraEnv"]["JHPOLICY_OPA_TOKEN"]["valueFrom"]["secretKeyRef"]
+    (sidecar_env,) = [e for e in sidecar(values)["env"] if e["name"] == "JHPOLICY_OPA_TOKEN"]
+    assert sidecar_env["valueFrom"]["secretKeyRef"] == hub_ref
