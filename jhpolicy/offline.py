@@ -57,6 +57,10 @@ class OfflineUser:
     groups: list[str] = field(default_factory=list)
     admin: bool = False
     id: int = 1
+    auth_state: dict | None = None
+
+    async def get_auth_state(self):
+        return self.auth_state
 
     @property
     def url(self) -> str:

@@ -1,15 +1,22 @@
 """Ask OPA for a decision over HTTP.
 
-One pooled ``httpx.AsyncClient`` per OPA address and event loop serves every
-spawner: a hub starts many servers and a new connection per spawn would
-cost a TCP handshake each time. Every failure becomes
-:class:`PolicyUnavailable`, whose text is for the hub log only.
+Queries run on one background thread with its own event loop (:func:`ask`).
+The hub's event loop is busy during a burst of spawns (tokens, database,
+proxy routes), and a timeout measured there expires while OPA's answer sits
+unread: spawns would fail closed because the hub was busy, not because OPA
+was. On the I/O thread, `opa_timeout` measures OPA alone; the hub awaits the
+result without a timeout of its own.
+
+One pooled ``httpx.AsyncClient`` per OPA address serves every spawner: a new
+connection per spawn would cost a TCP handshake each time. Every failure
+becomes :class:`PolicyUnavailable`, whose text is for the hub log only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from dataclasses import dataclass
 
@@ -27,6 +34,41 @@ class OPAResponse:
 
 
 _clients: dict[tuple, httpx.AsyncClient] = {}
+_io_loop: asyncio.AbstractEventLoop | None = None
+_io_lock = threading.Lock()
+
+
+def io_loop() -> asyncio.AbstractEventLoop:
+    """The event loop of jhpolicy's I/O thread, started on first use."""
+    global _io_loop
+    with _io_lock:
+        if _io_loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="jhpolicy-opa-io", daemon=True).start()
+            _io_loop = loop
+    return _io_loop
+
+
+async def ask(
+    base_url: str,
+    token: str | None,
+    max_connections: int,
+    path: str,
+    input_doc: dict,
+    *,
+    timeout: float,
+    retries: int,
+    max_response_bytes: int,
+) -> OPAResponse:
+    """Query OPA from the I/O thread; await the answer on the caller's loop."""
+
+    async def on_io_thread():
+        client = shared_client(base_url, token, max_connections)
+        return await query(
+            client, path, input_doc, timeout=timeout, retries=retries, max_response_bytes=max_response_bytes
+        )
+
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(on_io_thread(), io_loop()))
 
 
 def shared_client(base_url: str, token: str | None, max_connections: int) -> httpx.AsyncClient:
@@ -48,10 +90,14 @@ def shared_client(base_url: str, token: str | None, max_connections: int) -> htt
 
 
 async def close_clients() -> None:
-    """Close the pooled clients of the running loop (for short-lived processes)."""
-    loop = asyncio.get_running_loop()
-    for key in [k for k in _clients if k[0] is loop]:
-        await _clients.pop(key).aclose()
+    """Close the pooled clients (for short-lived processes and tests)."""
+
+    async def close():
+        for key in list(_clients):
+            await _clients.pop(key).aclose()
+
+    if _io_loop is not None:
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(close(), _io_loop))
 
 
 async def query(

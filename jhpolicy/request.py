@@ -8,6 +8,7 @@ can deny what it does not understand instead of it being silently ignored.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -73,7 +74,7 @@ def _check_json(key: str, value: object, depth: int = 0) -> None:
             _check_json(key, v, depth + 1)
 
 
-def parse_request(user_options: object, profile_list: list[dict]) -> SpawnRequest:
+def parse_request(user_options: object, profile_list: list[dict], max_bytes: int | None = None) -> SpawnRequest:
     """Split and parse ``user_options``.
 
     ``profile_list`` is KubeSpawner's initialised profile list (slugs filled
@@ -83,6 +84,13 @@ def parse_request(user_options: object, profile_list: list[dict]) -> SpawnReques
         user_options = {}
     if not isinstance(user_options, dict):
         raise RequestError("user_options must be a JSON object")
+    if max_bytes is not None:
+        try:
+            size = len(json.dumps(user_options, allow_nan=True))
+        except (TypeError, ValueError, RecursionError):
+            raise RequestError("user_options is not JSON") from None
+        if size > max_bytes:
+            raise RequestError(f"user_options is {size} bytes; at most {max_bytes} are accepted")
 
     profile = user_options.get(PROFILE_KEY)
     if profile is not None and not (isinstance(profile, str) and profile):

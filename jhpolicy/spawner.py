@@ -57,13 +57,15 @@ class PolicyKubeSpawner(KubeSpawner):
     )
 
     opa_timeout = Float(
-        3.0,
+        5.0,
         config=True,
         help="""
-        Seconds the whole policy check may take, retries included. Keep it well
-        under JupyterHub's `slow_spawn_timeout` (10 s by default) so a caller
-        gets the 503 in the response rather than a 202 and a failure seen only
-        in the progress stream.
+        Seconds the whole policy check may take, retries included, measured on
+        jhpolicy's own I/O thread so that a hub busy with a burst of spawns
+        does not count against OPA. Keep it under JupyterHub's
+        `slow_spawn_timeout` (10 s by default) so a caller gets the 503 in the
+        response rather than a 202 and a failure seen only in the progress
+        stream.
         """,
     )
 
@@ -147,6 +149,27 @@ class PolicyKubeSpawner(KubeSpawner):
         """,
     )
 
+    policy_max_request_bytes = Integer(
+        64 * 1024,
+        min=1024,
+        config=True,
+        help="""
+        Largest user_options (as JSON) put before the policy; a larger
+        request is refused with 400 before OPA is asked, so a hostile body
+        cannot make every decision slow or memory-hungry.
+        """,
+    )
+
+    policy_send_auth_state = Bool(
+        False,
+        config=True,
+        help="""
+        Send the user's auth_state to OPA as input.user.auth_state. Off by
+        default: auth_state often holds access tokens. If you turn it on, the
+        shipped policies mask it in OPA's decision logs (system.log).
+        """,
+    )
+
     policy_log_decisions = Bool(
         True,
         config=True,
@@ -157,23 +180,28 @@ class PolicyKubeSpawner(KubeSpawner):
     policy_messages: list[str] = []
     policy_applied: dict = {}
     policy_outcome: str = ""
+    policy_decision: decisions.Decision | None = None
 
     async def load_user_options(self):
         started = time.perf_counter()
         self.policy_messages = []
         self.policy_applied = {}
+        self.policy_decision = None
         snapshot = self._snapshot()
         outcome = "error"
         try:
             self._check_config()
             profile_list = await self._initialised_profile_list()
-            request = parse_request(self.user_options, profile_list)
+            request = parse_request(self.user_options, profile_list, self.policy_max_request_bytes)
             try:
                 await super().load_user_options()
             except (ValueError, KeyError) as e:
                 raise RequestError(str(e)) from None
             input_doc = build_input(self, request, self._requester())
+            if self.policy_send_auth_state:
+                input_doc["user"]["auth_state"] = await self.user.get_auth_state()
             decision, decision_id = await self._decide(input_doc)
+            self.policy_decision = decision
             if not decision.allow:
                 outcome = "denied"
                 self._log_decision(input_doc, decision_id, decision, {})
@@ -272,9 +300,10 @@ class PolicyKubeSpawner(KubeSpawner):
         return handler.current_user
 
     async def _ask_opa(self, path: str, input_doc: dict) -> opa_client.OPAResponse:
-        client = opa_client.shared_client(self.opa_url, self.opa_token or None, self.opa_max_connections)
-        return await opa_client.query(
-            client,
+        return await opa_client.ask(
+            self.opa_url,
+            self.opa_token or None,
+            self.opa_max_connections,
             path,
             input_doc,
             timeout=self.opa_timeout,

@@ -78,7 +78,8 @@ def run_spawn(
     async def go():
         c = Config(config) if config else Config()
         c.PolicyKubeSpawner.opa_url = opa_url
-        spawner = make_spawner(c, OfflineUser(name=user, groups=list(groups)), body, server, requester)
+        who = user if isinstance(user, OfflineUser) else OfflineUser(name=user, groups=list(groups))
+        spawner = make_spawner(c, who, body, server, requester)
         before = _trait_values(spawner)
         error = pod = None
         try:

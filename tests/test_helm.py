@@ -176,7 +176,7 @@ def test_extra_config_selects_policy_spawner(opa):
         assert isinstance(spawner, PolicyKubeSpawner)
         return spawner.opa_url, spawner.opa_decision_path, spawner.opa_timeout, spawner.policy_failure_mode
 
-    assert asyncio.run(options()) == ("http://127.0.0.1:8181", "jupyterhub/spawn/decision", 3.0, "deny")
+    assert asyncio.run(options()) == ("http://127.0.0.1:8181", "jupyterhub/spawn/decision", 5.0, "deny")
 
 
 # --- the sidecar's arguments, for real ---

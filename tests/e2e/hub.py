@@ -5,6 +5,7 @@ Kubernetes is replaced by the recorder in recording.py; see its docstring.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -31,7 +32,7 @@ def find_chp() -> str:
 
 
 class Hub:
-    def __init__(self, workdir: Path, opa_url: str, spawner: str | None = None):
+    def __init__(self, workdir: Path, opa_url: str, spawner: str | None = None, opa_timeout: float = 5.0):
         self.dir = workdir
         self.opa_url = opa_url
         self.port = free_port()
@@ -41,6 +42,7 @@ class Hub:
         self.record_file = workdir / "pods.jsonl"
         self.log_path = workdir / "jupyterhub.log"
         self.spawner = spawner
+        self.opa_timeout = opa_timeout
         self.process = None
         self.client = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
 
@@ -55,6 +57,7 @@ class Hub:
             E2E_POD_PORT=str(self.pod_port),
             E2E_CHP=find_chp(),
             E2E_OPA_URL=self.opa_url,
+            E2E_OPA_TIMEOUT=str(self.opa_timeout),
             E2E_RECORD_FILE=str(self.record_file),
             E2E_HARNESS_TOKEN=self.tokens["harness"],
             E2E_ORCHESTRATOR_TOKEN=self.tokens["course-orchestrator"],
@@ -142,6 +145,27 @@ class Hub:
                     if until(events[-1]):
                         break
         return events
+
+    async def burst(self, requests, on_response=None, timeout: float = 180) -> list[dict]:
+        """Send spawn requests [(user, server, body)] all at once; return their outcomes."""
+        limits = httpx.Limits(max_connections=len(requests) + 10, max_keepalive_connections=len(requests) + 10)
+        async with httpx.AsyncClient(base_url=self.url, timeout=timeout, limits=limits, trust_env=False) as client:
+
+            async def one(user, server, body):
+                started = time.monotonic()
+                r = await client.post(
+                    f"/hub/api/users/{user}/servers/{server}",
+                    headers={"Authorization": f"Bearer {self.tokens[user]}"},
+                    content=json.dumps(body),
+                )
+                outcome = {"user": user, "server": server, "status": r.status_code,
+                           "message": r.json().get("message") if r.content else None,
+                           "seconds": time.monotonic() - started}
+                if on_response:
+                    on_response(outcome)
+                return outcome
+
+            return await asyncio.wait_for(asyncio.gather(*(one(*req) for req in requests)), timeout)
 
     # --- the recorder (see recording.py) ---
 

@@ -15,6 +15,8 @@ c.JupyterHub.cookie_secret_file = f"{env['E2E_DIR']}/cookie_secret"
 c.JupyterHub.pid_file = f"{env['E2E_DIR']}/jupyterhub.pid"
 c.JupyterHub.log_level = "INFO"
 c.JupyterHub.allow_named_servers = True
+# Bursts must meet the policy, not JupyterHub's 429 for >100 pending spawns.
+c.JupyterHub.concurrent_spawn_limit = 0
 c.JupyterHub.authenticate_prometheus = False
 
 c.JupyterHub.authenticator_class = "dummy"
@@ -43,7 +45,9 @@ ensure_kube_config()
 
 c.JupyterHub.spawner_class = env.get("E2E_SPAWNER", "tests.e2e.recording.RecordingPolicyKubeSpawner")
 c.PolicyKubeSpawner.opa_url = env["E2E_OPA_URL"]
-c.PolicyKubeSpawner.opa_timeout = 3.0
+c.PolicyKubeSpawner.opa_timeout = float(env.get("E2E_OPA_TIMEOUT", "5.0"))
+if "E2E_OPA_MAX_CONNECTIONS" in env:
+    c.PolicyKubeSpawner.opa_max_connections = int(env["E2E_OPA_MAX_CONNECTIONS"])
 # Progress events would come from a Kubernetes event reflector.
 c.KubeSpawner.events_enabled = False
 c.KubeSpawner.image = "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"

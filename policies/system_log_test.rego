@@ -1,0 +1,7 @@
+package system.log_test
+
+import data.system.log
+
+test_auth_state_masked if {
+	"/input/user/auth_state" in log.mask
+}

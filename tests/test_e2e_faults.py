@@ -1,0 +1,238 @@
+"""Faults and bursts through a real JupyterHub (Kubernetes replaced by the
+recorder, see tests/e2e/recording.py).
+
+- every answer fault of tests/faults.py: 503 inside slow_spawn_timeout, no
+  pod, the hub keeps answering, the next request works without a restart;
+- OPA not started when the hub starts, then started;
+- bursts of concurrent spawn requests with OPA healthy, killed in the middle
+  of the burst, and flapping (stopped and started while the burst runs):
+  every request gets an outcome the policy explains, none hangs, and no pod
+  carries a value the policy did not decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from jhpolicy.local_opa import LocalOPA, free_port
+
+from .conftest import POLICIES
+from .e2e.hub import Hub
+from .faults import ANSWERS, FaultServer
+
+SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
+BODY = {"image": SAMPLE, "cpu_limit": 8}
+SLOW_SPAWN_TIMEOUT = 10.0
+UNAVAILABLE = "spawn policy unavailable: the server was not started; try again later or ask your hub admin"
+STUDENTS, NO_GROUP = ("alice", "sam"), ("bob", "carol")
+BURST = 300
+
+
+def started(status):
+    return status in (201, 202)
+
+
+def assert_pods_decided(hub):
+    """Every recorded pod carries the decided values, never the requested ones."""
+    for record in hub.pods():
+        container = record["pod"]["spec"]["containers"][0]
+        assert record["user"] in STUDENTS, record["user"]
+        assert container["image"] == SAMPLE
+        assert container["resources"]["limits"]["cpu"] == 2.0  # asked for 8
+
+
+def settle(hub, outcomes, timeout=120):
+    """Wait until no spawn of the burst is pending; return {(user, server): final server model or None}."""
+    deadline = time.monotonic() + timeout
+    while True:
+        users = {u: hub.api("GET", f"/users/{u}", token=hub.tokens["harness"]).json() for u in STUDENTS + NO_GROUP}
+        final = {(o["user"], o["server"]): users[o["user"]]["servers"].get(o["server"]) for o in outcomes}
+        if not any(model and model.get("pending") == "spawn" for model in final.values()):
+            return final
+        assert time.monotonic() < deadline, "spawns still pending"
+        time.sleep(0.2)
+
+
+def assert_outcomes_explained(hub, outcomes):
+    """Each response is one the policy explains; a 202 (the hub itself took longer
+    than slow_spawn_timeout to get to the policy) must end the way the policy says."""
+    final = settle(hub, outcomes)
+    for o in outcomes:
+        model = final[(o["user"], o["server"])]
+        if o["user"] in STUDENTS:
+            assert started(o["status"]) or (o["status"] == 503 and o["message"] == UNAVAILABLE), o
+            assert (model is not None and model["ready"]) == started(o["status"]) or o["status"] == 202, (o, model)
+        else:
+            assert o["status"] in (202, 403, 503), o
+            if o["status"] == 403:
+                assert o["message"].startswith(f"Spawn refused by policy: image {SAMPLE} is not allowed"), o
+            assert model is None or not model["ready"], (o, model)  # never running
+    return final
+
+
+def burst_requests(n, prefix):
+    users = STUDENTS + NO_GROUP
+    return [(users[i % len(users)], f"{prefix}{i}", BODY) for i in range(n)]
+
+
+# --- answer faults, through the hub ---
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    opa = LocalOPA([POLICIES]).start()
+    yield opa
+    opa.stop()
+
+
+@pytest.fixture(scope="module")
+def faults(upstream):
+    server = FaultServer(upstream.url).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def fault_hub(faults, tmp_path_factory):
+    hub = Hub(tmp_path_factory.mktemp("fault-hub"), faults.url, opa_timeout=2.0).start()
+    yield hub
+    hub.stop()
+
+
+@pytest.mark.parametrize("fault", [*ANSWERS, "huge_body", "slow", "hang"])
+def test_fault_through_the_hub(fault_hub, faults, fault):
+    hub = fault_hub
+    server = f"f-{fault.replace('_', '-')}"
+    before = len(hub.pods())
+    faults.set(fault)
+    try:
+        result = {}
+        spawn = threading.Thread(target=lambda: result.update(r=hub.start_server("alice", server, BODY), t=time.monotonic()))
+        t0 = time.monotonic()
+        spawn.start()
+        # The hub keeps answering while the spawn waits on the broken policy.
+        assert hub.api("GET", "/users/alice", token=hub.tokens["harness"]).status_code == 200
+        spawn.join(SLOW_SPAWN_TIMEOUT + 5)
+        assert not spawn.is_alive()
+    finally:
+        faults.set(None)
+    assert result["r"].status_code == 503, result["r"].text
+    assert result["r"].json()["message"] == UNAVAILABLE
+    assert result["t"] - t0 < SLOW_SPAWN_TIMEOUT
+    assert len(hub.pods()) == before
+    assert hub.server_state("alice", server) is None
+    r = hub.start_server("alice", server, BODY)
+    assert started(r.status_code), r.text
+    hub.stop_server("alice", server)
+
+
+# --- OPA itself: not started, killed mid-burst, flapping ---
+
+
+@pytest.fixture(scope="module")
+def opa_port():
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def direct_hub(opa_port, tmp_path_factory):
+    # The hub starts while its OPA is not running yet.
+    hub = Hub(tmp_path_factory.mktemp("direct-hub"), f"http://127.0.0.1:{opa_port}").start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="module")
+def opa_process():
+    opa = LocalOPA([POLICIES])
+    yield opa
+    opa.stop()
+
+
+def test_opa_not_started_then_started(direct_hub, opa_process, opa_port):
+    r = direct_hub.start_server("alice", "early", BODY)
+    assert r.status_code == 503 and r.json()["message"] == UNAVAILABLE
+    opa_process.start(port=opa_port)
+    r = direct_hub.start_server("alice", "early", BODY)
+    assert started(r.status_code), r.text
+    direct_hub.stop_server("alice", "early")
+
+
+def test_burst_with_healthy_opa(direct_hub, opa_process):
+    outcomes = asyncio.run(direct_hub.burst(burst_requests(BURST, "h")))
+    final = assert_outcomes_explained(direct_hub, outcomes)
+    running = [key for key, model in final.items() if model and model["ready"]]
+    assert sorted(u for u, _ in running) == sorted(u for u, _, _ in burst_requests(BURST, "h") if u in STUDENTS)
+    assert_pods_decided(direct_hub)
+    statuses = [o["status"] for o in outcomes]
+    print(f"\nhealthy burst of {BURST}: " + ", ".join(f"{s}: {statuses.count(s)}" for s in sorted(set(statuses))))
+
+
+def decisions_made(hub) -> int:
+    """Spawn requests that got past the policy check, either way (from the hub log)."""
+    text = hub.log_text()
+    return text.count("jhpolicy decision user=") + text.count("jhpolicy: refusing spawn")
+
+
+def run_beside(burst, action):
+    """Run `action(stop_event)` in a thread while the burst runs."""
+    done = threading.Event()
+    thread = threading.Thread(target=action, args=(done,))
+    thread.start()
+    try:
+        return burst()
+    finally:
+        done.set()
+        thread.join(30)
+
+
+def test_burst_with_opa_killed_midway(direct_hub, opa_process, opa_port):
+    base = decisions_made(direct_hub)
+
+    def kill_when_a_third_is_decided(done):
+        while not done.is_set() and decisions_made(direct_hub) - base < BURST // 3:
+            time.sleep(0.02)
+        opa_process.process.kill()  # SIGKILL, in the middle of the burst
+
+    outcomes = run_beside(lambda: asyncio.run(direct_hub.burst(burst_requests(BURST, "k"))), kill_when_a_third_is_decided)
+    final = assert_outcomes_explained(direct_hub, outcomes)
+    running = sum(1 for model in final.values() if model and model["ready"])
+    assert 0 < running < BURST // 2  # some decided before the kill, none after
+    assert_pods_decided(direct_hub)
+    # Restarted: decisions again, no hub restart.
+    opa_process.stop()
+    opa_process.start(port=opa_port)
+    r = direct_hub.start_server("alice", "after-kill", BODY)
+    assert started(r.status_code), r.text
+
+
+def test_burst_with_opa_flapping(direct_hub, opa_process, opa_port):
+    base = decisions_made(direct_hub)
+    flips = []
+
+    def flap(done):
+        # Stop or start OPA after every 30 decisions (or refusals) while the burst runs.
+        while not done.is_set():
+            if decisions_made(direct_hub) - base >= 30 * (len(flips) + 1):
+                if opa_process.process.poll() is None:
+                    opa_process.stop()
+                else:
+                    opa_process.start(port=opa_port)
+                flips.append(decisions_made(direct_hub) - base)
+            time.sleep(0.02)
+
+    outcomes = run_beside(lambda: asyncio.run(direct_hub.burst(burst_requests(BURST, "f"))), flap)
+    assert len(flips) >= 4, flips
+    final = assert_outcomes_explained(direct_hub, outcomes)
+    running = sum(1 for model in final.values() if model and model["ready"])
+    refused = sum(o["status"] == 503 for o in outcomes) + direct_hub.log_text().count("refusing spawn")
+    assert running > 0 and refused > 0
+    assert_pods_decided(direct_hub)
+    if opa_process.process.poll() is not None:
+        opa_process.start(port=opa_port)
+    r = direct_hub.start_server("alice", "after-flap", BODY)
+    assert started(r.status_code), r.text

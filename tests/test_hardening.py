@@ -1,0 +1,102 @@
+"""Token authentication, auth_state handling and request size bounds, with real OPA."""
+
+import json
+import logging
+import os
+
+import pytest
+from traitlets.config import Config
+
+from jhpolicy.errors import UNAVAILABLE_MESSAGE
+from jhpolicy.offline import OfflineUser
+
+from .conftest import POLICIES, ROOT, run_spawn
+from .opa_server import opa_server
+
+AUTHZ = ROOT / "helm-values" / "opa-authz"
+SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
+
+
+@pytest.fixture(scope="module")
+def token():
+    return "hub-" + os.urandom(16).hex()
+
+
+@pytest.fixture(scope="module")
+def opa_with_token_auth(token):
+    os.environ["JHPOLICY_OPA_TOKEN"] = token  # what OPA's system.authz reads
+    try:
+        with opa_server([POLICIES, AUTHZ], ["--authentication=token", "--authorization=basic"]) as server:
+            yield server
+    finally:
+        del os.environ["JHPOLICY_OPA_TOKEN"]
+
+
+def with_token(value):
+    c = Config()
+    c.PolicyKubeSpawner.opa_token = value
+    return c
+
+
+def test_hub_with_the_token_gets_decisions(opa_with_token_auth, token, caplog):
+    with caplog.at_level(logging.DEBUG):
+        r = run_spawn(opa_with_token_auth.url, {"image": SAMPLE}, groups=["students"], config=with_token(token))
+    assert r.status == 200 and r.pod["image"] == SAMPLE
+    assert token not in caplog.text
+
+
+@pytest.mark.parametrize("value", ["", "not-the-token-at-all"])
+def test_without_the_token_the_spawn_fails_closed(opa_with_token_auth, token, value, caplog):
+    with caplog.at_level(logging.DEBUG):
+        r = run_spawn(opa_with_token_auth.url, {"image": SAMPLE}, groups=["students"], config=with_token(value))
+    assert r.status == 503 and r.message == UNAVAILABLE_MESSAGE
+    assert r.changed() == {}
+    assert "HTTP 401" in caplog.text
+    assert token not in caplog.text
+
+
+def test_token_from_environment(opa_with_token_auth, token):
+    # opa_token defaults to $JHPOLICY_OPA_TOKEN, set by the fixture.
+    r = run_spawn(opa_with_token_auth.url, {"image": SAMPLE}, groups=["students"])
+    assert r.status == 200
+
+
+def test_auth_state_not_sent_unless_enabled(opa):
+    c = Config()
+    c.PolicyKubeSpawner.opa_decision_path = "jhpolicy_contract/echo_input"
+    user = OfflineUser("alice", auth_state={"access_token": "secret-access-token"})
+    r = run_spawn(opa.url, {}, config=c, user=user)
+    assert "auth_state" not in json.loads(r.message.split(": ", 1)[1])["user"]
+
+
+def test_auth_state_sent_when_enabled_and_masked_in_decision_logs(opa):
+    c = Config()
+    c.PolicyKubeSpawner.policy_send_auth_state = True
+    user = OfflineUser("dana", auth_state={"access_token": "secret-access-token-42"})
+    r = run_spawn(opa.url, {}, config=c, user=user)
+    assert r.status == 200
+    # It reaches the policy (the echo policy returns its input; another user,
+    # because a result that echoes a secret is not masked).
+    c.PolicyKubeSpawner.opa_decision_path = "jhpolicy_contract/echo_input"
+    erin = OfflineUser("erin", auth_state={"access_token": "erins-token"})
+    echoed = run_spawn(opa.url, {}, config=c, user=erin)
+    assert json.loads(echoed.message.split(": ", 1)[1])["user"]["auth_state"] == {"access_token": "erins-token"}
+    # OPA's decision log shows that it was there and erased it.
+    entries = [json.loads(line) for line in opa.log_text().splitlines() if '"Decision Log"' in line]
+    dana = [e for e in entries if e.get("input", {}).get("user", {}).get("name") == "dana"]
+    assert dana and all("auth_state" not in e["input"]["user"] for e in dana)
+    assert all("/input/user/auth_state" in e.get("erased", []) for e in dana)
+    assert "secret-access-token-42" not in opa.log_text()
+
+
+def test_oversized_request_refused_before_opa(spawn):
+    big = {"kubespawner_override": {"image": SAMPLE}, "note": "x" * 70_000}
+    r = spawn(big, groups=["students"])
+    assert r.status == 400
+    assert r.message.startswith("Invalid spawn request: user_options is 70")
+    assert r.spawner.policy_decision is None  # OPA was not asked
+
+
+def test_request_just_under_the_limit_is_decided(spawn):
+    r = spawn({"kubespawner_override": {"image": SAMPLE}, "note": "x" * 60_000}, groups=["students"])
+    assert r.status == 403 and "note cannot be set" in r.message
