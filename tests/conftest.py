@@ -18,7 +18,6 @@ from tornado import web
 from traitlets.config import Config
 
 from jhpolicy.offline import OfflineRequester, OfflineUser, make_spawner, pod_summary
-from jhpolicy.opa_client import close_clients
 
 from .opa_server import opa_server
 
@@ -63,6 +62,11 @@ def _trait_values(spawner) -> dict:
     return {name: _copy_containers(getattr(spawner, name)) for name in spawner.trait_names(config=True)}
 
 
+# One loop for all offline spawns: KubeSpawner caches its (never used)
+# Kubernetes client per loop, and building one costs ~50 ms of SSL setup.
+_LOOP = asyncio.new_event_loop()
+
+
 def run_spawn(
     opa_url: str,
     body: dict,
@@ -87,11 +91,9 @@ def run_spawn(
             pod = pod_summary(await spawner.get_pod_manifest())
         except web.HTTPError as e:
             error = e
-        finally:
-            await close_clients()
         return SpawnResult(error, spawner, before, _trait_values(spawner), pod)
 
-    return asyncio.run(go())
+    return _LOOP.run_until_complete(go())
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import time
 
 import pytest
 from traitlets.config import Config
@@ -82,9 +83,18 @@ def test_auth_state_sent_when_enabled_and_masked_in_decision_logs(opa):
     echoed = run_spawn(opa.url, {}, config=c, user=erin)
     assert json.loads(echoed.message.split(": ", 1)[1])["user"]["auth_state"] == {"access_token": "erins-token"}
     # OPA's decision log shows that it was there and erased it.
-    entries = [json.loads(line) for line in opa.log_text().splitlines() if '"Decision Log"' in line]
-    dana = [e for e in entries if e.get("input", {}).get("user", {}).get("name") == "dana"]
-    assert dana and all("auth_state" not in e["input"]["user"] for e in dana)
+    def dana_entries():
+        text = opa.log_text()
+        complete = text[: text.rfind("\n") + 1]  # OPA may be writing the last line
+        entries = [json.loads(line) for line in complete.split("\n") if '"Decision Log"' in line]
+        return [e for e in entries if e.get("input", {}).get("user", {}).get("name") == "dana"]
+
+    deadline = time.monotonic() + 10
+    while not dana_entries():
+        assert time.monotonic() < deadline, "no decision log entry for dana"
+        time.sleep(0.05)
+    dana = dana_entries()
+    assert all("auth_state" not in e["input"]["user"] for e in dana)
     assert all("/input/user/auth_state" in e.get("erased", []) for e in dana)
     assert "secret-access-token-42" not in opa.log_text()
 

@@ -283,7 +283,7 @@ def test_sidecar_serves_decisions_and_reloads_configmap_updates(run_sidecar):
     mounts["/policies"].update(files)
 
     def reload_failed():
-        events = [json.loads(line) for line in run_sidecar.log.read_text().splitlines() if "file watch" in line]
+        events = [json.loads(line) for line in run_sidecar.log.read_text().split("\n") if "file watch" in line]
         return any(e.get("err") for e in events)
 
     wait_for(reload_failed, what="OPA to report the failed reload")
