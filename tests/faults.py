@@ -42,6 +42,7 @@ class FaultServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests = 0
+        self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -72,6 +73,7 @@ class FaultServer:
         self._loop.run_forever()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.connections += 1
         try:
             while True:
                 request = await self._read_request(reader)

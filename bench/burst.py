@@ -1,0 +1,154 @@
+"""Benchmarks 3 and 4: a burst of spawn requests through a real JupyterHub,
+with the policy on (PolicyKubeSpawner) vs off (plain KubeSpawner), both with
+the same recorder in place of Kubernetes (tests/e2e/recording.py).
+
+Rounds alternate policy/plain, so drift on this shared machine hits both.
+Targets: total time and p99 per-request latency with the policy at most
+1.10x without. Also: the hub's resident memory after each burst, and the
+hub's responsiveness while spawns wait on a slow OPA (the OPA call must not
+block the hub's event loop), with the number of connections the hub opened
+to OPA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jhpolicy.local_opa import LocalOPA  # noqa: E402
+from tests.e2e.hub import Hub  # noqa: E402
+from tests.faults import FaultServer  # noqa: E402
+
+TARGET = 1.10
+SPAWNERS = {
+    "policy": "tests.e2e.recording.RecordingPolicyKubeSpawner",
+    "plain": "tests.e2e.recording.RecordingKubeSpawner",
+}
+BODY = {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 2}
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def settle(hub: Hub, requests, timeout=180) -> float:
+    """Seconds until every server of the burst is ready."""
+    deadline = time.monotonic() + timeout
+    users = sorted({u for u, _, _ in requests})
+    while True:
+        models = [hub.api("GET", f"/users/{u}", token=hub.tokens["harness"]).json()["servers"] for u in users]
+        ready = sum(1 for servers in models for s in servers.values() if s["ready"])
+        if ready >= len(requests):
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {ready}/{len(requests)} servers ready")
+        time.sleep(0.2)
+
+
+def one_round(kind: str, opa_url: str, n: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        hub = Hub(Path(tmp), opa_url, spawner=SPAWNERS[kind]).start()
+        try:
+            requests = [(("alice", "sam")[i % 2], f"b{i}", BODY) for i in range(n)]
+            start = time.monotonic()
+            outcomes = asyncio.run(hub.burst(requests))
+            answered = time.monotonic()
+            ready = settle(hub, requests)
+            statuses = [o["status"] for o in outcomes]
+            assert all(s in (201, 202) for s in statuses), statuses
+            return {
+                "kind": kind,
+                "answered_s": answered - start,
+                "all_ready_s": ready - start,
+                "p50_s": percentile([o["seconds"] for o in outcomes], 0.5),
+                "p99_s": percentile([o["seconds"] for o in outcomes], 0.99),
+                "rss_mib": rss_mib(hub.process.pid),
+                "pods": len(hub.pods()),
+            }
+        finally:
+            hub.stop()
+
+
+def responsiveness(opa_url: str, waiting: int, delay: float) -> dict:
+    """Spawns wait on a slow OPA; how fast does the hub answer meanwhile?"""
+    faults = FaultServer(opa_url, slow_seconds=delay).start()
+    faults.set("slow")
+    with tempfile.TemporaryDirectory() as tmp:
+        hub = Hub(Path(tmp), faults.url, spawner=SPAWNERS["policy"], opa_timeout=delay + 2).start()
+        try:
+            requests = [(("alice", "sam")[i % 2], f"s{i}", BODY) for i in range(waiting)]
+            burst = threading.Thread(target=lambda: asyncio.run(hub.burst(requests)))
+            burst.start()
+            # Wait until every spawn is waiting on OPA (the fault server has them all).
+            deadline = time.monotonic() + 60
+            while faults.requests < waiting and time.monotonic() < deadline:
+                time.sleep(0.05)
+            latencies = []
+            with httpx.Client(base_url=hub.url, trust_env=False) as client:
+                while faults.requests >= waiting and len(latencies) < 50 and burst.is_alive():
+                    t = time.perf_counter()
+                    assert client.get("/hub/api/").status_code == 200
+                    latencies.append(time.perf_counter() - t)
+            faults.set(None)
+            burst.join(120)
+            return {"waiting_on_opa": faults.requests, "api_p50_ms": statistics.median(latencies) * 1e3,
+                    "api_max_ms": max(latencies) * 1e3, "samples": len(latencies), "connections": faults.connections}
+        finally:
+            hub.stop()
+            faults.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=2, help="rounds per kind, alternating")
+    args = parser.parse_args()
+    ok = True
+    with LocalOPA([ROOT / "policies"]) as opa:
+        results = []
+        for i in range(args.rounds):
+            for kind in (("policy", "plain") if i % 2 == 0 else ("plain", "policy")):
+                results.append(one_round(kind, opa.url, args.requests))
+                r = results[-1]
+                print(f"round {i + 1} {kind:6}: answered {r['answered_s']:5.1f} s, all ready {r['all_ready_s']:5.1f} s, "
+                      f"p50 {r['p50_s']:5.2f} s, p99 {r['p99_s']:5.2f} s, hub RSS {r['rss_mib']:6.1f} MiB, pods {r['pods']}")
+        print(f"\nburst of {args.requests} spawn requests, median over {args.rounds} rounds each (target <= {TARGET}x):")
+        for metric, label in (("answered_s", "total time to answer all"), ("all_ready_s", "total time to all ready"),
+                              ("p99_s", "p99 request latency"), ("p50_s", "p50 request latency"), ("rss_mib", "hub RSS after burst")):
+            policy = statistics.median(r[metric] for r in results if r["kind"] == "policy")
+            plain = statistics.median(r[metric] for r in results if r["kind"] == "plain")
+            ratio = policy / plain
+            targeted = metric in ("answered_s", "all_ready_s", "p99_s")
+            met = ratio <= TARGET
+            ok &= met or not targeted
+            unit = "MiB" if metric == "rss_mib" else "s"
+            print(f"  {label:26} policy {policy:7.2f} {unit:3} plain {plain:7.2f} {unit:3} ratio {ratio:5.2f}x"
+                  + (f"  {'MET' if met else 'NOT MET'}" if targeted else ""))
+        r = responsiveness(opa.url, waiting=50, delay=3.0)
+        print(f"\nevent loop: with {r['waiting_on_opa']} spawns waiting on a slow OPA (3 s), GET /hub/api/ answered in "
+              f"p50 {r['api_p50_ms']:.1f} ms, max {r['api_max_ms']:.1f} ms ({r['samples']} requests); "
+              f"connections the hub opened to OPA: {r['connections']} (pool limit 20)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Benchmark 1: decision overhead.
+
+The spawner's full decision path (parse and normalise the request, build the
+input, ask OPA, check the contract, apply, log) against a bare HTTP POST of
+the same input to the same OPA from the same process, interleaved so that
+machine drift hits both alike. Target: p50 and p99 at most 1.25x the bare
+request's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from traitlets.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jhpolicy.local_opa import LocalOPA  # noqa: E402
+from jhpolicy.offline import OfflineUser, make_spawner  # noqa: E402
+from jhpolicy.opa_input import build_input  # noqa: E402
+from jhpolicy.request import parse_request  # noqa: E402
+
+BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8, "mem_limit": "8G"}}
+TARGET = 1.25
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run(opa_url: str, iterations: int, warmup: int) -> dict:
+    config = Config()
+    config.PolicyKubeSpawner.opa_url = opa_url
+    config.PolicyKubeSpawner.policy_log_decisions = True
+    spawner = make_spawner(config, OfflineUser("alice", groups=["students"]), BODY)
+    # The same input document the spawner sends, for the bare request.
+    input_doc = build_input(spawner, parse_request(BODY, []), None)
+    payload = json.dumps({"input": input_doc}).encode()
+    url = "/v1/data/jupyterhub/spawn/decision"
+
+    async with httpx.AsyncClient(base_url=opa_url, trust_env=False) as bare:
+
+        async def bare_request():
+            r = await bare.post(url, content=payload, headers={"Content-Type": "application/json"})
+            assert r.status_code == 200 and r.json()["result"]["allow"] is True
+
+        async def plugin():
+            spawner.user_options = BODY
+            await spawner.load_user_options()
+            assert spawner.policy_outcome == "clamped"
+
+        times = {"bare": [], "plugin": []}
+        for i in range(warmup + iterations):
+            # Alternate which goes first, so neither always follows the other.
+            order = (("bare", bare_request), ("plugin", plugin)) if i % 2 else (("plugin", plugin), ("bare", bare_request))
+            for name, fn in order:
+                start = time.perf_counter()
+                await fn()
+                if i >= warmup:
+                    times[name].append(time.perf_counter() - start)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)  # the decision log line is built; not printed
+    with LocalOPA([ROOT / "policies"]) as opa:
+        times = asyncio.run(run(opa.url, args.iterations, args.warmup))
+    ok = True
+    print(f"decision overhead, {args.iterations} iterations each, interleaved (after {args.warmup} warm-up)")
+    print(f"{'':10} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    for name in ("bare", "plugin"):
+        t = times[name]
+        print(f"{name:10} {percentile(t, .5) * 1e3:8.3f} {percentile(t, .99) * 1e3:8.3f} {statistics.mean(t) * 1e3:8.3f}")
+    for q, label in ((.5, "p50"), (.99, "p99")):
+        ratio = percentile(times["plugin"], q) / percentile(times["bare"], q)
+        met = ratio <= TARGET
+        ok &= met
+        print(f"ratio {label}: {ratio:.2f}x (target <= {TARGET}x) {'MET' if met else 'NOT MET'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Benchmark 2: policy cost as the data grows.
+
+OPA's own evaluation time (`?metrics=true`, `timer_rego_query_eval_ns`) for
+the shipped policy with 10 vs 10,000 image patterns and 10 vs 1,000
+configured groups, for a user in three groups. Target: at most 2x growth
+from the small to the large case. Also prints `opa test --bench` for the
+policy's tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jhpolicy.local_opa import LocalOPA  # noqa: E402
+from jhpolicy.opa_binary import ensure_opa  # noqa: E402
+
+TARGET = 2.0
+MAX = {"cpu_limit": 2, "cpu_guarantee": 1, "mem_limit": "4G", "mem_guarantee": "2G"}
+
+
+def group(images: list[str]) -> dict:
+    return {"images": images, "max": MAX, "profiles": ["small"]}
+
+
+def image_patterns(n: int) -> list[str]:
+    # Realistic allowlists: mostly literal repositories with a tag glob, a few
+    # repository globs.
+    patterns = [f"registry{i % 97}.example.org/team{i}/notebook:*" for i in range(n - 2)]
+    return patterns + ["quay.io/jupyter/*-notebook:*", "registry.example.edu/courses/**"]
+
+
+def data_images(n: int) -> dict:
+    return {"jhpolicy": {"groups": {"students": group(image_patterns(n)), "tas": group(["quay.io/jupyter/minimal-notebook:*"]),
+                                    "staff": group(["quay.io/jupyter/scipy-notebook:*"])}}}
+
+
+def data_groups(n: int) -> dict:
+    groups = {f"group{i}": group([f"registry{i}.example.org/team{i}/notebook:*", "quay.io/jupyter/*-notebook:*"]) for i in range(n)}
+    return {"jhpolicy": {"groups": groups}}
+
+
+def request(groups: list[str], image: str) -> dict:
+    overrides = {"image": image, "cpu_limit": 8}
+    return {
+        "version": 1,
+        "user": {"name": "alice", "admin": False, "groups": groups},
+        "requester": {"kind": "user", "name": "alice", "admin": False},
+        "server": {"name": ""},
+        "request": {"profile": None, "profile_options": {}, "overrides": overrides, "raw": overrides},
+        "current": {"image": "quay.io/jupyterhub/singleuser:5", "cpu_limit": None, "mem_limit": None},
+    }
+
+
+def eval_ns(data: dict, inputs: list[dict], queries: int) -> dict[str, float]:
+    """Median eval time per input, in microseconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(ROOT / "policies" / "spawn.rego", tmp)
+        Path(tmp, "data.json").write_text(json.dumps(data))
+        with LocalOPA([tmp]) as opa, httpx.Client(base_url=opa.url, trust_env=False) as client:
+            results = {}
+            for label, doc in inputs:
+                samples = []
+                for _ in range(queries):
+                    r = client.post("/v1/data/jupyterhub/spawn/decision?metrics=true", json={"input": doc})
+                    samples.append(r.json()["metrics"]["timer_rego_query_eval_ns"] / 1000)
+                results[label] = (statistics.median(samples[queries // 10:]), r.json()["result"]["allow"])
+            return results
+
+
+def compare(title: str, small_data: dict, large_data: dict, inputs: list, queries: int) -> bool:
+    small, large = eval_ns(small_data, inputs, queries), eval_ns(large_data, inputs, queries)
+    print(f"\n{title}")
+    print(f"{'input':38} {'small µs':>9} {'large µs':>9} {'growth':>7}  allow")
+    ok = True
+    for label, _ in inputs:
+        growth = large[label][0] / small[label][0]
+        ok &= growth <= TARGET
+        print(f"{label:38} {small[label][0]:9.1f} {large[label][0]:9.1f} {growth:6.2f}x  {large[label][1]}"
+              f"  {'MET' if growth <= TARGET else 'NOT MET'}")
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    print(f"policy evaluation time (median of {args.queries} queries, OPA's timer_rego_query_eval_ns); target growth <= {TARGET}x")
+    groups = ["students", "tas", "staff"]
+    ok = compare(
+        "image patterns: 10 vs 10,000 in one of the user's groups",
+        data_images(10), data_images(10_000),
+        [("literal repository, allowed", request(groups, "registry5.example.org/team5/notebook:v1")),
+         ("repository glob, allowed", request(groups, "quay.io/jupyter/r-notebook:2025")),
+         ("not allowed", request(groups, "docker.io/evil/miner:latest"))],
+        args.queries,
+    )
+    ok &= compare(
+        "configured groups: 10 vs 1,000, user in 3",
+        data_groups(10), data_groups(1000),
+        [("allowed", request(["group1", "group5", "group7"], "registry5.example.org/team5/notebook:v1")),
+         ("not allowed", request(["group1", "group5", "group7"], "docker.io/evil/miner:latest"))],
+        args.queries,
+    )
+    print("\nopa test --bench policies (the policy's own tests):")
+    out = subprocess.run([ensure_opa(), "test", "--bench", "--format=gobench", str(ROOT / "policies")],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("Benchmark"):
+            name, n, ns = line.split()[:3]
+            print(f"  {name.split('/')[-1]:60} {float(ns) / 1000:8.1f} µs/op")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
