@@ -49,7 +49,7 @@ class LocalOPA:
         self.log_file = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [self.binary, "run", "--server", f"--addr=127.0.0.1:{self.port}", "--log-level=error",
-             *self.extra_args, *self.paths],
+             "--optimize-store-for-read-speed", *self.extra_args, *self.paths],
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
         )

@@ -298,3 +298,61 @@ test_visible_profiles_empty_without_profiles_input if {
 	profiles := spawn.visible_profiles with input as req([], {}) with data.jhpolicy as cfg
 	profiles == []
 }
+
+# --- image_repositories: direct lookup by repository ---
+
+repos_cfg := {"groups": {"default": {
+	"images": ["quay.io/jupyter/*-notebook:*"],
+	"image_repositories": {
+		"registry.example.org/team1/notebook": ["*"],
+		"registry.example.org:5000/team2/notebook": ["2025-*", "latest"],
+		"example.org/untagged": [""],
+	},
+	"max": {},
+}}}
+
+repo_decision(image) := d if {
+	d := spawn.decision with input as req([], {"image": image}) with data.jhpolicy as repos_cfg
+}
+
+test_repository_any_tag if {
+	repo_decision("registry.example.org/team1/notebook:v7").allow == true
+}
+
+test_repository_tag_globs if {
+	repo_decision("registry.example.org:5000/team2/notebook:2025-03").allow == true
+	repo_decision("registry.example.org:5000/team2/notebook:latest").allow == true
+	repo_decision("registry.example.org:5000/team2/notebook:2024-12").allow == false
+}
+
+test_repository_without_tag if {
+	repo_decision("example.org/untagged").allow == true
+	repo_decision("registry.example.org/team1/notebook").allow == true
+}
+
+test_repository_does_not_match_other_repositories if {
+	repo_decision("registry.example.org/team1/notebook-evil:v1").allow == false
+	repo_decision("registry.example.org/team1:notebook").allow == false
+}
+
+test_digest_references_need_a_glob if {
+	repo_decision("registry.example.org/team1/notebook@sha256:0123").allow == false
+	d := spawn.decision with input as req([], {"image": "quay.io/jupyter/r-notebook@sha256:0123"}) with data.jhpolicy as {"groups": {"default": {"images": ["quay.io/jupyter/*@sha256:*"]}}}
+	d.allow == true
+}
+
+test_refusal_counts_repositories if {
+	d := repo_decision("docker.io/evil/miner:1")
+	d.messages == ["image docker.io/evil/miner:1 is not allowed for group default; allowed images: quay.io/jupyter/*-notebook:*, and 3 listed repositories"]
+}
+
+test_refusal_with_only_repositories if {
+	d := spawn.decision with input as req([], {"image": "x/y:1"}) with data.jhpolicy as {"groups": {"default": {"image_repositories": {"a/b": ["*"]}}}}
+	d.messages == ["image x/y:1 is not allowed for group default; allowed images: 1 listed repositories"]
+}
+
+test_refusal_names_at_most_ten_globs if {
+	globs := [sprintf("r/%d:*", [i]) | some i in numbers.range(1, 12)]
+	d := spawn.decision with input as req([], {"image": "x/y:1"}) with data.jhpolicy as {"groups": {"default": {"images": globs}}}
+	endswith(d.messages[0], " and 2 more")
+}
