@@ -77,6 +77,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)  # the decision log line is built; not printed
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # health polls while OPA starts
     with LocalOPA([ROOT / "policies"]) as opa:
         times = asyncio.run(run(opa.url, args.iterations, args.warmup))
     ok = True

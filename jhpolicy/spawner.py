@@ -187,11 +187,12 @@ class PolicyKubeSpawner(KubeSpawner):
         self.policy_messages = []
         self.policy_applied = {}
         self.policy_decision = None
-        snapshot = self._snapshot()
+        snapshot = {}
         outcome = "error"
         try:
             self._check_config()
             profile_list = await self._initialised_profile_list()
+            snapshot = self._snapshot(self._changeable_keys(profile_list))
             request = parse_request(self.user_options, profile_list, self.policy_max_request_bytes)
             try:
                 await super().load_user_options()
@@ -333,8 +334,22 @@ class PolicyKubeSpawner(KubeSpawner):
             applied[key] = getattr(self, key)
         return applied
 
-    def _snapshot(self) -> dict:
-        return {name: _copy_containers(getattr(self, name)) for name in self.trait_names(config=True)}
+    def _changeable_keys(self, profile_list: list[dict]) -> set[str]:
+        """What this request can change: what a decision may set, and what the
+        selected profile's overrides (and its options' overrides) set."""
+        keys = set(self.policy_allowed_keys)
+        slug = self.user_options.get("profile") if isinstance(self.user_options, dict) else None
+        for profile in profile_list:
+            if profile.get("slug") == slug or (not slug and profile.get("default")):
+                keys |= set(profile.get("kubespawner_override", {}))
+                for option in profile.get("profile_options", {}).values():
+                    for choice in option.get("choices", {}).values():
+                        keys |= set(choice.get("kubespawner_override", {}))
+                    keys |= set(option.get("unlisted_choice", {}).get("kubespawner_override", {}))
+        return keys
+
+    def _snapshot(self, keys) -> dict:
+        return {name: _copy_containers(getattr(self, name)) for name in keys if self.has_trait(name)}
 
     def _restore(self, snapshot: dict) -> None:
         for name, value in snapshot.items():
