@@ -42,6 +42,7 @@ class FaultServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests = 0
+        self.in_flight = 0
         self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
@@ -80,11 +81,15 @@ class FaultServer:
                 if request is None:
                     break
                 self.requests += 1
-                fault = self.fault
-                if fault == "hang":
-                    await asyncio.Event().wait()  # accepted, never answered
-                if fault == "slow":
-                    await asyncio.sleep(self.slow_seconds)
+                self.in_flight += 1
+                try:
+                    fault = self.fault
+                    if fault == "hang":
+                        await asyncio.Event().wait()  # accepted, never answered
+                    if fault == "slow":
+                        await asyncio.sleep(self.slow_seconds)
+                finally:
+                    self.in_flight -= 1
                 if fault in ANSWERS:
                     status, body = ANSWERS[fault]
                 elif fault == "huge_body":
