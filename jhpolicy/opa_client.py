@@ -33,6 +33,16 @@ class OPAResponse:
     decision_id: str | None
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How long a query may take (retries included), how often a refused
+    connection is retried, and how large an answer may be."""
+
+    timeout: float
+    retries: int
+    max_response_bytes: int
+
+
 _clients: dict[tuple, httpx.AsyncClient] = {}
 _io_loop: asyncio.AbstractEventLoop | None = None
 _io_lock = threading.Lock()
@@ -50,23 +60,12 @@ def io_loop() -> asyncio.AbstractEventLoop:
 
 
 async def ask(
-    base_url: str,
-    token: str | None,
-    max_connections: int,
-    path: str,
-    input_doc: dict,
-    *,
-    timeout: float,
-    retries: int,
-    max_response_bytes: int,
+    base_url: str, token: str | None, max_connections: int, path: str, input_doc: dict, limits: Limits
 ) -> OPAResponse:
     """Query OPA from the I/O thread; await the answer on the caller's loop."""
 
     async def on_io_thread():
-        client = shared_client(base_url, token, max_connections)
-        return await query(
-            client, path, input_doc, timeout=timeout, retries=retries, max_response_bytes=max_response_bytes
-        )
+        return await query(shared_client(base_url, token, max_connections), path, input_doc, limits)
 
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(on_io_thread(), io_loop()))
 
@@ -100,22 +99,15 @@ async def close_clients() -> None:
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(close(), _io_loop))
 
 
-async def query(
-    client: httpx.AsyncClient,
-    path: str,
-    input_doc: dict,
-    *,
-    timeout: float,
-    retries: int,
-    max_response_bytes: int,
-) -> OPAResponse:
-    """POST ``{"input": input_doc}`` to ``/v1/data/{path}``; all attempts share ``timeout``.
+async def query(client: httpx.AsyncClient, path: str, input_doc: dict, limits: Limits) -> OPAResponse:
+    """POST ``{"input": input_doc}`` to ``/v1/data/{path}``; all attempts share ``limits.timeout``.
 
     A retry happens only after a connection failure (OPA restarting), never
     after OPA answered, and only while time is left.
     """
     url = "/v1/data/" + path.strip("/").replace(".", "/")
     body = json.dumps({"input": input_doc}).encode()
+    timeout, max_bytes = limits.timeout, limits.max_response_bytes
     deadline = time.monotonic() + timeout
     attempt = 0
     while True:
@@ -123,12 +115,10 @@ async def query(
         if remaining <= 0:
             raise PolicyUnavailable(f"OPA did not answer within {timeout}s")
         try:
-            return await asyncio.wait_for(
-                _post(client, url, body, remaining, max_response_bytes), remaining
-            )
+            return await asyncio.wait_for(_post(client, url, body, remaining, max_bytes), remaining)
         except (httpx.ConnectError, httpx.RemoteProtocolError) as e:
             attempt += 1
-            if attempt > retries:
+            if attempt > limits.retries:
                 raise PolicyUnavailable(f"cannot reach OPA at {client.base_url}: {e!r}") from e
         except (httpx.TimeoutException, asyncio.TimeoutError) as e:
             raise PolicyUnavailable(f"OPA did not answer within {timeout}s") from e

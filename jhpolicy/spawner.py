@@ -301,15 +301,9 @@ class PolicyKubeSpawner(KubeSpawner):
         return handler.current_user
 
     async def _ask_opa(self, path: str, input_doc: dict) -> opa_client.OPAResponse:
+        limits = opa_client.Limits(self.opa_timeout, self.opa_retries, self.opa_max_response_bytes)
         return await opa_client.ask(
-            self.opa_url,
-            self.opa_token or None,
-            self.opa_max_connections,
-            path,
-            input_doc,
-            timeout=self.opa_timeout,
-            retries=self.opa_retries,
-            max_response_bytes=self.opa_max_response_bytes,
+            self.opa_url, self.opa_token or None, self.opa_max_connections, path, input_doc, limits
         )
 
     async def _query(self, path: str, input_doc: dict):

@@ -26,13 +26,15 @@ import pytest
 import yaml
 from traitlets.config import Config
 
-from jhpolicy.configmap import manifest, policy_files, to_yaml
+from jhpolicy.configmap import policy_files
 from jhpolicy.local_opa import free_port
 from jhpolicy.opa_binary import ensure_opa
 
 from .conftest import POLICIES, ROOT
 
-CHART = ROOT.parent / "shared" / "z2jh-4.4.0"
+# The chart's schema and defaults (tag 4.4.0), kept beside the checkout in
+# shared/; JHPOLICY_Z2JH_CHART points elsewhere.
+CHART = Path(os.environ.get("JHPOLICY_Z2JH_CHART", ROOT.parent / "shared" / "z2jh-4.4.0"))
 VALUES = ROOT / "helm-values"
 AUTHZ = VALUES / "opa-authz"
 K8S_VERSION = "1.33"  # within z2jh 4.4.0's supported range
@@ -48,6 +50,13 @@ INPUT = {
     "request": {"profile": None, "profile_options": {}, "overrides": {"cpu_limit": 8}, "raw": {"cpu_limit": 8}},
     "current": {},
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def chart_data():
+    assert (CHART / "values.schema.json").exists(), (
+        f"the z2jh 4.4.0 chart data is missing at {CHART}: put shared/ beside the checkout or set JHPOLICY_Z2JH_CHART"
+    )
 
 
 def helm_merge(base: dict, override: dict) -> dict:

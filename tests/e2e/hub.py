@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from jhpolicy.local_opa import free_port
+from jhpolicy.local_opa import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("jupyterhub_config.py")
@@ -94,13 +94,8 @@ class Hub:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process, timeout=20)
         self.client.close()
         if self.process:
             self.log_file.close()
