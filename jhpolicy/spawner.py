@@ -279,12 +279,15 @@ class PolicyKubeSpawner(KubeSpawner):
 
     def _check_config(self):
         # JupyterHub >= 5.3 runs apply_user_options before load_user_options;
-        # anything it sets from user input would bypass the policy.
+        # what it set from user input is already on the spawner, so no
+        # failure mode may go ahead: always 503.
         if getattr(self, "apply_user_options", None):
-            raise decisions.PolicyBroken(
-                "Spawner.apply_user_options is set; it applies user input unchecked. "
-                "Unset it: PolicyKubeSpawner decides user_options itself."
+            self.log.error(
+                "jhpolicy: refusing spawn of %s: Spawner.apply_user_options is set and applies user input "
+                "unchecked; unset it, PolicyKubeSpawner decides user_options itself",
+                self._log_name,
             )
+            raise errors.unavailable()
 
     async def _initialised_profile_list(self) -> list[dict]:
         profile_list = self.profile_list

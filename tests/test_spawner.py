@@ -280,11 +280,15 @@ def test_defaults_failure_mode_ignores_the_request():
     assert r.spawner.policy_outcome == "defaults"
 
 
-def test_apply_user_options_is_refused(opa):
+@pytest.mark.parametrize("mode", ["deny", "defaults"])
+def test_apply_user_options_is_refused_in_every_failure_mode(opa, mode):
+    # JupyterHub would already have applied it from user input; "defaults"
+    # must not start a server with that.
     c = Config()
     c.Spawner.apply_user_options = {"image": "image"}
-    r = run_spawn(opa.url, {}, config=c)
-    assert r.status == 503
+    c.PolicyKubeSpawner.policy_failure_mode = mode
+    r = run_spawn(opa.url, {"image": SAMPLE}, config=c)
+    assert r.status == 503 and r.pod is None
 
 
 # --- observability ---
