@@ -21,6 +21,7 @@ from traitlets.config import Config
 from jhpolicy.spawner import DEFAULT_ALLOWED_KEYS
 
 from .conftest import run_spawn
+from .test_spawner import PROFILES as SPAWNER_TEST_PROFILES
 
 EXAMPLES = int(os.environ.get("JHPOLICY_FUZZ_EXAMPLES", "3000"))
 
@@ -48,23 +49,11 @@ USER_OPTIONS = st.dictionaries(KEYS, JSON, max_size=5) | st.builds(
 GROUPS = st.lists(st.sampled_from(["students", "gpu-users", "default", "nobody"]), max_size=2)
 
 
-# Profiles that set only keys within the ceiling, so the ceiling invariant is exact.
+# test_spawner's profiles, restricted to keys within the ceiling, so the
+# ceiling invariant below is exact.
 PROFILES = [
-    {"display_name": "Small", "slug": "small", "default": True, "kubespawner_override": {"cpu_limit": 0.5}},
-    {
-        "display_name": "Medium",
-        "slug": "medium",
-        "kubespawner_override": {"cpu_limit": 1.5, "mem_limit": "3G"},
-        "profile_options": {
-            "image": {
-                "display_name": "Image",
-                "choices": {
-                    "scipy": {"display_name": "SciPy", "kubespawner_override": {"image": "quay.io/jupyter/scipy-notebook:2025"}},
-                    "r": {"display_name": "R", "kubespawner_override": {"image": "quay.io/jupyter/r-notebook:2025"}},
-                },
-            }
-        },
-    },
+    {**profile, "kubespawner_override": {k: v for k, v in profile["kubespawner_override"].items() if k in DEFAULT_ALLOWED_KEYS}}
+    for profile in SPAWNER_TEST_PROFILES
 ]
 PROFILE_KEYS = {"cpu_limit", "mem_limit", "image"}
 
