@@ -65,14 +65,14 @@ async def ask(
     """Query OPA from the I/O thread; await the answer on the caller's loop."""
 
     async def on_io_thread():
-        return await query(shared_client(base_url, token, max_connections), path, input_doc, limits)
+        return await query(_client(base_url, token, max_connections), path, input_doc, limits)
 
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(on_io_thread(), io_loop()))
 
 
-def shared_client(base_url: str, token: str | None, max_connections: int) -> httpx.AsyncClient:
-    loop = asyncio.get_running_loop()
-    key = (loop, base_url, token, max_connections)
+def _client(base_url: str, token: str | None, max_connections: int) -> httpx.AsyncClient:
+    """The pooled client for this OPA; only ever used on the I/O thread."""
+    key = (base_url, token, max_connections)
     client = _clients.get(key)
     if client is None or client.is_closed:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

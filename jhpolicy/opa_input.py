@@ -7,21 +7,14 @@ one bumps ``INPUT_VERSION``.
 
 from __future__ import annotations
 
-from .quantities import InvalidValue, as_number, parse_quantity
+from .quantities import PARSERS, InvalidValue, as_number, parse_quantity
 from .request import SpawnRequest
 
 INPUT_VERSION = 1
 
-# The spawner values a policy can compare a request against.
-CURRENT_KEYS = (
-    "image",
-    "cpu_limit",
-    "cpu_guarantee",
-    "mem_limit",
-    "mem_guarantee",
-    "extra_resource_limits",
-    "extra_resource_guarantees",
-)
+# The spawner values a policy can compare a request against: the keys a
+# request can override.
+CURRENT_KEYS = tuple(PARSERS)
 
 
 def describe_user(user) -> dict:

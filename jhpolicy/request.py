@@ -44,13 +44,17 @@ class SpawnRequest:
         return out
 
 
+def selected_profile(slug: str | None, profile_list: list[dict]) -> dict | None:
+    """The profile KubeSpawner applies: the one named, else the default."""
+    for profile in profile_list:
+        if profile.get("slug") == slug or (not slug and profile.get("default")):
+            return profile
+    return None
+
+
 def profile_option_keys(profile_slug: str | None, profile_list: list[dict]) -> set[str]:
     """The user_options keys KubeSpawner reads for the selected profile."""
-    profile = None
-    for candidate in profile_list:
-        if candidate.get("slug") == profile_slug or (not profile_slug and candidate.get("default")):
-            profile = candidate
-            break
+    profile = selected_profile(profile_slug, profile_list)
     if profile is None:
         return set()
     keys = set()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 
+from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, validate
 from traitlets import Set as SetTrait
@@ -22,17 +23,11 @@ from traitlets import Set as SetTrait
 from . import decision as decisions
 from . import errors, metrics, opa_client
 from .opa_input import build_input
-from .request import RequestError, SpawnRequest, parse_request
+from .quantities import PARSERS
+from .request import RequestError, SpawnRequest, parse_request, selected_profile
 
-DEFAULT_ALLOWED_KEYS = {
-    "image",
-    "cpu_limit",
-    "cpu_guarantee",
-    "mem_limit",
-    "mem_guarantee",
-    "extra_resource_limits",
-    "extra_resource_guarantees",
-}
+# The ceiling's default: the keys jhpolicy knows how to parse.
+DEFAULT_ALLOWED_KEYS = frozenset(PARSERS)
 
 
 class PolicyKubeSpawner(KubeSpawner):
@@ -140,7 +135,7 @@ class PolicyKubeSpawner(KubeSpawner):
 
     policy_allowed_keys = SetTrait(
         Unicode(),
-        default_value=DEFAULT_ALLOWED_KEYS,
+        default_value=set(DEFAULT_ALLOWED_KEYS),
         config=True,
         help="""
         The ceiling: spawner attributes a policy decision may set. A decision
@@ -192,10 +187,15 @@ class PolicyKubeSpawner(KubeSpawner):
         try:
             self._check_config()
             profile_list = await self._initialised_profile_list()
-            snapshot = self._snapshot(self._changeable_keys(profile_list))
             request = parse_request(self.user_options, profile_list, self.policy_max_request_bytes)
+            snapshot = self._snapshot(self._changeable_keys(selected_profile(request.profile, profile_list)))
             try:
-                await super().load_user_options()
+                # KubeSpawner.load_user_options, on the list built above:
+                # calling super() would build it (and call a callable
+                # profile_list) a second time.
+                self._validate_user_options(profile_list)
+                if profile_list:
+                    self._load_profile(request.profile, profile_list)
             except (ValueError, KeyError) as e:
                 raise RequestError(str(e)) from None
             input_doc = build_input(self, request, self._requester())
@@ -262,7 +262,7 @@ class PolicyKubeSpawner(KubeSpawner):
         input_doc = build_input(self, SpawnRequest(profile=None), None)
         input_doc["profiles"] = [p["slug"] for p in profile_list]
         try:
-            visible = await self._query(self.opa_profiles_path, input_doc)
+            visible = (await self._ask_opa(self.opa_profiles_path, input_doc)).result
             if not isinstance(visible, list) or not all(isinstance(slug, str) for slug in visible):
                 raise decisions.PolicyBroken(f"{self.opa_profiles_path} is not a list of slugs: {visible!r:.200}")
         except (opa_client.PolicyUnavailable, decisions.PolicyBroken) as e:
@@ -294,7 +294,7 @@ class PolicyKubeSpawner(KubeSpawner):
         if hasattr(self, "_sorted_dict_values"):  # KubeSpawner >= 7.1 accepts a dict
             profile_list = self._sorted_dict_values(profile_list)
         if callable(profile_list):
-            profile_list = await _maybe_await(profile_list(self))
+            profile_list = await maybe_future(profile_list(self))
         return self._get_initialized_profile_list(profile_list)
 
     def _requester(self):
@@ -308,9 +308,6 @@ class PolicyKubeSpawner(KubeSpawner):
         return await opa_client.ask(
             self.opa_url, self.opa_token or None, self.opa_max_connections, path, input_doc, limits
         )
-
-    async def _query(self, path: str, input_doc: dict):
-        return (await self._ask_opa(path, input_doc)).result
 
     async def _decide(self, input_doc: dict):
         response = await self._ask_opa(self.opa_decision_path, input_doc)
@@ -331,18 +328,16 @@ class PolicyKubeSpawner(KubeSpawner):
             applied[key] = getattr(self, key)
         return applied
 
-    def _changeable_keys(self, profile_list: list[dict]) -> set[str]:
+    def _changeable_keys(self, profile: dict | None) -> set[str]:
         """What this request can change: what a decision may set, and what the
         selected profile's overrides (and its options' overrides) set."""
         keys = set(self.policy_allowed_keys)
-        slug = self.user_options.get("profile") if isinstance(self.user_options, dict) else None
-        for profile in profile_list:
-            if profile.get("slug") == slug or (not slug and profile.get("default")):
-                keys |= set(profile.get("kubespawner_override", {}))
-                for option in profile.get("profile_options", {}).values():
-                    for choice in option.get("choices", {}).values():
-                        keys |= set(choice.get("kubespawner_override", {}))
-                    keys |= set(option.get("unlisted_choice", {}).get("kubespawner_override", {}))
+        if profile:
+            keys |= set(profile.get("kubespawner_override", {}))
+            for option in profile.get("profile_options", {}).values():
+                for choice in option.get("choices", {}).values():
+                    keys |= set(choice.get("kubespawner_override", {}))
+                keys |= set(option.get("unlisted_choice", {}).get("kubespawner_override", {}))
         return keys
 
     def _snapshot(self, keys) -> dict:
@@ -394,10 +389,4 @@ def _copy_containers(value):
         return {k: _copy_containers(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return type(value)(_copy_containers(v) for v in value)
-    return value
-
-
-async def _maybe_await(value):
-    if hasattr(value, "__await__"):
-        return await value
     return value

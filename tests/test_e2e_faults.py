@@ -175,10 +175,25 @@ def test_burst_with_healthy_opa(direct_hub, opa_process):
     assert failed_closed <= BURST // 20
 
 
-def decisions_made(hub) -> int:
-    """Spawn requests that got past the policy check, either way (from the hub log)."""
-    text = hub.log_text()
-    return text.count("jhpolicy decision user=") + text.count("jhpolicy: refusing spawn")
+class DecisionCounter:
+    """Spawn requests that got past the policy check, either way, counted in
+    the hub log from now on. Reads only what was appended since the last
+    call: re-reading the whole log every poll would load the machine the
+    burst runs on."""
+
+    MARKERS = (b"jhpolicy decision user=", b"jhpolicy: refusing spawn")
+
+    def __init__(self, hub):
+        self.file = open(hub.log_path, "rb")
+        self.file.seek(0, 2)
+        self.count = 0
+        self.partial = b""
+
+    def __call__(self) -> int:
+        lines = (self.partial + self.file.read()).split(b"\n")
+        self.partial = lines.pop()  # the last line may still be being written
+        self.count += sum(1 for line in lines if any(m in line for m in self.MARKERS))
+        return self.count
 
 
 def run_beside(burst, action):
@@ -194,10 +209,10 @@ def run_beside(burst, action):
 
 
 def test_burst_with_opa_killed_midway(direct_hub, opa_process, opa_port):
-    base = decisions_made(direct_hub)
+    decided = DecisionCounter(direct_hub)
 
     def kill_when_a_third_is_decided(done):
-        while not done.is_set() and decisions_made(direct_hub) - base < BURST // 3:
+        while not done.is_set() and decided() < BURST // 3:
             time.sleep(0.02)
         opa_process.process.kill()  # SIGKILL, in the middle of the burst
 
@@ -214,18 +229,18 @@ def test_burst_with_opa_killed_midway(direct_hub, opa_process, opa_port):
 
 
 def test_burst_with_opa_flapping(direct_hub, opa_process, opa_port):
-    base = decisions_made(direct_hub)
+    decided = DecisionCounter(direct_hub)
     flips = []
 
     def flap(done):
         # Stop or start OPA after every 30 decisions (or refusals) while the burst runs.
         while not done.is_set():
-            if decisions_made(direct_hub) - base >= 30 * (len(flips) + 1):
+            if decided() >= 30 * (len(flips) + 1):
                 if opa_process.process.poll() is None:
                     opa_process.stop()
                 else:
                     opa_process.start(port=opa_port)
-                flips.append(decisions_made(direct_hub) - base)
+                flips.append(decided())
             time.sleep(0.02)
 
     outcomes = run_beside(lambda: asyncio.run(direct_hub.burst(burst_requests(BURST, "f"))), flap)
