@@ -66,12 +66,15 @@ def data_groups(n: int) -> dict:
 def request(groups: list[str], image: str) -> dict:
     overrides = {"image": image, "cpu_limit": 8}
     return {
-        "version": 1,
+        "version": 2,
         "user": {"name": "alice", "admin": False, "groups": groups},
         "requester": {"kind": "user", "name": "alice", "admin": False},
         "server": {"name": ""},
         "request": {"profile": None, "profile_options": {}, "overrides": overrides, "raw": overrides},
-        "current": {"image": "quay.io/jupyterhub/singleuser:5", "cpu_limit": None, "mem_limit": None},
+        "pod": {"image": image, "cpu_limit": 8, "cpu_guarantee": 8, "mem_limit": None, "mem_guarantee": None,
+                "extra_resource_limits": {}, "extra_resource_guarantees": {}},
+        "sources": {"image": "request", "cpu_limit": "request", "cpu_guarantee": "limit", "mem_limit": "config",
+                    "mem_guarantee": "config", "extra_resource_limits": {}, "extra_resource_guarantees": {}},
     }
 
 

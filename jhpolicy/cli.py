@@ -43,7 +43,7 @@ def _requester(args):
 
 
 async def _run_check(args, user_options: dict, opa_url: str) -> dict:
-    from .offline import OfflineUser, make_spawner, pod_summary
+    from .offline import OfflineUser, make_spawner, pod_summary, spawn_steps
 
     config = _load_config(args.config)
     config.PolicyKubeSpawner.opa_url = opa_url
@@ -51,13 +51,12 @@ async def _run_check(args, user_options: dict, opa_url: str) -> dict:
     spawner = make_spawner(config, user, user_options, args.server, _requester(args))
     report = {"user": args.user, "groups": args.group, "server": args.server}
     try:
-        await spawner.load_user_options()
+        pod = await spawn_steps(spawner)
     except web.HTTPError as e:
         report.update(status=e.status_code, outcome=spawner.policy_outcome, message=message_of(e))
         return report
     finally:
         await close_clients()
-    pod = await spawner.get_pod_manifest()
     report.update(
         status=200,
         outcome=spawner.policy_outcome,

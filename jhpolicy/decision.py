@@ -1,7 +1,10 @@
 """Check OPA's answer against the decision contract before anything is applied.
 
-The contract: ``{"allow": bool, "overrides": {key: value}, "messages": [str]}``.
-An answer of another shape, a key outside the admin's ceiling or a value the
+The contract: ``{"allow": bool, "overrides": {key: value}, "messages": [str]}``,
+where ``overrides`` are changes to ``input.pod`` (the pod as the request would
+give it): the pod gets ``input.pod`` with ``overrides`` laid over it, maps
+merged. ``null`` for a CPU or memory limit or guarantee means none. An answer
+of another shape, a key outside the admin's ceiling or a value the
 spawner's trait cannot take is a policy bug: :class:`PolicyBroken`, which the
 spawner treats like an unreachable OPA (fail closed).
 """
@@ -27,19 +30,16 @@ class Decision:
     messages: list[str] = field(default_factory=list)
 
 
-def _to_trait_value(key: str, value: object) -> object:
-    """Parse a decided value into the form the spawner trait takes."""
+def _normalised(key: str, value: object) -> object:
+    """Parse a decided value into the normalised form of ``input.pod``."""
     parser = PARSERS.get(key)
     if parser is None:
         # A key the admin added to the ceiling that jhpolicy has no parser
         # for: the trait's own validation is the check (see apply).
         return value
-    parsed = parser(key, value)
-    if key.startswith("extra_resource_"):
-        # KubeSpawner puts these straight into the pod's resources, where
-        # Kubernetes expects quantity strings.
-        return {name: str(amount) for name, amount in parsed.items()}
-    return parsed
+    if value is None and key.startswith(("cpu_", "mem_")):
+        return None  # the policy decided: no limit (or no guarantee)
+    return parser(key, value)
 
 
 def validate(result: object, ceiling: set[str] | frozenset[str]) -> Decision:
@@ -67,7 +67,7 @@ def validate(result: object, ceiling: set[str] | frozenset[str]) -> Decision:
     parsed = {}
     for key, value in overrides.items():
         try:
-            parsed[key] = _to_trait_value(key, value)
+            parsed[key] = _normalised(key, value)
         except InvalidValue as e:
             raise PolicyBroken(f"decision.overrides: {e}") from None
     return Decision(allow=True, overrides=parsed, messages=messages)

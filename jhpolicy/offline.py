@@ -49,15 +49,25 @@ def ensure_kube_config() -> None:
     kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(path)
 
 
+@dataclass(frozen=True)
+class OfflineGroup:
+    """Stands in for ``orm.Group``: JupyterHub's code reads ``.name``."""
+
+    name: str
+
+
 @dataclass
 class OfflineUser:
     """Stands in for JupyterHub's User: the attributes a spawner reads."""
 
     name: str
-    groups: list[str] = field(default_factory=list)
+    groups: list[OfflineGroup] = field(default_factory=list)
     admin: bool = False
     id: int = 1
     auth_state: dict | None = None
+
+    def __post_init__(self):
+        self.groups = [OfflineGroup(g) if isinstance(g, str) else g for g in self.groups]
 
     async def get_auth_state(self):
         return self.auth_state
@@ -119,6 +129,16 @@ def make_spawner(
     spawner.user_options = user_options
     spawner.handler = OfflineHandler(requester) if requester else None
     return spawner
+
+
+async def spawn_steps(spawner):
+    """What a spawn does up to the pod, as in a hub: JupyterHub's
+    group_overrides (>= 5.1, applied by User.spawn before start), then
+    KubeSpawner._start's load_user_options and get_pod_manifest."""
+    if hasattr(spawner, "apply_group_overrides"):
+        await spawner.apply_group_overrides()
+    await spawner.load_user_options()
+    return await spawner.get_pod_manifest()
 
 
 def pod_summary(pod) -> dict:

@@ -106,7 +106,7 @@ async def query(client: httpx.AsyncClient, path: str, input_doc: dict, limits: L
     after OPA answered, and only while time is left.
     """
     url = "/v1/data/" + path.strip("/").replace(".", "/")
-    body = json.dumps({"input": input_doc}).encode()
+    body = json.dumps({"input": input_doc}, allow_nan=False).encode()
     timeout, max_bytes = limits.timeout, limits.max_response_bytes
     deadline = time.monotonic() + timeout
     attempt = 0
@@ -119,11 +119,13 @@ async def query(client: httpx.AsyncClient, path: str, input_doc: dict, limits: L
         except (httpx.ConnectError, httpx.RemoteProtocolError) as e:
             attempt += 1
             if attempt > limits.retries:
-                raise PolicyUnavailable(f"cannot reach OPA at {client.base_url}: {e!r}") from e
+                raise PolicyUnavailable(f"cannot reach OPA at {client.base_url}: {type(e).__name__}") from None
         except (httpx.TimeoutException, asyncio.TimeoutError) as e:
-            raise PolicyUnavailable(f"OPA did not answer within {timeout}s") from e
+            raise PolicyUnavailable(f"OPA did not answer within {timeout}s") from None
         except httpx.HTTPError as e:
-            raise PolicyUnavailable(f"HTTP error talking to OPA: {e!r}") from e
+            # Only the type: an exception's text can quote the request's
+            # headers, and with them the bearer token.
+            raise PolicyUnavailable(f"HTTP error talking to OPA: {type(e).__name__}") from None
 
 
 async def _post(client, url, body, timeout, max_response_bytes) -> OPAResponse:

@@ -7,14 +7,12 @@ one bumps ``INPUT_VERSION``.
 
 from __future__ import annotations
 
-from .quantities import PARSERS, InvalidValue, as_number, parse_quantity
+from .pod import Pod
 from .request import SpawnRequest
 
-INPUT_VERSION = 1
-
-# The spawner values a policy can compare a request against: the keys a
-# request can override.
-CURRENT_KEYS = tuple(PARSERS)
+# 2: `pod` and `sources` (the pod's final values and where each came from)
+# replace `current`; limits are never 0, "no limit" is null.
+INPUT_VERSION = 2
 
 
 def describe_user(user) -> dict:
@@ -35,26 +33,7 @@ def describe_requester(current_user, user) -> dict:
     return {"kind": kind, "name": who.name, "admin": bool(getattr(who, "admin", False))}
 
 
-def current_values(spawner) -> dict:
-    """The spawner's effective values after admin config and profile."""
-    out = {}
-    for key in CURRENT_KEYS:
-        value = getattr(spawner, key, None)
-        if isinstance(value, dict):
-            value = {name: _amount(amount) for name, amount in value.items()}
-        out[key] = value
-    return out
-
-
-def _amount(amount):
-    # Admin-configured amounts are usually strings ("1"); policies compare numbers.
-    try:
-        return as_number(parse_quantity("current", amount))
-    except InvalidValue:
-        return amount
-
-
-def build_input(spawner, request: SpawnRequest, current_user=None) -> dict:
+def build_input(spawner, request: SpawnRequest, current_user, pod: Pod) -> dict:
     return {
         "version": INPUT_VERSION,
         "user": describe_user(spawner.user),
@@ -63,8 +42,9 @@ def build_input(spawner, request: SpawnRequest, current_user=None) -> dict:
         "request": {
             "profile": request.profile,
             "profile_options": dict(request.profile_options),
-            "overrides": request.normalised(),
+            "overrides": dict(request.overrides),
             "raw": dict(request.raw),
         },
-        "current": current_values(spawner),
+        "pod": pod.values,
+        "sources": pod.sources,
     }

@@ -3,56 +3,82 @@
 Callers write memory and CPU the way they know from JupyterHub ("2G") or from
 Kubernetes ("2Gi", "500m"). KubeSpawner's traits accept only the JupyterHub
 forms, so every value is normalised here, before the policy sees it:
-memory to integer bytes, CPU to float cores. A value that cannot be parsed is
-an :class:`InvalidValue` naming the key and the accepted forms, which the
-spawner turns into an HTTP 400.
+memory to integer bytes, CPU to float cores, extended resources to whole
+numbers. A value that cannot be parsed is an :class:`InvalidValue` naming the
+key and the accepted forms, which the spawner turns into an HTTP 400.
+
+Arithmetic is exact (:class:`decimal.Decimal`) and every value is bounded
+before it becomes a float, so a number of any size is a clear 400, never an
+OverflowError and never an Infinity in the JSON sent to OPA.
+
+Zero is refused for CPU and memory: KubeSpawner reads 0 as "no limit" (and
+a guarantee of 0 as "none", which Kubernetes turns into the limit), so a 0
+would lift the very bound it seems to set.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from decimal import Decimal, InvalidOperation
 
 MEMORY_FORMS = 'integer bytes, "512M"/"2G" (1024-based, JupyterHub form) or "512Mi"/"2Gi" (Kubernetes form)'
 CPU_FORMS = 'a number of cores (2, 0.5), a numeric string ("2") or Kubernetes millicores ("500m")'
 IMAGE_FORMS = "a non-empty string with no whitespace"
 EXTRA_RESOURCE_FORMS = (
-    'a map of resource name to a non-negative integer or quantity, e.g. {"nvidia.com/gpu": 1}'
+    'a map of extended resource name (domain/name) to a whole number, e.g. {"nvidia.com/gpu": 1}'
 )
 
 # JupyterHub's ByteSpecification suffixes are 1024-based; Kubernetes binary
 # suffixes mean the same numbers, so both spellings map to one table.
-_BYTE_UNITS = {
-    "K": 1024,
-    "M": 1024**2,
-    "G": 1024**3,
-    "T": 1024**4,
-    "Ki": 1024,
-    "Mi": 1024**2,
-    "Gi": 1024**3,
-    "Ti": 1024**4,
+_BYTE_UNITS = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+# Kubernetes quantity suffixes, for extended-resource amounts.
+_QUANTITY_UNITS = {
+    "m": Decimal("0.001"),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
 }
-_MEMORY_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(Ki|Mi|Gi|Ti|K|M|G|T)?\s*$")
-_CPU_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(m)?\s*$")
-# Kubernetes quantity grammar (the subset used for extended resources).
-_QUANTITY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
-_RESOURCE_NAME_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
+_MEMORY_RE = re.compile(rf"^\s*{_NUMBER}\s*(Ki|Mi|Gi|Ti|K|M|G|T)?\s*$")
+_CPU_RE = re.compile(rf"^\s*{_NUMBER}\s*(m)?\s*$")
+_QUANTITY_RE = re.compile(rf"^{_NUMBER}(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+# Kubernetes: an extended resource is a fully qualified name, domain/name,
+# outside the kubernetes.io domain (cpu and memory are not extended resources).
+_EXTENDED_NAME_RE = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
 
 # Far above any node: a larger number is a typo or an attack, not a request.
 MAX_BYTES = 2**60
-MAX_CORES = 1_000_000.0
+MAX_CORES = 1_000_000
+MIN_CORES = Decimal("0.001")  # 1m, the smallest CPU amount Kubernetes represents
+MAX_AMOUNT = 2**60
 
 
 class InvalidValue(ValueError):
     """A requested value that cannot be parsed; ``str()`` is the user-facing text."""
 
     def __init__(self, key: str, value: object, forms: str, why: str = "") -> None:
-        shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        shown = _shown(value)
         detail = f" ({why})" if why else ""
         super().__init__(f"{key}: {shown} is not valid{detail}; use {forms}")
         self.key = key
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"a {len(str(abs(value)))}-digit number"
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _is_number(value: object) -> bool:
@@ -60,47 +86,51 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def parse_memory(key: str, value: object) -> int:
-    """Return bytes for a memory value in JupyterHub or Kubernetes binary form."""
+def _decimal(key: str, value: object, forms: str, pattern: re.Pattern, units: dict) -> Decimal:
+    """The exact value of a JSON number or a suffixed string; not negative, finite."""
     if _is_number(value):
-        number = float(value)
-        if not math.isfinite(number) or number < 0:
-            raise InvalidValue(key, value, MEMORY_FORMS, "must be finite and not negative")
-        if number != int(number):
-            raise InvalidValue(key, value, MEMORY_FORMS, "bytes must be a whole number")
-        result = int(value)
-    elif isinstance(value, str):
-        match = _MEMORY_RE.match(value)
+        try:
+            number = Decimal(value)
+        except (InvalidOperation, ValueError):
+            raise InvalidValue(key, value, forms) from None
+        if not number.is_finite():
+            raise InvalidValue(key, value, forms, "must be a finite number")
+        if number < 0:
+            raise InvalidValue(key, value, forms, "must not be negative")
+        return number
+    if isinstance(value, str):
+        match = pattern.match(value)
         if not match:
-            raise InvalidValue(key, value, MEMORY_FORMS)
-        number, unit = match.groups()
-        result = int(float(number) * _BYTE_UNITS.get(unit, 1)) if unit else int(float(number))
-        if not unit and "." in number:
-            raise InvalidValue(key, value, MEMORY_FORMS, "bytes must be a whole number")
-    else:
-        raise InvalidValue(key, value, MEMORY_FORMS)
-    if result > MAX_BYTES:
-        raise InvalidValue(key, value, MEMORY_FORMS, "too large")
+            raise InvalidValue(key, value, forms)
+        digits, unit = match.groups()
+        return Decimal(digits) * Decimal(units[unit]) if unit else Decimal(digits)
+    raise InvalidValue(key, value, forms)
+
+
+def parse_memory(key: str, value: object) -> int:
+    """Return bytes (at least 1) for a memory value in JupyterHub or Kubernetes binary form."""
+    number = _decimal(key, value, MEMORY_FORMS, _MEMORY_RE, _BYTE_UNITS)
+    unitless = _is_number(value) or not any(c.isalpha() for c in value)
+    if unitless and number != number.to_integral_value():
+        raise InvalidValue(key, value, MEMORY_FORMS, "bytes must be a whole number")
+    if number > MAX_BYTES:
+        raise InvalidValue(key, value, MEMORY_FORMS, f"more than {MAX_BYTES} bytes")
+    result = int(number)
+    if result < 1:
+        raise InvalidValue(key, value, MEMORY_FORMS, "0 would mean no bound to KubeSpawner; ask for a positive amount")
     return result
 
 
 def parse_cpu(key: str, value: object) -> float:
-    """Return cores for a CPU value: a number, a numeric string or millicores."""
-    if _is_number(value):
-        result = float(value)
-        if not math.isfinite(result) or result < 0:
-            raise InvalidValue(key, value, CPU_FORMS, "must be finite and not negative")
-    elif isinstance(value, str):
-        match = _CPU_RE.match(value)
-        if not match:
-            raise InvalidValue(key, value, CPU_FORMS)
-        number, milli = match.groups()
-        result = float(number) / 1000 if milli else float(number)
-    else:
-        raise InvalidValue(key, value, CPU_FORMS)
-    if result > MAX_CORES:
-        raise InvalidValue(key, value, CPU_FORMS, "too large")
-    return result
+    """Return cores (at least 1m) for a CPU value: a number, a numeric string or millicores."""
+    number = _decimal(key, value, CPU_FORMS, _CPU_RE, {"m": Decimal("0.001")})
+    if number > MAX_CORES:
+        raise InvalidValue(key, value, CPU_FORMS, f"more than {MAX_CORES} cores")
+    if number == 0:
+        raise InvalidValue(key, value, CPU_FORMS, "0 would mean no bound to KubeSpawner; ask for a positive amount")
+    if number < MIN_CORES:
+        raise InvalidValue(key, value, CPU_FORMS, "below 1m, the smallest CPU amount Kubernetes has")
+    return float(number)
 
 
 def parse_image(key: str, value: object) -> str:
@@ -111,50 +141,31 @@ def parse_image(key: str, value: object) -> str:
     return value
 
 
-def parse_quantity(key: str, value: object) -> int | float | str:
-    """Validate one extended-resource amount; keep strings as Kubernetes quantities."""
-    if _is_number(value):
-        number = float(value)
-        if not math.isfinite(number) or number < 0:
-            raise InvalidValue(key, value, EXTRA_RESOURCE_FORMS, "must be finite and not negative")
-        if number > MAX_BYTES:
-            raise InvalidValue(key, value, EXTRA_RESOURCE_FORMS, "too large")
-        return int(value) if number == int(number) else number
-    if isinstance(value, str) and _QUANTITY_RE.match(value):
-        return value
-    raise InvalidValue(key, value, EXTRA_RESOURCE_FORMS)
+def parse_amount(key: str, value: object) -> int:
+    """One extended-resource amount: Kubernetes accepts only whole numbers for these."""
+    number = _decimal(key, value, EXTRA_RESOURCE_FORMS, _QUANTITY_RE, _QUANTITY_UNITS)
+    if number != number.to_integral_value():
+        raise InvalidValue(key, value, EXTRA_RESOURCE_FORMS, "extended resources are whole numbers")
+    if number > MAX_AMOUNT:
+        raise InvalidValue(key, value, EXTRA_RESOURCE_FORMS, "too large")
+    return int(number)
 
 
-def quantity_number(quantity: int | float | str) -> float:
-    """The numeric size of a Kubernetes quantity, for policies to compare."""
-    if not isinstance(quantity, str):
-        return float(quantity)
-    number, unit = _QUANTITY_RE.match(quantity).groups()
-    scale = {
-        None: 1,
-        "m": 1e-3,
-        "k": 1e3,
-        "M": 1e6,
-        "G": 1e9,
-        "T": 1e12,
-        "P": 1e15,
-        "E": 1e18,
-        "Ki": 2**10,
-        "Mi": 2**20,
-        "Gi": 2**30,
-        "Ti": 2**40,
-        "Pi": 2**50,
-        "Ei": 2**60,
-    }[unit]
-    return float(number) * scale
+def kubernetes_quantity(value: object) -> float:
+    """The size of a quantity as it stands in a pod manifest (2.0, 1073741824, "500m", "1")."""
+    return float(_decimal("quantity", value, "a Kubernetes quantity", _QUANTITY_RE, _QUANTITY_UNITS))
 
 
-def as_number(quantity: int | float | str) -> int | float:
-    number = quantity_number(quantity)
-    return int(number) if number.is_integer() else number
+def check_resource_name(key: str, name: object) -> str:
+    if not isinstance(name, str) or len(name) > 253 or not _EXTENDED_NAME_RE.match(name):
+        raise InvalidValue(key, name, EXTRA_RESOURCE_FORMS, "not an extended resource name")
+    domain = name.split("/", 1)[0]
+    if domain == "kubernetes.io" or domain.endswith(".kubernetes.io"):
+        raise InvalidValue(key, name, EXTRA_RESOURCE_FORMS, "the kubernetes.io domain is not for extended resources")
+    return name
 
 
-def parse_extra_resources(key: str, value: object) -> dict[str, int | float | str]:
+def parse_extra_resources(key: str, value: object) -> dict[str, int]:
     """Validate a map of extended resources (GPUs and the like).
 
     A null amount is refused: KubeSpawner's dict merge would read it as
@@ -164,13 +175,12 @@ def parse_extra_resources(key: str, value: object) -> dict[str, int | float | st
         raise InvalidValue(key, value, EXTRA_RESOURCE_FORMS)
     parsed = {}
     for name, amount in value.items():
-        if not isinstance(name, str) or not _RESOURCE_NAME_RE.match(name) or len(name) > 253:
-            raise InvalidValue(key, name, EXTRA_RESOURCE_FORMS, "not a resource name")
+        check_resource_name(key, name)
         if amount is None:
             raise InvalidValue(
                 f"{key}[{name}]", amount, EXTRA_RESOURCE_FORMS, "null would remove a configured resource"
             )
-        parsed[name] = parse_quantity(f"{key}[{name}]", amount)
+        parsed[name] = parse_amount(f"{key}[{name}]", amount)
     return parsed
 
 
@@ -183,4 +193,11 @@ PARSERS = {
     "mem_guarantee": parse_memory,
     "extra_resource_limits": parse_extra_resources,
     "extra_resource_guarantees": parse_extra_resources,
+}
+
+# Each guarantee and the limit that bounds it.
+LIMIT_OF = {
+    "cpu_guarantee": "cpu_limit",
+    "mem_guarantee": "mem_limit",
+    "extra_resource_guarantees": "extra_resource_limits",
 }

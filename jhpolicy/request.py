@@ -4,19 +4,26 @@ Every key the caller sends ends up in exactly one place: KubeSpawner's
 profile machinery (``profile`` and the selected profile's options) or the
 overrides put before the policy. Nothing is dropped on the way, so a policy
 can deny what it does not understand instead of it being silently ignored.
+
+A top-level key that names an option of the selected profile (the named one,
+or the default profile when none is named) is always that option's choice,
+as in KubeSpawner; an override of the same name goes in
+``kubespawner_override``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
-from .quantities import PARSERS, InvalidValue, as_number
+from .quantities import PARSERS, InvalidValue
 
 OVERRIDE_KEY = "kubespawner_override"
 PROFILE_KEY = "profile"
 UNLISTED_SUFFIX = "--unlisted-choice"
+MAX_KEYS = 64
 
 
 class RequestError(ValueError):
@@ -28,20 +35,10 @@ class SpawnRequest:
     profile: str | None
     # The selected profile's options, as KubeSpawner reads them from user_options.
     profile_options: dict[str, str] = field(default_factory=dict)
-    # Values in the form the spawner's traits take (bytes, cores, quantity strings).
+    # Values in the form the spawner's traits take (bytes, cores, counts).
     overrides: dict[str, object] = field(default_factory=dict)
     # What the caller sent for each override key, before parsing.
     raw: dict[str, object] = field(default_factory=dict)
-
-    def normalised(self) -> dict[str, object]:
-        """Overrides as plain numbers a policy can compare (bytes, cores, counts)."""
-        out: dict[str, object] = {}
-        for key, value in self.overrides.items():
-            if key.startswith("extra_resource_"):
-                out[key] = {name: as_number(q) for name, q in value.items()}
-            else:
-                out[key] = value
-        return out
 
 
 def selected_profile(slug: str | None, profile_list: list[dict]) -> dict | None:
@@ -52,33 +49,78 @@ def selected_profile(slug: str | None, profile_list: list[dict]) -> dict | None:
     return None
 
 
-def profile_option_keys(profile_slug: str | None, profile_list: list[dict]) -> set[str]:
-    """The user_options keys KubeSpawner reads for the selected profile."""
-    profile = selected_profile(profile_slug, profile_list)
-    if profile is None:
-        return set()
-    keys = set()
-    for option in profile.get("profile_options", {}):
-        keys.add(option)
-        keys.add(option + UNLISTED_SUFFIX)
-    return keys
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_json(key: str, value: object, depth: int = 0) -> None:
     # JSON has no NaN or Infinity, but Python's json module reads them.
     if depth > 8:
-        raise RequestError(f"{key}: value is nested too deeply")
+        raise RequestError(f"{_short(key)}: value is nested too deeply")
     if isinstance(value, float) and not math.isfinite(value):
-        raise RequestError(f"{key}: {value!r} is not a finite number")
+        raise RequestError(f"{_short(key)}: {value!r} is not a finite number")
     if isinstance(value, dict):
-        for k, v in value.items():
+        for v in value.values():
             _check_json(key, v, depth + 1)
     elif isinstance(value, list):
         for v in value:
             _check_json(key, v, depth + 1)
 
 
-def parse_request(user_options: object, profile_list: list[dict], max_bytes: int | None = None) -> SpawnRequest:
+def _check_size(user_options: dict, max_bytes: int | None, max_keys: int) -> None:
+    if max_bytes is not None:
+        try:
+            size = len(json.dumps(user_options, allow_nan=True))
+        except (TypeError, ValueError, RecursionError):
+            raise RequestError("user_options is not JSON") from None
+        if size > max_bytes:
+            raise RequestError(f"user_options is {size} bytes; at most {max_bytes} are accepted")
+    nested = user_options.get(OVERRIDE_KEY)
+    count = len(user_options) + (len(nested) if isinstance(nested, dict) else 0)
+    if count > max_keys:
+        raise RequestError(f"user_options has {count} keys; at most {max_keys} are accepted")
+
+
+def _profile_options(user_options: dict, profile: dict | None) -> dict[str, str]:
+    """The selected profile's option choices, checked the way KubeSpawner
+    checks them when a ``profile`` is named, and also when it is not (where
+    KubeSpawner would skip its checks but still apply the choices)."""
+    chosen: dict[str, str] = {}
+    if profile is None:
+        return chosen
+    for name, option in profile.get("profile_options", {}).items():
+        unlisted_key = name + UNLISTED_SUFFIX
+        for key in (name, unlisted_key):
+            if key in user_options:
+                if not isinstance(user_options[key], str):
+                    raise RequestError(f"{key}: a profile option's choice must be a string")
+                chosen[key] = user_options[key]
+        choices = option.get("choices", {})
+        unlisted = option.get("unlisted_choice", {})
+        listed = ", ".join(choices) or "(none)"
+        if chosen.get(unlisted_key):
+            if not unlisted.get("enabled"):
+                raise RequestError(
+                    f"{unlisted_key}: option {name} of profile {profile['slug']} takes no free-form choice; "
+                    f"choose one of: {listed}"
+                )
+            regex = unlisted.get("validation_regex")
+            if regex and not re.match(regex, chosen[unlisted_key]):
+                hint = unlisted.get("validation_message") or f"it must match {regex}"
+                raise RequestError(f"{unlisted_key}: {_short(chosen[unlisted_key])!r} is not accepted: {hint}")
+        elif chosen.get(name) and chosen[name] not in choices:
+            raise RequestError(
+                f"{name}: no choice {_short(chosen[name])!r} for option {name} of profile {profile['slug']}; "
+                f"choose one of: {listed}"
+            )
+        elif not chosen.get(name) and not choices:
+            raise RequestError(f"{unlisted_key}: option {name} of profile {profile['slug']} needs a value")
+    return chosen
+
+
+def parse_request(
+    user_options: object, profile_list: list[dict], max_bytes: int | None = None, max_keys: int = MAX_KEYS
+) -> SpawnRequest:
     """Split and parse ``user_options``.
 
     ``profile_list`` is KubeSpawner's initialised profile list (slugs filled
@@ -88,30 +130,22 @@ def parse_request(user_options: object, profile_list: list[dict], max_bytes: int
         user_options = {}
     if not isinstance(user_options, dict):
         raise RequestError("user_options must be a JSON object")
-    if max_bytes is not None:
-        try:
-            size = len(json.dumps(user_options, allow_nan=True))
-        except (TypeError, ValueError, RecursionError):
-            raise RequestError("user_options is not JSON") from None
-        if size > max_bytes:
-            raise RequestError(f"user_options is {size} bytes; at most {max_bytes} are accepted")
+    _check_size(user_options, max_bytes, max_keys)
 
-    profile = user_options.get(PROFILE_KEY)
-    if profile is not None and not (isinstance(profile, str) and profile):
+    slug = user_options.get(PROFILE_KEY)
+    if slug is not None and not (isinstance(slug, str) and slug):
         raise RequestError(f"{PROFILE_KEY}: must be a profile slug (a non-empty string)")
-    if profile and not profile_list:
-        raise RequestError(f"{PROFILE_KEY}: {profile!r} requested, but this hub has no profiles")
-    if profile and not any(p.get("slug") == profile for p in profile_list):
+    if slug and not profile_list:
+        raise RequestError(f"{PROFILE_KEY}: {_short(slug)!r} requested, but this hub has no profiles")
+    if slug and not any(p.get("slug") == slug for p in profile_list):
         slugs = ", ".join(p["slug"] for p in profile_list)
-        raise RequestError(f"{PROFILE_KEY}: no such profile {profile!r}; choose one of: {slugs}")
+        raise RequestError(f"{PROFILE_KEY}: no such profile {_short(slug)!r}; choose one of: {slugs}")
 
-    option_keys = profile_option_keys(profile, profile_list)
-    profile_options = {}
-    for key in sorted(option_keys & set(user_options)):
-        value = user_options[key]
-        if not isinstance(value, str):
-            raise RequestError(f"{key}: a profile option's choice must be a string")
-        profile_options[key] = value
+    profile = selected_profile(slug, profile_list)
+    profile_options = _profile_options(user_options, profile)
+    option_keys = {
+        key for name in (profile or {}).get("profile_options", {}) for key in (name, name + UNLISTED_SUFFIX)
+    }
 
     requested: dict[str, object] = {}
     nested = user_options.get(OVERRIDE_KEY, {})
@@ -124,10 +158,12 @@ def parse_request(user_options: object, profile_list: list[dict], max_bytes: int
         if key in (PROFILE_KEY, OVERRIDE_KEY) or key in option_keys:
             continue
         if key in nested and nested[key] != value:
-            raise RequestError(f"{key}: given twice with different values (top level and {OVERRIDE_KEY})")
+            raise RequestError(
+                f"{_short(key)}: given twice with different values (top level and {OVERRIDE_KEY})"
+            )
         requested[key] = value
 
-    request = SpawnRequest(profile=profile, profile_options=profile_options)
+    request = SpawnRequest(profile=slug, profile_options=profile_options)
     for key, value in requested.items():
         if not isinstance(key, str):
             raise RequestError("override keys must be strings")

@@ -23,8 +23,9 @@ from traitlets import Set as SetTrait
 from . import decision as decisions
 from . import errors, metrics, opa_client
 from .opa_input import build_input
+from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
-from .request import RequestError, SpawnRequest, parse_request, selected_profile
+from .request import MAX_KEYS, RequestError, SpawnRequest, parse_request, selected_profile
 
 # The ceiling's default: the keys jhpolicy knows how to parse.
 DEFAULT_ALLOWED_KEYS = frozenset(PARSERS)
@@ -105,7 +106,18 @@ class PolicyKubeSpawner(KubeSpawner):
     def _opa_token_default(self):
         import os
 
-        return os.environ.get("JHPOLICY_OPA_TOKEN", "")
+        return self._check_opa_token({"value": os.environ.get("JHPOLICY_OPA_TOKEN", "")})
+
+    @validate("opa_token")
+    def _check_opa_token(self, proposal):
+        # `kubectl create secret --from-file` keeps the file's trailing
+        # newline; a header value with it would fail every request.
+        token = proposal["value"].strip()
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
+            raise TraitError("opa_token contains control characters; it must be a single line with no line breaks")
+        if not token.isascii():
+            raise TraitError("opa_token must be ASCII (it is sent as an HTTP header)")
+        return token
 
     opa_max_connections = Integer(
         20,
@@ -155,6 +167,17 @@ class PolicyKubeSpawner(KubeSpawner):
         """,
     )
 
+    policy_max_request_keys = Integer(
+        MAX_KEYS,
+        min=1,
+        config=True,
+        help="""
+        Most keys a request may have (top level plus kubespawner_override);
+        more is refused with 400 before OPA is asked, so no request can make
+        the policy's answer or its evaluation arbitrarily large.
+        """,
+    )
+
     policy_send_auth_state = Bool(
         False,
         config=True,
@@ -176,29 +199,30 @@ class PolicyKubeSpawner(KubeSpawner):
     policy_applied: dict = {}
     policy_outcome: str = ""
     policy_decision: decisions.Decision | None = None
+    # The input OPA was sent, and the pod's decided values (normalised, as in
+    # input.pod), which get_pod_manifest checks the built pod against.
+    policy_input: dict | None = None
+    policy_pod: dict | None = None
 
     async def load_user_options(self):
         started = time.perf_counter()
         self.policy_messages = []
         self.policy_applied = {}
         self.policy_decision = None
+        self.policy_input = self.policy_pod = None
         snapshot = {}
         outcome = "error"
         try:
             self._check_config()
             profile_list = await self._initialised_profile_list()
-            request = parse_request(self.user_options, profile_list, self.policy_max_request_bytes)
-            snapshot = self._snapshot(self._changeable_keys(selected_profile(request.profile, profile_list)))
-            try:
-                # KubeSpawner.load_user_options, on the list built above:
-                # calling super() would build it (and call a callable
-                # profile_list) a second time.
-                self._validate_user_options(profile_list)
-                if profile_list:
-                    self._load_profile(request.profile, profile_list)
-            except (ValueError, KeyError) as e:
-                raise RequestError(str(e)) from None
-            input_doc = build_input(self, request, self._requester())
+            request = parse_request(
+                self.user_options, profile_list, self.policy_max_request_bytes, self.policy_max_request_keys
+            )
+            profile = selected_profile(request.profile, profile_list)
+            snapshot = self._snapshot(self._changeable_keys(profile))
+            self._load_profile_for(request.profile, profile_list, self.user_options)
+            pod = prospective(self, request, profile, self.policy_allowed_keys)
+            input_doc = self.policy_input = build_input(self, request, self._requester(), pod)
             if self.policy_send_auth_state:
                 input_doc["user"]["auth_state"] = await self.user.get_auth_state()
             decision, decision_id = await self._decide(input_doc)
@@ -207,12 +231,12 @@ class PolicyKubeSpawner(KubeSpawner):
                 outcome = "denied"
                 self._log_decision(input_doc, decision_id, decision, {})
                 raise errors.denied(decision.messages)
-            applied = self._apply(decision.overrides)
-            outcome = "clamped" if _changed(request.overrides, applied) else "allowed"
+            final = decided(pod.values, decision.overrides)
+            self.policy_applied = self._apply(final, decision.overrides, request.overrides)
+            outcome = "clamped" if final != pod.values else "allowed"
             self.policy_messages = decision.messages
-            self.policy_applied = applied
-            self._log_decision(input_doc, decision_id, decision, applied)
-        except RequestError as e:
+            self._log_decision(input_doc, decision_id, decision, self.policy_applied)
+        except (RequestError, InvalidPod) as e:
             outcome = "invalid"
             self._restore(snapshot)
             raise errors.invalid_request(str(e)) from None
@@ -220,6 +244,7 @@ class PolicyKubeSpawner(KubeSpawner):
             self._restore(snapshot)
             if self.policy_failure_mode == "defaults":
                 self.log.error("jhpolicy: %s; starting %s with the admin's defaults", e, self._log_name)
+                await self._apply_defaults()
                 self.policy_messages = ["The spawn policy could not be checked: started with the defaults."]
                 outcome = "defaults"
                 return
@@ -231,6 +256,32 @@ class PolicyKubeSpawner(KubeSpawner):
         finally:
             self.policy_outcome = outcome
             metrics.observe(outcome, time.perf_counter() - started)
+
+    async def get_pod_manifest(self):
+        """KubeSpawner's pod, refused unless its image and resources are the decided ones."""
+        pod = await super().get_pod_manifest()
+        self.verify_pod(pod)
+        return pod
+
+    async def _make_create_pod_request(self, pod, request_timeout):
+        # The last step before the API server, after modify_pod_hook.
+        self.verify_pod(pod)
+        return await super()._make_create_pod_request(pod, request_timeout)
+
+    def verify_pod(self, pod) -> None:
+        """Refuse (503) a pod whose notebook container differs from the decision."""
+        if self.policy_pod is None:
+            self.log.error("jhpolicy: refusing pod for %s: no policy decision was made for it", self._log_name)
+            raise errors.unavailable()
+        mismatches = container_mismatches(pod.spec.containers[0], self.policy_pod)
+        if mismatches:
+            self.log.error(
+                "jhpolicy: refusing pod for %s: it differs from the policy's decision (extra_container_config "
+                "or modify_pod_hook?): %s",
+                self._log_name,
+                "; ".join(mismatches),
+            )
+            raise errors.unavailable()
 
     async def progress(self):
         for message in self.policy_messages:
@@ -259,7 +310,12 @@ class PolicyKubeSpawner(KubeSpawner):
     async def _policy_options_form(self, spawner):
         """KubeSpawner's profile form, with only the profiles the policy lets this user select."""
         profile_list = await self._initialised_profile_list()
-        input_doc = build_input(self, SpawnRequest(profile=None), None)
+        request = SpawnRequest(profile=None)
+        try:
+            pod = prospective(self, request, None, self.policy_allowed_keys)
+        except InvalidPod as e:
+            raise errors.invalid_request(str(e)) from None
+        input_doc = build_input(self, request, None, pod)
         input_doc["profiles"] = [p["slug"] for p in profile_list]
         try:
             visible = (await self._ask_opa(self.opa_profiles_path, input_doc)).result
@@ -313,20 +369,53 @@ class PolicyKubeSpawner(KubeSpawner):
         response = await self._ask_opa(self.opa_decision_path, input_doc)
         return decisions.validate(response.result, self.policy_allowed_keys), response.decision_id
 
-    def _apply(self, overrides: dict) -> dict:
+    def _load_profile_for(self, slug: str | None, profile_list: list[dict], user_options: dict) -> None:
+        """KubeSpawner's own profile machinery (profile, then its options'
+        choices or unlisted choices), on the list built once per spawn."""
+        if not profile_list:
+            return
+        saved = self.user_options
+        self.user_options = user_options
+        try:
+            self._load_profile(slug, profile_list)
+        except (ValueError, KeyError) as e:
+            raise RequestError(str(e)) from None
+        finally:
+            self.user_options = saved
+
+    def _apply(self, final: dict, decided: dict, requested: dict) -> dict:
+        """Set the pod's values: every parsed key explicitly (so the pod says
+        what Kubernetes would otherwise infer), other ceiling keys where the
+        decision or the request set them. Returns what changed."""
         applied = {}
-        for key, value in overrides.items():
-            current = getattr(self, key, None)
-            if isinstance(value, dict) and isinstance(current, dict):
-                # Same merge KubeSpawner does for profile overrides, but the
-                # decided map never contains nulls, so nothing is deleted.
-                value = {**current, **value}
+        for key, value in final.items():
+            if key in PARSERS:
+                value = trait_value(key, value)
+            elif key in decided or key in requested:
+                source = decided if key in decided else requested
+                value, current = source[key], getattr(self, key, None)
+                if isinstance(value, dict) and isinstance(current, dict):
+                    value = {**current, **value}
+            else:
+                continue
+            before = getattr(self, key, None)
             try:
                 setattr(self, key, value)
             except TraitError as e:
-                raise decisions.PolicyBroken(f"decision value for {key} rejected by the spawner: {e}") from None
-            applied[key] = getattr(self, key)
+                raise decisions.PolicyBroken(f"decided value for {key} rejected by the spawner: {e}") from None
+            if getattr(self, key, None) != before:
+                applied[key] = getattr(self, key)
+        self.policy_pod = final
         return applied
+
+    async def _apply_defaults(self) -> None:
+        """The admin's configured defaults, default profile included, as an
+        empty request would get them (policy_failure_mode = "defaults")."""
+        profile_list = await self._initialised_profile_list()
+        request = SpawnRequest(profile=None)
+        self._load_profile_for(None, profile_list, {})
+        pod = prospective(self, request, selected_profile(None, profile_list), self.policy_allowed_keys)
+        self._apply(pod.values, {}, {})
 
     def _changeable_keys(self, profile: dict | None) -> set[str]:
         """What this request can change: what a decision may set, and what the
@@ -366,19 +455,6 @@ class PolicyKubeSpawner(KubeSpawner):
             json.dumps(applied, sort_keys=True, default=str),
             json.dumps(decision.messages),
         )
-
-
-def _changed(requested: dict, applied: dict) -> bool:
-    for key, value in requested.items():
-        if key not in applied:
-            return True
-        got = applied[key]
-        if isinstance(value, dict):
-            if any(str(got.get(k)) != str(v) for k, v in value.items()):
-                return True
-        elif got != value:
-            return True
-    return False
 
 
 def _copy_containers(value):

@@ -1,10 +1,13 @@
 # METADATA
 # title: JupyterHub spawn policy
 # description: |
-#   Decides which image, CPU, memory and extended resources (GPUs) a user may
-#   ask for when starting a server through jhpolicy's PolicyKubeSpawner.
-#   Admins configure it through data.jhpolicy (see data.json), not Rego.
-#   Contract: decision = {"allow": bool, "overrides": {key: value}, "messages": [string]}.
+#   Decides the image, CPU, memory and extended resources (GPUs) of the pod a
+#   spawn would start through jhpolicy's PolicyKubeSpawner: input.pod holds
+#   the pod's values as every layer (admin config, group_overrides, profile,
+#   profile options, the request) would set them, input.sources where each
+#   came from. Admins configure it through data.jhpolicy (see data.json).
+#   Contract: decision = {"allow": bool, "overrides": {key: value}, "messages": [string]},
+#   overrides being changes to input.pod.
 package jupyterhub.spawn
 
 # Default deny: whatever the input, the answer is a decision, never undefined.
@@ -29,6 +32,10 @@ config := data.jhpolicy if is_object(data.jhpolicy)
 
 requested := object.get(input, ["request", "overrides"], {})
 
+pod := object.get(input, "pod", {})
+
+sources := object.get(input, "sources", {})
+
 # The keys this policy knows how to decide.
 handled_keys := {
 	"image",
@@ -36,13 +43,21 @@ handled_keys := {
 	"extra_resource_limits", "extra_resource_guarantees",
 }
 
-# Limit/guarantee pairs: a guarantee is never above its (effective) limit.
+limit_keys := {"cpu_limit", "mem_limit"}
+
+# Each guarantee and the limit it may not exceed.
 limit_of := {
 	"cpu_guarantee": "cpu_limit",
 	"mem_guarantee": "mem_limit",
 }
 
 numeric_keys := {"cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee"}
+
+extra_keys := {"extra_resource_limits", "extra_resource_guarantees"}
+
+# Values the user chose rather than the admin: a key needs a configured
+# maximum before a user may set it.
+user_sources := {"request", "unlisted_choice"}
 
 # --- Who gets which allowance -------------------------------------------------
 # allowances maps a readable source ("group students") to its data entry.
@@ -73,62 +88,102 @@ in_configured_group if {
 	config.groups[group]
 }
 
+sources_text := concat(", ", sort(object.keys(allowances))) if {
+	count(allowances) > 0
+} else := "you"
+
 # --- Reasons to refuse ---------------------------------------------------------
 
-denials contains "unsupported input version: this policy reads jhpolicy input version 1" if {
-	not input.version == 1
+denials contains "unsupported input version: this policy reads jhpolicy input version 2" if {
+	not input.version == 2
 }
 
 denials contains "you are in no group this hub's spawn policy knows, and it has no default entry" if {
 	count(allowances) == 0
 }
 
-denials contains msg if {
-	some key, _ in requested
-	not key in handled_keys
-	msg := sprintf("%s cannot be set: this hub lets you choose only %s", [key, concat(", ", sort(handled_keys))])
-}
-
 denials contains "request.overrides must be an object" if {
 	not is_object(requested)
 }
 
+# One message for every unknown key, of bounded length whatever was sent.
 denials contains msg if {
-	some key in {"extra_resource_limits", "extra_resource_guarantees"}
-	not is_object(requested[key])
-	msg := sprintf("%s must be an object of resource name to amount", [key])
+	count(unknown_keys) > 0
+	msg := sprintf(
+		"%s cannot be set: this hub lets you choose only %s",
+		[keys_text(unknown_keys), concat(", ", sort(handled_keys))],
+	)
 }
+
+unknown_keys := sort([key | some key, _ in requested; not key in handled_keys])
+
+keys_text(keys) := concat(", ", [short(k) | some k in keys]) if {
+	count(keys) <= 5
+} else := sprintf("%s and %d more", [concat(", ", [short(k) | some k in array.slice(keys, 0, 5)]), count(keys) - 5])
+
+short(text) := text if {
+	count(text) <= 40
+} else := sprintf("%s...", [substring(text, 0, 37)])
 
 denials contains msg if {
 	some key in numeric_keys
-	value := requested[key]
+	value := pod[key]
 	not is_number(value)
+	not is_null(value)
 	msg := sprintf("%s must be a number", [key])
 }
 
 denials contains msg if {
+	some key in limit_keys
+	pod[key] == 0
+	msg := sprintf("%s 0 would mean no limit; ask for a positive amount", [key])
+}
+
+denials contains msg if {
 	some key in numeric_keys
-	requested[key]
+	sources[key] in user_sources
 	not maximum(key)
 	msg := sprintf("%s cannot be set: no maximum is configured for %s", [key, sources_text])
 }
 
 denials contains msg if {
-	image := requested.image
-	not image_allowed(image)
-	msg := sprintf("image %s is not allowed for %s; allowed images: %s", [image, sources_text, allowed_images_text])
+	"image" in object.keys(pod)
+	not image_allowed(pod.image)
+	msg := sprintf(
+		"image %s%s is not allowed for %s; allowed images: %s",
+		[short_image, from_text("image"), sources_text, allowed_images_text],
+	)
+}
+
+short_image := pod.image if {
+	is_string(pod.image)
+	count(pod.image) <= 200
+} else := sprintf("%s...", [substring(pod.image, 0, 197)]) if {
+	is_string(pod.image)
+} else := "(not a string)"
+
+denials contains msg if {
+	some key in extra_keys
+	not is_object(pod[key])
+	msg := sprintf("%s must be an object of resource name to amount", [key])
 }
 
 denials contains msg if {
-	some key in {"extra_resource_limits", "extra_resource_guarantees"}
-	some resource, amount in requested[key]
+	some resource in extra_names
 	not extra_maximum(resource)
-	msg := sprintf("%s: %s is not available to %s", [key, resource, sources_text])
+	msg := sprintf("%s is not available to %s", [resource, sources_text])
+}
+
+# Extended resources the pod would hold some of.
+extra_names contains resource if {
+	some key in extra_keys
+	some resource, amount in pod[key]
+	amount != 0
 }
 
 denials contains msg if {
-	some key in {"extra_resource_limits", "extra_resource_guarantees"}
-	some resource, amount in requested[key]
+	some key in extra_keys
+	some resource, amount in pod[key]
 	not is_number(amount)
 	msg := sprintf("%s: %s must be a number", [key, resource])
 }
@@ -140,21 +195,34 @@ denials contains msg if {
 	msg := sprintf("profile %s is not allowed for %s", [profile, sources_text])
 }
 
-sources_text := concat(", ", sort(object.keys(allowances))) if {
-	count(allowances) > 0
-} else := "you"
+# Where a value came from, as the user is told; nothing for their own request.
+from_text(key) := "" if {
+	sources[key] == "request"
+} else := sprintf(" (%s)", [source_names[sources[key]]]) if {
+	source_names[sources[key]]
+} else := ""
+
+source_names := {
+	"config": "the hub's default",
+	"group_overrides": "your group's settings",
+	"profile": "the profile",
+	"profile_option": "the profile option",
+	"unlisted_choice": "your profile option choice",
+	"limit": "its limit",
+}
 
 # --- Images ---------------------------------------------------------------------
 
 # Large allowlists go in image_repositories (repository -> tag globs): a
-# direct lookup by the requested image's repository, whatever the list's
-# size. images holds glob patterns on the full reference; those are scanned,
-# so keep them few.
+# direct lookup by the image's repository, whatever the list's size. images
+# holds glob patterns on the full reference; those are scanned, so keep them
+# few. Tags never contain "/", so it is the delimiter for tag globs too:
+# with [] glob.match would use ".", and "*" would not match "4.1.0".
 image_allowed(image) if {
 	[repository, tag] := split_image(image)
 	some entry in allowances
 	some pattern in entry.image_repositories[repository]
-	glob.match(pattern, [], tag)
+	glob.match(pattern, ["/"], tag)
 }
 
 image_allowed(image) if {
@@ -204,10 +272,11 @@ visible_profiles := [slug |
 	profile_allowed(slug)
 ]
 
+# Slugs never contain "/", so "*" matches any slug, dots included.
 profile_allowed(profile) if {
 	some entry in allowances
 	some pattern in entry.profiles
-	glob.match(pattern, [], profile)
+	glob.match(pattern, ["/"], profile)
 }
 
 # --- CPU and memory ---------------------------------------------------------------
@@ -236,35 +305,38 @@ as_number(key, value) := units.parse_bytes(value) if {
 	regex.match(`^[0-9]+(\.[0-9]+)?[KMGT]i$`, value)
 }
 
-granted_limit(key) := min([requested[key], maximum(key)])
-
-# What a limit will be once this spawn is applied: the granted value if one
-# was requested, else the spawner's current value (may be unset).
-effective_limit(key) := granted_limit(key)
-
-effective_limit(key) := input.current[key] if {
-	not key in object.keys(requested)
-	is_number(input.current[key])
+# A limit: within the maximum; unlimited (null) becomes the maximum.
+final_limit(key) := maximum(key) if {
+	is_null(pod[key])
+} else := min([pod[key], maximum(key)]) if {
+	is_number(pod[key])
+} else := pod[key] if {
+	is_number(pod[key])
 }
 
-granted_guarantee(key) := min([requested[key], maximum(key), effective_limit(limit_of[key])])
+# A guarantee: within its maximum and its limit. Kubernetes makes a missing
+# guarantee equal to the limit, so that is what an unset one is judged as.
+asked_guarantee(key) := pod[key] if {
+	is_number(pod[key])
+} else := final_limit(limit_of[key])
 
-granted_guarantee(key) := min([requested[key], maximum(key)]) if {
-	not effective_limit(limit_of[key])
+final_guarantee(key) := min(guarantee_bounds(key)) if {
+	asked_guarantee(key)
+}
+
+# Whichever of these are defined: no maximum, or no limit, bounds nothing.
+guarantee_bounds(key) := ({v | v := asked_guarantee(key)} | {v | v := maximum(key)}) | {v | v := final_limit(limit_of[key])}
+
+overrides[key] := value if {
+	some key in limit_keys
+	value := final_limit(key)
+	value != pod[key]
 }
 
 overrides[key] := value if {
-	some key in {"cpu_limit", "mem_limit"}
-	value := granted_limit(key)
-}
-
-overrides[key] := value if {
-	some key in {"cpu_guarantee", "mem_guarantee"}
-	value := granted_guarantee(key)
-}
-
-overrides["image"] := requested.image if {
-	image_allowed(requested.image)
+	some key in object.keys(limit_of)
+	value := final_guarantee(key)
+	value != asked_guarantee(key)
 }
 
 # --- Extended resources (GPUs) ------------------------------------------------------
@@ -275,54 +347,51 @@ extra_maximum(resource) := max({value |
 	is_number(value)
 })
 
-overrides["extra_resource_limits"] := {resource: min([amount, extra_maximum(resource)]) |
-	some resource, amount in requested.extra_resource_limits
-} if {
-	is_object(requested.extra_resource_limits)
-}
-
-overrides["extra_resource_guarantees"] := {resource: granted_extra_guarantee(resource, amount) |
-	some resource, amount in requested.extra_resource_guarantees
-} if {
-	is_object(requested.extra_resource_guarantees)
-}
-
-granted_extra_guarantee(resource, amount) := min([amount, extra_maximum(resource), limit]) if {
-	limit := effective_extra_limit(resource)
-} else := min([amount, extra_maximum(resource)])
-
-effective_extra_limit(resource) := overrides.extra_resource_limits[resource]
-
-effective_extra_limit(resource) := input.current.extra_resource_limits[resource] if {
-	not resource in object.keys(object.get(requested, "extra_resource_limits", {}))
-	is_number(input.current.extra_resource_limits[resource])
+overrides[key] := lowered if {
+	some key in extra_keys
+	lowered := {resource: extra_maximum(resource) |
+		some resource, amount in pod[key]
+		amount > extra_maximum(resource)
+	}
+	count(lowered) > 0
 }
 
 # --- What the user is told ------------------------------------------------------------
 
+# Values that were set somewhere and lowered. A guarantee nobody set follows
+# its limit; lowering it is in the decision, but not worth a message.
 messages contains msg if {
 	some key in numeric_keys
-	asked := requested[key]
 	got := overrides[key]
-	got < asked
-	msg := sprintf("%s %s lowered to %s: %s", [key, show(key, asked), show(key, got), lowered_because(key, got)])
+	asked := pod[key]
+	set_somewhere(key)
+	msg := sprintf("%s %s%s lowered to %s: %s", [key, show(key, asked), from_text(key), show(key, got), lowered_because(key, got)])
 }
 
 messages contains msg if {
-	some key in {"extra_resource_limits", "extra_resource_guarantees"}
-	some resource, asked in requested[key]
-	got := overrides[key][resource]
-	got < asked
-	msg := sprintf("%s %s %v lowered to %v: %s", [key, resource, asked, got, extra_lowered_because(resource, got)])
+	some key in extra_keys
+	some resource, got in overrides[key]
+	not sources[key][resource] == "limit"
+	asked := pod[key][resource]
+	msg := sprintf("%s %s %v%s lowered to %v: the most for %s", [key, resource, asked, extra_from_text(key, resource), got, concat(", ", extra_providers(resource, got))])
 }
+
+set_somewhere(key) if {
+	key in limit_keys
+} else if {
+	is_number(pod[key])
+	not sources[key] == "limit"
+}
+
+extra_from_text(key, resource) := "" if {
+	sources[key][resource] == "request"
+} else := sprintf(" (%s)", [source_names[sources[key][resource]]]) if {
+	source_names[sources[key][resource]]
+} else := ""
 
 lowered_because(key, got) := sprintf("the most for %s", [concat(", ", providers(key, got))]) if {
 	got == maximum(key)
 } else := sprintf("a guarantee cannot exceed %s", [limit_of[key]])
-
-extra_lowered_because(resource, got) := sprintf("the most for %s", [concat(", ", extra_providers(resource, got))]) if {
-	got == extra_maximum(resource)
-} else := "a guarantee cannot exceed its limit"
 
 extra_providers(resource, value) := sort({name |
 	some name, entry in allowances
@@ -335,7 +404,9 @@ providers(key, value) := sort({name |
 	as_number(key, entry.max[key]) == value
 })
 
-show(key, value) := sprintf("%vG", [value / 1073741824]) if {
+show(key, value) := "unlimited" if {
+	is_null(value)
+} else := sprintf("%vG", [value / 1073741824]) if {
 	startswith(key, "mem_")
 	whole_multiple(value, 1073741824)
 } else := sprintf("%vM", [value / 1048576]) if {

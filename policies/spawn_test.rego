@@ -16,9 +16,10 @@ cfg := {
 			"profiles": ["small", "medium"],
 		},
 		"gpu": {
-			"images": ["nvcr.io/nvidia/pytorch:*"],
+			"images": ["nvcr.io/nvidia/pytorch:*", "quay.io/jupyter/minimal-notebook:*"],
 			"max": {"cpu_limit": 8, "mem_limit": "1.5G"},
-			"extra_resources": {"nvidia.com/gpu": 2},
+			"extra_resources": {"nvidia.com/gpu": 2, "example.com/fpga": "1"},
+			"profiles": ["*"],
 		},
 	},
 	"requesters": {
@@ -29,14 +30,48 @@ cfg := {
 
 gib := 1073741824
 
-req(groups, overrides) := {
-	"version": 1,
+# The pod as the hub's defaults would give it: within the default maxima.
+base_pod := {
+	"image": "quay.io/jupyter/minimal-notebook:2025",
+	"cpu_limit": 1, "cpu_guarantee": 0.5,
+	"mem_limit": gib, "mem_guarantee": gib,
+	"extra_resource_limits": {}, "extra_resource_guarantees": {},
+}
+
+base_sources := {
+	"image": "config",
+	"cpu_limit": "config", "cpu_guarantee": "config",
+	"mem_limit": "config", "mem_guarantee": "config",
+	"extra_resource_limits": {}, "extra_resource_guarantees": {},
+}
+
+# Input version 2 with the pod and sources given.
+pod_input(groups, pod, sources, overrides) := {
+	"version": 2,
 	"user": {"name": "alice", "admin": false, "groups": groups},
 	"requester": {"kind": "user", "name": "alice", "admin": false},
 	"server": {"name": ""},
 	"request": {"profile": null, "profile_options": {}, "overrides": overrides, "raw": overrides},
-	"current": {"image": "quay.io/jupyterhub/singleuser:5", "cpu_limit": null, "mem_limit": null},
+	"pod": object.union(base_pod, pod),
+	"sources": object.union(base_sources, sources),
 }
+
+# A request: its overrides land in the pod, with the source "request".
+req(groups, overrides) := pod_input(groups, overrides, request_sources(overrides), overrides) if {
+	is_object(overrides)
+} else := pod_input(groups, {}, {}, overrides)
+
+request_sources(overrides) := {key: source |
+	some key, value in overrides
+	source := source_of(value)
+}
+
+source_of(value) := {name: "request" | some name, _ in value} if is_object(value)
+
+else := "request"
+
+# The pod set by a layer other than the request.
+from_layer(groups, pod, source) := pod_input(groups, pod, {key: source | some key, _ in pod}, {})
 
 decide(request) := d if {
 	d := spawn.decision with input as request with data.jhpolicy as cfg
@@ -47,7 +82,12 @@ decide(request) := d if {
 test_empty_input_denied if {
 	d := spawn.decision with input as {} with data.jhpolicy as cfg
 	d.allow == false
-	"unsupported input version: this policy reads jhpolicy input version 1" in d.messages
+	"unsupported input version: this policy reads jhpolicy input version 2" in d.messages
+}
+
+test_version_1_input_denied if {
+	d := decide(object.union(req([], {}), {"version": 1}))
+	"unsupported input version: this policy reads jhpolicy input version 2" in d.messages
 }
 
 test_no_data_denies if {
@@ -72,36 +112,98 @@ test_overrides_not_an_object_denied if {
 	"request.overrides must be an object" in d.messages
 }
 
-# --- images ---
+# --- unknown keys: one message of bounded length ---
+
+test_unknown_key_denied if {
+	d := decide(req(["students"], {"privileged": true}))
+	d.allow == false
+	d.messages == ["privileged cannot be set: this hub lets you choose only cpu_guarantee, cpu_limit, extra_resource_guarantees, extra_resource_limits, image, mem_guarantee, mem_limit"]
+}
+
+test_many_unknown_keys_one_bounded_message if {
+	overrides := {sprintf("k%02d", [i]): i | some i in numbers.range(1, 40)}
+	d := decide(req([], overrides))
+	count(d.messages) == 1
+	startswith(d.messages[0], "k01, k02, k03, k04, k05 and 35 more cannot be set")
+}
+
+test_long_unknown_key_shortened if {
+	key := concat("", ["x" | some _ in numbers.range(1, 500)])
+	d := decide(req([], {key: 1}))
+	startswith(d.messages[0], concat("", [substring(key, 0, 37), "... cannot be set"]))
+	count(d.messages[0]) < 300
+}
+
+# --- images: the pod's image, whatever set it ---
 
 test_sample_image_allowed_for_students if {
 	d := decide(req(["students"], {"image": "jupyterhub/k8s-singleuser-sample:0.8.4"}))
 	d.allow == true
-	d.overrides == {"image": "jupyterhub/k8s-singleuser-sample:0.8.4"}
+	d.overrides == {}
 }
 
 test_sample_image_denied_for_default_user if {
 	d := decide(req([], {"image": "jupyterhub/k8s-singleuser-sample:0.8.4"}))
-	d.allow == false
 	d.messages == ["image jupyterhub/k8s-singleuser-sample:0.8.4 is not allowed for group default; allowed images: quay.io/jupyter/minimal-notebook:*"]
 }
 
+test_image_from_the_hubs_default_is_judged_too if {
+	d := decide(from_layer([], {"image": "docker.io/evil/miner:1"}, "config"))
+	d.messages == ["image docker.io/evil/miner:1 (the hub's default) is not allowed for group default; allowed images: quay.io/jupyter/minimal-notebook:*"]
+}
+
+test_image_from_an_unlisted_choice_is_judged if {
+	d := decide(from_layer(["students"], {"image": "evil.example/x:1"}, "unlisted_choice"))
+	d.allow == false
+	startswith(d.messages[0], "image evil.example/x:1 (your profile option choice) is not allowed")
+}
+
+test_sources_named_in_messages if {
+	texts := {source: msg |
+		some source in ["group_overrides", "profile", "profile_option", "limit", "somewhere-else"]
+		d := decide(from_layer([], {"image": "x/y:1"}, source))
+		msg := d.messages[0]
+	}
+	startswith(texts.group_overrides, "image x/y:1 (your group's settings) is not")
+	startswith(texts.profile, "image x/y:1 (the profile) is not")
+	startswith(texts.profile_option, "image x/y:1 (the profile option) is not")
+	startswith(texts.limit, "image x/y:1 (its limit) is not")
+	startswith(texts["somewhere-else"], "image x/y:1 is not")
+}
+
+test_image_not_a_string_denied if {
+	d := decide(from_layer([], {"image": 7}, "config"))
+	startswith(d.messages[0], "image (not a string) (the hub's default) is not allowed")
+}
+
+test_long_image_shortened if {
+	image := concat("", ["a" | some _ in numbers.range(1, 300)])
+	d := decide(req([], {"image": image}))
+	count(d.messages[0]) < 350
+}
+
 test_glob_star_does_not_cross_slash if {
-	d := decide(req(["students"], {"image": "quay.io/jupyter/evil/x-notebook:1"}))
+	d := decide(req(["students"], {"image": "quay.io/jupyter/a/b-notebook:1"}))
 	d.allow == false
 }
 
+test_dotted_tags_match_star if {
+	decide(req([], {"image": "quay.io/jupyter/minimal-notebook:4.1.0"})).allow == true
+	d := spawn.decision with input as req([], {"image": "quay.io/a/b:4.1.0"}) with data.jhpolicy as {"groups": {"default": {"image_repositories": {"quay.io/a/b": ["*"]}}}}
+	d.allow == true
+}
+
 test_unconfigured_group_gets_default if {
-	d := decide(req(["unknown-group"], {"image": "quay.io/jupyter/minimal-notebook:2025"}))
+	d := decide(req(["unknown-group"], {"image": "quay.io/jupyter/minimal-notebook:x"}))
 	d.allow == true
 }
 
 test_no_images_configured_says_none if {
-	d := spawn.decision with input as req(["gpu"], {"image": "x"}) with data.jhpolicy as {"groups": {"gpu": {"max": {}}}}
-	d.messages == ["image x is not allowed for group gpu; allowed images: none"]
+	d := spawn.decision with input as req([], {"image": "x/y:1"}) with data.jhpolicy as {"groups": {"default": {}}}
+	d.messages == ["image x/y:1 is not allowed for group default; allowed images: none"]
 }
 
-# --- CPU and memory ---
+# --- CPU and memory: the pod's final values ---
 
 test_cpu_clamped_with_message if {
 	d := decide(req(["students"], {"cpu_limit": 8}))
@@ -110,150 +212,197 @@ test_cpu_clamped_with_message if {
 	d.messages == ["cpu_limit 8 lowered to 2: the most for group students"]
 }
 
+test_unlimited_is_lowered_to_the_maximum if {
+	d := decide(from_layer(["students"], {"cpu_limit": null, "mem_limit": null}, "config"))
+	d.overrides.cpu_limit == 2
+	d.overrides.mem_limit == 4 * gib
+	d.messages == [
+		"cpu_limit unlimited (the hub's default) lowered to 2: the most for group students",
+		"mem_limit unlimited (the hub's default) lowered to 4G: the most for group students",
+	]
+}
+
+test_profile_above_the_maximum_lowered if {
+	d := decide(from_layer([], {"cpu_limit": 16}, "profile"))
+	d.overrides == {"cpu_limit": 1}
+	d.messages == ["cpu_limit 16 (the profile) lowered to 1: the most for group default"]
+}
+
+test_zero_limit_denied if {
+	d := decide(req(["students"], {"cpu_limit": 0}))
+	"cpu_limit 0 would mean no limit; ask for a positive amount" in d.messages
+}
+
 test_memory_clamped_with_message if {
 	d := decide(req(["students"], {"mem_limit": 8 * gib}))
 	d.overrides.mem_limit == 4 * gib
-	d.messages == ["mem_limit 8G lowered to 4G: the most for group students"]
+	"mem_limit 8G lowered to 4G: the most for group students" in d.messages
 }
 
 test_memory_data_forms if {
-	spawn.maximum("mem_limit") == 2 * gib with input as req([], {}) with data.jhpolicy as cfg
-	spawn.maximum("mem_guarantee") == gib with input as req([], {}) with data.jhpolicy as cfg
-	spawn.maximum("mem_limit") == 1610612736 with input as req(["gpu"], {}) with data.jhpolicy as cfg
+	# "2G" in data means 2 GiB, as in JupyterHub; "1.5G" likewise.
+	decide(req([], {"mem_limit": 3 * gib})).overrides.mem_limit == 2 * gib
+	decide(req(["gpu"], {"mem_limit": 2 * gib})).overrides.mem_limit == 1610612736
 }
 
 test_cpu_millicores_in_data if {
-	spawn.maximum("cpu_guarantee") == 0.5 with input as req([], {}) with data.jhpolicy as cfg
+	decide(req([], {"cpu_guarantee": 1})).overrides.cpu_guarantee == 0.5
 }
 
 test_within_maximum_unchanged if {
 	d := decide(req(["students"], {"cpu_limit": 1.5, "mem_limit": 3 * gib}))
-	d.overrides == {"cpu_limit": 1.5, "mem_limit": 3 * gib}
+	d.overrides == {}
 	d.messages == []
 }
 
 test_most_generous_group_wins if {
-	d := decide(req(["students", "gpu"], {"cpu_limit": 32, "mem_limit": 8 * gib}))
-	d.overrides == {"cpu_limit": 8, "mem_limit": 4 * gib}
-	d.messages == [
-		"cpu_limit 32 lowered to 8: the most for group gpu",
-		"mem_limit 8G lowered to 4G: the most for group students",
-	]
+	d := decide(req(["students", "gpu"], {"cpu_limit": 6, "mem_limit": 3 * gib}))
+	d.overrides == {}
+	d.allow == true
 }
 
-test_guarantee_lowered_to_requested_limit if {
-	d := decide(req(["students"], {"cpu_limit": 0.5, "cpu_guarantee": 1}))
-	d.overrides == {"cpu_limit": 0.5, "cpu_guarantee": 0.5}
-	d.messages == ["cpu_guarantee 1 lowered to 0.5: a guarantee cannot exceed cpu_limit"]
-}
-
-test_guarantee_lowered_to_current_limit if {
-	request := json.patch(req(["students"], {"mem_guarantee": 2 * gib}), [{"op": "add", "path": "/current/mem_limit", "value": 1536 * 1048576}])
-	d := decide(request)
-	d.overrides == {"mem_guarantee": 1536 * 1048576}
-	d.messages == ["mem_guarantee 2G lowered to 1536M: a guarantee cannot exceed mem_limit"]
-}
-
-test_guarantee_clamped_to_its_own_maximum if {
-	d := decide(req(["students"], {"mem_guarantee": 3 * gib}))
-	d.overrides == {"mem_guarantee": 2 * gib}
-	d.messages == ["mem_guarantee 3G lowered to 2G: the most for group students"]
-}
-
-test_odd_byte_counts_shown_as_bytes if {
-	d := decide(req(["students"], {"mem_guarantee": 3 * gib, "mem_limit": 1000}))
-	d.messages == ["mem_guarantee 3G lowered to 1000: a guarantee cannot exceed mem_limit"]
-}
-
-test_key_without_maximum_denied if {
+test_key_without_maximum_denied_when_the_user_set_it if {
 	d := decide(req(["gpu"], {"cpu_guarantee": 1}))
-	d.messages == ["cpu_guarantee cannot be set: no maximum is configured for group gpu"]
+	"cpu_guarantee cannot be set: no maximum is configured for group gpu" in d.messages
+	d2 := decide(from_layer(["gpu"], {"cpu_guarantee": 1, "cpu_limit": 2}, "unlisted_choice"))
+	"cpu_guarantee cannot be set: no maximum is configured for group gpu" in d2.messages
+}
+
+test_key_without_maximum_from_the_admin_is_left_alone if {
+	d := decide(from_layer(["gpu"], {"cpu_guarantee": 1, "cpu_limit": 2, "mem_guarantee": gib}, "config"))
+	d.allow == true
+	d.overrides == {}
+}
+
+test_unlimited_without_maximum_stays_unlimited if {
+	d := spawn.decision with input as from_layer([], {"cpu_limit": null, "cpu_guarantee": null}, "config") with data.jhpolicy as {"groups": {"default": {"images": ["**"]}}}
+	d == {"allow": true, "overrides": {}, "messages": []}
 }
 
 test_non_number_denied if {
-	d := decide(req(["students"], {"cpu_limit": "lots"}))
-	d.allow == false
+	d := decide(from_layer(["students"], {"cpu_limit": "2"}, "config"))
 	"cpu_limit must be a number" in d.messages
 }
 
-test_false_limit_does_not_conflict if {
-	d := decide(req(["students"], {"cpu_limit": false, "cpu_guarantee": 1}))
-	d.allow == false
+# --- guarantees ---
+
+test_guarantee_lowered_to_its_limit if {
+	d := decide(req(["students"], {"mem_limit": gib, "mem_guarantee": 2 * gib}))
+	d.overrides == {"mem_guarantee": gib}
+	d.messages == ["mem_guarantee 2G lowered to 1G: a guarantee cannot exceed mem_limit"]
 }
 
-# --- unknown keys ---
-
-test_unknown_key_denied if {
-	d := decide(req(["students"], {"privileged": true}))
-	d.allow == false
-	d.messages == ["privileged cannot be set: this hub lets you choose only cpu_guarantee, cpu_limit, extra_resource_guarantees, extra_resource_limits, image, mem_guarantee, mem_limit"]
+test_guarantee_lowered_to_the_lowered_limit if {
+	d := decide(from_layer(["students"], {"cpu_limit": 8, "cpu_guarantee": 1.5}, "config"))
+	d.overrides == {"cpu_limit": 2, "cpu_guarantee": 1}
 }
 
-# --- GPUs ---
+test_admin_guarantee_above_requested_limit if {
+	d := decide(pod_input(["students"], {"cpu_limit": 0.25, "cpu_guarantee": 0.5}, {"cpu_limit": "request"}, {"cpu_limit": 0.25}))
+	d.overrides == {"cpu_guarantee": 0.25}
+	d.messages == ["cpu_guarantee 0.5 (the hub's default) lowered to 0.25: a guarantee cannot exceed cpu_limit"]
+}
+
+test_guarantee_clamped_to_its_own_maximum if {
+	d := decide(req(["students"], {"cpu_guarantee": 2}))
+	d.overrides == {"cpu_guarantee": 1}
+	d.messages == ["cpu_guarantee 2 lowered to 1: the most for group students"]
+}
+
+test_guarantee_that_follows_its_limit_lowered_quietly if {
+	d := decide(pod_input(["students"], {"cpu_limit": 2, "cpu_guarantee": 2}, {"cpu_limit": "request", "cpu_guarantee": "limit"}, {"cpu_limit": 2}))
+	d.overrides == {"cpu_guarantee": 1}
+	d.messages == []
+}
+
+test_unset_guarantee_of_an_unlimited_limit if {
+	# Kubernetes would make it the (lowered) limit: 2 > the maximum guarantee 1.
+	d := decide(from_layer(["students"], {"cpu_limit": null, "cpu_guarantee": null}, "config"))
+	d.overrides == {"cpu_limit": 2, "cpu_guarantee": 1}
+	d.messages == ["cpu_limit unlimited (the hub's default) lowered to 2: the most for group students"]
+}
+
+test_odd_byte_counts_shown_as_bytes if {
+	d := decide(req(["students"], {"mem_limit": 5000000001}))
+	"mem_limit 5000000001 lowered to 4G: the most for group students" in d.messages
+	d2 := decide(req(["students"], {"mem_limit": 4608 * 1048576}))
+	"mem_limit 4608M lowered to 4G: the most for group students" in d2.messages
+}
+
+# --- extended resources (GPUs) ---
 
 test_gpu_clamped if {
-	d := decide(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 4}}))
-	d.overrides == {"extra_resource_limits": {"nvidia.com/gpu": 2}}
-	d.messages == ["extra_resource_limits nvidia.com/gpu 4 lowered to 2: the most for group gpu"]
+	d := decide(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 4}, "extra_resource_guarantees": {"nvidia.com/gpu": 4}}))
+	d.allow == true
+	d.overrides == {"extra_resource_limits": {"nvidia.com/gpu": 2}, "extra_resource_guarantees": {"nvidia.com/gpu": 2}}
+	"extra_resource_limits nvidia.com/gpu 4 lowered to 2: the most for group gpu" in d.messages
+}
+
+test_gpu_guarantee_following_its_limit_lowered_quietly if {
+	d := decide(pod_input(
+		["gpu"],
+		{"extra_resource_limits": {"nvidia.com/gpu": 4}, "extra_resource_guarantees": {"nvidia.com/gpu": 4}},
+		{"extra_resource_limits": {"nvidia.com/gpu": "profile"}, "extra_resource_guarantees": {"nvidia.com/gpu": "limit"}},
+		{},
+	))
+	d.overrides.extra_resource_guarantees == {"nvidia.com/gpu": 2}
+	d.messages == ["extra_resource_limits nvidia.com/gpu 4 (the profile) lowered to 2: the most for group gpu"]
 }
 
 test_gpu_not_available_to_default if {
 	d := decide(req([], {"extra_resource_limits": {"nvidia.com/gpu": 1}}))
-	d.messages == ["extra_resource_limits: nvidia.com/gpu is not available to group default"]
+	d.messages == ["nvidia.com/gpu is not available to group default"]
 }
 
-test_gpu_guarantee_lowered_to_limit if {
-	d := decide(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 1}, "extra_resource_guarantees": {"nvidia.com/gpu": 2}}))
-	d.overrides.extra_resource_guarantees == {"nvidia.com/gpu": 1}
-	"extra_resource_guarantees nvidia.com/gpu 2 lowered to 1: a guarantee cannot exceed its limit" in d.messages
+test_zero_gpus_need_no_allowance if {
+	d := decide(req([], {"extra_resource_limits": {"nvidia.com/gpu": 0}}))
+	d.allow == true
 }
 
-test_gpu_guarantee_lowered_to_current_limit if {
-	request := json.patch(req(["gpu"], {"extra_resource_guarantees": {"nvidia.com/gpu": 2}}), [{"op": "add", "path": "/current/extra_resource_limits", "value": {"nvidia.com/gpu": 1}}])
-	d := decide(request)
-	d.overrides == {"extra_resource_guarantees": {"nvidia.com/gpu": 1}}
+test_gpu_from_the_admin_is_judged_too if {
+	d := decide(from_layer([], {"extra_resource_limits": {"nvidia.com/gpu": 1}}, "config"))
+	d.allow == false
 }
 
-test_gpu_guarantee_without_limit if {
-	d := decide(req(["gpu"], {"extra_resource_guarantees": {"nvidia.com/gpu": 1}}))
-	d.overrides == {"extra_resource_guarantees": {"nvidia.com/gpu": 1}}
+test_string_maximum_in_data_grants_nothing if {
+	d := decide(req(["gpu"], {"extra_resource_limits": {"example.com/fpga": 1}}))
+	d.messages == ["example.com/fpga is not available to group gpu"]
 }
 
 test_gpu_malformed_map_denied if {
-	d := decide(req(["gpu"], {"extra_resource_limits": "1"}))
-	d.messages == ["extra_resource_limits must be an object of resource name to amount"]
+	d := decide(req(["gpu"], {"extra_resource_limits": [1]}))
+	"extra_resource_limits must be an object of resource name to amount" in d.messages
 }
 
 test_gpu_amount_not_number_denied if {
-	d := decide(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": "x"}}))
+	d := decide(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": "1"}}))
 	"extra_resource_limits: nvidia.com/gpu must be a number" in d.messages
 }
 
 # --- who asks ---
 
 test_admin_requester_gets_admin_allowance if {
-	request := json.patch(req([], {"image": "anything/at:all", "cpu_limit": 12}), [{"op": "replace", "path": "/requester", "value": {"kind": "user", "name": "root", "admin": true}}])
+	request := object.union(req(["students"], {"cpu_limit": 12, "image": "anything/at:all"}), {"requester": {"kind": "user", "name": "root", "admin": true}})
 	d := decide(request)
 	d.allow == true
-	d.overrides == {"image": "anything/at:all", "cpu_limit": 12}
+	d.overrides == {}
 }
 
 test_user_alone_does_not_get_admin_allowance if {
-	d := decide(req([], {"cpu_limit": 12}))
-	d.overrides == {"cpu_limit": 1}
+	d := decide(req(["students"], {"cpu_limit": 12}))
+	d.overrides.cpu_limit == 2
 }
 
 test_service_requester_gets_service_allowance if {
-	request := json.patch(req([], {"image": "registry.example.edu/courses/bio101/nb:3", "cpu_limit": 3}), [{"op": "replace", "path": "/requester", "value": {"kind": "service", "name": "orchestrator", "admin": false}}])
+	request := object.union(req(["students"], {"cpu_limit": 4, "image": "registry.example.edu/courses/bio/nb:1"}), {"requester": {"kind": "service", "name": "orchestrator", "admin": false}})
 	d := decide(request)
 	d.allow == true
-	d.overrides == {"image": "registry.example.edu/courses/bio101/nb:3", "cpu_limit": 3}
+	d.overrides == {}
 }
 
 test_user_named_like_service_gets_nothing_extra if {
-	request := json.patch(req([], {"cpu_limit": 3}), [{"op": "replace", "path": "/requester", "value": {"kind": "user", "name": "orchestrator", "admin": false}}])
-	d := decide(request)
-	d.overrides == {"cpu_limit": 1}
+	request := object.union(req(["students"], {"image": "registry.example.edu/courses/bio/nb:1"}), {"requester": {"kind": "user", "name": "orchestrator", "admin": false}})
+	decide(request).allow == false
 }
 
 # --- profiles ---
@@ -267,6 +416,22 @@ test_profile_denied if {
 	request := json.patch(req([], {}), [{"op": "replace", "path": "/request/profile", "value": "medium"}])
 	d := decide(request)
 	d.messages == ["profile medium is not allowed for group default"]
+}
+
+test_profile_star_matches_dotted_slugs if {
+	request := json.patch(req(["gpu"], {}), [{"op": "replace", "path": "/request/profile", "value": "gpu.large"}])
+	decide(request).allow == true
+}
+
+test_visible_profiles_filtered_by_group if {
+	request := object.union(req(["students"], {}), {"profiles": ["small", "medium", "gpu"]})
+	profiles := spawn.visible_profiles with input as request with data.jhpolicy as cfg
+	profiles == ["small", "medium"]
+}
+
+test_visible_profiles_empty_without_profiles_input if {
+	profiles := spawn.visible_profiles with input as req([], {}) with data.jhpolicy as cfg
+	profiles == []
 }
 
 # --- the shipped data.json ---
@@ -283,20 +448,22 @@ test_shipped_data_default_user_denied_sample_image if {
 	d.allow == false
 }
 
+test_shipped_data_allows_the_hub_default_images if {
+	every groups in [[], ["students"], ["gpu-users"]] {
+		every image in ["quay.io/jupyterhub/singleuser:5.3", "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"] {
+			allowed_by_shipped_data(groups, image)
+		}
+	}
+}
+
+allowed_by_shipped_data(groups, image) if {
+	d := spawn.decision with input as from_layer(groups, {"image": image}, "config")
+	d.allow == true
+}
+
 test_no_allowance_names_you if {
 	d := spawn.decision with input as req([], {"image": "x"}) with data.jhpolicy as {}
 	"image x is not allowed for you; allowed images: none" in d.messages
-}
-
-test_visible_profiles_filtered_by_group if {
-	request := object.union(req(["students"], {}), {"profiles": ["small", "medium", "gpu"]})
-	profiles := spawn.visible_profiles with input as request with data.jhpolicy as cfg
-	profiles == ["small", "medium"]
-}
-
-test_visible_profiles_empty_without_profiles_input if {
-	profiles := spawn.visible_profiles with input as req([], {}) with data.jhpolicy as cfg
-	profiles == []
 }
 
 # --- image_repositories: direct lookup by repository ---

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from jupyterhub.utils import maybe_future
 from tornado import web
 from traitlets.config import Config
 
@@ -40,6 +41,7 @@ class SpawnResult:
     before: dict
     after: dict
     pod: dict | None
+    manifest: object = None  # the V1Pod KubeSpawner built
 
     @property
     def status(self) -> int:
@@ -77,21 +79,27 @@ def run_spawn(
     requester: OfflineRequester | None = None,
     config: Config | None = None,
 ) -> SpawnResult:
-    """load_user_options, then get_pod_manifest, as KubeSpawner._start does."""
+    """group_overrides, load_user_options, then get_pod_manifest, as a hub does."""
 
     async def go():
         c = Config(config) if config else Config()
         c.PolicyKubeSpawner.opa_url = opa_url
         who = user if isinstance(user, OfflineUser) else OfflineUser(name=user, groups=list(groups))
         spawner = make_spawner(c, who, body, server, requester)
+        if hasattr(spawner, "apply_group_overrides"):  # JupyterHub >= 5.1 does this before start()
+            await spawner.apply_group_overrides()
         before = _trait_values(spawner)
-        error = pod = None
+        error = pod = manifest = None
         try:
             await spawner.load_user_options()
-            pod = pod_summary(await spawner.get_pod_manifest())
+            manifest = await spawner.get_pod_manifest()
+            if spawner.modify_pod_hook:  # KubeSpawner._start runs it, then creates the pod
+                manifest = await maybe_future(spawner.modify_pod_hook(spawner, manifest))
+            spawner.verify_pod(manifest)  # as in _make_create_pod_request
+            pod = pod_summary(manifest)
         except web.HTTPError as e:
             error = e
-        return SpawnResult(error, spawner, before, _trait_values(spawner), pod)
+        return SpawnResult(error, spawner, before, _trait_values(spawner), pod, manifest)
 
     return _LOOP.run_until_complete(go())
 

@@ -21,10 +21,12 @@ def test_check_allowed_starts_and_stops_its_own_opa():
         "user alice (groups: students), server ''",
         "ALLOWED (clamped)",
         "  - cpu_limit 8 lowered to 2: the most for group students",
-        'applied: {"cpu_limit": 2.0, "image": "jupyterhub/k8s-singleuser-sample:0.8.4"}',
+        "  - mem_limit unlimited (the hub's default) lowered to 4G: the most for group students",
+        'applied: {"cpu_guarantee": 1.0, "cpu_limit": 2.0, "image": "jupyterhub/k8s-singleuser-sample:0.8.4", '
+        '"mem_guarantee": 2147483648, "mem_limit": 4294967296}',
         "pod image: jupyterhub/k8s-singleuser-sample:0.8.4",
-        'pod limits: {"cpu": 2.0}',
-        "pod requests: {}",
+        'pod limits: {"cpu": 2.0, "memory": 4294967296}',
+        'pod requests: {"cpu": 1.0, "memory": 2147483648}',
     ]
     assert result.stderr == ""
 
@@ -62,7 +64,8 @@ def test_check_with_hub_config_and_service(opa, tmp_path):
         "--opa-url", opa.url, "--body", '{"profile": "big"}', "--json",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads(result.stdout)["pod"]["limits"] == {"memory": 6 * 1024**3}
+    # The profile's 6G is within the service's 8G; the unlimited CPU is lowered to its 4.
+    assert json.loads(result.stdout)["pod"]["limits"] == {"cpu": 4.0, "memory": 6 * 1024**3}
 
 
 def test_spawner_entry_point():

@@ -132,6 +132,25 @@ def test_malformed_value_is_400_with_the_key(hub):
     assert r.json()["message"].startswith("Invalid spawn request: mem_limit: 'lots' is not valid; use integer bytes")
 
 
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"cpu_limit": 0, "mem_limit": 0}, "Invalid spawn request: cpu_limit: 0 is not valid (0 would mean no bound"),
+        ({"mem_limit": 10**400}, "Invalid spawn request: mem_limit: a 401-digit number is not valid"),
+        ({"extra_resource_limits": {"nvidia.com/gpu": "9" * 400}}, "Invalid spawn request: extra_resource_limits[nvidia.com/gpu]"),
+        ({"extra_resource_limits": {"nvidia.com/gpu": 0.5}}, "Invalid spawn request: extra_resource_limits[nvidia.com/gpu]: 0.5 is not valid (extended resources are whole numbers)"),
+        ({f"k{i}": 1 for i in range(500)}, "Invalid spawn request: user_options has 500 keys; at most 64 are accepted"),
+    ],
+)
+def test_hostile_values_are_400_through_the_hub(hub, body, message):
+    # Never a 500 (overflow) or a 503 (the caller making the policy "unavailable").
+    before = len(hub.pods())
+    r = hub.start_server("gina", "hostile", body)
+    assert r.status_code == 400, r.text
+    assert r.json()["message"].startswith(message)
+    assert len(hub.pods()) == before and hub.server_state("gina", "hostile") is None
+
+
 # 4. the forum request, verbatim
 
 
@@ -220,7 +239,9 @@ def test_unknown_profile_or_choice_is_400(hub):
     assert r.json()["message"] == "Invalid spawn request: profile: no such profile 'huge'; choose one of: small, medium, gpu"
     r = hub.start_server("gina", "prof", {"profile": "gpu", "image": "tensorflow"})
     assert r.status_code == 400
-    assert "tensorflow" in r.json()["message"]
+    assert r.json()["message"] == (
+        "Invalid spawn request: image: no choice 'tensorflow' for option image of profile gpu; choose one of: pytorch"
+    )
 
 
 def test_profile_and_overrides_decided_together(hub):
@@ -233,7 +254,7 @@ def test_profile_and_overrides_decided_together(hub):
     assert started(r), r.text
     c = container(pods_for(hub, "gina", "prof")[-1])
     assert c["image"] == "quay.io/jupyter/pytorch-notebook:cuda12"
-    assert c["resources"]["limits"] == {"cpu": 4.0, "nvidia.com/gpu": "1"}
+    assert c["resources"]["limits"] == {"cpu": 4.0, "memory": 32 * GIB, "nvidia.com/gpu": "1"}  # unlimited memory lowered
     hub.stop_server("gina", "prof")
 
 

@@ -13,6 +13,7 @@ recorder, see tests/e2e/recording.py).
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 
@@ -196,6 +197,20 @@ class DecisionCounter:
         return self.count
 
 
+_DECISION = re.compile(r"jhpolicy decision user=(\S+) requester=\S+ server='([^']*)' decision_id=\S+ allow=True")
+_REFUSAL = re.compile(r"jhpolicy: refusing spawn of ([^:\s]+):(\S+): ")
+
+
+def allowed_in_log(hub, prefix):
+    """(user, server) of every spawn OPA allowed, from the hub log."""
+    return {m.groups() for m in _DECISION.finditer(hub.log_text()) if m.group(2).startswith(prefix)}
+
+
+def refused_in_log(hub, prefix):
+    """(user, server) of every spawn refused because the policy was unavailable."""
+    return {m.groups() for m in _REFUSAL.finditer(hub.log_text()) if m.group(2).startswith(prefix)}
+
+
 def run_beside(burst, action):
     """Run `action(stop_event)` in a thread while the burst runs."""
     done = threading.Event()
@@ -218,8 +233,16 @@ def test_burst_with_opa_killed_midway(direct_hub, opa_process, opa_port):
 
     outcomes = run_beside(lambda: asyncio.run(direct_hub.burst(burst_requests(BURST, "k"))), kill_when_a_third_is_decided)
     final = assert_outcomes_explained(direct_hub, outcomes)
-    running = sum(1 for model in final.values() if model and model["ready"])
-    assert 0 < running < BURST // 2  # some decided before the kill, none after
+    # Whatever the timing of the kill: a server runs exactly when OPA allowed
+    # it (a decision logged for it, necessarily made before the kill), and
+    # every other student's spawn was refused as unavailable.
+    running = {key for key, model in final.items() if model and model["ready"]}
+    allowed = allowed_in_log(direct_hub, prefix="k")
+    assert running == allowed
+    refused = refused_in_log(direct_hub, prefix="k")
+    for o in outcomes:
+        if o["user"] in STUDENTS and (o["user"], o["server"]) not in running:
+            assert (o["user"], o["server"]) in refused, o
     assert_pods_decided(direct_hub)
     # Restarted: decisions again, no hub restart.
     opa_process.stop()

@@ -110,3 +110,22 @@ def test_oversized_request_refused_before_opa(spawn):
 def test_request_just_under_the_limit_is_decided(spawn):
     r = spawn({"kubespawner_override": {"image": SAMPLE}, "note": "x" * 60_000}, groups=["students"])
     assert r.status == 403 and "note cannot be set" in r.message
+
+
+def test_the_token_never_reaches_any_log(opa_with_token_auth, token, caplog):
+    """Every log record (root logger at DEBUG: jhpolicy, httpx, httpcore,
+    traitlets) of succeeding and failing spawns, with the token as a
+    Kubernetes Secret file usually gives it (trailing newline)."""
+    from jhpolicy.local_opa import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"
+    with caplog.at_level(logging.DEBUG):
+        ok = run_spawn(opa_with_token_auth.url, {"image": SAMPLE}, groups=["students"], config=with_token(token + "\n"))
+        wrong = run_spawn(opa_with_token_auth.url, {"image": SAMPLE}, groups=["students"], config=with_token(token[::-1]))
+        unreachable = run_spawn(down, {"image": SAMPLE}, groups=["students"], config=with_token(token))
+    assert (ok.status, wrong.status, unreachable.status) == (200, 503, 503)
+    records = caplog.records
+    assert any(r.name.startswith("httpcore") for r in records), "httpcore's DEBUG records were not captured"
+    for record in records:
+        text = record.getMessage() + str(record.exc_info or "") + str(record.args or "")
+        assert token not in text and token[::-1] not in text, record.name

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,9 +33,9 @@ from jhpolicy.opa_binary import ensure_opa
 
 from .conftest import POLICIES, ROOT
 
-# The chart's schema and defaults (tag 4.4.0), kept beside the checkout in
-# shared/; JHPOLICY_Z2JH_CHART points elsewhere.
-CHART = Path(os.environ.get("JHPOLICY_Z2JH_CHART", ROOT.parent / "shared" / "z2jh-4.4.0"))
+# The packaged z2jh 4.4.0 chart, kept in the repository with its license and
+# provenance (tests/charts/README.md); the schema and defaults are read from it.
+CHART = ROOT / "tests" / "charts" / "jupyterhub-4.4.0.tgz"
 VALUES = ROOT / "helm-values"
 AUTHZ = VALUES / "opa-authz"
 K8S_VERSION = "1.33"  # within z2jh 4.4.0's supported range
@@ -43,20 +44,27 @@ STACKS = {
     "token-auth": ["jhpolicy.yaml", "jhpolicy-token-auth.yaml", "hub-image.yaml"],
 }
 INPUT = {
-    "version": 1,
+    "version": 2,
     "user": {"name": "alice", "admin": False, "groups": ["students"]},
     "requester": {"kind": "user", "name": "alice", "admin": False},
     "server": {"name": ""},
     "request": {"profile": None, "profile_options": {}, "overrides": {"cpu_limit": 8}, "raw": {"cpu_limit": 8}},
-    "current": {},
+    "pod": {
+        "image": "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0",
+        "cpu_limit": 8, "cpu_guarantee": 1, "mem_limit": 2**30, "mem_guarantee": 2**30,
+        "extra_resource_limits": {}, "extra_resource_guarantees": {},
+    },
+    "sources": {
+        "image": "config", "cpu_limit": "request", "cpu_guarantee": "config", "mem_limit": "config",
+        "mem_guarantee": "config", "extra_resource_limits": {}, "extra_resource_guarantees": {},
+    },
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def chart_data():
-    assert (CHART / "values.schema.json").exists(), (
-        f"the z2jh 4.4.0 chart data is missing at {CHART}: put shared/ beside the checkout or set JHPOLICY_Z2JH_CHART"
-    )
+def chart_file(name: str) -> str:
+    """A file of the packaged chart, e.g. values.yaml."""
+    with tarfile.open(CHART) as tar:
+        return tar.extractfile(f"jupyterhub/{name}").read().decode()
 
 
 def helm_merge(base: dict, override: dict) -> dict:
@@ -73,7 +81,7 @@ def helm_merge(base: dict, override: dict) -> dict:
 
 
 def merged_values(stack: str) -> dict:
-    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    values = yaml.safe_load(chart_file("values.yaml"))
     for name in STACKS[stack]:
         values = helm_merge(values, yaml.safe_load((VALUES / name).read_text()))
     return values
@@ -95,12 +103,12 @@ def test_helm_merge_follows_helm_rules():
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
 def test_values_validate_against_chart_schema(stack):
-    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema = json.loads(chart_file("values.schema.json"))
     jsonschema.Draft7Validator(schema).validate(merged_values(stack))
 
 
 def test_chart_schema_check_can_fail():
-    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema = json.loads(chart_file("values.schema.json"))
     values = merged_values("jhpolicy")
     values["hub"]["extraConfigs"] = {"typo": "x"}
     with pytest.raises(jsonschema.ValidationError, match="extraConfigs"):

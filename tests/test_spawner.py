@@ -48,14 +48,32 @@ def profiles_config():
 # --- the forum request, allowed and refused ---
 
 
+STUDENT_LIMITS = {"cpu": 2.0, "memory": 4 * GIB}
+STUDENT_REQUESTS = {"cpu": 1.0, "memory": 2 * GIB}
+
+
 def test_forum_request_allowed_for_students(spawn):
     r = spawn(FORUM_BODY, groups=["students"])
     assert r.status == 200
     assert r.pod["image"] == SAMPLE
-    assert r.spawner.policy_outcome == "allowed"
-    # Nothing but the image changed.
-    assert r.changed() == {"image": (DEFAULT_IMAGE, SAMPLE)}
-    assert r.pod["limits"] == {} and r.pod["requests"] == {}
+    # The hub's defaults set no limits: "unlimited" is above every maximum.
+    assert r.spawner.policy_outcome == "clamped"
+    assert r.spawner.policy_messages == [
+        "cpu_limit unlimited (the hub's default) lowered to 2: the most for group students",
+        "mem_limit unlimited (the hub's default) lowered to 4G: the most for group students",
+    ]
+    assert r.pod["limits"] == STUDENT_LIMITS and r.pod["requests"] == STUDENT_REQUESTS
+    assert set(r.changed()) == {"image", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee"}
+
+
+def test_within_the_maxima_nothing_is_lowered(spawn):
+    c = Config()
+    c.KubeSpawner.cpu_limit = 1.0
+    c.KubeSpawner.mem_limit = "1G"
+    r = spawn(FORUM_BODY, groups=["students"], config=c)
+    assert r.status == 200 and r.spawner.policy_outcome == "allowed" and r.spawner.policy_messages == []
+    # Kubernetes would make the missing requests equal to the limits; the pod says so.
+    assert r.pod["limits"] == {"cpu": 1.0, "memory": GIB} and r.pod["requests"] == {"cpu": 1.0, "memory": GIB}
 
 
 def test_forum_request_refused_for_default_user(spawn):
@@ -63,7 +81,8 @@ def test_forum_request_refused_for_default_user(spawn):
     assert r.status == 403
     assert r.message == (
         "Spawn refused by policy: image jupyterhub/k8s-singleuser-sample:0.8.4 is not allowed for group default; "
-        "allowed images: quay.io/jupyter/minimal-notebook:*, quay.io/jupyterhub/k8s-singleuser-sample:*"
+        "allowed images: quay.io/jupyter/minimal-notebook:*, quay.io/jupyterhub/k8s-singleuser-sample:*, "
+        "quay.io/jupyterhub/singleuser:*"
     )
     assert r.changed() == {}
     assert r.pod is None
@@ -82,8 +101,8 @@ def test_cpu_and_memory_clamped_into_the_pod(spawn):
     ]
     assert (r.spawner.cpu_limit, r.spawner.mem_limit, r.spawner.cpu_guarantee) == (2.0, 4 * GIB, 0.5)
     assert r.pod["limits"] == {"cpu": 2.0, "memory": 4 * GIB}
-    assert r.pod["requests"] == {"cpu": 0.5}
-    assert set(r.changed()) == {"cpu_limit", "mem_limit", "cpu_guarantee"}
+    assert r.pod["requests"] == {"cpu": 0.5, "memory": 2 * GIB}
+    assert set(r.changed()) == {"cpu_limit", "mem_limit", "cpu_guarantee", "mem_guarantee"}
 
 
 def test_kubernetes_forms_accepted(spawn):
@@ -98,14 +117,15 @@ def test_gpus_clamped(spawn):
         groups=["gpu-users"],
     )
     assert r.status == 200
-    assert r.pod["limits"] == {"nvidia.com/gpu": "1"}
+    assert r.pod["limits"] == {"cpu": 8.0, "memory": 32 * GIB, "nvidia.com/gpu": "1"}
+    assert r.pod["requests"]["nvidia.com/gpu"] == "1"  # Kubernetes needs request = limit
     assert "extra_resource_limits nvidia.com/gpu 4 lowered to 1: the most for group gpu-users" in r.spawner.policy_messages
 
 
 def test_gpus_refused_without_a_gpu_group(spawn):
     r = spawn({"extra_resource_limits": {"nvidia.com/gpu": 1}}, groups=["students"])
     assert r.status == 403
-    assert "extra_resource_limits: nvidia.com/gpu is not available to group students" in r.message
+    assert "nvidia.com/gpu is not available to group students" in r.message
 
 
 def test_guarantee_above_limit_lowered(spawn):
@@ -118,6 +138,7 @@ def test_guarantee_above_limit_lowered(spawn):
 def test_most_generous_group_applies(spawn):
     r = spawn({"cpu_limit": 6, "mem_limit": "6G"}, groups=["students", "gpu-users"])
     assert r.pod["limits"] == {"cpu": 6.0, "memory": 6 * GIB}
+    assert r.pod["requests"] == {"cpu": 4.0, "memory": 6 * GIB}
 
 
 # --- refusals ---
@@ -167,7 +188,10 @@ def test_profile_refused_by_policy_restores_profile_overrides(spawn):
 def test_unknown_profile_choice_is_400(spawn):
     r = spawn({"profile": "medium", "image": "julia"}, groups=["students"], config=profiles_config())
     assert r.status == 400
-    assert "julia" in r.message
+    assert r.message == (
+        "Invalid spawn request: image: no choice 'julia' for option image of profile medium; choose one of: scipy, r"
+    )
+    assert r.changed() == {}
 
 
 def test_unknown_profile_is_400(spawn):
@@ -199,9 +223,11 @@ def test_input_document(opa):
     c = Config()
     c.PolicyKubeSpawner.opa_decision_path = "jhpolicy_contract/echo_input"
     c.PolicyKubeSpawner.cpu_limit = 1.0
+    c.PolicyKubeSpawner.mem_guarantee = "1G"
+    c.PolicyKubeSpawner.extra_resource_limits = {"example.com/fpga": "1"}
     r = run_spawn(
         opa.url,
-        {"kubespawner_override": {"cpu_limit": "500m", "mem_limit": "1Gi"}, "image": "x/y:1"},
+        {"kubespawner_override": {"cpu_limit": "500m", "mem_limit": "2Gi"}, "image": "x/y:1"},
         groups=["students", "b"],
         server="gpu-box",
         requester=OfflineRequester("svc", kind="service"),
@@ -209,24 +235,33 @@ def test_input_document(opa):
     )
     doc = json.loads(r.message.split(": ", 1)[1])
     assert doc == {
-        "version": 1,
+        "version": 2,
         "user": {"name": "alice", "admin": False, "groups": ["b", "students"]},
         "requester": {"kind": "service", "name": "svc", "admin": False},
         "server": {"name": "gpu-box"},
         "request": {
             "profile": None,
             "profile_options": {},
-            "overrides": {"cpu_limit": 0.5, "mem_limit": GIB, "image": "x/y:1"},
-            "raw": {"cpu_limit": "500m", "mem_limit": "1Gi", "image": "x/y:1"},
+            "overrides": {"cpu_limit": 0.5, "mem_limit": 2 * GIB, "image": "x/y:1"},
+            "raw": {"cpu_limit": "500m", "mem_limit": "2Gi", "image": "x/y:1"},
         },
-        "current": {
-            "image": DEFAULT_IMAGE,
-            "cpu_limit": 1.0,
-            "cpu_guarantee": None,
-            "mem_limit": None,
-            "mem_guarantee": None,
+        "pod": {
+            "image": "x/y:1",
+            "cpu_limit": 0.5,
+            "cpu_guarantee": 0.5,
+            "mem_limit": 2 * GIB,
+            "mem_guarantee": GIB,
+            "extra_resource_limits": {"example.com/fpga": 1},
+            "extra_resource_guarantees": {"example.com/fpga": 1},
+        },
+        "sources": {
+            "image": "request",
+            "cpu_limit": "request",
+            "cpu_guarantee": "limit",
+            "mem_limit": "request",
+            "mem_guarantee": "config",
             "extra_resource_limits": {},
-            "extra_resource_guarantees": {},
+            "extra_resource_guarantees": {"example.com/fpga": "limit"},
         },
     }
 
@@ -270,14 +305,16 @@ def test_stopped_opa_fails_closed():
     assert r.changed() == {}
 
 
-def test_defaults_failure_mode_ignores_the_request():
+def test_defaults_failure_mode_ignores_the_request_but_keeps_the_default_profile():
     c = profiles_config()
     c.PolicyKubeSpawner.policy_failure_mode = "defaults"
     r = run_spawn(f"http://127.0.0.1:{free_port()}", {"profile": "medium", "cpu_limit": 64}, config=c)
     assert r.status == 200
-    assert r.changed() == {}
-    assert r.pod["image"] == DEFAULT_IMAGE and r.pod["limits"] == {}
     assert r.spawner.policy_outcome == "defaults"
+    # What an empty body gets: the default profile "small" (cpu_limit 0.5), never fewer limits.
+    empty = run_spawn(f"http://127.0.0.1:{free_port()}", {}, config=c)
+    assert r.pod == empty.pod
+    assert r.pod["image"] == DEFAULT_IMAGE and r.pod["limits"] == {"cpu": 0.5} and r.pod["requests"] == {"cpu": 0.5}
 
 
 @pytest.mark.parametrize("mode", ["deny", "defaults"])
@@ -303,7 +340,7 @@ def test_decision_log_line_carries_decision_id(spawn, opa, caplog):
     assert len(decision_id) == 36  # a UUID from OPA
     assert decision_id in opa.log_text()  # joins with OPA's decision log
     assert "user=alice requester=user:alice server='lab'" in line
-    assert 'applied={"cpu_limit": 2.0}' in line
+    assert 'applied={"cpu_guarantee": 1.0, "cpu_limit": 2.0, "mem_guarantee": 2147483648, "mem_limit": 4294967296}' in line
 
 
 @pytest.mark.parametrize("value", [0, -1, 10, 30])

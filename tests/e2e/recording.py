@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 
+from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from tornado import web
 from tornado.httpserver import HTTPServer
@@ -75,6 +76,10 @@ class RecordingMixin:
         PODS.ensure_server()
         await self.load_user_options()
         pod = await self.get_pod_manifest()
+        if self.modify_pod_hook:
+            pod = await maybe_future(self.modify_pod_hook(self, pod))
+        if hasattr(self, "verify_pod"):  # PolicyKubeSpawner's gate in _make_create_pod_request
+            self.verify_pod(pod)
         key = f"{self.user.name}/{self.name}"
         with open(RECORD_FILE, "a") as f:
             f.write(json.dumps({"user": self.user.name, "server": self.name, "pod": self.api.api_client.sanitize_for_serialization(pod)}) + "\n")
