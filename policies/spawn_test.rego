@@ -523,3 +523,78 @@ test_refusal_names_at_most_ten_globs if {
 	d := spawn.decision with input as req([], {"image": "x/y:1"}) with data.jhpolicy as {"groups": {"default": {"images": globs}}}
 	endswith(d.messages[0], " and 2 more")
 }
+
+# --- boundaries: where a message is shortened, where a value is lowered ---
+
+test_a_pod_without_an_image_key_is_not_judged_on_it if {
+	no_image := json.remove(pod_input([], {}, {}, {}), ["/pod/image"])
+	d := decide(no_image)
+	d.allow == true
+}
+
+test_gpu_at_its_maximum_is_left_alone if {
+	d := decide(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 2}, "extra_resource_guarantees": {"nvidia.com/gpu": 2}}))
+	d == {"allow": true, "overrides": {}, "messages": []}
+}
+
+test_most_generous_gpu_maximum_wins if {
+	data_two := object.union(cfg, {"groups": {"one-gpu": {"images": ["**"], "extra_resources": {"nvidia.com/gpu": 1}}}})
+	d := spawn.decision with input as req(["gpu", "one-gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 2}}) with data.jhpolicy as data_two
+	d.overrides == {}
+}
+
+test_five_unknown_keys_all_named_six_not if {
+	five := decide(req([], {"a": 1, "b": 1, "c": 1, "d": 1, "e": 1}))
+	startswith(five.messages[0], "a, b, c, d, e cannot be set")
+	six := decide(req([], {"a": 1, "b": 1, "c": 1, "d": 1, "e": 1, "f": 1}))
+	startswith(six.messages[0], "a, b, c, d, e and 1 more cannot be set")
+}
+
+letters(n) := concat("", [sprintf("%d", [i % 10]) | some i in numbers.range(1, n)])
+
+test_key_of_40_characters_named_whole_41_shortened if {
+	forty := letters(40)
+	startswith(decide(req([], {forty: 1})).messages[0], concat("", [forty, " cannot be set"]))
+	startswith(decide(req([], {letters(41): 1})).messages[0], concat("", [substring(letters(41), 0, 37), "... cannot be set"]))
+}
+
+test_image_of_200_characters_named_whole_201_shortened if {
+	image := letters(200)
+	startswith(decide(req([], {"image": image})).messages[0], sprintf("image %s is not allowed", [image]))
+	startswith(decide(req([], {"image": letters(201)})).messages[0], sprintf("image %s... is not allowed", [substring(letters(201), 0, 197)]))
+}
+
+test_ten_globs_named_whole_twelve_shortened if {
+	ten := [sprintf("r/%02d:*", [i]) | some i in numbers.range(1, 10)]
+	d := spawn.decision with input as req([], {"image": "x/y:1"}) with data.jhpolicy as {"groups": {"default": {"images": ten}}}
+	d.messages == [sprintf("image x/y:1 is not allowed for group default; allowed images: %s", [concat(", ", ten)])]
+	eleven := [sprintf("r/%02d:*", [i]) | some i in numbers.range(1, 11)]
+	d11 := spawn.decision with input as req([], {"image": "x/y:1"}) with data.jhpolicy as {"groups": {"default": {"images": eleven}}}
+	endswith(d11.messages[0], "r/10:* and 1 more")
+	twelve := [sprintf("r/%02d:*", [i]) | some i in numbers.range(1, 12)]
+	d12 := spawn.decision with input as req([], {"image": "x/y:1"}) with data.jhpolicy as {"groups": {"default": {"images": twelve}}}
+	d12.messages == [sprintf("image x/y:1 is not allowed for group default; allowed images: %s and 2 more", [concat(", ", array.slice(twelve, 0, 10))])]
+}
+
+test_registry_port_is_not_a_tag if {
+	d := spawn.decision with input as req([], {"image": "registry.example.org:5000/team2/notebook"}) with data.jhpolicy as {"groups": {"default": {"image_repositories": {"registry.example.org:5000/team2/notebook": [""]}}}}
+	d.allow == true
+}
+
+test_a_zero_guarantee_is_not_called_no_limit if {
+	d := decide(from_layer([], {"mem_guarantee": 0}, "config"))
+	every m in d.messages {
+		not contains(m, "would mean no limit")
+	}
+}
+
+test_unknown_source_of_a_gpu_not_named if {
+	d := decide(pod_input(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 4}, "extra_resource_guarantees": {"nvidia.com/gpu": 4}}, {"extra_resource_limits": {"nvidia.com/gpu": "elsewhere"}}, {}))
+	"extra_resource_limits nvidia.com/gpu 4 lowered to 2: the most for group gpu" in d.messages
+}
+
+test_large_cpu_numbers_are_not_shown_as_memory if {
+	spawn.show("cpu_limit", 2097152) == "2097152"
+	spawn.show("cpu_limit", 2147483648) == "2147483648"
+	spawn.show("mem_limit", 2097152) == "2M"
+}

@@ -235,7 +235,7 @@ def test_a_huge_number_in_the_policys_answer_fails_closed(opa, path):
     assert d.status == 200 and d.pod["limits"] == {"cpu": 0.5}
 
 
-def test_a_policy_that_decides_a_fractional_gpu_gets_a_400(opa):
+def test_a_policy_that_decides_a_fractional_gpu_fails_closed(opa):
     r = run_spawn(opa.url, {}, groups=["gpu-users"], config=config(opa_decision_path="jhpolicy_contract/fractional_gpu"))
     assert r.status == 503 and r.changed() == {}
 

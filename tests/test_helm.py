@@ -162,7 +162,8 @@ def test_configmap_manifest(folder, name):
     )
     document = yaml.safe_load(result.stdout)
     kubernetes_validate.validate(document, K8S_VERSION, strict=True)
-    assert document["data"] == {p.name: p.read_text() for p in folder.iterdir() if not p.stem.endswith("_test")}
+    policy_files = [p for p in folder.iterdir() if p.suffix in (".rego", ".json") and not p.stem.endswith("_test")]
+    assert document["data"] == {p.name: p.read_text() for p in policy_files}
     assert not any(key.endswith("_test.rego") for key in document["data"])
 
 
