@@ -171,7 +171,33 @@ def build_parser() -> argparse.ArgumentParser:
     configmap.add_argument("--name", default="jhpolicy-policies", help="ConfigMap name (default: jhpolicy-policies)")
     configmap.add_argument("--namespace", help="namespace to put in the manifest")
     configmap.set_defaults(func=cmd_configmap)
+
+    values = sub.add_parser(
+        "values",
+        help="combine Helm values files, joining lists instead of replacing them",
+        description="Print one values file made of the given ones, applied in order as Helm would, except that "
+        "lists of named entries (hub.extraVolumes, hub.extraVolumeMounts, hub.extraContainers, list-form "
+        "hub.extraEnv) are joined, so your own entries survive jhpolicy's. E.g.: jhpolicy values -f config.yaml "
+        "-f helm-values/jhpolicy.yaml -f helm-values/hub-image.yaml > combined.yaml",
+    )
+    values.add_argument("-f", "--values", dest="files", action="append", required=True, help="a values file (repeat, in Helm's order)")
+    values.set_defaults(func=cmd_values)
     return parser
+
+
+def cmd_values(args) -> int:
+    import yaml
+
+    from .values import ValuesError, combine
+
+    try:
+        combined = combine([Path(f).read_text() for f in args.files])
+    except (OSError, ValuesError, yaml.YAMLError) as e:
+        print(f"jhpolicy values: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write("# Made by `jhpolicy values` from: " + ", ".join(args.files) + "\n")
+    sys.stdout.write(yaml.safe_dump(combined, sort_keys=False))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -46,6 +47,18 @@ class Limits:
 _clients: dict[tuple, httpx.AsyncClient] = {}
 _io_loop: asyncio.AbstractEventLoop | None = None
 _io_lock = threading.Lock()
+
+
+def _forget_io_thread() -> None:
+    # A forked child has the parent's loop object but not its thread: a
+    # query sent there would wait forever. Start afresh on first use.
+    global _io_loop, _io_lock
+    _io_loop = None
+    _io_lock = threading.Lock()
+    _clients.clear()
+
+
+os.register_at_fork(after_in_child=_forget_io_thread)
 
 
 def io_loop() -> asyncio.AbstractEventLoop:

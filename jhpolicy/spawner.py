@@ -1,10 +1,14 @@
-"""PolicyKubeSpawner: KubeSpawner whose user options are decided by OPA.
+"""PolicyKubeSpawner: KubeSpawner whose pods are decided by OPA.
 
 The flow in :meth:`PolicyKubeSpawner.load_user_options`, which KubeSpawner
 awaits first thing in ``_start``, before the pod manifest is built:
 
     user_options -> parse_request -> (KubeSpawner applies the profile)
-    -> build_input -> OPA -> decision.validate -> apply the decided overrides
+    -> pod.prospective (the pod it would give, every layer) -> build_input
+    -> OPA -> decision.validate -> pod.decided -> set on the spawner
+
+and then :meth:`PolicyKubeSpawner.verify_pod` checks the built pod (again
+after ``modify_pod_hook``) against the decided values.
 
 Anything that goes wrong restores the spawner's configuration as it was
 before the request, so a refused request changes nothing.
@@ -244,7 +248,11 @@ class PolicyKubeSpawner(KubeSpawner):
             self._restore(snapshot)
             if self.policy_failure_mode == "defaults":
                 self.log.error("jhpolicy: %s; starting %s with the admin's defaults", e, self._log_name)
-                await self._apply_defaults()
+                try:
+                    await self._apply_defaults()
+                except (RequestError, InvalidPod) as invalid:
+                    outcome = "invalid"
+                    raise errors.invalid_request(str(invalid)) from None
                 self.policy_messages = ["The spawn policy could not be checked: started with the defaults."]
                 outcome = "defaults"
                 return

@@ -228,10 +228,16 @@ class ConfigMapMount:
 
 
 def sidecar_command(opa_container: dict, mounts: dict[str, Path], decision_port: int, diag_port: int) -> list[str]:
-    """The container's args with the pod's addresses and paths mapped to this machine."""
+    """The container's args with the pod's addresses and paths mapped to this machine.
+
+    The diagnostic address ":8282" (every address of the pod) becomes
+    loopback here: on this machine nothing may listen beyond 127.0.0.1. The
+    exact form is run in a network namespace of its own (test_diagnostic_address_serves_both_families).
+    """
     args = []
     for arg in opa_container["args"]:
-        arg = arg.replace("$(POD_IP)", "127.0.0.1").replace(":8181", f":{decision_port}").replace(":8282", f":{diag_port}")
+        arg = arg.replace("--diagnostic-addr=:8282", f"--diagnostic-addr=127.0.0.1:{diag_port}")
+        arg = arg.replace(":8181", f":{decision_port}")
         args.append(str(mounts.get(arg, arg)))
     return [ensure_opa(), *args]
 
@@ -326,3 +332,96 @@ def test_token_auth_values_give_hub_and_sidecar_the_same_secret():
     hub_ref = values["hub"]["extraEnv"]["JHPOLICY_OPA_TOKEN"]["valueFrom"]["secretKeyRef"]
     (sidecar_env,) = [e for e in sidecar(values)["env"] if e["name"] == "JHPOLICY_OPA_TOKEN"]
     assert sidecar_env["valueFrom"]["secretKeyRef"] == hub_ref
+
+
+NETNS_PROBE = """
+import json, subprocess, sys, time, urllib.request
+command = json.loads(sys.argv[1])
+opa = subprocess.Popen(command, stdout=open(sys.argv[2], "wb"), stderr=subprocess.STDOUT)
+def get(url):
+    try:
+        return urllib.request.urlopen(url, timeout=2).status
+    except OSError:
+        return None
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline and opa.poll() is None:
+    if get("http://127.0.0.1:8282/health") == 200 and get("http://[::1]:8282/health") == 200:
+        break
+    time.sleep(0.1)
+result = {
+    "exited": opa.poll(),
+    "health_ipv4": get("http://127.0.0.1:8282/health"),
+    "health_ipv6": get("http://[::1]:8282/health"),
+    "decisions_ipv4": get("http://127.0.0.1:8181/health"),
+    "decisions_ipv6": get("http://[::1]:8181/health"),
+}
+opa.terminate()
+print(json.dumps(result))
+"""
+
+
+@pytest.mark.parametrize("stack", ["jhpolicy"])
+def test_diagnostic_address_serves_both_families(stack, tmp_path):
+    """The sidecar's exact args, in a network namespace of this test's own
+    (only lo, with 127.0.0.1 and ::1, as in a dual-stack pod): /health
+    answers on IPv4 and IPv6; decisions only on 127.0.0.1."""
+    opa = sidecar(merged_values(stack))
+    policies = ConfigMapMount(tmp_path / "policies", policy_files(POLICIES))
+    command = [ensure_opa(), *(str(policies.root) if a == "/policies" else a for a in opa["args"])]
+    assert "--diagnostic-addr=:8282" in command and "--addr=127.0.0.1:8181" in command
+    result = subprocess.run(
+        ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$0" -c "$1" "$2" "$3"',
+         sys.executable, NETNS_PROBE, json.dumps(command), str(tmp_path / "opa.log")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(result.stdout)
+    assert probe == {"exited": None, "health_ipv4": 200, "health_ipv6": 200, "decisions_ipv4": 200, "decisions_ipv6": None}, (
+        probe, (tmp_path / "opa.log").read_text()[-2000:])
+
+
+# --- a user's own config.yaml: lists joined, not replaced ---
+
+USER_CONFIG = ROOT / "tests" / "kube" / "user-config.yaml"
+
+
+def combined_values(*names: str) -> dict:
+    from jhpolicy.values import combine
+
+    return combine([USER_CONFIG.read_text(), *((VALUES / n).read_text() for n in names)])
+
+
+def names(items) -> list[str]:
+    return [i["name"] for i in items]
+
+
+def test_helm_alone_would_drop_the_users_lists():
+    user = yaml.safe_load(USER_CONFIG.read_text())
+    merged = helm_merge(user, yaml.safe_load((VALUES / "jhpolicy.yaml").read_text()))
+    assert names(merged["hub"]["extraContainers"]) == ["opa"]  # log-shipper gone
+    assert names(merged["hub"]["extraVolumes"]) == ["jhpolicy-policies"]  # site-templates gone, its mount stays
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_jhpolicy_values_keeps_the_users_lists(stack):
+    values = combined_values(*STACKS[stack])
+    hub = values["hub"]
+    assert names(hub["extraContainers"]) == ["log-shipper", "opa"]
+    assert names(hub["extraVolumeMounts"]) == ["site-templates"]
+    assert names(hub["extraVolumes"])[:2] == ["site-templates", "jhpolicy-policies"]
+    if stack == "token-auth":
+        # The later file's sidecar replaces the earlier one of the same name; env maps join the user's list.
+        assert "--authentication=token" in hub["extraContainers"][1]["args"]
+        assert names(hub["extraEnv"]) == ["SITE_NAME", "JHPOLICY_OPA_TOKEN"]
+        assert hub["extraEnv"][1]["valueFrom"]["secretKeyRef"]["name"] == "jhpolicy-opa-token"
+    jsonschema.Draft7Validator(json.loads(chart_file("values.schema.json"))).validate(
+        helm_merge(yaml.safe_load(chart_file("values.yaml")), values)
+    )
+
+
+def test_jhpolicy_values_command(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "jhpolicy.cli", "values", "-f", str(USER_CONFIG), "-f", str(VALUES / "jhpolicy.yaml")],
+        capture_output=True, text=True, check=True,
+    )
+    assert yaml.safe_load(result.stdout) == combined_values("jhpolicy.yaml")

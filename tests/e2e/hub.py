@@ -32,7 +32,9 @@ def find_chp() -> str:
 
 
 class Hub:
-    def __init__(self, workdir: Path, opa_url: str, spawner: str | None = None, opa_timeout: float = 5.0):
+    def __init__(
+        self, workdir: Path, opa_url: str, spawner: str | None = None, opa_timeout: float = 5.0, env: dict | None = None
+    ):
         self.dir = workdir
         self.opa_url = opa_url
         self.port = free_port()
@@ -43,6 +45,7 @@ class Hub:
         self.log_path = workdir / "jupyterhub.log"
         self.spawner = spawner
         self.opa_timeout = opa_timeout
+        self.extra_env = env or {}
         self.process = None
         self.client = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
 
@@ -64,6 +67,7 @@ class Hub:
         )
         if self.spawner:
             env["E2E_SPAWNER"] = self.spawner
+        env.update(self.extra_env)
         self.record_file.touch()
         self.log_file = open(self.log_path, "wb")
         self.process = subprocess.Popen(

@@ -37,19 +37,28 @@ c.JupyterHub.load_roles = [
     {"name": "orchestrator", "scopes": ["servers", "read:users"], "services": ["course-orchestrator"]},
 ]
 
-# No cluster: a throwaway kube config that nothing connects to (the recorder
-# replaces every Kubernetes API call, see recording.py).
-from jhpolicy.offline import ensure_kube_config  # noqa: E402
+if env.get("E2E_NAMESPACE"):
+    # A real API server (tests/kube/cluster.py, KUBECONFIG from the harness):
+    # KubeSpawner's own _start creates, watches and deletes real pods.
+    c.KubeSpawner.namespace = env["E2E_NAMESPACE"]
+    c.KubeSpawner.start_timeout = int(env.get("E2E_START_TIMEOUT", "60"))
+    c.KubeSpawner.delete_grace_period = 0
+    # Notice a pod deleted outside the hub within seconds, not 30 s.
+    c.Spawner.poll_interval = 2
+else:
+    # No cluster: a throwaway kube config that nothing connects to (the
+    # recorder replaces every Kubernetes API call, see recording.py).
+    from jhpolicy.offline import ensure_kube_config
 
-ensure_kube_config()
+    ensure_kube_config()
 
 c.JupyterHub.spawner_class = env.get("E2E_SPAWNER", "tests.e2e.recording.RecordingPolicyKubeSpawner")
 c.PolicyKubeSpawner.opa_url = env["E2E_OPA_URL"]
 c.PolicyKubeSpawner.opa_timeout = float(env.get("E2E_OPA_TIMEOUT", "5.0"))
 if "E2E_OPA_MAX_CONNECTIONS" in env:
     c.PolicyKubeSpawner.opa_max_connections = int(env["E2E_OPA_MAX_CONNECTIONS"])
-# Progress events would come from a Kubernetes event reflector.
-c.KubeSpawner.events_enabled = False
+# Progress events come from a Kubernetes event reflector: only with a real API server.
+c.KubeSpawner.events_enabled = bool(env.get("E2E_NAMESPACE"))
 c.KubeSpawner.image = "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"
 c.KubeSpawner.profile_list = [
     {"display_name": "Small", "slug": "small", "default": True, "kubespawner_override": {"cpu_limit": 0.5, "mem_limit": "1G"}},

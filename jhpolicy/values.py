@@ -1,0 +1,75 @@
+"""Combine Helm values files without losing anyone's lists.
+
+Helm merges maps but *replaces* lists: with `-f config.yaml -f
+helm-values/jhpolicy.yaml`, a user's own `hub.extraVolumes`,
+`hub.extraVolumeMounts`, `hub.extraContainers` or list-form `hub.extraEnv`
+vanish, and the install fails on a mount whose volume is gone. This joins
+them instead: files are applied in order, maps merge as in Helm, and where
+two files both have a list of named entries (`name:`), the lists are joined,
+an entry of a later file replacing one of the same name. `hub.extraEnv` in
+map form and in list form are joined into the list form.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import yaml
+
+
+class ValuesError(ValueError):
+    pass
+
+
+def _named(items) -> bool:
+    return isinstance(items, list) and all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items)
+
+
+def _env_list(env) -> list[dict]:
+    """hub.extraEnv in list form: map entries are `NAME: value` or `NAME: {valueFrom: ...}`."""
+    if isinstance(env, list):
+        return env
+    out = []
+    for name, value in (env or {}).items():
+        out.append({"name": name, **value} if isinstance(value, dict) else {"name": name, "value": value})
+    return out
+
+
+def _join(base: list[dict], later: list[dict]) -> list[dict]:
+    joined = list(base)
+    index = {item["name"]: i for i, item in enumerate(joined)}
+    for item in later:
+        if item["name"] in index:
+            joined[index[item["name"]]] = item
+        else:
+            index[item["name"]] = len(joined)
+            joined.append(item)
+    return joined
+
+
+def merge(base: dict, later: dict, path: str = "") -> dict:
+    merged = dict(base)
+    for key, value in later.items():
+        where = f"{path}.{key}" if path else key
+        current = merged.get(key)
+        if value is None:
+            merged.pop(key, None)  # Helm: null deletes the key
+        elif where == "hub.extraEnv" and (isinstance(value, list) or isinstance(current, list)) and current is not None:
+            merged[key] = _join(_env_list(current), _env_list(value))
+        elif isinstance(value, dict) and isinstance(current, dict):
+            merged[key] = merge(current, value, where)
+        elif _named(value) and _named(current):
+            merged[key] = _join(current, value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def combine(texts: list[str]) -> dict:
+    values: dict = {}
+    for text in texts:
+        doc = yaml.safe_load(text) or {}
+        if not isinstance(doc, dict):
+            raise ValuesError("a values file must be a YAML mapping")
+        values = merge(values, doc)
+    return values

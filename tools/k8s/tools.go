@@ -1,0 +1,11 @@
+//go:build tools
+
+// The Kubernetes control plane jhpolicy's tests run against, pinned here and
+// built by ./dev into .tools/k8s/bin (see README, "Real Kubernetes").
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
