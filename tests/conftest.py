@@ -110,3 +110,28 @@ def spawn(opa):
         return run_spawn(opa.url, body, **kwargs)
 
     return _spawn
+
+
+# --- real Kubernetes (tests/kube): one control plane per test session ---
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    from .kube.cluster import Cluster
+
+    cluster = Cluster(tmp_path_factory.mktemp("kube")).start()
+    try:
+        cluster.add_node("kwok-cpu-0")
+        cluster.add_node("kwok-gpu-0", gpus=2)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pod_ips():
+    from .kube.pod_ips import PodIPs
+
+    servers = PodIPs().start()
+    yield servers
+    servers.stop()

@@ -1,10 +1,11 @@
 """End to end: a real JupyterHub process, configurable-http-proxy from npm,
-a real OPA with the shipped policies, and the REST API with real tokens.
-
-Kubernetes is the one missing part: tests/e2e/recording.py replaces only the
-KubeSpawner methods that call the Kubernetes API, and keeps the pod manifest
-KubeSpawner would send. Runs on whichever JupyterHub/KubeSpawner this venv
-has: ./dev test runs it on the newest and on the z2jh 4.4.0 versions.
+a real OPA with the shipped policies, the REST API with real tokens, and
+real Kubernetes (tests/kube/cluster.py): PolicyKubeSpawner runs KubeSpawner's
+own _start against a real API server with kwok nodes, and the assertions
+read the Pod objects the API server stored. The single-user server at the
+pod IP is a stand-in (tests/kube/pod_ips.py). Runs on whichever
+JupyterHub/KubeSpawner this venv has: ./dev test runs it on the newest and
+on the z2jh 4.4.0 versions.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import jupyterhub
 import pytest
 
 from jhpolicy.local_opa import LocalOPA
+from jhpolicy.quantities import kubernetes_quantity
 
 from .conftest import POLICIES, ROOT
 from .e2e.hub import Hub
@@ -38,14 +40,21 @@ def opa():
 
 
 @pytest.fixture(scope="module")
-def hub(opa, tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("hub"), opa.url).start()
+def hub(opa, cluster, pod_ips, tmp_path_factory):
+    hub = Hub(tmp_path_factory.mktemp("hub"), opa.url, cluster=cluster, namespace="jhub-e2e-main", singleuser_port=pod_ips.port).start()
     yield hub
     hub.stop()
 
 
 def container(pod_record):
-    return pod_record["pod"]["spec"]["containers"][0]
+    """The notebook container, CPU in cores and memory in bytes (the API server writes "1500m", "3Gi")."""
+    c = pod_record["pod"]["spec"]["containers"][0]
+    for field in ("limits", "requests"):
+        amounts = c["resources"].get(field, {})
+        for name, cast in (("cpu", float), ("memory", int)):
+            if name in amounts:
+                amounts[name] = cast(kubernetes_quantity(amounts[name]))
+    return c
 
 
 def pods_for(hub, user, server=""):
@@ -89,15 +98,17 @@ def test_clamped_values_and_messages(hub):
     hub.stop_server("sam")
 
 
-def test_messages_are_a_progress_event_while_pending(hub):
-    hub.control("hold", "sam", "pending")
-    result = {}
-    request = threading.Thread(target=lambda: result.update(r=hub.start_server("sam", "pending", {"mem_limit": "16G"})))
-    request.start()
-    hub.control("recorded", "sam", "pending")  # the policy ran and the pod was recorded
-    events = hub.progress_events("sam", "pending", until=lambda e: e["message"].startswith("Spawn policy"))
-    assert events[-1] == {"progress": 1, "message": "Spawn policy: mem_limit 16G lowered to 4G: the most for group students"}
-    hub.control("release", "sam", "pending")
+def test_messages_are_a_progress_event_while_pending(hub, cluster, pod_ips):
+    pod_ips.hold()  # the pod runs, but its server does not answer yet: the spawn stays pending
+    try:
+        result = {}
+        request = threading.Thread(target=lambda: result.update(r=hub.start_server("sam", "pending", {"mem_limit": "16G"})))
+        request.start()
+        cluster.wait_for(lambda: pods_for(hub, "sam", "pending"), "the pod (the policy ran)")
+        events = hub.progress_events("sam", "pending", until=lambda e: e["message"].startswith("Spawn policy"))
+        assert events[-1] == {"progress": 1, "message": "Spawn policy: mem_limit 16G lowered to 4G: the most for group students"}
+    finally:
+        pod_ips.release()
     request.join()
     assert started(result["r"])
     hub.stop_server("sam", "pending")

@@ -1,5 +1,6 @@
-"""Faults and bursts through a real JupyterHub (Kubernetes replaced by the
-recorder, see tests/e2e/recording.py).
+"""Faults and bursts through a real JupyterHub: the fault matrix on real
+Kubernetes (tests/kube/cluster.py), the bursts with the recorder standing in
+for Kubernetes (see direct_hub for why).
 
 - every answer fault of tests/faults.py: 503 inside slow_spawn_timeout, no
   pod, the hub keeps answering, the next request works without a restart;
@@ -20,6 +21,7 @@ import time
 import pytest
 
 from jhpolicy.local_opa import LocalOPA, free_port
+from jhpolicy.quantities import kubernetes_quantity
 
 from .conftest import POLICIES
 from .e2e.hub import Hub
@@ -43,7 +45,7 @@ def assert_pods_decided(hub):
         container = record["pod"]["spec"]["containers"][0]
         assert record["user"] in STUDENTS, record["user"]
         assert container["image"] == SAMPLE
-        assert container["resources"]["limits"]["cpu"] == 2.0  # asked for 8
+        assert kubernetes_quantity(container["resources"]["limits"]["cpu"]) == 2.0  # asked for 8
 
 
 def settle(hub, outcomes, timeout=120):
@@ -98,8 +100,9 @@ def faults(upstream):
 
 
 @pytest.fixture(scope="module")
-def fault_hub(faults, tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("fault-hub"), faults.url, opa_timeout=2.0).start()
+def fault_hub(faults, cluster, pod_ips, tmp_path_factory):
+    hub = Hub(tmp_path_factory.mktemp("fault-hub"), faults.url, opa_timeout=2.0, cluster=cluster,
+              namespace="jhub-e2e-faults", singleuser_port=pod_ips.port).start()
     yield hub
     hub.stop()
 
@@ -141,7 +144,18 @@ def opa_port():
 
 @pytest.fixture(scope="module")
 def direct_hub(opa_port, tmp_path_factory):
-    # The hub starts while its OPA is not running yet.
+    """The hub for OPA's own faults and the 300-request bursts, which start
+    while its OPA is not running yet.
+
+    Here the recorder (tests/e2e/recording.py) stands in for Kubernetes, on
+    purpose: these tests are about the hub and OPA under load, and a real API
+    server cannot serve them on this 2-core machine. Measured with the real
+    cluster of tests/kube: in a healthy burst, 118 of the 150 allowed spawns
+    hit KubeSpawner's 60 s start_timeout waiting for their pods (the hub,
+    proxy, OPA, API server, etcd, scheduler and kwok share the 2 cores), so
+    the outcome measured the machine, not the policy. Every other end-to-end
+    test, the fault matrix above included, runs on the real API server.
+    """
     hub = Hub(tmp_path_factory.mktemp("direct-hub"), f"http://127.0.0.1:{opa_port}").start()
     yield hub
     hub.stop()

@@ -23,41 +23,21 @@ from jhpolicy.local_opa import LocalOPA
 
 from .conftest import POLICIES, ROOT
 from .e2e.hub import Hub
-from .kube.cluster import BIN, ApiError, Cluster
-from .kube.pod_ips import PodIPs
+from .kube.cluster import BIN, ApiError
 
 NAMESPACE = "jhub-e2e"
 SAMPLE = "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("kube")).start()
-    try:
-        cluster.add_node("kwok-cpu-0")
-        cluster.add_node("kwok-gpu-0", gpus=2)
-        cluster.ensure_namespace(NAMESPACE)
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture(scope="module")
-def kube_hub(cluster, tmp_path_factory):
-    pod_ips = PodIPs().start()
+def kube_hub(cluster, pod_ips, tmp_path_factory):
     opa = LocalOPA([POLICIES]).start()
-    hub = Hub(
-        tmp_path_factory.mktemp("kube-hub"),
-        opa.url,
-        spawner="jhpolicy.spawner.PolicyKubeSpawner",
-        env={"KUBECONFIG": str(cluster.kubeconfig), "E2E_NAMESPACE": NAMESPACE, "E2E_START_TIMEOUT": "60"},
-    )
+    hub = Hub(tmp_path_factory.mktemp("kube-hub"), opa.url, cluster=cluster, namespace=NAMESPACE, singleuser_port=pod_ips.port)
     try:
         yield hub.start()
     finally:
         hub.stop()
         opa.stop()
-        pod_ips.stop()
 
 
 def user_pods(cluster, user: str, server: str = "") -> list[dict]:

@@ -33,8 +33,12 @@ def find_chp() -> str:
 
 class Hub:
     def __init__(
-        self, workdir: Path, opa_url: str, spawner: str | None = None, opa_timeout: float = 5.0, env: dict | None = None
+        self, workdir: Path, opa_url: str, spawner: str | None = None, opa_timeout: float = 5.0,
+        cluster=None, namespace: str | None = None, singleuser_port: int = 8888,
     ):
+        """With `cluster` (tests/kube/cluster.py), the hub runs the real
+        PolicyKubeSpawner against that API server in `namespace`; without,
+        the recorder (recording.py) stands in for Kubernetes."""
         self.dir = workdir
         self.opa_url = opa_url
         self.port = free_port()
@@ -45,7 +49,14 @@ class Hub:
         self.log_path = workdir / "jupyterhub.log"
         self.spawner = spawner
         self.opa_timeout = opa_timeout
-        self.extra_env = env or {}
+        self.cluster = cluster
+        self.namespace = namespace
+        self.extra_env = {}
+        if cluster is not None:
+            cluster.ensure_namespace(namespace)
+            self.spawner = "jhpolicy.spawner.PolicyKubeSpawner"
+            self.extra_env = {"KUBECONFIG": str(cluster.kubeconfig), "E2E_NAMESPACE": namespace,
+                              "E2E_SINGLEUSER_PORT": str(singleuser_port)}
         self.process = None
         self.client = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
 
@@ -166,9 +177,16 @@ class Hub:
 
             return await asyncio.wait_for(asyncio.gather(*(one(*req) for req in requests)), timeout)
 
-    # --- the recorder (see recording.py) ---
+    # --- the pods: from the API server, or from the recorder (see recording.py) ---
 
     def pods(self) -> list[dict]:
+        """[{"user", "server", "pod"}]: the live Pod objects, or every recorded manifest."""
+        if self.cluster is not None:
+            return [
+                {"user": p["metadata"]["labels"].get("hub.jupyter.org/username"),
+                 "server": p["metadata"].get("annotations", {}).get("hub.jupyter.org/servername", ""), "pod": p}
+                for p in self.cluster.pods(self.namespace, "component=singleuser-server")
+            ]
         return [json.loads(line) for line in self.record_file.read_text().splitlines()]
 
     def control(self, action: str, user: str, server: str = "") -> None:

@@ -41,6 +41,7 @@ if env.get("E2E_NAMESPACE"):
     # A real API server (tests/kube/cluster.py, KUBECONFIG from the harness):
     # KubeSpawner's own _start creates, watches and deletes real pods.
     c.KubeSpawner.namespace = env["E2E_NAMESPACE"]
+    c.KubeSpawner.port = int(env["E2E_SINGLEUSER_PORT"])  # where tests/kube/pod_ips.py answers
     c.KubeSpawner.start_timeout = int(env.get("E2E_START_TIMEOUT", "60"))
     c.KubeSpawner.delete_grace_period = 0
     # Notice a pod deleted outside the hub within seconds, not 30 s.

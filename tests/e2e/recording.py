@@ -1,6 +1,9 @@
 """Spawners for the end-to-end hub, with Kubernetes replaced by a recorder.
 
-There is no Kubernetes API server here. These classes replace exactly the
+Used only where a real API server cannot serve the test on this machine: the
+300-request bursts of tests/test_e2e_faults.py (see its direct_hub). Every
+other end-to-end test runs PolicyKubeSpawner against the real API server of
+tests/kube/cluster.py. These classes replace exactly the
 KubeSpawner methods that talk to it: `_start` past `load_user_options` and
 `get_pod_manifest` (namespace, reflectors, PVC, pod creation, waiting for
 the pod), `poll`, `stop` and `delete_forever`. Everything before that runs
