@@ -114,14 +114,7 @@ class PolicyKubeSpawner(KubeSpawner):
 
     @validate("opa_token")
     def _check_opa_token(self, proposal):
-        # `kubectl create secret --from-file` keeps the file's trailing
-        # newline; a header value with it would fail every request.
-        token = proposal["value"].strip()
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
-            raise TraitError("opa_token contains control characters; it must be a single line with no line breaks")
-        if not token.isascii():
-            raise TraitError("opa_token must be ASCII (it is sent as an HTTP header)")
-        return token
+        return checked_token(proposal["value"])
 
     opa_max_connections = Integer(
         20,
@@ -465,6 +458,33 @@ class PolicyKubeSpawner(KubeSpawner):
         )
 
 
+def checked_token(value: str) -> str:
+    """The token with surrounding whitespace stripped: `kubectl create secret
+    --from-file` keeps the file's trailing newline, and a header value with
+    it would fail every request. Control characters are a configuration error."""
+    token = value.strip()
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
+        raise TraitError("opa_token contains control characters; it must be a single line with no line breaks")
+    if not token.isascii():
+        raise TraitError("opa_token must be ASCII (it is sent as an HTTP header)")
+    return token
+
+
+def _check_token_at_hub_start() -> None:
+    """JupyterHub imports the spawner class while it loads its configuration,
+    before any spawner exists: check the token then, so a bad one stops the
+    hub with a clear error instead of failing every spawn later."""
+    import os
+
+    from traitlets.config import Application
+
+    checked_token(os.environ.get("JHPOLICY_OPA_TOKEN", ""))
+    if Application.initialized():
+        configured = Application.instance().config.get("PolicyKubeSpawner", {}).get("opa_token")
+        if isinstance(configured, str):
+            checked_token(configured)
+
+
 def _copy_containers(value):
     # KubeSpawner's profile overrides mutate dicts in place, so containers are
     # copied; anything else (callables, methods bound to the spawner) is kept
@@ -474,3 +494,6 @@ def _copy_containers(value):
     if isinstance(value, list | tuple | set):
         return type(value)(_copy_containers(v) for v in value)
     return value
+
+
+_check_token_at_hub_start()

@@ -379,3 +379,15 @@ def test_metrics_count_outcomes(hub):
     assert value("error") >= 1
     count = float(re.search(r"^jhpolicy_decision_duration_seconds_count (\S+)$", text, re.M).group(1))
     assert count == sum(value(o) for o in ("allowed", "clamped", "denied", "invalid", "error", "defaults"))
+
+
+# The token, checked when the hub starts
+
+
+def test_a_token_with_control_characters_stops_the_hub_at_start(opa, tmp_path):
+    # $JHPOLICY_OPA_TOKEN, as the token-auth values set it from the Secret.
+    hub = Hub(tmp_path, opa.url, env={"JHPOLICY_OPA_TOKEN": "abc\ndef"})
+    with pytest.raises(RuntimeError, match="JupyterHub exited") as e:
+        hub.start()
+    hub.stop()
+    assert "opa_token contains control characters" in str(e.value)

@@ -40,20 +40,21 @@ def kube_hub(cluster, pod_ips, tmp_path_factory):
         opa.stop()
 
 
-def user_pods(cluster, user: str, server: str = "") -> list[dict]:
-    pods = cluster.pods(NAMESPACE, f"hub.jupyter.org/username={user}")
-    return [p for p in pods if p["metadata"].get("annotations", {}).get("hub.jupyter.org/servername", "") == server]
+def user_pods(hub, user: str, server: str = "") -> list[dict]:
+    """The Pod objects the API server holds for this server."""
+    return [r["pod"] for r in hub.pods() if r["user"] == user and r["server"] == server]
 
 
-def wait_ready(hub, user, server):
-    return hub.progress_events(user, server)[-1]
+def start_ready(hub, user: str, server: str, body: dict) -> list[dict]:
+    """Start a server, wait until it is ready; its pods."""
+    r = hub.start_server(user, server, body)
+    assert r.status_code in (201, 202), r.text
+    assert hub.progress_events(user, server)[-1].get("ready"), f"{user}/{server} did not become ready"
+    return user_pods(hub, user, server)
 
 
 def test_allowed_spawn_stores_exactly_the_decided_pod(cluster, kube_hub):
-    r = kube_hub.start_server("alice", "lab", {"image": SAMPLE, "cpu_limit": 8})
-    assert r.status_code in (201, 202), r.text
-    assert wait_ready(kube_hub, "alice", "lab").get("ready"), "server did not become ready"
-    (pod,) = user_pods(cluster, "alice", "lab")
+    (pod,) = start_ready(kube_hub, "alice", "lab", {"image": SAMPLE, "cpu_limit": 8})
     container = pod["spec"]["containers"][0]
     assert container["image"] == SAMPLE
     # As the API server stores it: cpu 8 lowered to 2; memory 1G from the default
@@ -69,10 +70,7 @@ def test_allowed_spawn_stores_exactly_the_decided_pod(cluster, kube_hub):
 
 
 def test_gpu_pod_is_accepted_with_request_equal_to_limit(cluster, kube_hub):
-    r = kube_hub.start_server("gina", "gpu", {"extra_resource_limits": {"nvidia.com/gpu": 4}})
-    assert r.status_code in (201, 202), r.text
-    assert wait_ready(kube_hub, "gina", "gpu").get("ready")
-    (pod,) = user_pods(cluster, "gina", "gpu")
+    (pod,) = start_ready(kube_hub, "gina", "gpu", {"extra_resource_limits": {"nvidia.com/gpu": 4}})
     resources = pod["spec"]["containers"][0]["resources"]
     assert resources["limits"]["nvidia.com/gpu"] == "1" == resources["requests"]["nvidia.com/gpu"]  # 4 lowered to 1
     assert pod["spec"]["nodeName"] == "kwok-gpu-0"
@@ -117,26 +115,20 @@ def test_a_pod_that_cannot_be_scheduled_is_explained_in_the_progress_stream(clus
     last = events[-1]
     assert "Insufficient nvidia.com/gpu" in last["message"], events
     assert not any("ApiException" in e.get("message", "") for e in events)
-    (pod,) = user_pods(cluster, "gina", "big")
+    (pod,) = user_pods(kube_hub, "gina", "big")
     assert pod["status"]["phase"] == "Pending"
     kube_hub.stop_server("gina", "big")
-    assert user_pods(cluster, "gina", "big") == []
+    assert user_pods(kube_hub, "gina", "big") == []
 
 
 def test_stopping_a_server_deletes_its_pod(cluster, kube_hub):
-    r = kube_hub.start_server("sam", "s", {})
-    assert r.status_code in (201, 202), r.text
-    assert wait_ready(kube_hub, "sam", "s").get("ready")
-    assert len(user_pods(cluster, "sam", "s")) == 1
+    assert len(start_ready(kube_hub, "sam", "s", {})) == 1
     kube_hub.stop_server("sam", "s")
-    assert user_pods(cluster, "sam", "s") == []
+    assert user_pods(kube_hub, "sam", "s") == []
 
 
 def test_a_pod_deleted_through_the_api_shows_as_a_stopped_server(cluster, kube_hub):
-    r = kube_hub.start_server("sam", "gone", {})
-    assert r.status_code in (201, 202), r.text
-    assert wait_ready(kube_hub, "sam", "gone").get("ready")
-    (pod,) = user_pods(cluster, "sam", "gone")
+    (pod,) = start_ready(kube_hub, "sam", "gone", {})
     cluster.request("DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod['metadata']['name']}")
     cluster.wait_for(lambda: kube_hub.server_state("sam", "gone") is None, "the hub to see the server stopped", timeout=60)
 

@@ -34,7 +34,7 @@ def find_chp() -> str:
 class Hub:
     def __init__(
         self, workdir: Path, opa_url: str, spawner: str | None = None, opa_timeout: float = 5.0,
-        cluster=None, namespace: str | None = None, singleuser_port: int = 8888,
+        cluster=None, namespace: str | None = None, singleuser_port: int = 8888, env: dict | None = None,
     ):
         """With `cluster` (tests/kube/cluster.py), the hub runs the real
         PolicyKubeSpawner against that API server in `namespace`; without,
@@ -51,12 +51,12 @@ class Hub:
         self.opa_timeout = opa_timeout
         self.cluster = cluster
         self.namespace = namespace
-        self.extra_env = {}
+        self.extra_env = dict(env or {})
         if cluster is not None:
             cluster.ensure_namespace(namespace)
             self.spawner = "jhpolicy.spawner.PolicyKubeSpawner"
-            self.extra_env = {"KUBECONFIG": str(cluster.kubeconfig), "E2E_NAMESPACE": namespace,
-                              "E2E_SINGLEUSER_PORT": str(singleuser_port)}
+            self.extra_env.update(KUBECONFIG=str(cluster.kubeconfig), E2E_NAMESPACE=namespace,
+                                  E2E_SINGLEUSER_PORT=str(singleuser_port))
         self.process = None
         self.client = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
 
