@@ -129,6 +129,8 @@ def prospective(spawner, request: SpawnRequest, profile: dict | None, ceiling) -
             current = {**current, **wanted} if isinstance(current, dict) and isinstance(wanted, dict) else wanted
         pod.values[key] = _normalise(key, current, problems)
         pod.sources[key] = _sources(key, layers)
+        if key in EXTRA_KEYS:  # a resource no layer named is the admin's
+            pod.sources[key] = {name: pod.sources[key].get(name, "config") for name in pod.values[key]}
     _guarantees_follow_limits(pod.values, pod.sources)
     problems += kubernetes_problems(pod.values, decided=False)
     if problems:

@@ -260,7 +260,7 @@ def test_input_document(opa):
             "cpu_guarantee": "limit",
             "mem_limit": "request",
             "mem_guarantee": "config",
-            "extra_resource_limits": {},
+            "extra_resource_limits": {"example.com/fpga": "config"},
             "extra_resource_guarantees": {"example.com/fpga": "limit"},
         },
     }
