@@ -133,7 +133,7 @@ async def query(client: httpx.AsyncClient, path: str, input_doc: dict, limits: L
             attempt += 1
             if attempt > limits.retries:
                 raise PolicyUnavailable(f"cannot reach OPA at {client.base_url}: {type(e).__name__}") from None
-        except (httpx.TimeoutException, asyncio.TimeoutError) as e:
+        except (httpx.TimeoutException, asyncio.TimeoutError):
             raise PolicyUnavailable(f"OPA did not answer within {timeout}s") from None
         except httpx.HTTPError as e:
             # Only the type: an exception's text can quote the request's
