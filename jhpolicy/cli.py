@@ -43,7 +43,7 @@ def _requester(args):
 
 
 async def _run_check(args, user_options: dict, opa_url: str) -> dict:
-    from .offline import OfflineUser, make_spawner, pod_summary, spawn_steps
+    from .offline import OfflineUser, apply_group_overrides, make_spawner, pod_summary, pod_to_create
 
     config = _load_config(args.config)
     config.PolicyKubeSpawner.opa_url = opa_url
@@ -51,7 +51,8 @@ async def _run_check(args, user_options: dict, opa_url: str) -> dict:
     spawner = make_spawner(config, user, user_options, args.server, _requester(args))
     report = {"user": args.user, "groups": args.group, "server": args.server}
     try:
-        pod = await spawn_steps(spawner)
+        await apply_group_overrides(spawner)
+        pod = await pod_to_create(spawner)
     except web.HTTPError as e:
         report.update(status=e.status_code, outcome=spawner.policy_outcome, message=message_of(e))
         return report

@@ -131,14 +131,25 @@ def make_spawner(
     return spawner
 
 
-async def spawn_steps(spawner):
-    """What a spawn does up to the pod, as in a hub: JupyterHub's
-    group_overrides (>= 5.1, applied by User.spawn before start), then
-    KubeSpawner._start's load_user_options and get_pod_manifest."""
+async def apply_group_overrides(spawner) -> None:
+    """What JupyterHub's User.spawn does to the spawner before start() (>= 5.1)."""
     if hasattr(spawner, "apply_group_overrides"):
         await spawner.apply_group_overrides()
+
+
+async def pod_to_create(spawner):
+    """KubeSpawner._start up to the API call: load_user_options,
+    get_pod_manifest, modify_pod_hook, then PolicyKubeSpawner's check of the
+    pod (done in _make_create_pod_request in a hub)."""
+    from jupyterhub.utils import maybe_future
+
     await spawner.load_user_options()
-    return await spawner.get_pod_manifest()
+    pod = await spawner.get_pod_manifest()
+    if spawner.modify_pod_hook:
+        pod = await maybe_future(spawner.modify_pod_hook(spawner, pod))
+    if hasattr(spawner, "verify_pod"):
+        spawner.verify_pod(pod)
+    return pod
 
 
 def pod_summary(pod) -> dict:

@@ -73,12 +73,12 @@ def _layers(spawner, request: SpawnRequest, profile: dict | None) -> list[tuple[
     return layers
 
 
-def _sources(key: str, layers: list[tuple[str, dict]]) -> object:
+def _sources(key: str, layers: list[tuple[str, dict]], value: object) -> object:
     if key in EXTRA_KEYS:
-        per_name: dict[str, str] = {}
+        per_name = {name: "config" for name in value}  # a resource no layer named is the admin's
         for source, overrides in layers:
             if isinstance(overrides.get(key), dict):
-                per_name.update({name: source for name in overrides[key]})
+                per_name.update({name: source for name in overrides[key] if name in per_name})
         return per_name
     found = "config"
     for source, overrides in layers:
@@ -99,7 +99,7 @@ def _normalise(key: str, value: object, problems: list[str]) -> object:
                 check_resource_name(key, name)
                 amounts[name] = parse_amount(f"{key}[{name}]", amount)
             except InvalidValue as e:
-                problems.append(str(e).split("; use ")[0])
+                problems.append(e.problem)
         return amounts
     return _jsonable(value)
 
@@ -128,14 +128,15 @@ def prospective(spawner, request: SpawnRequest, profile: dict | None, ceiling) -
             wanted = request.overrides[key]
             current = {**current, **wanted} if isinstance(current, dict) and isinstance(wanted, dict) else wanted
         pod.values[key] = _normalise(key, current, problems)
-        pod.sources[key] = _sources(key, layers)
-        if key in EXTRA_KEYS:  # a resource no layer named is the admin's
-            pod.sources[key] = {name: pod.sources[key].get(name, "config") for name in pod.values[key]}
+        pod.sources[key] = _sources(key, layers, pod.values[key])
     _guarantees_follow_limits(pod.values, pod.sources)
-    problems += kubernetes_problems(pod.values, decided=False)
+    _refuse_if(problems + kubernetes_problems(pod.values, decided=False))
+    return pod
+
+
+def _refuse_if(problems: list[str]) -> None:
     if problems:
         raise InvalidPod("the pod would be refused by Kubernetes: " + "; ".join(problems))
-    return pod
 
 
 def _guarantees_follow_limits(values: dict, sources: dict | None = None) -> None:
@@ -172,7 +173,9 @@ def kubernetes_problems(values: dict, decided: bool) -> list[str]:
                 "Kubernetes needs them equal"
             )
     if decided:
-        for guarantee, limit in (("cpu_guarantee", "cpu_limit"), ("mem_guarantee", "mem_limit")):
+        for guarantee, limit in LIMIT_OF.items():
+            if guarantee in EXTRA_KEYS:
+                continue  # equal, checked above
             g, l = values.get(guarantee), values.get(limit)
             if g is not None and l is not None and g > l:
                 problems.append(f"{guarantee} {g} is above {limit} {l}")
@@ -188,9 +191,7 @@ def decided(values: dict, overrides: dict) -> dict:
         else:
             final[key] = value
     _guarantees_follow_limits(final)
-    problems = kubernetes_problems(final, decided=True)
-    if problems:
-        raise InvalidPod("the pod would be refused by Kubernetes: " + "; ".join(problems))
+    _refuse_if(kubernetes_problems(final, decided=True))
     return final
 
 
@@ -215,15 +216,13 @@ def container_mismatches(container, final: dict) -> list[str]:
     if "image" in final and container.image != final["image"]:
         found.append(f"image {container.image!r} is not the decided {final['image']!r}")
     resources = container.resources
-    if isinstance(resources, dict):  # extra_container_config sets a plain dict
-        resources = _Fields(resources)
     for field_name, keys in (
         ("limits", {"cpu": "cpu_limit", "memory": "mem_limit"}),
         ("requests", {"cpu": "cpu_guarantee", "memory": "mem_guarantee"}),
     ):
         actual = {
             name: amount
-            for name, amount in (getattr(resources, field_name, None) or {}).items()
+            for name, amount in (_field(resources, field_name) or {}).items()
             if name in ("cpu", "memory") or "/" in name
         }
         expected = {name: final[key] for name, key in keys.items() if key in final and final[key] is not None}
@@ -241,9 +240,9 @@ def container_mismatches(container, final: dict) -> list[str]:
     return found
 
 
-class _Fields:
-    def __init__(self, mapping: dict):
-        self.__dict__.update(mapping)
+def _field(resources, name: str):
+    # extra_container_config can leave a plain dict where KubeSpawner puts a model.
+    return resources.get(name) if isinstance(resources, dict) else getattr(resources, name, None)
 
 
 def _same_quantity(actual: object, expected: object) -> bool:

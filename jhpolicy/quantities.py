@@ -70,7 +70,9 @@ class InvalidValue(ValueError):
     def __init__(self, key: str, value: object, forms: str, why: str = "") -> None:
         shown = _shown(value)
         detail = f" ({why})" if why else ""
-        super().__init__(f"{key}: {shown} is not valid{detail}; use {forms}")
+        # What is wrong, without the accepted forms (for lists of problems).
+        self.problem = f"{key}: {shown} is not valid{detail}"
+        super().__init__(f"{self.problem}; use {forms}")
         self.key = key
 
 

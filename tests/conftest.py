@@ -1,10 +1,11 @@
 """Shared fixtures.
 
 Real parts only: a real OPA process with the project's policies and real
-PolicyKubeSpawner objects. The one missing part is a Kubernetes API server:
-the spawner is built with a throwaway kube config (jhpolicy.offline) that
-nothing connects to, because load_user_options and get_pod_manifest make no
-API call.
+PolicyKubeSpawner objects. The offline spawns (run_spawn) need no Kubernetes
+API server: the spawner is built with a throwaway kube config
+(jhpolicy.offline) that nothing connects to, because load_user_options and
+get_pod_manifest make no API call. The end-to-end tests get a real one from
+the session fixtures `cluster` and `pod_ips` (tests/kube).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from jupyterhub.utils import maybe_future
 from tornado import web
 from traitlets.config import Config
 
-from jhpolicy.offline import OfflineRequester, OfflineUser, make_spawner, pod_summary
+from jhpolicy.offline import OfflineRequester, OfflineUser, apply_group_overrides, make_spawner, pod_summary, pod_to_create
 
 from .opa_server import opa_server
 
@@ -86,16 +86,11 @@ def run_spawn(
         c.PolicyKubeSpawner.opa_url = opa_url
         who = user if isinstance(user, OfflineUser) else OfflineUser(name=user, groups=list(groups))
         spawner = make_spawner(c, who, body, server, requester)
-        if hasattr(spawner, "apply_group_overrides"):  # JupyterHub >= 5.1 does this before start()
-            await spawner.apply_group_overrides()
+        await apply_group_overrides(spawner)
         before = _trait_values(spawner)
         error = pod = manifest = None
         try:
-            await spawner.load_user_options()
-            manifest = await spawner.get_pod_manifest()
-            if spawner.modify_pod_hook:  # KubeSpawner._start runs it, then creates the pod
-                manifest = await maybe_future(spawner.modify_pod_hook(spawner, manifest))
-            spawner.verify_pod(manifest)  # as in _make_create_pod_request
+            manifest = await pod_to_create(spawner)
             pod = pod_summary(manifest)
         except web.HTTPError as e:
             error = e

@@ -22,11 +22,11 @@ import asyncio
 import json
 import os
 
-from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from tornado import web
 from tornado.httpserver import HTTPServer
 
+from jhpolicy.offline import pod_to_create
 from jhpolicy.spawner import PolicyKubeSpawner
 
 RECORD_FILE = os.environ.get("E2E_RECORD_FILE", "")
@@ -77,12 +77,7 @@ class ControlHandler(web.RequestHandler):
 class RecordingMixin:
     async def _start(self):
         PODS.ensure_server()
-        await self.load_user_options()
-        pod = await self.get_pod_manifest()
-        if self.modify_pod_hook:
-            pod = await maybe_future(self.modify_pod_hook(self, pod))
-        if hasattr(self, "verify_pod"):  # PolicyKubeSpawner's gate in _make_create_pod_request
-            self.verify_pod(pod)
+        pod = await pod_to_create(self)
         key = f"{self.user.name}/{self.name}"
         with open(RECORD_FILE, "a") as f:
             f.write(json.dumps({"user": self.user.name, "server": self.name, "pod": self.api.api_client.sanitize_for_serialization(pod)}) + "\n")
