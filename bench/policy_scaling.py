@@ -81,7 +81,9 @@ def request(groups: list[str], image: str) -> dict:
 def eval_ns(data: dict, inputs: list[dict], queries: int) -> dict[str, float]:
     """Median eval time per input, in microseconds."""
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy(ROOT / "policies" / "spawn.rego", tmp)
+        for rego in (ROOT / "policies").glob("*.rego"):
+            if not rego.stem.endswith("_test"):
+                shutil.copy(rego, tmp)
         Path(tmp, "data.json").write_text(json.dumps(data))
         with LocalOPA([tmp], OPA_FLAGS) as opa, httpx.Client(base_url=opa.url, trust_env=False) as client:
             results = {"_rss_mib": rss_mib(opa.process.pid)}

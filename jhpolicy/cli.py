@@ -55,9 +55,11 @@ async def _run_check(args, user_options: dict, opa_url: str) -> dict:
         pod = await pod_to_create(spawner)
     except web.HTTPError as e:
         report.update(status=e.status_code, outcome=spawner.policy_outcome, message=message_of(e))
+        report["input"] = spawner.policy_input
         return report
     finally:
         await close_clients()
+    report["input"] = spawner.policy_input
     report.update(
         status=200,
         outcome=spawner.policy_outcome,
@@ -84,9 +86,65 @@ def _print_report(report: dict) -> None:
     print(f"pod requests: {json.dumps(pod['requests'], sort_keys=True)}")
 
 
+def _print_explanation(input_doc: dict | None, policies: Path) -> None:
+    from .explain import explain
+
+    if input_doc is None:
+        print("explain: no decision was asked for (the request was refused before the policy)")
+        return
+    print(f"rules that decided (from {policies}):")
+    for step in explain(str(ensure_opa()), policies, input_doc):
+        print(f"  {step}")
+
+
+def cmd_replay(args) -> int:
+    """Evaluate a decision from OPA's decision log again and compare it with the logged result."""
+    from .explain import ExplainError, logged_decisions, pick
+    from .local_opa import LocalOPA, bundled_policies
+    from .opa_client import Limits, PolicyUnavailable, ask, close_clients
+
+    try:
+        entry = pick(logged_decisions(Path(args.replay).read_text()), args.decision_id)
+    except (OSError, ExplainError) as e:
+        print(f"jhpolicy check --replay: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    policies = Path(args.policies) if args.policies else bundled_policies()
+
+    async def evaluate(url):
+        try:
+            return (await ask(url, None, 1, entry.path, entry.input, Limits(10.0, 1, 16 * 2**20))).result
+        finally:
+            await close_clients()
+
+    try:
+        if args.opa_url:
+            result = asyncio.run(evaluate(args.opa_url))
+        else:
+            with LocalOPA([policies]) as opa:
+                result = asyncio.run(evaluate(opa.url))
+    except (OPANotFound, RuntimeError, PolicyUnavailable) as e:
+        print(f"jhpolicy check --replay: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    made_by = ", ".join(f"bundle {name} revision {rev}" for name, rev in entry.revisions.items()) or "local policy files"
+    hub = entry.labels.get("hub")
+    print(f"decision {entry.decision_id}{f' on hub {hub}' if hub else ''}, made by {made_by}")
+    print(f"logged:   {json.dumps(entry.result, sort_keys=True)}")
+    print(f"replayed: {json.dumps(result, sort_keys=True)} ({args.opa_url or policies})")
+    same = result == entry.result
+    print("same decision" if same else "DIFFERENT decision: the policy or its data changed since")
+    if args.explain:
+        _print_explanation(entry.input, policies)
+    return 0 if same else 1
+
+
 def cmd_check(args) -> int:
     from .local_opa import LocalOPA, bundled_policies
 
+    if args.replay:
+        return cmd_replay(args)
+    if not args.user:
+        print("jhpolicy check: --user is required (unless --replay)", file=sys.stderr)
+        return EXIT_ERROR
     try:
         user_options = json.loads(args.body)
     except ValueError as e:
@@ -102,10 +160,13 @@ def cmd_check(args) -> int:
         except (OPANotFound, RuntimeError) as e:
             print(f"jhpolicy check: cannot start a local OPA: {e}", file=sys.stderr)
             return EXIT_ERROR
+    input_doc = report.pop("input", None)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True, default=str))
     else:
         _print_report(report)
+    if args.explain:
+        _print_explanation(input_doc, Path(args.policies) if args.policies else bundled_policies())
     if report["status"] == 200:
         return EXIT_ALLOWED
     return EXIT_DENIED if report["status"] == 403 else EXIT_ERROR
@@ -133,6 +194,49 @@ def cmd_configmap(args) -> int:
     return 0
 
 
+def cmd_bundle(args) -> int:
+    from .bundle import BundleError, build
+    from .local_opa import bundled_policies
+
+    try:
+        out = build(
+            str(ensure_opa()),
+            Path(args.policies) if args.policies else bundled_policies(),
+            Path(args.output),
+            signing_key=Path(args.signing_key),
+            keyid=args.keyid,
+            revision=args.revision,
+            signing_alg=args.signing_alg,
+        )
+    except (BundleError, OPANotFound) as e:
+        print(f"jhpolicy bundle: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    print(out)
+    return 0
+
+
+def cmd_opa_config(args) -> int:
+    import yaml
+
+    from .bundle import sidecar_config
+    from .configmap import to_yaml
+
+    try:
+        public_key = Path(args.public_key).read_text()
+    except OSError as e:
+        print(f"jhpolicy opa-config: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    config = sidecar_config(args.server_url, keyid=args.keyid, public_key=public_key, hub=args.hub,
+                            resource=args.resource, algorithm=args.algorithm)
+    metadata = {"name": args.name, "labels": {"app.kubernetes.io/name": "jhpolicy"}}
+    if args.namespace:
+        metadata["namespace"] = args.namespace
+    document = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata,
+                "data": {"opa-config.yaml": yaml.safe_dump(config, sort_keys=False)}}
+    sys.stdout.write(to_yaml(document))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jhpolicy", description="OPA spawn policies for JupyterHub's KubeSpawner")
     parser.add_argument("--version", action="version", version=f"jhpolicy {__version__} (OPA {OPA_VERSION})")
@@ -144,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a spawn request through PolicyKubeSpawner and print the decision and the pod's "
         "image and resources. Exit 0 allowed, 1 denied, 2 error.",
     )
-    check.add_argument("--user", required=True, help="the user whose server is started")
+    check.add_argument("--user", help="the user whose server is started (required unless --replay)")
     check.add_argument("--group", action="append", default=[], help="a group of the user (repeat)")
     check.add_argument("--admin", action="store_true", help="the user is a JupyterHub admin")
     check.add_argument("--server", default="", help="named server ('' = the default server)")
@@ -157,6 +261,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--policies", help="policy folder for the local OPA (default: the bundled policies)")
     check.add_argument("--config", help="a jupyterhub_config.py to load (profile_list, PolicyKubeSpawner options)")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.add_argument(
+        "--explain", action="store_true",
+        help="also list the policy's rules that decided, file:line (opa eval --explain on --policies)",
+    )
+    check.add_argument(
+        "--replay", metavar="FILE",
+        help="evaluate a decision from OPA's decision log (JSON lines) again and compare it with the logged "
+        "result; exit 0 same, 1 different, 2 error. --user and --body are not needed",
+    )
+    check.add_argument("--decision-id", help="with --replay: which decision of the file")
     check.set_defaults(func=cmd_check)
 
     install = sub.add_parser("install-opa", help=f"find or install OPA {OPA_VERSION}; prints its path")
@@ -172,6 +286,37 @@ def build_parser() -> argparse.ArgumentParser:
     configmap.add_argument("--name", default="jhpolicy-policies", help="ConfigMap name (default: jhpolicy-policies)")
     configmap.add_argument("--namespace", help="namespace to put in the manifest")
     configmap.set_defaults(func=cmd_configmap)
+
+    bundle = sub.add_parser(
+        "bundle",
+        help="build a signed OPA bundle of the policies and data, for a bundle server",
+        description="Build the policy folder's .rego and data files (tests left out) into an OPA bundle "
+        "with `opa build`, signed with --signing-key; the signature names --keyid. Prints the bundle's path.",
+    )
+    bundle.add_argument("--policies", help="policy folder (default: the bundled policies)")
+    bundle.add_argument("-o", "--output", default="bundle.tar.gz", help="bundle file to write (default: bundle.tar.gz)")
+    bundle.add_argument("--signing-key", required=True, help="PEM private key (RSA or ECDSA) to sign with")
+    bundle.add_argument("--keyid", required=True, help="the key's name, as the sidecars' keys config has it")
+    bundle.add_argument("--revision", required=True, help="revision to stamp (e.g. the git commit); decision logs carry it")
+    bundle.add_argument("--signing-alg", default="RS256", help="signing algorithm (default: RS256)")
+    bundle.set_defaults(func=cmd_bundle)
+
+    opa_config = sub.add_parser(
+        "opa-config",
+        help="print the ConfigMap with the OPA sidecar's configuration for a bundle server",
+        description="Print a ConfigMap holding opa-config.yaml for helm-values/jhpolicy-bundles.yaml: the bundle "
+        "server, mandatory signature verification with --keyid and --public-key, a persisted last good bundle, "
+        "and the hub's name in every decision log entry.",
+    )
+    opa_config.add_argument("--server-url", required=True, help="the bundle server's base URL")
+    opa_config.add_argument("--keyid", required=True, help="the signing key's name (as given to jhpolicy bundle)")
+    opa_config.add_argument("--public-key", required=True, help="PEM public key that verifies the bundles")
+    opa_config.add_argument("--hub", required=True, help="this hub's name, for decision logs")
+    opa_config.add_argument("--resource", default="bundles/jhpolicy.tar.gz", help="the bundle's path on the server")
+    opa_config.add_argument("--algorithm", default="RS256", help="signature algorithm (default: RS256)")
+    opa_config.add_argument("--name", default="jhpolicy-opa-config", help="ConfigMap name (default: jhpolicy-opa-config)")
+    opa_config.add_argument("--namespace", help="namespace to put in the manifest")
+    opa_config.set_defaults(func=cmd_opa_config)
 
     values = sub.add_parser(
         "values",

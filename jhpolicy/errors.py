@@ -22,9 +22,9 @@ def spawn_error(status: int, message: str, reason: str) -> web.HTTPError:
     if SpawnException is not None:
         error = SpawnException(message, reason=reason, status_code=status)
     else:
-        # The message goes in args: JupyterHub 5 renders log_message % args,
-        # and a policy message may contain a '%'.
-        error = web.HTTPError(status, "%s", message, reason=None)
+        # JupyterHub 5 renders log_message % args; given no args, tornado
+        # escapes a '%' (which a policy message may contain) for that.
+        error = web.HTTPError(status, message)
     # What the spawn page and the API show, instead of the exception's repr.
     error.jupyterhub_message = message
     return error

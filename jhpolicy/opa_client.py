@@ -15,6 +15,7 @@ becomes :class:`PolicyUnavailable`, whose text is for the hub log only.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import threading
@@ -72,15 +73,22 @@ def io_loop() -> asyncio.AbstractEventLoop:
     return _io_loop
 
 
-async def ask(
+def submit(
     base_url: str, token: str | None, max_connections: int, path: str, input_doc: dict, limits: Limits
-) -> OPAResponse:
-    """Query OPA from the I/O thread; await the answer on the caller's loop."""
+) -> concurrent.futures.Future:
+    """Start a query on the I/O thread; the future holds the OPAResponse."""
 
     async def on_io_thread():
         return await query(_client(base_url, token, max_connections), path, input_doc, limits)
 
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(on_io_thread(), io_loop()))
+    return asyncio.run_coroutine_threadsafe(on_io_thread(), io_loop())
+
+
+async def ask(
+    base_url: str, token: str | None, max_connections: int, path: str, input_doc: dict, limits: Limits
+) -> OPAResponse:
+    """Query OPA from the I/O thread; await the answer on the caller's loop."""
+    return await asyncio.wrap_future(submit(base_url, token, max_connections, path, input_doc, limits))
 
 
 def _client(base_url: str, token: str | None, max_connections: int) -> httpx.AsyncClient:

@@ -19,7 +19,7 @@ would lift the very bound it seems to set.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 MEMORY_FORMS = 'integer bytes, "512M"/"2G" (1024-based, JupyterHub form) or "512Mi"/"2Gi" (Kubernetes form)'
 CPU_FORMS = 'a number of cores (2, 0.5), a numeric string ("2") or Kubernetes millicores ("500m")'
@@ -91,10 +91,7 @@ def _is_number(value: object) -> bool:
 def _decimal(key: str, value: object, forms: str, pattern: re.Pattern, units: dict) -> Decimal:
     """The exact value of a JSON number or a suffixed string; not negative, finite."""
     if _is_number(value):
-        try:
-            number = Decimal(value)
-        except (InvalidOperation, ValueError):
-            raise InvalidValue(key, value, forms) from None
+        number = Decimal(value)  # exact for any int or float, NaN and infinities included
         if not number.is_finite():
             raise InvalidValue(key, value, forms, "must be a finite number")
         if number < 0:

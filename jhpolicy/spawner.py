@@ -25,7 +25,7 @@ from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, 
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
-from . import errors, metrics, opa_client
+from . import errors, metrics, opa_client, shadow
 from .opa_input import build_input
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
@@ -86,6 +86,24 @@ class PolicyKubeSpawner(KubeSpawner):
         It gets the decision input with `profiles`, the slugs of
         `profile_list`, and answers the list of slugs to show.
         """,
+    )
+
+    opa_shadow_decision_path = Unicode(
+        "",
+        config=True,
+        help="""
+        A candidate decision path (e.g. a stricter policy in the same bundle)
+        evaluated beside the live one on every spawn and never applied. The
+        spawn does not wait for it; each comparison is counted on /hub/metrics
+        (jhpolicy_shadow_decisions_total) and each disagreement logged with both
+        decision ids. Empty (the default): no shadow.
+        """,
+    )
+
+    opa_shadow_url = Unicode(
+        "",
+        config=True,
+        help="OPA server for `opa_shadow_decision_path`; empty (the default): `opa_url`.",
     )
 
     opa_retries = Integer(
@@ -200,13 +218,15 @@ class PolicyKubeSpawner(KubeSpawner):
     # input.pod), which get_pod_manifest checks the built pod against.
     policy_input: dict | None = None
     policy_pod: dict | None = None
+    # The last spawn's shadow comparison (opa_shadow_decision_path), if any.
+    policy_shadow: shadow.Comparison | None = None
 
     async def load_user_options(self):
         started = time.perf_counter()
         self.policy_messages = []
         self.policy_applied = {}
         self.policy_decision = None
-        self.policy_input = self.policy_pod = None
+        self.policy_input = self.policy_pod = self.policy_shadow = None
         snapshot = {}
         outcome = "error"
         try:
@@ -227,8 +247,10 @@ class PolicyKubeSpawner(KubeSpawner):
             if not decision.allow:
                 outcome = "denied"
                 self._log_decision(input_doc, decision_id, decision, {})
+                self._start_shadow(input_doc, pod, decision, decision_id)
                 raise errors.denied(decision.messages)
-            final = decided(pod.values, decision.overrides)
+            final = self._decided_pod(pod, decision)
+            self._start_shadow(input_doc, pod, decision, decision_id)
             self.policy_applied = self._apply(final, decision.overrides, request.overrides)
             outcome = "clamped" if final != pod.values else "allowed"
             self.policy_messages = decision.messages
@@ -383,6 +405,31 @@ class PolicyKubeSpawner(KubeSpawner):
             raise RequestError(str(e)) from None
         finally:
             self.user_options = saved
+
+    def _start_shadow(self, input_doc: dict, pod, decision, decision_id: str | None) -> None:
+        """Ask the candidate policy too, without waiting for it (see jhpolicy.shadow)."""
+        if not self.opa_shadow_decision_path:
+            return
+        live = shadow.outcome_of(decision, pod.values)
+        limits = opa_client.Limits(self.opa_timeout, self.opa_retries, self.opa_max_response_bytes)
+        comparison = shadow.Comparison(
+            live, decision_id, pod.values, self.policy_allowed_keys, f"user={self.user.name} server={self.name!r}", self.log
+        )
+        future = opa_client.submit(
+            self.opa_shadow_url or self.opa_url, self.opa_token or None, self.opa_max_connections,
+            self.opa_shadow_decision_path, input_doc, limits,
+        )
+        future.add_done_callback(comparison.finish)
+        self.policy_shadow = comparison
+
+    def _decided_pod(self, pod, decision) -> dict:
+        """The final values; a pod Kubernetes would refuse is the caller's
+        fault (400) if they asked for it, the policy's (503) if its changes made it."""
+        try:
+            return decided(pod.values, decision.overrides)
+        except InvalidPod as e:
+            decided(pod.values, {})  # raises InvalidPod (a 400) if the request alone is the problem
+            raise decisions.PolicyBroken(f"decision.overrides: {e}") from None
 
     def _apply(self, final: dict, decided: dict, requested: dict) -> dict:
         """Set the pod's values: every parsed key explicitly (so the pod says

@@ -30,8 +30,9 @@ ANSWERS = {
     "overrides_not_map": (200, b'{"result": {"allow": true, "overrides": [["cpu_limit", 64]], "messages": []}}'),
     "wrong_type_value": (200, b'{"result": {"allow": true, "overrides": {"cpu_limit": "lots"}, "messages": []}}'),
     "outside_ceiling": (200, b'{"result": {"allow": true, "overrides": {"privileged": true}, "messages": []}}'),
+    "http_502_long": (502, b"<html>" + b"x" * 400 + b"</html>"),
 }
-FAULTS = [*ANSWERS, "huge_body", "slow", "hang"]
+FAULTS = [*ANSWERS, "huge_body", "slow", "hang", "close"]
 
 
 class FaultServer:
@@ -39,6 +40,7 @@ class FaultServer:
         self.upstream = upstream
         self.slow_seconds = slow_seconds
         self.fault: str | None = None
+        self.times: int | None = None
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests = 0
@@ -81,9 +83,11 @@ class FaultServer:
                 if request is None:
                     break
                 self.requests += 1
+                fault = self._take_fault()
+                if fault == "close":
+                    break  # read the request, closed the connection without an answer
                 self.in_flight += 1
                 try:
-                    fault = self.fault
                     if fault == "hang":
                         await asyncio.Event().wait()  # accepted, never answered
                     if fault == "slow":
@@ -125,6 +129,15 @@ class FaultServer:
         response = await self._client.request(method, path, content=body, headers=headers)
         return response.status_code, response.content
 
-    def set(self, fault: str | None) -> None:
+    def set(self, fault: str | None, times: int | None = None) -> None:
+        """Inject ``fault`` into every request, or into the next ``times`` only."""
         assert fault is None or fault in FAULTS, fault
-        self.fault = fault
+        self.fault, self.times = fault, times
+
+    def _take_fault(self) -> str | None:
+        fault = self.fault
+        if fault is not None and self.times is not None:
+            self.times -= 1
+            if self.times <= 0:
+                self.fault = None
+        return fault

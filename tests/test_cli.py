@@ -4,7 +4,12 @@ import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
+from jhpolicy.configmap import policy_files
+
+POLICIES = Path(__file__).resolve().parents[1] / "policies"
+POLICY_FILES = [POLICIES / name for name in policy_files(POLICIES)]
 FORUM_BODY = '{"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8}}'
 
 
@@ -73,3 +78,69 @@ def test_spawner_entry_point():
     from jhpolicy import PolicyKubeSpawner
 
     assert ep.load() is PolicyKubeSpawner
+
+
+DENIED_BODY = '{"image": "evil/miner:1", "cpu_limit": 8}'
+
+
+def test_check_explain_lists_the_rules_that_decided():
+    result = jhpolicy("check", "--user", "alice", "--group", "students", "--body", DENIED_BODY, "--explain")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    at = lines.index(next(line for line in lines if line.startswith("rules that decided (from ")))
+    steps = [line.strip() for line in lines[at + 1:]]
+    # The image refusal and the decision rule that carried it, with file:line and the rule's first line.
+    assert any(s.startswith("images.rego:") and s.endswith("denials contains msg if {") for s in steps)
+    assert steps[-1].startswith("spawn.rego:") and 'decision := {"allow": false' in steps[-1]
+    # Trimmed to the policy's own rules: no tables, no tests, no built-ins.
+    assert all(s.split(":")[0] in {p.name for p in POLICY_FILES} for s in steps)
+    assert not any("handled_keys := {" in s for s in steps)
+
+
+def decision_log_of_one_spawn(tmp_path, policies: Path) -> tuple[Path, str]:
+    """Run one spawn against an OPA with console decision logs; return the log file and the decision id."""
+    from jhpolicy.local_opa import LocalOPA
+
+    with LocalOPA([policies], ["--set=decision_logs.console=true"]) as opa:
+        result = jhpolicy("check", "--user", "alice", "--group", "students", "--body", FORUM_BODY,
+                          "--opa-url", opa.url, "--json")
+        assert result.returncode == 0, result.stderr
+        log = tmp_path / "decisions.log"
+        log.write_text(opa.log_text())
+    (entry,) = [json.loads(line) for line in log.read_text().splitlines() if '"decision_id"' in line]
+    return log, entry["decision_id"]
+
+
+def test_replay_of_a_logged_decision(tmp_path):
+    log, decision_id = decision_log_of_one_spawn(tmp_path, POLICIES)
+    same = jhpolicy("check", "--replay", str(log))
+    assert same.returncode == 0, same.stderr
+    assert same.stdout.splitlines()[0] == f"decision {decision_id}, made by local policy files"
+    assert same.stdout.splitlines()[-1] == "same decision"
+
+    # The policy changed since: the replay says so, and exits 1.
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    for path in POLICY_FILES:
+        text = path.read_text()
+        if path.name == "data.json":
+            data = json.loads(text)
+            data["jhpolicy"]["groups"]["students"]["max"]["cpu_limit"] = 3
+            text = json.dumps(data)
+        (changed / path.name).write_text(text)
+    different = jhpolicy("check", "--replay", str(log), "--decision-id", decision_id, "--policies", str(changed), "--explain")
+    assert different.returncode == 1, different.stderr
+    assert "DIFFERENT decision: the policy or its data changed since" in different.stdout
+    assert '"cpu_limit": 3' in different.stdout and "rules that decided" in different.stdout
+
+
+def test_replay_names_what_is_missing(tmp_path):
+    empty = tmp_path / "empty.log"
+    empty.write_text("not a decision\n")
+    result = jhpolicy("check", "--replay", str(empty))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "jhpolicy check --replay: no decision log entry (a JSON line with decision_id and input) in the file"
+    )
+    result = jhpolicy("check", "--replay", str(empty), "--decision-id", "x")
+    assert result.returncode == 2

@@ -42,6 +42,7 @@ K8S_VERSION = "1.33"  # within z2jh 4.4.0's supported range
 STACKS = {
     "jhpolicy": ["jhpolicy.yaml", "hub-image.yaml"],
     "token-auth": ["jhpolicy.yaml", "jhpolicy-token-auth.yaml", "hub-image.yaml"],
+    "bundles": ["jhpolicy.yaml", "jhpolicy-bundles.yaml", "hub-image.yaml"],
 }
 INPUT = {
     "version": 2,
@@ -238,6 +239,8 @@ def sidecar_command(opa_container: dict, mounts: dict[str, Path], decision_port:
     for arg in opa_container["args"]:
         arg = arg.replace("--diagnostic-addr=:8282", f"--diagnostic-addr=127.0.0.1:{diag_port}")
         arg = arg.replace(":8181", f":{decision_port}")
+        for mount, root in mounts.items():
+            arg = arg.replace(f"={mount}/", f"={root}/")
         args.append(str(mounts.get(arg, arg)))
     return [ensure_opa(), *args]
 

@@ -21,3 +21,21 @@ allow_as_is := {"allow": true, "overrides": {}, "messages": []}
 
 # Denies with the input it was sent, so tests can read the input document.
 echo_input := {"allow": false, "overrides": {}, "messages": [json.marshal(input)]}
+
+# Profile lists for the spawn page's form (opa_profiles_path).
+profiles_not_a_list := "small"
+
+profiles_none := []
+
+# A value the spawner's trait refuses, for a key in a widened ceiling.
+node_selector_not_a_map := {"allow": true, "overrides": {"node_selector": "gpu"}, "messages": []}
+
+# Guarantees above their limits: a pod the API server would refuse.
+guarantees_above_limits := {
+	"allow": true,
+	"overrides": {"cpu_limit": 1, "cpu_guarantee": 2, "mem_limit": "1G", "mem_guarantee": "2G"},
+	"messages": [],
+}
+
+# The spawn page's profiles, only when the form's input carries the admin's pod.
+profiles_when_the_pod_is_known := input.profiles if is_number(input.pod.cpu_limit)

@@ -1,0 +1,100 @@
+"""Benchmark: what a shadow (candidate) decision path adds to a spawn's decision.
+
+The spawner's decision path (load_user_options) three ways, interleaved so
+that machine drift hits all alike: no shadow; a shadow that answers (the
+same policy, so every comparison runs); a shadow that hangs (a fault server
+that never answers). The spawn never waits for the shadow, so the target is
+no added latency: p50 and p99 at most 1.05x those without a shadow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from traitlets.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jhpolicy.local_opa import LocalOPA  # noqa: E402
+from jhpolicy.offline import OfflineUser, make_spawner  # noqa: E402
+from tests.faults import FaultServer  # noqa: E402
+
+BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8, "mem_limit": "8G"}}
+TARGET = 1.05
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def spawner_for(opa_url: str, shadow_url: str | None):
+    config = Config()
+    config.PolicyKubeSpawner.opa_url = opa_url
+    if shadow_url:
+        config.PolicyKubeSpawner.opa_shadow_decision_path = "jupyterhub/spawn/decision"
+        config.PolicyKubeSpawner.opa_shadow_url = shadow_url
+        config.PolicyKubeSpawner.opa_timeout = 1.0  # hanging shadows end after 1 s
+    return make_spawner(config, OfflineUser("alice", groups=["students"]), BODY)
+
+
+async def run(opa_url: str, hang_url: str, iterations: int, warmup: int) -> dict:
+    spawners = {
+        "no shadow": spawner_for(opa_url, None),
+        "shadow": spawner_for(opa_url, opa_url),
+        "hung shadow": spawner_for(opa_url, hang_url),
+    }
+    times = {name: [] for name in spawners}
+    names = list(spawners)
+    for i in range(warmup + iterations):
+        for name in names[i % 3:] + names[:i % 3]:  # rotate the order
+            spawner = spawners[name]
+            spawner.user_options = BODY
+            start = time.perf_counter()
+            await spawner.load_user_options()
+            elapsed = time.perf_counter() - start
+            assert spawner.policy_outcome in ("clamped", "allowed")
+            if i >= warmup:
+                times[name].append(elapsed)
+    compared = spawners["shadow"].policy_shadow
+    assert compared.done.wait(10) and compared.agree, "the answering shadow did not agree"
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    with LocalOPA([ROOT / "policies"]) as opa:
+        faults = FaultServer(opa.url).start()
+        faults.set("hang")
+        try:
+            times = asyncio.run(run(opa.url, faults.url, args.iterations, args.warmup))
+        finally:
+            faults.set(None)
+            faults.stop()
+    print(f"shadow overhead, {args.iterations} spawn decisions each, interleaved (after {args.warmup} warm-up)")
+    print(f"{'':12} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    for name, t in times.items():
+        print(f"{name:12} {percentile(t, .5) * 1e3:8.3f} {percentile(t, .99) * 1e3:8.3f} {statistics.mean(t) * 1e3:8.3f}")
+    ok = True
+    for name in ("shadow", "hung shadow"):
+        for q, label in ((.5, "p50"), (.99, "p99")):
+            ratio = percentile(times[name], q) / percentile(times["no shadow"], q)
+            met = ratio <= TARGET
+            ok &= met
+            print(f"{name} / no shadow {label}: {ratio:.2f}x (target <= {TARGET}x) {'MET' if met else 'NOT MET'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Shadow rollouts: a candidate policy decides beside the live one, never applied.
+
+After the live decision, the same input goes to a second decision path
+(`opa_shadow_decision_path`, e.g. a stricter candidate in the same bundle).
+The spawn does not wait for it: the shadow's answer is compared with the live
+one on jhpolicy's I/O thread, and each comparison is counted on /hub/metrics;
+a disagreement is logged with both decision ids, so an admin sees exactly
+which spawns the candidate would change before switching to it. A broken or
+slow candidate only ever shows as an "error" outcome there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+
+from .decision import Decision, PolicyBroken, validate
+from .opa_client import PolicyUnavailable
+from .pod import InvalidPod, decided
+
+SHADOW_DECISIONS = Counter(
+    "jhpolicy_shadow_decisions",
+    "Shadow (candidate) decisions by live and shadow outcome, and whether the decided pods agree",
+    ["live", "shadow", "agree"],
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a decision does to a spawn: allowed, clamped, denied (or error, for a shadow)."""
+
+    name: str
+    pod: dict | None = None  # the decided values, when allowed
+    messages: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.pod is None:
+            return f"{self.name} {json.dumps(list(self.messages))}"
+        return f"{self.name} {json.dumps(self.pod, sort_keys=True, default=str)}"
+
+
+def outcome_of(decision: Decision, pod_values: dict) -> Outcome:
+    """The outcome of a contract-checked decision on the pod it was asked about."""
+    if not decision.allow:
+        return Outcome("denied", messages=tuple(decision.messages))
+    final = decided(pod_values, decision.overrides)
+    return Outcome("clamped" if final != pod_values else "allowed", pod=final)
+
+
+class Comparison:
+    """One spawn's live outcome, waiting for the shadow's answer."""
+
+    def __init__(self, live: Outcome, live_id: str | None, pod_values: dict, ceiling, who: str, log: logging.Logger):
+        self.live, self.live_id = live, live_id
+        self.pod_values, self.ceiling = pod_values, ceiling
+        self.who, self.log = who, log
+        self.shadow: Outcome | None = None
+        self.agree: bool | None = None
+        self.done = threading.Event()  # set once the shadow's answer was compared
+
+    def finish(self, future: Future) -> None:
+        """Done-callback of the shadow query (runs on the I/O thread); never raises."""
+        shadow_id = None
+        try:
+            response = future.result()
+            shadow_id = response.decision_id
+            self.shadow = outcome_of(validate(response.result, self.ceiling), self.pod_values)
+        except (PolicyUnavailable, PolicyBroken, InvalidPod) as e:
+            self.shadow = Outcome("error", messages=(str(e),))
+        except Exception as e:  # a shadow must never hurt the hub
+            self.shadow = Outcome("error", messages=(type(e).__name__,))
+        try:
+            self.agree = self.shadow == self.live
+            SHADOW_DECISIONS.labels(live=self.live.name, shadow=self.shadow.name, agree=str(self.agree).lower()).inc()
+            if not self.agree:
+                self.log.warning(
+                    "jhpolicy shadow disagrees %s decision_id=%s shadow_decision_id=%s live=%s shadow=%s",
+                    self.who, self.live_id or "-", shadow_id or "-", self.live.describe(), self.shadow.describe(),
+                )
+        finally:
+            self.done.set()

@@ -1,0 +1,33 @@
+# Who gets which allowance: allowances maps a readable source ("group
+# students") to its data entry. A user's allowance is the most generous
+# over all entries that apply.
+package jupyterhub.spawn
+
+allowances[name] := entry if {
+	some group in input.user.groups
+	entry := config.groups[group]
+	name := sprintf("group %s", [group])
+}
+
+allowances["group default"] := config.groups["default"] if {
+	not in_configured_group
+}
+
+allowances[name] := entry if {
+	input.requester.kind == "service"
+	entry := config.requesters.services[input.requester.name]
+	name := sprintf("service %s", [input.requester.name])
+}
+
+allowances["admins"] := config.requesters.admins if {
+	input.requester.admin == true
+}
+
+in_configured_group if {
+	some group in input.user.groups
+	config.groups[group]
+}
+
+sources_text := concat(", ", sort(object.keys(allowances))) if {
+	count(allowances) > 0
+} else := "you"

@@ -1,0 +1,44 @@
+# Extended resources (GPUs and the like): amounts within the maxima of the
+# user's allowances.
+package jupyterhub.spawn
+
+denials contains msg if {
+	some key in extra_keys
+	not is_object(pod[key])
+	msg := sprintf("%s must be an object of resource name to amount", [key])
+}
+
+denials contains msg if {
+	some resource in extra_names
+	not extra_maximum(resource)
+	msg := sprintf("%s is not available to %s", [resource, sources_text])
+}
+
+# Extended resources the pod would hold some of.
+extra_names contains resource if {
+	some key in extra_keys
+	some resource, amount in pod[key]
+	amount != 0
+}
+
+denials contains msg if {
+	some key in extra_keys
+	some resource, amount in pod[key]
+	not is_number(amount)
+	msg := sprintf("%s: %s must be a number", [key, resource])
+}
+
+extra_maximum(resource) := max({value |
+	some entry in allowances
+	value := entry.extra_resources[resource]
+	is_number(value)
+})
+
+overrides[key] := lowered if {
+	some key in extra_keys
+	lowered := {resource: extra_maximum(resource) |
+		some resource, amount in pod[key]
+		amount > extra_maximum(resource)
+	}
+	count(lowered) > 0
+}

@@ -1,0 +1,80 @@
+# What the user is told: which values were lowered, from what, and why.
+package jupyterhub.spawn
+
+# Where a value came from, as the user is told; nothing for their own request.
+from_text(key) := "" if {
+	sources[key] == "request"
+} else := sprintf(" (%s)", [source_names[sources[key]]]) if {
+	source_names[sources[key]]
+} else := ""
+
+source_names := {
+	"config": "the hub's default",
+	"group_overrides": "your group's settings",
+	"profile": "the profile",
+	"profile_option": "the profile option",
+	"unlisted_choice": "your profile option choice",
+	"limit": "its limit",
+}
+
+# Values that were set somewhere and lowered. A guarantee nobody set follows
+# its limit; lowering it is in the decision, but not worth a message.
+messages contains msg if {
+	some key in numeric_keys
+	got := overrides[key]
+	asked := pod[key]
+	set_somewhere(key)
+	msg := sprintf("%s %s%s lowered to %s: %s", [key, show(key, asked), from_text(key), show(key, got), lowered_because(key, got)])
+}
+
+messages contains msg if {
+	some key in extra_keys
+	some resource, got in overrides[key]
+	not sources[key][resource] == "limit"
+	asked := pod[key][resource]
+	msg := sprintf("%s %s %v%s lowered to %v: the most for %s", [key, resource, asked, extra_from_text(key, resource), got, concat(", ", extra_providers(resource, got))])
+}
+
+set_somewhere(key) if {
+	key in limit_keys
+} else if {
+	is_number(pod[key])
+	not sources[key] == "limit"
+}
+
+extra_from_text(key, resource) := "" if {
+	sources[key][resource] == "request"
+} else := sprintf(" (%s)", [source_names[sources[key][resource]]]) if {
+	source_names[sources[key][resource]]
+} else := ""
+
+lowered_because(key, got) := sprintf("the most for %s", [concat(", ", providers(key, got))]) if {
+	got == maximum(key)
+} else := sprintf("a guarantee cannot exceed %s", [limit_of[key]])
+
+extra_providers(resource, value) := sort({name |
+	some name, entry in allowances
+	entry.extra_resources[resource] == value
+})
+
+# The allowances whose maximum for key is value, to name them to the user.
+providers(key, value) := sort({name |
+	some name, entry in allowances
+	as_number(key, entry.max[key]) == value
+})
+
+show(key, value) := "unlimited" if {
+	is_null(value)
+} else := sprintf("%vG", [value / 1073741824]) if {
+	startswith(key, "mem_")
+	whole_multiple(value, 1073741824)
+} else := sprintf("%vM", [value / 1048576]) if {
+	startswith(key, "mem_")
+	whole_multiple(value, 1048576)
+} else := sprintf("%v", [value])
+
+whole_multiple(value, unit) if {
+	is_number(value)
+	round(value) == value
+	value % unit == 0
+}

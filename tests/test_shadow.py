@@ -1,0 +1,121 @@
+"""Shadow rollouts: a candidate decision path beside the live one, never applied.
+
+Real OPA (the shipped policy live, contract-test rules as candidates), real
+PolicyKubeSpawner objects, and the fault server for a candidate that hangs.
+Each test waits for the comparison's own event, never for a fixed time.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from prometheus_client import REGISTRY
+from traitlets.config import Config
+
+from .conftest import run_spawn
+from .faults import FaultServer
+
+SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
+BODY = {"image": SAMPLE, "cpu_limit": 8}
+WAIT = 60  # seconds; only a comparison that never happens gets near it
+
+
+def shadow_config(path: str, url: str = "") -> Config:
+    c = Config()
+    c.PolicyKubeSpawner.opa_shadow_decision_path = path
+    c.PolicyKubeSpawner.opa_shadow_url = url
+    c.PolicyKubeSpawner.opa_timeout = 2.0
+    return c
+
+
+def counted(live, shadow, agree):
+    return REGISTRY.get_sample_value(
+        "jhpolicy_shadow_decisions_total", {"live": live, "shadow": shadow, "agree": agree}
+    ) or 0.0
+
+
+def compared(r):
+    assert r.spawner.policy_shadow.done.wait(WAIT), "the shadow comparison never finished"
+    return r.spawner.policy_shadow
+
+
+def shadow_lines(caplog):
+    return [m for m in caplog.messages if m.startswith("jhpolicy shadow")]
+
+
+def test_a_shadow_changes_nothing(opa):
+    plain = run_spawn(opa.url, BODY, groups=["students"])
+    shadowed = run_spawn(opa.url, BODY, groups=["students"], config=shadow_config("jhpolicy_contract/allow_as_is"))
+    compared(shadowed)
+    assert shadowed.status == plain.status == 200
+    assert shadowed.pod == plain.pod and shadowed.changed() == plain.changed()
+    assert shadowed.spawner.policy_messages == plain.spawner.policy_messages
+
+
+def test_disagreement_is_logged_with_both_decision_ids_and_counted(opa, caplog):
+    before = counted("clamped", "allowed", "false")
+    with caplog.at_level(logging.INFO):
+        r = run_spawn(opa.url, BODY, groups=["students"], config=shadow_config("jhpolicy_contract/allow_as_is"))
+        comparison = compared(r)
+    assert comparison.live.name == "clamped" and comparison.shadow.name == "allowed" and comparison.agree is False
+    assert counted("clamped", "allowed", "false") == before + 1
+    (line,) = shadow_lines(caplog)
+    live_id = next(m for m in caplog.messages if m.startswith("jhpolicy decision")).split("decision_id=")[1].split()[0]
+    assert line.startswith(f"jhpolicy shadow disagrees user=alice server='' decision_id={live_id} shadow_decision_id=")
+    shadow_id = line.split("shadow_decision_id=")[1].split()[0]
+    assert shadow_id != live_id and shadow_id in opa.log_text()
+    assert '"cpu_limit": 2.0' in line.split(" live=")[1].split(" shadow=")[0]
+    assert '"cpu_limit": 8.0' in line.split(" shadow=")[1]
+
+
+def test_the_same_policy_in_the_shadow_agrees_quietly(opa, caplog):
+    before = counted("clamped", "clamped", "true")
+    with caplog.at_level(logging.INFO):
+        r = run_spawn(opa.url, BODY, groups=["students"], config=shadow_config("jupyterhub/spawn/decision"))
+        assert compared(r).agree is True
+    assert counted("clamped", "clamped", "true") == before + 1
+    assert shadow_lines(caplog) == []
+
+
+def test_a_refusal_the_candidate_would_allow(opa, caplog):
+    with caplog.at_level(logging.INFO):
+        r = run_spawn(opa.url, {"image": "evil/miner:1"}, groups=["students"], config=shadow_config("jhpolicy_contract/allow_as_is"))
+        comparison = compared(r)
+    assert r.status == 403
+    assert comparison.live.name == "denied" and comparison.shadow.name == "allowed"
+    (line,) = shadow_lines(caplog)
+    assert "live=denied [" in line and "evil/miner:1" in line
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["jhpolicy_contract/no_such_rule", "jhpolicy_contract/wrong_shape", "jhpolicy_contract/grants_privileged",
+     "jhpolicy_contract/guarantees_above_limits"],
+)
+def test_a_broken_candidate_is_an_error_outcome_only(opa, path):
+    before = counted("clamped", "error", "false")
+    r = run_spawn(opa.url, BODY, groups=["students"], config=shadow_config(path))
+    assert r.status == 200 and r.pod["limits"]["cpu"] == 2.0
+    assert compared(r).shadow.name == "error"
+    assert counted("clamped", "error", "false") == before + 1
+
+
+def test_a_hanging_candidate_does_not_hold_the_spawn(opa):
+    faults = FaultServer(opa.url).start()
+    try:
+        faults.set("hang")
+        r = run_spawn(opa.url, BODY, groups=["students"], config=shadow_config("jupyterhub/spawn/decision", faults.url))
+        # The spawn is done while the candidate has not answered.
+        assert r.status == 200 and r.pod["limits"]["cpu"] == 2.0
+        assert not r.spawner.policy_shadow.done.is_set()
+        assert compared(r).shadow.name == "error"  # opa_timeout ended it
+        assert "did not answer" in compared(r).shadow.messages[0]
+    finally:
+        faults.set(None)
+        faults.stop()
+
+
+def test_no_shadow_by_default(opa):
+    r = run_spawn(opa.url, BODY, groups=["students"])
+    assert r.status == 200 and r.spawner.policy_shadow is None
