@@ -38,6 +38,10 @@ class Outcome:
     pod: dict | None = None  # the decided values, when allowed
     messages: tuple[str, ...] = ()
 
+    def same_as(self, other: "Outcome") -> bool:
+        """The same effect on the spawn: outcome and decided pod (messages may be worded differently)."""
+        return self.name == other.name and self.pod == other.pod
+
     def describe(self) -> str:
         if self.pod is None:
             return f"{self.name} {json.dumps(list(self.messages))}"
@@ -75,7 +79,7 @@ class Comparison:
         except Exception as e:  # a shadow must never hurt the hub
             self.shadow = Outcome("error", messages=(type(e).__name__,))
         try:
-            self.agree = self.shadow == self.live
+            self.agree = self.shadow.same_as(self.live)
             SHADOW_DECISIONS.labels(live=self.live.name, shadow=self.shadow.name, agree=str(self.agree).lower()).inc()
             if not self.agree:
                 self.log.warning(

@@ -20,7 +20,7 @@ import pytest
 from jhpolicy.local_opa import LocalOPA
 from jhpolicy.quantities import kubernetes_quantity
 
-from .conftest import POLICIES, ROOT
+from .conftest import POLICIES, ROOT, TEST_POLICIES
 from .e2e.hub import Hub
 
 GIB = 1024**3
@@ -34,14 +34,17 @@ UNAVAILABLE = "spawn policy unavailable: the server was not started; try again l
 @pytest.fixture(scope="module")
 def opa():
     # Our own OPA, not the session one: scenario 9 stops and restarts it.
-    server = LocalOPA([POLICIES], ["--set=decision_logs.console=true"]).start()
+    # tests/policies holds the stricter candidate the hub runs as a shadow.
+    server = LocalOPA([POLICIES, TEST_POLICIES], ["--set=decision_logs.console=true"]).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def hub(opa, cluster, pod_ips, tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("hub"), opa.url, cluster=cluster, namespace="jhub-e2e-main", singleuser_port=pod_ips.port).start()
+    # Every scenario runs with a shadow (a stricter candidate), which must change none of them.
+    hub = Hub(tmp_path_factory.mktemp("hub"), opa.url, cluster=cluster, namespace="jhub-e2e-main", singleuser_port=pod_ips.port,
+              env={"E2E_OPA_SHADOW_PATH": "jupyterhub/spawn_candidate/decision"}).start()
     yield hub
     hub.stop()
 
@@ -379,6 +382,30 @@ def test_metrics_count_outcomes(hub):
     assert value("error") >= 1
     count = float(re.search(r"^jhpolicy_decision_duration_seconds_count (\S+)$", text, re.M).group(1))
     assert count == sum(value(o) for o in ("allowed", "clamped", "denied", "invalid", "error", "defaults"))
+
+
+def wait_for(condition, what: str, timeout: float = 60):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_shadow_comparisons_are_on_the_metrics_page(hub):
+    """The candidate refuses user-chosen images that the live policy allowed,
+    and agrees elsewhere; both kinds of comparison are counted and the
+    disagreements are in the hub log."""
+
+    def shadow(live, candidate, agree):
+        text = hub.client.get("/hub/metrics").text
+        m = re.search(rf'^jhpolicy_shadow_decisions_total{{agree="{agree}",live="{live}",shadow="{candidate}"}} (\S+)$', text, re.M)
+        return float(m.group(1)) if m else 0.0
+
+    wait_for(lambda: shadow("allowed", "denied", "false") + shadow("clamped", "denied", "false") >= 1, "a disagreement")
+    wait_for(lambda: shadow("denied", "denied", "true") >= 1, "an agreement")
+    assert "jhpolicy shadow disagrees user=" in hub.log_text()
 
 
 # The token, checked when the hub starts

@@ -139,7 +139,19 @@ CHART = ROOT / "tests" / "charts" / "jupyterhub-4.4.0.tgz"
 VALUES = ROOT / "helm-values"
 USER_CONFIG = ROOT / "tests" / "kube" / "user-config.yaml"
 OVERRIDES = ROOT / "tests" / "kube" / "test-overrides.yaml"
-STACKS = {"plain": ["jhpolicy.yaml", "hub-image.yaml"], "token-auth": ["jhpolicy.yaml", "jhpolicy-token-auth.yaml", "hub-image.yaml"]}
+STACKS = {
+    "plain": ["jhpolicy.yaml", "hub-image.yaml"],
+    "token-auth": ["jhpolicy.yaml", "jhpolicy-token-auth.yaml", "hub-image.yaml"],
+    "bundles": ["jhpolicy.yaml", "jhpolicy-bundles.yaml", "hub-image.yaml"],
+}
+
+
+# Any PEM public key will do: nothing verifies a bundle in this test (kwok runs no containers).
+PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8Zt0KYkt0o8HxkKSpBRyoMPxEW3D
+u0FtLPkLfLTCHtkt8TBBr5kGzL0PuoVWF6rVqgq8rVxD/Yhsq3lYQq9Vmg==
+-----END PUBLIC KEY-----
+"""
 
 
 def helm(cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -192,6 +204,15 @@ def test_chart_installs_and_the_hub_pod_runs_with_its_sidecar(cluster, stack, tm
         apply_manifest(cluster, namespace, configmap(VALUES / "opa-authz", "jhpolicy-opa-authz"))
         apply_manifest(cluster, namespace, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "jhpolicy-opa-token"},
                                             "stringData": {"token": "t-" + "0123456789abcdef" * 2}})
+    if stack == "bundles":
+        public_key = tmp_path / "bundle.pub"
+        public_key.write_text(PUBLIC_KEY)
+        result = subprocess.run(
+            [sys.executable, "-m", "jhpolicy.cli", "opa-config", "--server-url", "https://bundles.example.org",
+             "--keyid", "jhpolicy-2026", "--public-key", str(public_key), "--hub", namespace],
+            capture_output=True, text=True, check=True,
+        )
+        apply_manifest(cluster, namespace, yaml.safe_load(result.stdout))
     values_path = combined_values(tmp_path, stack)
     values = yaml.safe_load(values_path.read_text())
     # Every object of the chart goes through the API server's validation and admission.
@@ -209,12 +230,21 @@ def test_chart_installs_and_the_hub_pod_runs_with_its_sidecar(cluster, stack, tm
         opa = containers["opa"]
         expected = next(c for c in values["hub"]["extraContainers"] if c["name"] == "opa")
         assert opa["args"] == expected["args"] and opa["image"] == "openpolicyagent/opa:1.22.3-static"
-        assert opa["readinessProbe"]["httpGet"] == {"path": "/health", "port": "opa-diag", "scheme": "HTTP"}
+        ready_path = "/health?bundles=true" if stack == "bundles" else "/health"
+        assert opa["readinessProbe"]["httpGet"] == {"path": ready_path, "port": "opa-diag", "scheme": "HTTP"}
         assert opa["livenessProbe"]["httpGet"]["port"] == "opa-diag"
         volumes = {v["name"]: v for v in spec["volumes"]}
         assert volumes["jhpolicy-policies"]["configMap"]["name"] == "jhpolicy-policies"
         assert volumes["site-templates"]["configMap"]["name"] == "site-templates"  # the user's, kept
-        assert {"name": "jhpolicy-policies", "mountPath": "/policies", "readOnly": True}.items() <= opa["volumeMounts"][0].items()
+        if stack == "bundles":
+            assert volumes["jhpolicy-opa-config"]["configMap"]["name"] == "jhpolicy-opa-config"
+            assert "emptyDir" in volumes["jhpolicy-opa-persisted"]
+            assert "--config-file=/config/opa-config.yaml" in opa["args"]
+            config = cluster.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/jhpolicy-opa-config")
+            assert yaml.safe_load(config["data"]["opa-config.yaml"])["labels"] == {"hub": namespace}
+        else:
+            mount = {"name": "jhpolicy-policies", "mountPath": "/policies", "readOnly": True}
+            assert mount.items() <= opa["volumeMounts"][0].items()
         hub_env = {e["name"]: e for e in containers["hub"].get("env", [])}
         assert hub_env["SITE_NAME"]["value"] == "example-university"
         assert any(m["name"] == "site-templates" for m in containers["hub"]["volumeMounts"])

@@ -119,3 +119,19 @@ def test_a_hanging_candidate_does_not_hold_the_spawn(opa):
 def test_no_shadow_by_default(opa):
     r = run_spawn(opa.url, BODY, groups=["students"])
     assert r.status == 200 and r.spawner.policy_shadow is None
+
+
+def test_refusals_worded_differently_agree(opa):
+    r = run_spawn(opa.url, {"image": "evil/miner:1"}, groups=["students"], config=shadow_config("jupyterhub/spawn_candidate/decision"))
+    comparison = compared(r)
+    assert comparison.live.name == comparison.shadow.name == "denied"
+    assert comparison.live.messages != comparison.shadow.messages and comparison.agree is True
+
+
+def test_the_stricter_candidate_disagrees_where_it_is_stricter(opa, caplog):
+    with caplog.at_level(logging.INFO):
+        r = run_spawn(opa.url, BODY, groups=["students"], config=shadow_config("jupyterhub/spawn_candidate/decision"))
+        comparison = compared(r)
+    assert r.status == 200 and comparison.agree is False
+    (line,) = shadow_lines(caplog)
+    assert line.endswith('shadow=denied ["choosing your own image is being phased out"]')
