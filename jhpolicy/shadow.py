@@ -45,7 +45,8 @@ class Outcome:
     def describe(self) -> str:
         if self.pod is None:
             return f"{self.name} {json.dumps(list(self.messages))}"
-        return f"{self.name} {json.dumps(self.pod, sort_keys=True, default=str)}"
+        # The decided values are JSON (from OPA, or made so by pod.prospective), keyed in sorted order.
+        return f"{self.name} {json.dumps(self.pod)}"
 
 
 def outcome_of(decision: Decision, pod_values: dict) -> Outcome:

@@ -482,3 +482,27 @@ def test_token_check_at_start_with_nothing_configured(monkeypatch):
         spawner_module._check_token_at_hub_start()
     finally:
         Application.clear_instance()
+
+
+def test_a_trait_that_cannot_be_restored_is_logged_and_the_refusal_stands(opa, caplog, monkeypatch):
+    """Defensive: if putting a profile's value back fails, the admin's log
+    names the trait and the caller still gets the policy's answer."""
+    from jhpolicy.spawner import PolicyKubeSpawner
+
+    real = PolicyKubeSpawner.set_trait
+
+    def set_trait(self, name, value):
+        if name == "cpu_limit" and value is None:
+            raise RuntimeError("cannot restore")
+        return real(self, name, value)
+
+    monkeypatch.setattr(PolicyKubeSpawner, "set_trait", set_trait)
+    c = Config()
+    c.PolicyKubeSpawner.profile_list = [
+        {"slug": "big", "display_name": "Big", "default": True, "kubespawner_override": {"cpu_limit": 1.5}},
+    ]
+    c.PolicyKubeSpawner.opa_decision_path = "jhpolicy_contract/echo_input"  # always refuses
+    with caplog.at_level(logging.ERROR):
+        r = run_spawn(opa.url, {}, config=c)
+    assert r.status == 403
+    assert "jhpolicy: could not restore cpu_limit on alice" in jhpolicy_lines(caplog, logging.ERROR)

@@ -64,7 +64,8 @@ def test_disagreement_is_logged_with_both_decision_ids_and_counted(opa, caplog):
     live_id = next(m for m in caplog.messages if m.startswith("jhpolicy decision")).split("decision_id=")[1].split()[0]
     assert line.startswith(f"jhpolicy shadow disagrees user=alice server='' decision_id={live_id} shadow_decision_id=")
     shadow_id = line.split("shadow_decision_id=")[1].split()[0]
-    assert shadow_id != live_id and shadow_id in opa.log_text()
+    assert len(shadow_id) == 36 and shadow_id != live_id  # OPA's UUID for the candidate's own decision
+    assert f'"decision_id":"{shadow_id}"' in opa.log_text()
     assert '"cpu_limit": 2.0' in line.split(" live=")[1].split(" shadow=")[0]
     assert '"cpu_limit": 8.0' in line.split(" shadow=")[1]
 
@@ -108,7 +109,8 @@ def test_a_hanging_candidate_does_not_hold_the_spawn(opa):
         r = run_spawn(opa.url, BODY, groups=["students"], config=shadow_config("jupyterhub/spawn/decision", faults.url))
         # The spawn is done while the candidate has not answered.
         assert r.status == 200 and r.pod["limits"]["cpu"] == 2.0
-        assert not r.spawner.policy_shadow.done.is_set()
+        pending = r.spawner.policy_shadow
+        assert not pending.done.is_set() and pending.shadow is None and pending.agree is None
         assert compared(r).shadow.name == "error"  # opa_timeout ended it
         assert "did not answer" in compared(r).shadow.messages[0]
     finally:
@@ -135,3 +137,46 @@ def test_the_stricter_candidate_disagrees_where_it_is_stricter(opa, caplog):
     assert r.status == 200 and comparison.agree is False
     (line,) = shadow_lines(caplog)
     assert line.endswith('shadow=denied ["choosing your own image is being phased out"]')
+
+
+def test_the_same_outcome_with_another_pod_disagrees(opa):
+    r = run_spawn(opa.url, BODY, groups=["students"], config=shadow_config("jhpolicy_contract/clamp_cpu_to_one"))
+    comparison = compared(r)
+    assert comparison.live.name == comparison.shadow.name == "clamped"
+    assert comparison.live.pod["cpu_limit"] == 2.0 and comparison.shadow.pod["cpu_limit"] == 1.0
+    assert comparison.agree is False
+
+
+def test_without_decision_logs_the_ids_are_dashes(caplog):
+    from jhpolicy.local_opa import LocalOPA
+
+    from .conftest import POLICIES, TEST_POLICIES
+
+    with LocalOPA([POLICIES, TEST_POLICIES]) as plain_opa, caplog.at_level(logging.INFO):
+        r = run_spawn(plain_opa.url, BODY, groups=["students"], config=shadow_config("jhpolicy_contract/allow_as_is"))
+        compared(r)
+    (line,) = shadow_lines(caplog)
+    assert " decision_id=- shadow_decision_id=- live=clamped " in line
+
+
+def test_an_unexpected_failure_of_the_candidate_is_an_error_outcome(caplog):
+    """Whatever goes wrong with the candidate, the comparison ends, counts an
+    error, and raises nothing into the I/O thread."""
+    from concurrent.futures import Future
+
+    from jhpolicy.shadow import Comparison, Outcome
+
+    before = counted("allowed", "error", "false")
+    comparison = Comparison(Outcome("allowed", pod={"cpu_limit": 1.0}), "live-id", {"cpu_limit": 1.0}, {"cpu_limit"},
+                            "user=alice server=''", logging.getLogger("test"))
+    future = Future()
+    future.set_exception(RuntimeError("boom"))
+    with caplog.at_level(logging.WARNING):
+        comparison.finish(future)
+    assert comparison.done.is_set() and comparison.agree is False
+    assert comparison.shadow == Outcome("error", messages=("RuntimeError",))
+    assert counted("allowed", "error", "false") == before + 1
+    assert caplog.messages == [
+        "jhpolicy shadow disagrees user=alice server='' decision_id=live-id shadow_decision_id=- "
+        'live=allowed {"cpu_limit": 1.0} shadow=error ["RuntimeError"]'
+    ]

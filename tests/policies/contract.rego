@@ -39,3 +39,7 @@ guarantees_above_limits := {
 
 # The spawn page's profiles, only when the form's input carries the admin's pod.
 profiles_when_the_pod_is_known := input.profiles if is_number(input.pod.cpu_limit)
+
+# Lowers the CPU limit to 1 whatever was asked: "clamped", like the shipped
+# policy for an 8-CPU request, but to another value.
+clamp_cpu_to_one := {"allow": true, "overrides": {"cpu_limit": 1, "cpu_guarantee": 1}, "messages": []}
