@@ -23,6 +23,30 @@ from .decision import Decision, PolicyBroken, validate
 from .opa_client import PolicyUnavailable
 from .pod import InvalidPod, decided
 
+# A candidate that hangs must not pile up queries on jhpolicy's I/O thread,
+# where the live decisions run: beyond this many unanswered, a spawn's
+# comparison is skipped (counted as shadow="skipped").
+MAX_IN_FLIGHT = 20
+_in_flight = 0
+_lock = threading.Lock()
+
+
+def admit() -> bool:
+    """Reserve a place for one more shadow query, if there is one."""
+    global _in_flight
+    with _lock:
+        if _in_flight >= MAX_IN_FLIGHT:
+            return False
+        _in_flight += 1
+        return True
+
+
+def _release() -> None:
+    global _in_flight
+    with _lock:
+        _in_flight -= 1
+
+
 SHADOW_DECISIONS = Counter(
     "jhpolicy_shadow_decisions",
     "Shadow (candidate) decisions by live and shadow outcome, and whether the decided pods agree",
@@ -70,6 +94,7 @@ class Comparison:
 
     def finish(self, future: Future) -> None:
         """Done-callback of the shadow query (runs on the I/O thread); never raises."""
+        _release()
         shadow_id = None
         try:
             response = future.result()

@@ -411,6 +411,9 @@ class PolicyKubeSpawner(KubeSpawner):
         if not self.opa_shadow_decision_path:
             return
         live = shadow.outcome_of(decision, pod.values)
+        if not shadow.admit():
+            shadow.SHADOW_DECISIONS.labels(live=live.name, shadow="skipped", agree="unknown").inc()
+            return
         limits = opa_client.Limits(self.opa_timeout, self.opa_retries, self.opa_max_response_bytes)
         comparison = shadow.Comparison(
             live, decision_id, pod.values, self.policy_allowed_keys, f"user={self.user.name} server={self.name!r}", self.log

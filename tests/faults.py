@@ -58,9 +58,10 @@ class FaultServer:
     def stop(self) -> None:
         async def shutdown():
             self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             await self._client.aclose()
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
@@ -89,7 +90,8 @@ class FaultServer:
                 self.in_flight += 1
                 try:
                     if fault == "hang":
-                        await asyncio.Event().wait()  # accepted, never answered
+                        await reader.read()  # accepted, never answered: waits until the client gives up
+                        break
                     if fault == "slow":
                         await asyncio.sleep(self.slow_seconds)
                 finally:

@@ -164,8 +164,9 @@ def test_an_unexpected_failure_of_the_candidate_is_an_error_outcome(caplog):
     error, and raises nothing into the I/O thread."""
     from concurrent.futures import Future
 
-    from jhpolicy.shadow import Comparison, Outcome
+    from jhpolicy.shadow import Comparison, Outcome, admit
 
+    assert admit()  # as the spawner does before it starts a query
     before = counted("allowed", "error", "false")
     comparison = Comparison(Outcome("allowed", pod={"cpu_limit": 1.0}), "live-id", {"cpu_limit": 1.0}, {"cpu_limit"},
                             "user=alice server=''", logging.getLogger("test"))
@@ -180,3 +181,28 @@ def test_an_unexpected_failure_of_the_candidate_is_an_error_outcome(caplog):
         "jhpolicy shadow disagrees user=alice server='' decision_id=live-id shadow_decision_id=- "
         'live=allowed {"cpu_limit": 1.0} shadow=error ["RuntimeError"]'
     ]
+
+
+def test_a_hanging_candidate_cannot_pile_up_queries(opa, monkeypatch):
+    """Beyond MAX_IN_FLIGHT unanswered candidate queries, a spawn's comparison
+    is skipped and counted, so a hung candidate cannot crowd the live decisions."""
+    from jhpolicy import shadow
+
+    monkeypatch.setattr(shadow, "MAX_IN_FLIGHT", 1)
+    faults = FaultServer(opa.url).start()
+    try:
+        faults.set("hang")
+        config = shadow_config("jupyterhub/spawn/decision", faults.url)
+        first = run_spawn(opa.url, BODY, groups=["students"], config=config)
+        skipped = counted("clamped", "skipped", "unknown")
+        second = run_spawn(opa.url, BODY, groups=["students"], config=config)
+        assert first.status == second.status == 200
+        assert first.spawner.policy_shadow is not None and second.spawner.policy_shadow is None
+        assert counted("clamped", "skipped", "unknown") == skipped + 1
+        assert compared(first).shadow.name == "error"  # its timeout frees the place
+        third = run_spawn(opa.url, BODY, groups=["students"], config=config)
+        assert third.spawner.policy_shadow is not None
+        compared(third)
+    finally:
+        faults.set(None)
+        faults.stop()
