@@ -28,19 +28,7 @@ from jhpolicy.configmap import policy_files  # noqa: E402
 from jhpolicy.opa_binary import ensure_opa  # noqa: E402
 from tests.bundle_server import BundleServer  # noqa: E402
 from tests.test_bundles import KEYID, Hub  # noqa: E402
-
-INPUT = {
-    "version": 2,
-    "user": {"name": "alice", "admin": False, "groups": ["students"]},
-    "requester": {"kind": "user", "name": "alice", "admin": False},
-    "server": {"name": ""},
-    "request": {"profile": None, "profile_options": {}, "overrides": {"cpu_limit": 8}, "raw": {"cpu_limit": 8}},
-    "pod": {"image": "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0", "cpu_limit": 8, "cpu_guarantee": 1,
-            "mem_limit": 2**30, "mem_guarantee": 2**30, "extra_resource_limits": {}, "extra_resource_guarantees": {}},
-    "sources": {"image": "config", "cpu_limit": "request", "cpu_guarantee": "config", "mem_limit": "config",
-                "mem_guarantee": "config", "extra_resource_limits": {}, "extra_resource_guarantees": {}},
-}
-
+from tests.test_helm import INPUT  # noqa: E402  (students ask for 8 CPUs)
 
 def keypair(folder: Path) -> tuple[Path, str]:
     from cryptography.hazmat.primitives import serialization

@@ -23,17 +23,12 @@ from traitlets.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.decision_overhead import BODY, percentile  # noqa: E402
 from jhpolicy.local_opa import LocalOPA  # noqa: E402
 from jhpolicy.offline import OfflineUser, make_spawner  # noqa: E402
 from tests.faults import FaultServer  # noqa: E402
 
-BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8, "mem_limit": "8G"}}
 TARGET = 1.05
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def spawner_for(opa_url: str, shadow_url: str | None):

@@ -20,6 +20,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rego_mutation import listed_equivalents  # noqa: E402  (one format for both lists)
+
 EQUIVALENTS = Path(__file__).resolve().parent / "python_equivalent_mutants.txt"
 
 
@@ -43,22 +46,10 @@ def change(mutmut: str, name: str) -> tuple[str, str, str]:
     return module, " / ".join(removed), " / ".join(added)
 
 
-def listed_equivalents() -> dict[tuple[str, str, str], str]:
-    listed = {}
-    for line in EQUIVALENTS.read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        where, why = line.rsplit("  # ", 1)
-        module, diff = where.split(": ", 1)
-        original, mutated = diff.split(" => ", 1)
-        listed[(module, original.strip(), mutated.strip())] = why
-    return listed
-
-
 def main(mutmut: str, threshold: float) -> int:
     statuses = results(mutmut)
     counts = Counter(statuses.values())
-    listed = listed_equivalents()
+    listed = listed_equivalents(EQUIVALENTS)
     equivalent, unexplained = [], []
     for name, status in sorted(statuses.items()):
         if status != "survived":

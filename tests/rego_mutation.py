@@ -72,7 +72,7 @@ def mutants(text: str):
 
 def run(opa: str, threshold: float) -> int:
     files = sorted(p for p in POLICIES.glob("*.rego") if not p.name.endswith("_test.rego"))
-    listed = _listed_equivalents()
+    listed = listed_equivalents()
     jobs = []
     for path in files:
         text = path.read_text()
@@ -111,16 +111,17 @@ def run(opa: str, threshold: float) -> int:
     return 0 if ok else 1
 
 
-def _listed_equivalents() -> dict[tuple[str, str], str]:
+def listed_equivalents(path: Path = EQUIVALENTS) -> dict[tuple[str, str, str], str]:
+    """(where, original, mutated) -> why, from `<where>: <original> => <mutated>  # why` lines."""
     listed = {}
-    if EQUIVALENTS.exists():
-        for line in EQUIVALENTS.read_text().splitlines():
+    if path.exists():
+        for line in path.read_text().splitlines():
             if not line.strip() or line.startswith("#"):
                 continue
-            where, why = line.rsplit("  # ", 1)
-            name, change = where.split(": ", 1)
-            original, mutated = change.split(" => ", 1)
-            listed[(name, original.strip(), mutated.strip())] = why
+            change, why = line.rsplit("  # ", 1)
+            where, diff = change.split(": ", 1)
+            original, mutated = diff.split(" => ", 1)
+            listed[(where, original.strip(), mutated.strip())] = why
     return listed
 
 

@@ -175,13 +175,18 @@ def fleet(tmp_path, keys):
     server.stop()
 
 
-def test_a_new_revision_reaches_every_hub_without_a_restart(fleet, bundles, caplog):
-    server, hubs = fleet
-    server.publish(bundles["r1"], bundle.RESOURCE)
+def serve_and_activate(server, hubs, first_bundle):
+    """Publish the first bundle, start the server and the hubs, and wait until each has it active."""
+    server.publish(first_bundle, bundle.RESOURCE)
     server.start()
     for hub in hubs:
         hub.start()
-        wait_for(hub.bundle_active, f"{hub.name} to activate r1")
+        wait_for(hub.bundle_active, f"{hub.name} to activate its first bundle")
+
+
+def test_a_new_revision_reaches_every_hub_without_a_restart(fleet, bundles, caplog):
+    server, hubs = fleet
+    serve_and_activate(server, hubs, bundles["r1"])
     pids = [hub.process.pid for hub in hubs]
     with caplog.at_level(logging.INFO):
         assert [hub.cpu_limit() for hub in hubs] == [2.0, 2.0]
@@ -218,11 +223,7 @@ def test_a_new_revision_reaches_every_hub_without_a_restart(fleet, bundles, capl
 )
 def test_a_bundle_without_a_good_signature_is_refused(fleet, bundles, bad, logged):
     server, hubs = fleet
-    server.publish(bundles["r1"], bundle.RESOURCE)
-    server.start()
-    for hub in hubs:
-        hub.start()
-        wait_for(hub.bundle_active, f"{hub.name} to activate r1")
+    serve_and_activate(server, hubs, bundles["r1"])
 
     seen = {hub.name: len(server.fetches(hub.resource)) for hub in hubs}
     server.publish(bundles[bad], bundle.RESOURCE)
