@@ -219,7 +219,7 @@ def cmd_opa_config(args) -> int:
     import yaml
 
     from .bundle import sidecar_config
-    from .configmap import to_yaml
+    from .configmap import configmap, to_yaml
 
     try:
         public_key = Path(args.public_key).read_text()
@@ -228,11 +228,7 @@ def cmd_opa_config(args) -> int:
         return EXIT_ERROR
     config = sidecar_config(args.server_url, keyid=args.keyid, public_key=public_key, hub=args.hub,
                             resource=args.resource, algorithm=args.algorithm)
-    metadata = {"name": args.name, "labels": {"app.kubernetes.io/name": "jhpolicy"}}
-    if args.namespace:
-        metadata["namespace"] = args.namespace
-    document = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata,
-                "data": {"opa-config.yaml": yaml.safe_dump(config, sort_keys=False)}}
+    document = configmap(args.name, {"opa-config.yaml": yaml.safe_dump(config, sort_keys=False)}, args.namespace)
     sys.stdout.write(to_yaml(document))
     return 0
 

@@ -31,10 +31,14 @@ def policy_files(folder: Path) -> dict[str, str]:
 
 
 def manifest(folder: Path, name: str, namespace: str | None = None) -> dict:
+    return configmap(name, policy_files(folder), namespace)
+
+
+def configmap(name: str, data: dict[str, str], namespace: str | None = None) -> dict:
     metadata = {"name": name, "labels": {"app.kubernetes.io/name": "jhpolicy"}}
     if namespace:
         metadata["namespace"] = namespace
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": policy_files(folder)}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
 
 
 class _BlockDumper(yaml.SafeDumper):

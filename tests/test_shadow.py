@@ -19,13 +19,16 @@ from .faults import FaultServer
 SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
 BODY = {"image": SAMPLE, "cpu_limit": 8}
 WAIT = 60  # seconds; only a comparison that never happens gets near it
+# opa_timeout for a hanging candidate: the most allowed, so it is still pending
+# while a slow machine finishes the spawn (and the next one).
+HUNG = 9.0
 
 
-def shadow_config(path: str, url: str = "") -> Config:
+def shadow_config(path: str, url: str = "", timeout: float = 2.0) -> Config:
     c = Config()
     c.PolicyKubeSpawner.opa_shadow_decision_path = path
     c.PolicyKubeSpawner.opa_shadow_url = url
-    c.PolicyKubeSpawner.opa_timeout = 2.0
+    c.PolicyKubeSpawner.opa_timeout = timeout
     return c
 
 
@@ -106,7 +109,7 @@ def test_a_hanging_candidate_does_not_hold_the_spawn(opa):
     faults = FaultServer(opa.url).start()
     try:
         faults.set("hang")
-        r = run_spawn(opa.url, BODY, groups=["students"], config=shadow_config("jupyterhub/spawn/decision", faults.url))
+        r = run_spawn(opa.url, BODY, groups=["students"], config=shadow_config("jupyterhub/spawn/decision", faults.url, HUNG))
         # The spawn is done while the candidate has not answered.
         assert r.status == 200 and r.pod["limits"]["cpu"] == 2.0
         pending = r.spawner.policy_shadow
@@ -192,7 +195,7 @@ def test_a_hanging_candidate_cannot_pile_up_queries(opa, monkeypatch):
     faults = FaultServer(opa.url).start()
     try:
         faults.set("hang")
-        config = shadow_config("jupyterhub/spawn/decision", faults.url)
+        config = shadow_config("jupyterhub/spawn/decision", faults.url, HUNG)
         first = run_spawn(opa.url, BODY, groups=["students"], config=config)
         skipped = counted("clamped", "skipped", "unknown")
         second = run_spawn(opa.url, BODY, groups=["students"], config=config)
