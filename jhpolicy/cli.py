@@ -42,13 +42,17 @@ def _requester(args):
     return OfflineRequester(name=args.user, kind="user", admin=args.admin)
 
 
-async def _run_check(args, user_options: dict, opa_url: str) -> dict:
-    from .offline import OfflineUser, apply_group_overrides, make_spawner, pod_summary, pod_to_create
+async def _run_check(args, user_options: dict, opa_url: str, usage: dict | None = None) -> dict:
+    from .ledger import FixedUsage
+    from .offline import OfflineHub, OfflineUser, apply_group_overrides, make_spawner, pod_summary, pod_to_create
 
     config = _load_config(args.config)
     config.PolicyKubeSpawner.opa_url = opa_url
     user = OfflineUser(name=args.user, groups=args.group, admin=args.admin)
-    spawner = make_spawner(config, user, user_options, args.server, _requester(args))
+    hub = OfflineHub()
+    if usage is not None:
+        hub._jhpolicy_ledger = FixedUsage(usage)
+    spawner = make_spawner(config, user, user_options, args.server, _requester(args), hub=hub)
     report = {"user": args.user, "groups": args.group, "server": args.server}
     try:
         await apply_group_overrides(spawner)
@@ -65,6 +69,7 @@ async def _run_check(args, user_options: dict, opa_url: str) -> dict:
         outcome=spawner.policy_outcome,
         messages=spawner.policy_messages,
         applied=spawner.policy_applied,
+        charge=spawner.policy_decision.charge if spawner.policy_decision else None,
         pod=pod_summary(pod),
     )
     return report
@@ -80,6 +85,8 @@ def _print_report(report: dict) -> None:
     for message in report["messages"]:
         print(f"  - {message}")
     print(f"applied: {json.dumps(report['applied'], sort_keys=True)}")
+    if report.get("charge"):
+        print(f"charged to group: {report['charge']}")
     pod = report["pod"]
     print(f"pod image: {pod['image']}")
     print(f"pod limits: {json.dumps(pod['limits'], sort_keys=True)}")
@@ -137,6 +144,46 @@ def cmd_replay(args) -> int:
     return 0 if same else 1
 
 
+def _read_usage(path: str) -> dict:
+    """input.usage from a JSON file; CPU and memory may be written as in
+    jupyterhub_config.py ("4G", 2.5), extended resources as whole numbers."""
+    from .quantities import PARSERS
+
+    doc = json.loads(Path(path).read_text())
+    if not isinstance(doc, dict) or set(doc) - {"user", "user_by_group", "groups", "hub"}:
+        raise ValueError('expected an object with any of "user", "user_by_group", "groups", "hub"')
+
+    def totals(where: str, value) -> dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} is not an object")
+        parsed = {}
+        for key, amount in value.items():
+            if key == "extra_resources" and isinstance(amount, dict) and all(
+                    isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in amount.values()):
+                parsed[key] = amount
+            elif key == "servers" and isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0:
+                parsed[key] = amount
+            elif key in PARSERS and key.startswith(("cpu_", "mem_")):
+                try:
+                    parsed[key] = 0 if amount == 0 else PARSERS[key](key, amount)
+                except ValueError as e:
+                    raise ValueError(f"{where}.{e}") from None
+            else:
+                raise ValueError(f"{where}.{key}: not a usage amount: {amount!r:.50}")
+        return parsed
+
+    usage = {}
+    for scope in ("user", "hub"):
+        if scope in doc:
+            usage[scope] = totals(scope, doc[scope])
+    for scope in ("user_by_group", "groups"):
+        if scope in doc:
+            if not isinstance(doc[scope], dict):
+                raise ValueError(f"{scope} is not an object of group name to totals")
+            usage[scope] = {g: totals(f"{scope}.{g}", t) for g, t in doc[scope].items()}
+    return usage
+
+
 def cmd_check(args) -> int:
     from .local_opa import LocalOPA, bundled_policies
 
@@ -150,13 +197,18 @@ def cmd_check(args) -> int:
     except ValueError as e:
         print(f"jhpolicy check: --body is not JSON: {e}", file=sys.stderr)
         return EXIT_ERROR
+    try:
+        usage = _read_usage(args.usage) if args.usage else None
+    except (OSError, ValueError) as e:
+        print(f"jhpolicy check: --usage {args.usage}: {e}", file=sys.stderr)
+        return EXIT_ERROR
     if args.opa_url:
-        report = asyncio.run(_run_check(args, user_options, args.opa_url))
+        report = asyncio.run(_run_check(args, user_options, args.opa_url, usage))
     else:
         policies = args.policies or bundled_policies()
         try:
             with LocalOPA([policies]) as opa:
-                report = asyncio.run(_run_check(args, user_options, opa.url))
+                report = asyncio.run(_run_check(args, user_options, opa.url, usage))
         except (OPANotFound, RuntimeError) as e:
             print(f"jhpolicy check: cannot start a local OPA: {e}", file=sys.stderr)
             return EXIT_ERROR
@@ -256,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--opa-url", help="ask this OPA; default: start a local OPA on --policies")
     check.add_argument("--policies", help="policy folder for the local OPA (default: the bundled policies)")
     check.add_argument("--config", help="a jupyterhub_config.py to load (profile_list, PolicyKubeSpawner options)")
+    check.add_argument(
+        "--usage", metavar="FILE",
+        help="dry-run against this usage (input.usage as JSON: user, user_by_group, groups, hub) instead of none",
+    )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.add_argument(
         "--explain", action="store_true",

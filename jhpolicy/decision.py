@@ -1,6 +1,9 @@
 """Check OPA's answer against the decision contract before anything is applied.
 
 The contract: ``{"allow": bool, "overrides": {key: value}, "messages": [str]}``,
+optionally with ``"charge"`` (the one group of the user's an allowed server
+is charged to for quotas, or ``null``) and ``"quota"`` (that group's quota,
+for the hub's metrics),
 where ``overrides`` are changes to ``input.pod`` (the pod as the request would
 give it): the pod gets ``input.pod`` with ``overrides`` laid over it, maps
 merged. ``null`` for a CPU or memory limit or guarantee means none. An answer
@@ -28,6 +31,8 @@ class Decision:
     allow: bool
     overrides: dict[str, object] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
+    charge: str | None = None
+    quota: dict = field(default_factory=dict)
 
 
 def _normalised(key: str, value: object) -> object:
@@ -42,7 +47,22 @@ def _normalised(key: str, value: object) -> object:
     return parser(key, value)
 
 
-def validate(result: object, ceiling: set[str] | frozenset[str]) -> Decision:
+def _checked_quota(quota: object) -> dict:
+    """{key: number, "extra_resources": {name: number}}; anything else is a policy bug."""
+    def amount(value):
+        return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+    if not isinstance(quota, dict):
+        raise PolicyBroken(f"decision.quota is not an object: {quota!r:.200}")
+    for key, value in quota.items():
+        ok = (all(amount(v) for v in value.values()) if isinstance(value, dict) and key == "extra_resources"
+              else amount(value))
+        if not ok:
+            raise PolicyBroken(f"decision.quota.{key} is not an amount: {value!r:.100}")
+    return quota
+
+
+def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[str] = ()) -> Decision:
     if not isinstance(result, dict):
         raise PolicyBroken(f"decision is not an object: {result!r:.200}")
     allow = result.get("allow")
@@ -64,10 +84,15 @@ def validate(result: object, ceiling: set[str] | frozenset[str]) -> Decision:
         raise PolicyBroken(
             f"decision grants keys outside policy_allowed_keys: {', '.join(map(str, outside))}"
         )
+    # Charging a group the user is not in would spend another group's quota.
+    charge = result.get("charge")
+    if charge is not None and charge not in groups:
+        raise PolicyBroken(f"decision.charge is not one of the user's groups: {charge!r:.100}")
+    quota = _checked_quota(result.get("quota", {}))
     parsed = {}
     for key, value in overrides.items():
         try:
             parsed[key] = _normalised(key, value)
         except InvalidValue as e:
             raise PolicyBroken(f"decision.overrides: {e}") from None
-    return Decision(allow=True, overrides=parsed, messages=messages)
+    return Decision(allow=True, overrides=parsed, messages=messages, charge=charge, quota=quota)

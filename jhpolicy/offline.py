@@ -51,9 +51,10 @@ def ensure_kube_config() -> None:
 
 @dataclass(frozen=True)
 class OfflineGroup:
-    """Stands in for ``orm.Group``: JupyterHub's code reads ``.name``."""
+    """Stands in for ``orm.Group``: JupyterHub's code reads ``.name``, jhpolicy ``.properties`` too."""
 
     name: str
+    properties: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass
@@ -119,13 +120,15 @@ def make_spawner(
     server_name: str = "",
     requester: OfflineRequester | None = None,
     spawner_class=None,
+    hub: OfflineHub | None = None,
 ):
-    """Build the spawner; call from inside a running event loop (KubeSpawner needs one)."""
+    """Build the spawner; call from inside a running event loop (KubeSpawner needs one).
+    Spawners given the same `hub` share its books (jhpolicy.ledger), as in a hub."""
     ensure_kube_config()
     if spawner_class is None:
         from .spawner import PolicyKubeSpawner as spawner_class
     orm_spawner = OfflineORMSpawner(name=server_name, user_options=user_options)
-    spawner = spawner_class(config=config, user=user, hub=OfflineHub(), orm_spawner=orm_spawner)
+    spawner = spawner_class(config=config, user=user, hub=hub or OfflineHub(), orm_spawner=orm_spawner)
     spawner.user_options = user_options
     spawner.handler = OfflineHandler(requester) if requester else None
     return spawner

@@ -33,11 +33,28 @@ def describe_requester(current_user, user) -> dict:
     return {"kind": kind, "name": who.name, "admin": bool(getattr(who, "admin", False))}
 
 
+def describe_groups(user) -> dict:
+    """Each of the user's groups with its JupyterHub `properties` (JupyterHub
+    >= 4, editable by admins in the admin page and the REST API), where
+    admins can set a group's quota without a redeploy."""
+    groups = {}
+    for group in getattr(user, "groups", None) or []:
+        if isinstance(group, str):
+            groups[group] = {"properties": {}}
+        else:
+            properties = getattr(group, "properties", None)
+            groups[group.name] = {"properties": dict(properties) if isinstance(properties, dict) else {}}
+    return groups
+
+
 def build_input(spawner, request: SpawnRequest, current_user, pod: Pod) -> dict:
+    """The input; `usage` (what the hub's active servers hold, see
+    jhpolicy.ledger) is added by the spawner under the ledger's lock."""
     return {
         "version": INPUT_VERSION,
         "user": describe_user(spawner.user),
         "requester": describe_requester(current_user, spawner.user),
+        "groups": describe_groups(spawner.user),
         "server": {"name": spawner.name or ""},
         "request": {
             "profile": request.profile,

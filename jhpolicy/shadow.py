@@ -84,9 +84,10 @@ def outcome_of(decision: Decision, pod_values: dict) -> Outcome:
 class Comparison:
     """One spawn's live outcome, waiting for the shadow's answer."""
 
-    def __init__(self, live: Outcome, live_id: str | None, pod_values: dict, ceiling, who: str, log: logging.Logger):
+    def __init__(self, live: Outcome, live_id: str | None, pod_values: dict, ceiling, who: str, log: logging.Logger,
+                 groups: list[str] = ()):
         self.live, self.live_id = live, live_id
-        self.pod_values, self.ceiling = pod_values, ceiling
+        self.pod_values, self.ceiling, self.groups = pod_values, ceiling, groups
         self.who, self.log = who, log
         self.shadow: Outcome | None = None
         self.agree: bool | None = None
@@ -99,7 +100,7 @@ class Comparison:
         try:
             response = future.result()
             shadow_id = response.decision_id
-            self.shadow = outcome_of(validate(response.result, self.ceiling), self.pod_values)
+            self.shadow = outcome_of(validate(response.result, self.ceiling, self.groups), self.pod_values)
         except (PolicyUnavailable, PolicyBroken, InvalidPod) as e:
             self.shadow = Outcome("error", messages=(str(e),))
         except Exception as e:  # a shadow must never hurt the hub

@@ -16,6 +16,7 @@ before the request, so a refused request changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -25,7 +26,7 @@ from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, 
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
-from . import errors, metrics, opa_client, shadow
+from . import errors, ledger, metrics, opa_client, shadow
 from .opa_input import build_input
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
@@ -203,6 +204,20 @@ class PolicyKubeSpawner(KubeSpawner):
         """,
     )
 
+    policy_quotas = Bool(
+        True,
+        config=True,
+        help="""
+        Keep the books of what the hub's active servers hold (their decided
+        CPU, memory and extended resources, and the group each is charged
+        to) and send the totals to the policy as input.usage, so it can hold
+        quotas. Decisions are then made one at a time, each booked before
+        the next is made, so concurrent spawns never share the same headroom.
+        Turn off only if your policy has no quotas: decisions then run
+        concurrently and input.usage is absent.
+        """,
+    )
+
     policy_log_decisions = Bool(
         True,
         config=True,
@@ -242,25 +257,25 @@ class PolicyKubeSpawner(KubeSpawner):
             input_doc = self.policy_input = build_input(self, request, self._requester(), pod)
             if self.policy_send_auth_state:
                 input_doc["user"]["auth_state"] = await self.user.get_auth_state()
-            decision, decision_id = await self._decide(input_doc)
+            decision, decision_id, final = await self._decide(input_doc, pod)
             self.policy_decision = decision
             if not decision.allow:
                 outcome = "denied"
                 self._log_decision(input_doc, decision_id, decision, {})
                 self._start_shadow(input_doc, pod, decision, decision_id)
                 raise errors.denied(decision.messages)
-            final = self._decided_pod(pod, decision)
             self._start_shadow(input_doc, pod, decision, decision_id)
             self.policy_applied = self._apply(final, decision.overrides, request.overrides)
+            self._save_booking()
             outcome = "clamped" if final != pod.values else "allowed"
             self.policy_messages = decision.messages
             self._log_decision(input_doc, decision_id, decision, self.policy_applied)
         except (RequestError, InvalidPod) as e:
             outcome = "invalid"
-            self._restore(snapshot)
+            self._undo(snapshot)
             raise errors.invalid_request(str(e)) from None
         except (opa_client.PolicyUnavailable, decisions.PolicyBroken) as e:
-            self._restore(snapshot)
+            self._undo(snapshot)
             if self.policy_failure_mode == "defaults":
                 self.log.error("jhpolicy: %s; starting %s with the admin's defaults", e, self._log_name)
                 try:
@@ -274,7 +289,7 @@ class PolicyKubeSpawner(KubeSpawner):
             self.log.error("jhpolicy: refusing spawn of %s: %s", self._log_name, e)
             raise errors.unavailable() from None
         except BaseException:
-            self._restore(snapshot)
+            self._undo(snapshot)
             raise
         finally:
             self.policy_outcome = outcome
@@ -388,9 +403,102 @@ class PolicyKubeSpawner(KubeSpawner):
             self.opa_url, self.opa_token or None, self.opa_max_connections, path, input_doc, limits
         )
 
-    async def _decide(self, input_doc: dict):
-        response = await self._ask_opa(self.opa_decision_path, input_doc)
-        return decisions.validate(response.result, self.policy_allowed_keys), response.decision_id
+    async def _ask_decision(self, input_doc: dict, timeout: float):
+        limits = opa_client.Limits(max(timeout, 0.001), self.opa_retries, self.opa_max_response_bytes)
+        response = await opa_client.ask(
+            self.opa_url, self.opa_token or None, self.opa_max_connections, self.opa_decision_path, input_doc, limits
+        )
+        decision = decisions.validate(response.result, self.policy_allowed_keys, input_doc["user"]["groups"])
+        return decision, response.decision_id
+
+    async def _decide(self, input_doc: dict, pod):
+        """The decision and the pod it gives. With `policy_quotas`, the usage
+        goes in the input and an allowed pod is booked before the next
+        decision is made (see jhpolicy.ledger)."""
+        if not self.policy_quotas:
+            decision, decision_id = await self._ask_decision(input_doc, self.opa_timeout)
+            return decision, decision_id, self._decided_pod(pod, decision) if decision.allow else None
+        books = self._ledger()
+        try:
+            slot = books.decision_slot(self.opa_timeout)
+            waited = await slot.__aenter__()
+        except asyncio.TimeoutError:
+            raise opa_client.PolicyUnavailable(
+                f"no decision slot within opa_timeout ({self.opa_timeout} s): earlier spawns' decisions are still pending"
+            ) from None
+        try:
+            input_doc["usage"] = books.usage(self.user.name, input_doc["user"]["groups"])
+            try:
+                decision, decision_id = await self._ask_decision(input_doc, self.opa_timeout - waited)
+            except opa_client.PolicyUnavailable as e:
+                if not waited:
+                    raise
+                raise opa_client.PolicyUnavailable(
+                    f"{e}: what was left of opa_timeout ({self.opa_timeout} s) after {waited:.1f} s waiting for "
+                    "earlier spawns' decisions"
+                ) from None
+            if not decision.allow:
+                return decision, decision_id, None
+            final = self._decided_pod(pod, decision)
+            books.hold(ledger.Holding.of_pod(self.user.name, self.name or "", decision.charge, final))
+            if decision.charge is not None and decision.quota:
+                metrics.set_quota(decision.charge, decision.quota)
+            return decision, decision_id, final
+        finally:
+            await slot.__aexit__(None, None, None)
+
+    def _save_booking(self) -> None:
+        # JupyterHub saves a spawner's state only once start() returns: put
+        # the booking in it now, so a hub restarted while this spawn is
+        # pending still finds it (the hub's next commit writes it).
+        if self.policy_quotas and getattr(self.orm_spawner, "server", None) is not None and hasattr(self.orm_spawner, "state"):
+            self.orm_spawner.state = self.get_state()
+
+    def _ledger(self) -> ledger.Ledger:
+        return ledger.for_hub(self.hub)
+
+    def _undo(self, snapshot: dict) -> None:
+        """A refused or failed spawn: the configuration as it was, nothing booked."""
+        self._restore(snapshot)
+        self._release()
+
+    def _release(self) -> None:
+        if self.policy_quotas:
+            self._ledger().release(self.user.name, self.name or "")
+
+    async def start(self):
+        try:
+            return await super().start()
+        except BaseException:
+            # JupyterHub stops a failed spawn (and clear_state releases it);
+            # releasing here too covers callers that only call start().
+            self._release()
+            raise
+
+    def clear_state(self):
+        """Called when a server stops (also when the pod vanished outside the
+        hub and its poll saw it) and before each new start: nothing is held."""
+        super().clear_state()
+        self._release()
+
+    def get_state(self):
+        state = super().get_state()
+        holding = self._ledger().holdings.get((self.user.name, self.name or "")) if self.policy_quotas else None
+        if holding is not None:
+            state["jhpolicy_holding"] = holding.to_state()
+        return state
+
+    def load_state(self, state):
+        """A restarted hub rebuilds the books from the active servers' state;
+        booking is by server, so loading one twice never counts it twice."""
+        super().load_state(state)
+        saved = state.get("jhpolicy_holding")
+        if not saved or not self.policy_quotas or getattr(self.orm_spawner, "server", None) is None:
+            return
+        try:
+            self._ledger().hold(ledger.Holding.from_state(self.user.name, self.name or "", saved))
+        except (KeyError, TypeError, ValueError, ArithmeticError) as e:
+            self.log.error("jhpolicy: cannot book %s from its saved state (%s): it counts for nothing", self._log_name, e)
 
     def _load_profile_for(self, slug: str | None, profile_list: list[dict], user_options: dict) -> None:
         """KubeSpawner's own profile machinery (profile, then its options'
@@ -416,7 +524,8 @@ class PolicyKubeSpawner(KubeSpawner):
             return
         limits = opa_client.Limits(self.opa_timeout, self.opa_retries, self.opa_max_response_bytes)
         comparison = shadow.Comparison(
-            live, decision_id, pod.values, self.policy_allowed_keys, f"user={self.user.name} server={self.name!r}", self.log
+            live, decision_id, pod.values, self.policy_allowed_keys, f"user={self.user.name} server={self.name!r}", self.log,
+            input_doc["user"]["groups"],
         )
         future = opa_client.submit(
             self.opa_shadow_url or self.opa_url, self.opa_token or None, self.opa_max_connections,
@@ -467,6 +576,9 @@ class PolicyKubeSpawner(KubeSpawner):
         self._load_profile_for(None, profile_list, {})
         pod = prospective(self, request, selected_profile(None, profile_list), self.policy_allowed_keys)
         self._apply(pod.values, {}, {})
+        if self.policy_quotas:
+            # Unchecked by any quota (the admin chose this mode), but counted.
+            self._ledger().hold(ledger.Holding.of_pod(self.user.name, self.name or "", None, pod.values))
 
     def _changeable_keys(self, profile: dict | None) -> set[str]:
         """What this request can change: what a decision may set, and what the

@@ -34,11 +34,17 @@ extra_maximum(resource) := max({value |
 	is_number(value)
 })
 
+# The most of a resource: the allowances' maximum and what the quotas leave.
+extra_cap(resource) := min(bounds) if {
+	bounds := {n | n := extra_maximum(resource)} | {n | n := extra_quota_left(resource)}
+	count(bounds) > 0
+}
+
 overrides[key] := lowered if {
 	some key in extra_keys
-	lowered := {resource: extra_maximum(resource) |
+	lowered := {resource: extra_cap(resource) |
 		some resource, amount in pod[key]
-		amount > extra_maximum(resource)
+		amount > extra_cap(resource)
 	}
 	count(lowered) > 0
 }

@@ -53,7 +53,7 @@ test_gpu_amount_not_number_denied if {
 
 test_gpu_at_its_maximum_is_left_alone if {
 	d := decide(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 2}, "extra_resource_guarantees": {"nvidia.com/gpu": 2}}))
-	d == {"allow": true, "overrides": {}, "messages": []}
+	d == {"allow": true, "overrides": {}, "messages": [], "charge": "gpu", "quota": {}}
 }
 
 test_most_generous_gpu_maximum_wins if {
@@ -65,5 +65,5 @@ test_most_generous_gpu_maximum_wins if {
 # A key of a widened ceiling (node_selector) is a map too, not resource amounts.
 test_other_maps_in_the_pod_are_not_resource_amounts if {
 	d := decide(from_layer(["students"], {"node_selector": {"disk": "ssd"}}, "config"))
-	d == {"allow": true, "overrides": {}, "messages": []}
+	d == {"allow": true, "overrides": {}, "messages": [], "charge": "students", "quota": {}}
 }

@@ -32,7 +32,7 @@ messages contains msg if {
 	some resource, got in overrides[key]
 	not sources[key][resource] == "limit"
 	asked := pod[key][resource]
-	msg := sprintf("%s %s %v%s lowered to %v: the most for %s", [key, resource, asked, extra_from_text(key, resource), got, concat(", ", extra_providers(resource, got))])
+	msg := sprintf("%s %s %v%s lowered to %v: %s", [key, resource, asked, extra_from_text(key, resource), got, extra_lowered_because(resource, got)])
 }
 
 set_somewhere(key) if {
@@ -50,7 +50,13 @@ extra_from_text(key, resource) := "" if {
 
 lowered_because(key, got) := sprintf("the most for %s", [concat(", ", providers(key, got))]) if {
 	got == maximum(key)
+} else := quota_clamp_text(key) if {
+	got == quota_left(key)
 } else := sprintf("a guarantee cannot exceed %s", [limit_of[key]])
+
+extra_lowered_because(resource, got) := sprintf("the most for %s", [concat(", ", extra_providers(resource, got))]) if {
+	got == extra_maximum(resource)
+} else := extra_clamp_text(resource)
 
 extra_providers(resource, value) := sort({name |
 	some name, entry in allowances

@@ -47,10 +47,16 @@ as_number(key, value) := units.parse_bytes(value) if {
 	regex.match(`^[0-9]+(\.[0-9]+)?[KMGT]i$`, value)
 }
 
-# A limit: within the maximum; unlimited (null) becomes the maximum.
-final_limit(key) := maximum(key) if {
+# The most a value may be: the allowances' maximum and what the quotas leave.
+cap(key) := min(bounds) if {
+	bounds := {n | n := maximum(key)} | {n | n := quota_left(key)}
+	count(bounds) > 0
+}
+
+# A limit: within the cap; unlimited (null) becomes the cap.
+final_limit(key) := cap(key) if {
 	is_null(pod[key])
-} else := min([pod[key], maximum(key)]) if {
+} else := min([pod[key], cap(key)]) if {
 	is_number(pod[key])
 } else := pod[key] if {
 	is_number(pod[key])
@@ -64,8 +70,8 @@ asked_guarantee(key) := pod[key] if {
 
 final_guarantee(key) := min(guarantee_bounds(key))
 
-# Whichever of these are defined: no maximum, or no limit, bounds nothing.
-guarantee_bounds(key) := ({v | v := asked_guarantee(key)} | {v | v := maximum(key)}) | {v | v := final_limit(limit_of[key])}
+# Whichever of these are defined: no cap, or no limit, bounds nothing.
+guarantee_bounds(key) := ({v | v := asked_guarantee(key)} | {v | v := cap(key)}) | {v | v := final_limit(limit_of[key])}
 
 overrides[key] := value if {
 	some key in limit_keys

@@ -6,12 +6,14 @@
 #   the pod's values as every layer (admin config, group_overrides, profile,
 #   profile options, the request) would set them, input.sources where each
 #   came from. Admins configure it through data.jhpolicy (see data.json).
-#   Contract: decision = {"allow": bool, "overrides": {key: value}, "messages": [string]},
-#   overrides being changes to input.pod.
+#   Contract: decision = {"allow": bool, "overrides": {key: value}, "messages": [string],
+#   "charge": group or null, "quota": {...}}, overrides being changes to input.pod,
+#   charge the one group of the user's the server is charged to (quotas.rego).
 #   One package in several files, one concern each: spawn.rego (the decision,
 #   the input, the request as a whole), allowances.rego, images.rego,
 #   profiles.rego, resources.rego (CPU and memory), extended_resources.rego
-#   (GPUs) and messages.rego, each beside its _test.rego.
+#   (GPUs), quotas.rego (what is in use at once) and messages.rego, each
+#   beside its _test.rego.
 package jupyterhub.spawn
 
 # Default deny: whatever the input, the answer is a decision, never undefined.
@@ -21,7 +23,13 @@ default decision := {
 	"messages": ["the spawn policy could not decide this request"],
 }
 
-decision := {"allow": true, "overrides": overrides, "messages": sort(messages)} if {
+decision := {
+	"allow": true,
+	"overrides": overrides,
+	"messages": sort(messages),
+	"charge": charge,
+	"quota": charged_quota,
+} if {
 	count(denials) == 0
 }
 

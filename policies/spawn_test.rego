@@ -102,7 +102,7 @@ test_no_default_entry_denies_unknown_group if {
 
 test_plain_spawn_allowed if {
 	d := decide(req([], {}))
-	d == {"allow": true, "overrides": {}, "messages": []}
+	d == {"allow": true, "overrides": {}, "messages": [], "charge": null, "quota": {}}
 }
 
 test_overrides_not_an_object_denied if {

@@ -29,6 +29,7 @@ def test_check_allowed_starts_and_stops_its_own_opa():
         "  - mem_limit unlimited (the hub's default) lowered to 4G: the most for group students",
         'applied: {"cpu_guarantee": 1.0, "cpu_limit": 2.0, "image": "jupyterhub/k8s-singleuser-sample:0.8.4", '
         '"mem_guarantee": 2147483648, "mem_limit": 4294967296}',
+        "charged to group: students",
         "pod image: jupyterhub/k8s-singleuser-sample:0.8.4",
         'pod limits: {"cpu": 2.0, "memory": 4294967296}',
         'pod requests: {"cpu": 1.0, "memory": 2147483648}',
@@ -144,3 +145,36 @@ def test_replay_names_what_is_missing(tmp_path):
     )
     result = jhpolicy("check", "--replay", str(empty), "--decision-id", "x")
     assert result.returncode == 2
+
+
+GPU_BODY = '{"extra_resource_limits": {"nvidia.com/gpu": 1}}'
+
+
+def test_check_usage_dry_runs_a_request_against_a_full_group(tmp_path):
+    usage = tmp_path / "usage.json"
+    usage.write_text(json.dumps({"groups": {"gpu-users": {"servers": 4, "extra_resources": {"nvidia.com/gpu": 4}}}}))
+    result = jhpolicy("check", "--user", "gina", "--group", "gpu-users", "--body", GPU_BODY, "--usage", str(usage))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[1] == (
+        "DENIED: Spawn refused by policy: quota reached: gpu-users holds 4 of 4 nvidia.com/gpu; "
+        "try again when one of the group's servers stops")
+    usage.write_text(json.dumps({"groups": {"gpu-users": {"extra_resources": {"nvidia.com/gpu": 3}}},
+                                 "hub": {"mem_limit": "100G", "cpu_limit": 0}}))
+    result = jhpolicy("check", "--user", "gina", "--group", "gpu-users", "--body", GPU_BODY, "--usage", str(usage))
+    assert result.returncode == 0, result.stderr
+    assert "charged to group: gpu-users" in result.stdout.splitlines()
+
+
+def test_check_usage_that_is_not_usage_is_an_error(tmp_path):
+    usage = tmp_path / "usage.json"
+    for doc, error in (
+        ({"hub": {"mem_limit": "2Q"}}, "hub.mem_limit: '2Q' is not valid"),
+        ({"groups": {"g": {"servers": -1}}}, "groups.g.servers: not a usage amount: -1"),
+        ({"users": {}}, 'expected an object with any of "user", "user_by_group", "groups", "hub"'),
+        ({"user": []}, "user is not an object"),
+        ({"groups": []}, "groups is not an object of group name to totals"),
+    ):
+        usage.write_text(json.dumps(doc))
+        result = jhpolicy("check", "--user", "gina", "--usage", str(usage))
+        assert result.returncode == 2
+        assert result.stderr.startswith(f"jhpolicy check: --usage {usage}: {error}"), result.stderr

@@ -108,6 +108,28 @@ class Hub:
             self.tokens[name] = r.json()["token"]
         return self
 
+    def add_user(self, name: str, groups: tuple[str, ...] = ()) -> None:
+        """A user with an API token, in `groups` (created if need be), through the REST API."""
+        harness = self.tokens["harness"]
+        self.api("POST", f"/users/{name}", token=harness)
+        r = self.api("POST", f"/users/{name}/tokens", token=harness, json={"note": "e2e"})
+        assert r.status_code == 201, r.text
+        self.tokens[name] = r.json()["token"]
+        for group in groups:
+            self.api("POST", f"/groups/{group}", token=harness)
+            r = self.api("POST", f"/groups/{group}/users", token=harness, json={"users": [name]})
+            assert r.status_code == 200, r.text
+
+    def restart(self) -> "Hub":
+        """Stop the hub process and start it again on the same database; pods keep running."""
+        stop_process(self.process, timeout=20)
+        self.log_file.close()
+        self.log_path = self.log_path.with_name(self.log_path.stem + "-restarted.log")
+        tokens = dict(self.tokens)
+        self.start()
+        self.tokens = {**tokens, **self.tokens}
+        return self
+
     def stop(self) -> None:
         if self.process:
             stop_process(self.process, timeout=20)
@@ -138,6 +160,13 @@ class Hub:
         while self.server_state(user, server) is not None:
             assert time.monotonic() < deadline, f"{user}/{server} did not stop"
             time.sleep(0.05)
+
+    def wait_for(self, condition, what: str, timeout: float = 60) -> None:
+        """Poll `condition()` (e.g. the REST API) until true; fail after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.1)
 
     def server_state(self, user: str, server: str = ""):
         r = self.api("GET", f"/users/{user}", token=self.tokens["harness"])

@@ -18,6 +18,8 @@ c.JupyterHub.allow_named_servers = True
 # Bursts must meet the policy, not JupyterHub's 429 for >100 pending spawns.
 c.JupyterHub.concurrent_spawn_limit = 0
 c.JupyterHub.authenticate_prometheus = False
+# As in z2jh: servers keep running while the hub restarts.
+c.JupyterHub.cleanup_servers = not env.get("E2E_KEEP_SERVERS")
 
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allow_all = True
@@ -32,7 +34,7 @@ c.JupyterHub.services = [
     {"name": "course-orchestrator", "api_token": env["E2E_ORCHESTRATOR_TOKEN"]},
 ]
 c.JupyterHub.load_roles = [
-    {"name": "harness", "scopes": ["admin:users", "admin:servers", "tokens", "read:metrics"], "services": ["harness"]},
+    {"name": "harness", "scopes": ["admin:users", "admin:servers", "admin:groups", "tokens", "read:metrics"], "services": ["harness"]},
     # An orchestrator that starts servers for users.
     {"name": "orchestrator", "scopes": ["servers", "read:users"], "services": ["course-orchestrator"]},
 ]

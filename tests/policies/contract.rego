@@ -20,7 +20,9 @@ fractional_gpu := {"allow": true, "overrides": {"extra_resource_limits": {"nvidi
 allow_as_is := {"allow": true, "overrides": {}, "messages": []}
 
 # Denies with the input it was sent, so tests can read the input document.
-echo_input := {"allow": false, "overrides": {}, "messages": [json.marshal(input)]}
+echo_input := {"allow": false, "overrides": {}, "messages": [json.marshal(object.remove(input, ["usage", "groups"]))]}
+
+echo_quota_input := {"allow": false, "overrides": {}, "messages": [json.marshal(object.filter(input, ["usage", "groups"]))]}
 
 # Profile lists for the spawn page's form (opa_profiles_path).
 profiles_not_a_list := "small"
@@ -43,3 +45,8 @@ profiles_when_the_pod_is_known := input.profiles if is_number(input.pod.cpu_limi
 # Lowers the CPU limit to 1 whatever was asked: "clamped", like the shipped
 # policy for an 8-CPU request, but to another value.
 clamp_cpu_to_one := {"allow": true, "overrides": {"cpu_limit": 1, "cpu_guarantee": 1}, "messages": []}
+
+# Quotas: a charge to a group the user is not in, a quota that is not amounts.
+charge_outside_the_users_groups := {"allow": true, "overrides": {}, "messages": [], "charge": "admins"}
+
+quota_not_amounts := {"allow": true, "overrides": {}, "messages": [], "charge": null, "quota": {"servers": "many"}}

@@ -1,0 +1,218 @@
+"""The books: what every active server of the hub holds, for quotas.
+
+Each active (pending or running) server holds its final approved values,
+charged to at most one group, the one the policy chose. Totals are kept
+incrementally per user, per user and group, per group and for the hub, so a
+decision reads them in O(number of the user's groups) whatever the number of
+active servers.
+
+Race-freedom: the decision and the reservation of its values happen under one
+asyncio lock (:meth:`Ledger.decision_slot`), so two concurrent spawns never
+decide on the same headroom. Releases need no lock: freeing capacity never
+makes an earlier decision wrong.
+
+Amounts are summed as :class:`~decimal.Decimal` from the values' own text, so
+adding and removing 0.1 CPU a thousand times comes back to exactly 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from . import metrics
+
+NUMERIC_KEYS = ("cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee")
+GUARANTEE_OF = {"cpu_guarantee": "cpu_limit", "mem_guarantee": "mem_limit"}
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What one server holds, and the group it is charged to (None: no group)."""
+
+    user: str
+    server: str
+    group: str | None
+    amounts: dict = field(default_factory=dict)
+
+    @classmethod
+    def of_pod(cls, user: str, server: str, group: str | None, pod: dict) -> Holding:
+        """From the decided pod (input.pod's normalised shape): a missing
+        guarantee counts as its limit, as Kubernetes sets it; "no limit" as 0."""
+        amounts: dict = {"servers": Decimal(1)}
+        for key in NUMERIC_KEYS:
+            value = pod.get(key)
+            if value is None and key in GUARANTEE_OF:
+                value = pod.get(GUARANTEE_OF[key])
+            amounts[key] = _number(value or 0)
+        extra = pod.get("extra_resource_limits") or {}
+        amounts["extra_resources"] = {name: _number(n) for name, n in sorted(extra.items()) if n}
+        return cls(user, server, group, amounts)
+
+    def to_state(self) -> dict:
+        """JSON for the spawner's state, so a restarted hub can rebuild the books."""
+        return {"group": self.group, "amounts": _plain(self.amounts)}
+
+    @classmethod
+    def from_state(cls, user: str, server: str, state: dict) -> Holding:
+        amounts = state["amounts"]
+        parsed = {key: _number(amounts.get(key, 0)) for key in ("servers", *NUMERIC_KEYS)}
+        parsed["extra_resources"] = {k: _number(v) for k, v in (amounts.get("extra_resources") or {}).items()}
+        return cls(user, server, state.get("group"), parsed)
+
+
+class Totals:
+    """Sums of holdings' amounts."""
+
+    __slots__ = ("amounts",)
+
+    def __init__(self) -> None:
+        self.amounts: dict = defaultdict(Decimal)
+
+    def add(self, amounts: dict, sign: int) -> None:
+        for key, value in amounts.items():
+            if key == "extra_resources":
+                for name, n in value.items():
+                    self.amounts[("extra", name)] += sign * n
+            else:
+                self.amounts[key] += sign * value
+
+    def is_empty(self) -> bool:
+        return not any(self.amounts.values())
+
+    def as_input(self, zeros: bool = False) -> dict:
+        """The totals as in input.usage; `zeros` keeps extended resources
+        that were held and are now back to 0 (for the gauges)."""
+        doc: dict = {key: 0 for key in ("servers", *NUMERIC_KEYS)}
+        doc["extra_resources"] = {}
+        for key, value in sorted(self.amounts.items(), key=str):
+            if isinstance(key, tuple):
+                if value or zeros:
+                    doc["extra_resources"][key[1]] = _json_number(value)
+            else:
+                doc[key] = _json_number(value)
+        return doc
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.holdings: dict[tuple[str, str], Holding] = {}
+        self.users: dict[str, Totals] = defaultdict(Totals)
+        self.user_groups: dict[tuple[str, str], Totals] = defaultdict(Totals)
+        self.groups: dict[str, Totals] = defaultdict(Totals)
+        self.hub = Totals()
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    def usage(self, user: str, groups: list[str]) -> dict:
+        """input.usage for a spawn by `user` in `groups`."""
+        empty = Totals()
+        return {
+            "user": self.users.get(user, empty).as_input(),
+            "user_by_group": {g: self.user_groups.get((user, g), empty).as_input() for g in groups},
+            "groups": {g: self.groups.get(g, empty).as_input() for g in groups},
+            "hub": self.hub.as_input(),
+        }
+
+    def hold(self, holding: Holding) -> None:
+        """Book a server's values; replaces what the same server held, so
+        booking it twice (e.g. on a hub restart) never counts it twice."""
+        self.release(holding.user, holding.server)
+        self.holdings[(holding.user, holding.server)] = holding
+        self._count(holding, +1)
+
+    def release(self, user: str, server: str) -> Holding | None:
+        holding = self.holdings.pop((user, server), None)
+        if holding is not None:
+            self._count(holding, -1)
+        return holding
+
+    def _count(self, holding: Holding, sign: int) -> None:
+        scopes = [self.users[holding.user], self.hub]
+        if holding.group is not None:
+            scopes += [self.user_groups[(holding.user, holding.group)], self.groups[holding.group]]
+        for totals in scopes:
+            totals.add(holding.amounts, sign)
+        if holding.group is not None:
+            metrics.set_usage(holding.group, self.groups[holding.group].as_input(zeros=True))
+        metrics.set_usage("", self.hub.as_input(zeros=True))
+        # Drop emptied entries so the books stay as small as the active set.
+        for table, key in ((self.users, holding.user), (self.user_groups, (holding.user, holding.group)),
+                           (self.groups, holding.group)):
+            if key in table and table[key].is_empty():
+                del table[key]
+
+    def decision_slot(self, timeout: float) -> _Slot:
+        """``async with ledger.decision_slot(t) as waited:`` decide and book
+        with no other decision in between; waiting more than `t` seconds
+        raises TimeoutError."""
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            # One lock per event loop: tests run several loops in one process.
+            self._locks = {l: k for l, k in self._locks.items() if not l.is_closed()}
+            lock = self._locks[loop] = asyncio.Lock()
+        return _Slot(lock, timeout)
+
+
+class _Slot:
+    def __init__(self, lock: asyncio.Lock, timeout: float) -> None:
+        self.lock, self.timeout = lock, timeout
+
+    async def __aenter__(self) -> float:
+        if not self.lock.locked():
+            await self.lock.acquire()  # free: taken at once, no wait to count
+            return 0.0
+        started = time.perf_counter()
+        await asyncio.wait_for(self.lock.acquire(), self.timeout)
+        return time.perf_counter() - started
+
+    async def __aexit__(self, *exc) -> None:
+        self.lock.release()
+
+
+class FixedUsage(Ledger):
+    """Books that read as a given input.usage (``jhpolicy check --usage``):
+    the totals given, zero for the rest."""
+
+    def __init__(self, usage: dict) -> None:
+        super().__init__()
+        self.fixed = usage
+
+    def usage(self, user: str, groups: list[str]) -> dict:
+        def totals(doc):
+            return {**Totals().as_input(), **(doc or {})}
+
+        return {
+            "user": totals(self.fixed.get("user")),
+            "user_by_group": {g: totals(self.fixed.get("user_by_group", {}).get(g)) for g in groups},
+            "groups": {g: totals(self.fixed.get("groups", {}).get(g)) for g in groups},
+            "hub": totals(self.fixed.get("hub")),
+        }
+
+
+def for_hub(hub) -> Ledger:
+    """The hub's ledger. Spawners of one hub share its `hub` object; an
+    offline check or a test with its own hub object gets its own books."""
+    ledger = getattr(hub, "_jhpolicy_ledger", None)
+    if ledger is None:
+        ledger = Ledger()
+        hub._jhpolicy_ledger = ledger
+    return ledger
+
+
+def _number(value) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError(f"not an amount: {value!r:.50}")
+    return Decimal(str(value))
+
+
+def _json_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _plain(amounts: dict) -> dict:
+    return {k: ({n: _json_number(v) for n, v in a.items()} if isinstance(a, dict) else _json_number(a))
+            for k, a in amounts.items()}

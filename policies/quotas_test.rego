@@ -1,0 +1,173 @@
+package jupyterhub.spawn_test
+
+import data.jupyterhub.spawn
+
+# gpu: 4 GPUs for the whole group, 2 servers and 8 CPU (limits) per member;
+# students: 6 CPU (limits) for the group; each user 3 servers; the hub 16 CPU
+# guaranteed and 64G memory (limits).
+quota_cfg := object.union(cfg, {"quotas": {
+	"charge_order": ["gpu"],
+	"users": {"servers": 3},
+	"hub": {"cpu_guarantee": 16, "mem_limit": "64G"},
+	"groups": {
+		"gpu": {
+			"group": {"extra_resources": {"nvidia.com/gpu": 4}},
+			"member": {"servers": 2, "cpu_limit": 8},
+		},
+		"students": {"group": {"cpu_limit": 6}},
+	},
+}})
+
+no_usage := {"servers": 0, "cpu_limit": 0, "cpu_guarantee": 0, "mem_limit": 0, "mem_guarantee": 0, "extra_resources": {}}
+
+# input.usage as the ledger sends it, with some totals changed.
+usage_doc(user, by_group, groups, hub) := {
+	"user": object.union(no_usage, user),
+	"user_by_group": {g: object.union(no_usage, u) | some g, u in by_group},
+	"groups": {g: object.union(no_usage, u) | some g, u in groups},
+	"hub": object.union(no_usage, hub),
+}
+
+with_usage(request, usage) := object.union(request, {"usage": usage})
+
+decide_quota(request) := d if {
+	d := spawn.decision with input as request with data.jhpolicy as quota_cfg
+}
+
+one_gpu := {"extra_resource_limits": {"nvidia.com/gpu": 1}}
+
+test_a_server_that_fits_is_charged_to_the_group_with_the_quota if {
+	d := decide_quota(with_usage(req(["gpu", "students"], one_gpu), usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 3}}}, {})))
+	d.allow == true
+	d.charge == "gpu"
+	d.quota == {"extra_resources": {"nvidia.com/gpu": 4}}
+}
+
+test_a_full_group_refuses_with_what_is_in_use_and_what_frees_it if {
+	full := usage_doc({}, {}, {"gpu": {"servers": 4, "extra_resources": {"nvidia.com/gpu": 4}}}, {})
+	d := decide_quota(with_usage(req(["gpu"], one_gpu), full))
+	d.allow == false
+	d.messages == ["quota reached: gpu holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"]
+}
+
+test_a_full_group_is_passed_over_for_another_with_room if {
+	two_pools := object.union(quota_cfg, {"quotas": {"groups": {"gpu-b": {"group": {"extra_resources": {"nvidia.com/gpu": 2}}}}, "charge_order": ["gpu", "gpu-b"]}})
+	cfg_two := object.union(two_pools, {"groups": {"gpu-b": cfg.groups.gpu}})
+	full := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}, "gpu-b": {}}, {})
+	d := spawn.decision with input as with_usage(req(["gpu", "gpu-b"], one_gpu), full) with data.jhpolicy as cfg_two
+	d.allow == true
+	d.charge == "gpu-b"
+}
+
+test_charge_order_decides_between_groups_with_room if {
+	reversed := object.union(quota_cfg, {"quotas": {"charge_order": ["students", "gpu"]}})
+	d := spawn.decision with input as req(["gpu", "students"], {}) with data.jhpolicy as reversed
+	d.charge == "students"
+	d2 := decide_quota(req(["gpu", "students"], {}))
+	d2.charge == "gpu"
+}
+
+test_groups_outside_charge_order_go_by_name if {
+	d := spawn.decision with input as req(["students", "gpu"], {}) with data.jhpolicy as object.union(quota_cfg, {"quotas": {"charge_order": "not a list"}})
+	d.charge == "gpu"
+}
+
+test_a_configured_group_without_quota_is_charged if {
+	d := decide_quota(req(["students", "unknown"], {}))
+	d.charge == "students"
+	d2 := spawn.decision with input as req(["gpu"], {}) with data.jhpolicy as cfg
+	d2.charge == "gpu"
+	d2.quota == {}
+}
+
+test_a_user_in_no_configured_group_is_charged_to_none if {
+	d := decide_quota(req(["unknown"], {}))
+	d.allow == true
+	d.charge == null
+}
+
+test_each_user_server_count if {
+	d := decide_quota(with_usage(req([], {}), usage_doc({"servers": 3}, {}, {}, {})))
+	d.messages == ["quota reached: you hold 3 of the 3 servers each user may hold; stop one of your servers to free some"]
+	d2 := decide_quota(with_usage(req([], {}), usage_doc({"servers": 2}, {}, {}, {})))
+	d2.allow == true
+}
+
+test_member_quota_counts_only_servers_charged_to_the_group if {
+	mine := usage_doc({"servers": 2}, {"gpu": {"servers": 2}}, {"gpu": {"servers": 2}}, {})
+	d := decide_quota(with_usage(req(["gpu"], {}), mine))
+	d.messages == ["quota reached: you hold 2 of the 2 servers each member of gpu may hold; stop one of your servers to free some"]
+	elsewhere := usage_doc({"servers": 2}, {"gpu": {}}, {"gpu": {}}, {})
+	decide_quota(with_usage(req(["gpu"], {}), elsewhere)).allow == true
+}
+
+test_cpu_limit_lowered_to_what_the_member_quota_leaves if {
+	mine := usage_doc({}, {"gpu": {"cpu_limit": 5}}, {"gpu": {}}, {})
+	d := decide_quota(with_usage(req(["gpu"], {"cpu_limit": 8}), mine))
+	d.allow == true
+	d.overrides.cpu_limit == 3
+	"cpu_limit 8 lowered to 3: what the quota leaves (you hold 5 of the 8 CPU (limits) each member of gpu may hold)" in d.messages
+}
+
+test_an_unlimited_limit_becomes_what_is_left if {
+	d := decide_quota(with_usage(from_layer(["students"], {"cpu_limit": null}, "config"), usage_doc({}, {}, {"students": {"cpu_limit": 5.5}}, {})))
+	d.overrides.cpu_limit == 0.5
+	d.charge == "students"
+}
+
+test_no_cpu_left_refuses if {
+	d := decide_quota(with_usage(req(["students"], {}), usage_doc({}, {}, {"students": {"cpu_limit": 6}}, {})))
+	d.messages == ["quota reached: students holds 6 of 6 CPU (limits); try again when one of the group's servers stops"]
+}
+
+test_hub_guarantees_lower_a_guarantee if {
+	d := decide_quota(with_usage(req(["students"], {"cpu_guarantee": 1}), usage_doc({}, {}, {}, {"cpu_guarantee": 15.5})))
+	d.overrides.cpu_guarantee == 0.5
+	"cpu_guarantee 1 lowered to 0.5: what the quota leaves (the hub holds 15.5 of 16 CPU (guarantees))" in d.messages
+}
+
+test_hub_memory_in_data_units if {
+	d := decide_quota(with_usage(req(["students"], {}), usage_doc({}, {}, {}, {"mem_limit": 64 * gib})))
+	d.messages == ["quota reached: the hub holds 64G of 64G memory (limits); try again when servers stop"]
+}
+
+test_gpus_lowered_to_what_the_group_has_left if {
+	d := decide_quota(with_usage(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 2}}), usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 3}}}, {})))
+	d.allow == true
+	d.overrides.extra_resource_limits == {"nvidia.com/gpu": 1}
+	"extra_resource_limits nvidia.com/gpu 2 lowered to 1: what the quota leaves (gpu holds 3 of 4 nvidia.com/gpu)" in d.messages
+}
+
+test_a_server_without_gpus_is_not_held_by_the_gpu_quota if {
+	d := decide_quota(with_usage(req(["gpu"], {}), usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}}, {})))
+	d.allow == true
+}
+
+test_group_properties_override_the_data_quota if {
+	props := {"gpu": {"properties": {"jhpolicy_quota": {"group": {"extra_resources": {"nvidia.com/gpu": 6}}}}}}
+	request := object.union(with_usage(req(["gpu"], one_gpu), usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}}, {})), {"groups": props})
+	d := decide_quota(request)
+	d.allow == true
+	d.quota == {"extra_resources": {"nvidia.com/gpu": 6}}
+	no_quota := object.union(request, {"groups": {"gpu": {"properties": {"jhpolicy_quota": "not an object"}}}})
+	decide_quota(no_quota).allow == false
+}
+
+test_properties_give_a_group_without_data_a_quota if {
+	props := {"students": {"properties": {"jhpolicy_quota": {"member": {"servers": 1}}}}}
+	request := object.union(with_usage(req(["students"], {}), usage_doc({"servers": 1}, {"students": {"servers": 1}}, {}, {})), {"groups": props})
+	d := spawn.decision with input as request with data.jhpolicy as cfg
+	d.messages == ["quota reached: you hold 1 of the 1 servers each member of students may hold; stop one of your servers to free some"]
+}
+
+test_no_usage_in_the_input_counts_as_nothing_in_use if {
+	d := decide_quota(object.union(req(["gpu"], one_gpu), {"usage": "broken"}))
+	d.allow == true
+	d2 := decide_quota(with_usage(req(["gpu"], one_gpu), {"groups": {"gpu": {"extra_resources": {"nvidia.com/gpu": "4"}}}}))
+	d2.allow == true
+}
+
+test_a_malformed_quota_section_sets_no_quota if {
+	d := spawn.decision with input as with_usage(req([], {}), usage_doc({"servers": 99}, {}, {}, {})) with data.jhpolicy as object.union(cfg, {"quotas": ["servers"]})
+	d.allow == true
+}

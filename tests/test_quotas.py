@@ -1,0 +1,348 @@
+"""Quotas through real PolicyKubeSpawner objects and a real OPA, offline
+(no hub, no Kubernetes: spawners that share an OfflineHub share its books,
+as the spawners of one hub do). tests/test_quotas_e2e.py runs the same
+through a real hub on a real API server.
+
+The module's OPA runs the shipped policies with this quota data on top of
+the shipped data (QUOTAS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tornado import web
+from traitlets.config import Config
+
+from jhpolicy import ledger, metrics
+from jhpolicy.local_opa import LocalOPA
+from jhpolicy.offline import OfflineGroup, OfflineHub, OfflineUser, make_spawner
+
+from .conftest import _LOOP, POLICIES
+
+QUOTAS = {
+    "charge_order": ["gpu-users"],
+    "users": {"servers": 3},
+    "hub": {"servers": 12},
+    "groups": {
+        "gpu-users": {"group": {"extra_resources": {"nvidia.com/gpu": 4}}, "member": {"servers": 2}},
+        "students": {"group": {"cpu_limit": 6}},
+    },
+}
+GPU = {"extra_resource_limits": {"nvidia.com/gpu": 1}}
+GROUP_FULL = "quota reached: gpu-users holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"
+
+
+@pytest.fixture(scope="module")
+def quota_opa(tmp_path_factory):
+    policies = tmp_path_factory.mktemp("quota-policies")
+    for rego in POLICIES.glob("*.rego"):
+        shutil.copy(rego, policies)
+    data = json.loads((POLICIES / "data.json").read_text())
+    data["jhpolicy"]["quotas"] = QUOTAS
+    (policies / "data.json").write_text(json.dumps(data))
+    server = LocalOPA([policies]).start()
+    yield server
+    server.stop()
+
+
+def config(opa_url: str, **traits) -> Config:
+    c = Config()
+    c.PolicyKubeSpawner.opa_url = opa_url
+    for name, value in traits.items():
+        setattr(c.PolicyKubeSpawner, name, value)
+    return c
+
+
+class Books:
+    """Spawners of one hub: they share `hub` and so its ledger."""
+
+    def __init__(self, opa_url: str, **traits):
+        self.hub = OfflineHub()
+        self.config = config(opa_url, **traits)
+        self.spawners: dict[tuple[str, str], object] = {}
+
+    @property
+    def ledger(self) -> ledger.Ledger:
+        return ledger.for_hub(self.hub)
+
+    def spawner(self, user: str, server: str, groups=(), body=None):
+        # Built on the shared loop: KubeSpawner needs a running one.
+        async def build():
+            who = OfflineUser(name=user, groups=[g if isinstance(g, OfflineGroup) else OfflineGroup(g) for g in groups])
+            return make_spawner(self.config, who, body or {}, server, hub=self.hub)
+
+        spawner = self.spawners[(user, server)] = _LOOP.run_until_complete(build())
+        return spawner
+
+    async def start(self, spawner) -> int:
+        """load_user_options as KubeSpawner._start runs it; the HTTP status a caller would get."""
+        try:
+            await spawner.load_user_options()
+            return 200
+        except web.HTTPError as e:
+            return e.status_code
+
+    def run(self, *coroutines):
+        async def gather():
+            return await asyncio.gather(*coroutines)
+
+        return _LOOP.run_until_complete(gather())
+
+    def held(self, user: str, server: str):
+        return self.ledger.holdings.get((user, server))
+
+
+def expected_totals(holdings, keep) -> dict:
+    totals = ledger.Totals()
+    for h in holdings:
+        if keep(h):
+            totals.add(h.amounts, +1)
+    return totals.as_input()
+
+
+def assert_books_add_up(books: Books) -> None:
+    """Every total equals the sum over the booked servers; nothing is negative."""
+    book = books.ledger
+    holdings = list(book.holdings.values())
+    assert book.hub.as_input() == expected_totals(holdings, lambda h: True)
+    for user in {h.user for h in holdings} | set(book.users):
+        assert book.usage(user, [])["user"] == expected_totals(holdings, lambda h, u=user: h.user == u)
+    for group in {h.group for h in holdings if h.group} | set(book.groups):
+        assert book.usage("-", [group])["groups"][group] == expected_totals(holdings, lambda h, g=group: h.group == g)
+    for totals in [book.hub, *book.users.values(), *book.groups.values(), *book.user_groups.values()]:
+        assert all(v >= 0 for v in totals.amounts.values())
+
+
+# --- what the policy sees ---
+
+
+def test_usage_and_group_properties_reach_the_policy(opa):
+    books = Books(opa.url)
+    first = books.spawner("alice", "one", ["students"], {"cpu_limit": 1.5})
+    assert books.run(books.start(first)) == [200]
+    gpu = books.spawner("gina", "gpu", ["gpu-users"], GPU)
+    assert books.run(books.start(gpu)) == [200]
+
+    books.config.PolicyKubeSpawner.opa_decision_path = "jhpolicy_contract/echo_quota_input"
+    properties = {"jhpolicy_quota": {"member": {"servers": 1}}}
+    echo = books.spawner("alice", "two", [OfflineGroup("students", properties), "b"])
+    (status,) = books.run(books.start(echo))
+    assert status == 403
+    sent = json.loads(echo.policy_decision.messages[0])
+    alice = {"servers": 1, "cpu_limit": 1.5, "cpu_guarantee": 1, "mem_limit": 4 * 2**30, "mem_guarantee": 2 * 2**30,
+             "extra_resources": {}}
+    nothing = {"servers": 0, "cpu_limit": 0, "cpu_guarantee": 0, "mem_limit": 0, "mem_guarantee": 0, "extra_resources": {}}
+    assert sent["groups"] == {"students": {"properties": properties}, "b": {"properties": {}}}
+    assert sent["usage"]["user"] == alice
+    assert sent["usage"]["user_by_group"] == {"b": nothing, "students": alice}
+    assert sent["usage"]["groups"] == {"b": nothing, "students": alice}
+    hub = sent["usage"]["hub"]
+    assert hub["servers"] == 2 and hub["extra_resources"] == {"nvidia.com/gpu": 1}
+
+
+# --- no race ---
+
+
+def test_50_concurrent_gpu_spawns_book_exactly_the_quota(quota_opa):
+    books = Books(quota_opa.url)
+    spawners = [books.spawner(f"u{i}", f"s{j}", ["gpu-users"], GPU) for j in range(5) for i in range(10)]
+    statuses = books.run(*(books.start(s) for s in spawners))
+    assert statuses.count(200) == 4 and statuses.count(403) == 46
+    assert sum(1 for s in spawners if s.policy_pod is not None) == 4
+    assert books.ledger.groups["gpu-users"].as_input()["extra_resources"] == {"nvidia.com/gpu": 4}
+    refused = [s for s, status in zip(spawners, statuses) if status == 403]
+    assert {m for s in refused for m in s.policy_decision.messages} <= {
+        GROUP_FULL,
+        "quota reached: you hold 2 of the 2 servers each member of gpu-users may hold; stop one of your servers to free some",
+    }
+    assert_books_add_up(books)
+
+
+def test_a_clamp_lowers_to_what_the_group_has_left(quota_opa):
+    books = Books(quota_opa.url)
+    for user in ("s0", "s1", "s2"):
+        assert books.run(books.start(books.spawner(user, "", ["students"], {"cpu_limit": 2}))) == [200]
+    full = books.spawner("s3", "", ["students"], {"cpu_limit": 2})
+    assert books.run(books.start(full)) == [403]
+    assert full.policy_decision.messages == [
+        "quota reached: students holds 6 of 6 CPU (limits); try again when one of the group's servers stops"]
+
+    books.spawners[("s2", "")].clear_state()
+    books.ledger.hold(ledger.Holding.of_pod("s4", "", "students", {"cpu_limit": 1.5}))
+    lowered = books.spawner("s3", "", ["students"], {"cpu_limit": 2})
+    assert books.run(books.start(lowered)) == [200]
+    assert lowered.cpu_limit == 0.5
+    assert "cpu_limit 2 lowered to 0.5: what the quota leaves (students holds 5.5 of 6 CPU (limits))" in lowered.policy_messages
+    assert_books_add_up(books)
+
+
+# --- booking and release ---
+
+
+def test_a_refused_or_failed_spawn_books_nothing(opa, quota_opa):
+    books = Books(quota_opa.url)
+    denied = books.spawner("eve", "", ["students"], {"image": "evil/miner:1"})
+    assert books.run(books.start(denied)) == [403]
+    invalid = books.spawner("eve", "bad", ["students"], {"cpu_limit": "lots"})
+    assert books.run(books.start(invalid)) == [400]
+    for path in ("jhpolicy_contract/charge_outside_the_users_groups", "jhpolicy_contract/quota_not_amounts"):
+        broken = Books(opa.url, opa_decision_path=path)
+        spawner = broken.spawner("eve", "", ["students"])
+        assert broken.run(broken.start(spawner)) == [503]
+        assert broken.ledger.holdings == {}
+    assert books.ledger.holdings == {}
+    assert_books_add_up(books)
+
+
+def test_a_stop_or_a_failed_start_releases(quota_opa):
+    books = Books(quota_opa.url)
+    stopped = books.spawner("ann", "a", ["gpu-users"], GPU)
+    assert books.run(books.start(stopped)) == [200]
+    assert books.held("ann", "a").group == "gpu-users"
+    stopped.clear_state()  # what JupyterHub's User.stop does, also when the pod vanished
+    assert books.held("ann", "a") is None
+
+    failing = books.spawner("ann", "b", ["gpu-users"], GPU)
+
+    async def start_that_fails():
+        # KubeSpawner._start: the decision is booked, then the API server refuses the pod.
+        async def unreachable(*args, **kwargs):
+            raise RuntimeError("the API server is unreachable")
+
+        failing._start_watching_pods = unreachable  # the first API call after the decision
+        with pytest.raises(RuntimeError):
+            await failing.start()
+
+    books.run(start_that_fails())
+    assert books.held("ann", "b") is None
+    assert books.ledger.hub.as_input()["servers"] == 0
+    assert_books_add_up(books)
+
+
+def test_a_restarted_hub_rebuilds_the_books_once_from_the_saved_state(quota_opa, caplog):
+    books = Books(quota_opa.url)
+    first = books.spawner("ann", "a", ["gpu-users"], GPU)
+    assert books.run(books.start(first)) == [200]
+    state = first.get_state()
+    assert state["jhpolicy_holding"] == {
+        "group": "gpu-users",
+        "amounts": {"servers": 1, "cpu_limit": 8, "cpu_guarantee": 4, "mem_limit": 32 * 2**30,
+                    "mem_guarantee": 16 * 2**30, "extra_resources": {"nvidia.com/gpu": 1}},
+    }
+
+    restarted = Books(quota_opa.url)
+    again = restarted.spawner("ann", "a", ["gpu-users"])
+    again.orm_spawner.server = object()  # the hub's database says it is running
+    again.load_state(state)
+    again.load_state(state)  # loading twice never counts twice
+    assert restarted.ledger.usage("ann", ["gpu-users"]) == books.ledger.usage("ann", ["gpu-users"])
+
+    gone = Books(quota_opa.url)
+    gone.spawner("ann", "a", ["gpu-users"]).load_state(state)  # no server in the database: not active
+    broken = gone.spawner("ann", "b", ["gpu-users"])
+    broken.orm_spawner.server = object()
+    with caplog.at_level(logging.ERROR):
+        broken.load_state({"jhpolicy_holding": {"group": "x", "amounts": {"servers": "many"}}})
+    assert gone.ledger.holdings == {}
+    assert "cannot book" in caplog.text
+
+
+def test_without_policy_quotas_nothing_is_booked_or_sent(opa):
+    books = Books(opa.url, policy_quotas=False, opa_decision_path="jhpolicy_contract/echo_quota_input")
+    spawner = books.spawner("alice", "", ["students"])
+    assert books.run(books.start(spawner)) == [403]
+    assert "usage" not in json.loads(spawner.policy_decision.messages[0])
+    plain = Books(opa.url, policy_quotas=False)
+    spawner = plain.spawner("alice", "", ["students"])
+    assert plain.run(plain.start(spawner)) == [200]
+    assert plain.ledger.holdings == {} and "jhpolicy_holding" not in spawner.get_state()
+
+
+def test_a_decision_slot_not_free_within_opa_timeout_fails_closed(quota_opa, caplog):
+    books = Books(quota_opa.url, opa_timeout=0.2)
+    spawner = books.spawner("ann", "", ["gpu-users"], GPU)
+
+    async def while_another_decides():
+        async with books.ledger.decision_slot(5):
+            return await books.start(spawner)
+
+    with caplog.at_level(logging.ERROR):
+        assert books.run(while_another_decides()) == [503]
+    assert "no decision slot within opa_timeout (0.2 s)" in caplog.text
+    assert books.ledger.holdings == {}
+
+
+def test_usage_and_quota_gauges(quota_opa):
+    books = Books(quota_opa.url)
+    spawner = books.spawner("gauge-user", "", ["gpu-users"], GPU)
+    assert books.run(books.start(spawner)) == [200]
+    assert metrics.USAGE.labels(group="gpu-users", resource="nvidia.com/gpu")._value.get() == 1
+    assert metrics.QUOTA.labels(group="gpu-users", resource="nvidia.com/gpu")._value.get() == 4
+    spawner.clear_state()
+    assert metrics.USAGE.labels(group="gpu-users", resource="nvidia.com/gpu")._value.get() == 0
+    assert metrics.USAGE.labels(group="", resource="servers")._value.get() == 0
+
+
+def test_sums_are_exact():
+    book = ledger.Ledger()
+    for i in range(1000):
+        book.hold(ledger.Holding.of_pod("u", str(i), "g", {"cpu_limit": 0.1, "mem_limit": None}))
+    assert book.hub.amounts["cpu_limit"] == Decimal("100.0")
+    for i in range(1000):
+        book.release("u", str(i))
+    assert book.hub.as_input()["cpu_limit"] == 0 and book.users == {} and book.groups == {}
+    assert book.release("u", "0") is None
+
+
+# --- property-based: any interleaving of starts, stops and failures ---
+
+EXAMPLES = max(10, int(os.environ.get("JHPOLICY_FUZZ_EXAMPLES", "3000")) // 50)
+USERS = {"ann": ["gpu-users"], "bob": ["gpu-users", "students"], "cy": ["students"], "dee": ["students", "gpu-users"],
+         "eli": []}
+BODIES = [{}, GPU, {"extra_resource_limits": {"nvidia.com/gpu": 2}}, {"cpu_limit": 2}, {"cpu_limit": 0.5}]
+STEP = st.tuples(st.sampled_from(["start", "start", "stop", "fail"]), st.sampled_from(sorted(USERS)),
+                 st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(range(len(BODIES))))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(STEP, min_size=1, max_size=8), min_size=1, max_size=5))
+def test_any_interleaving_keeps_the_books_exact_and_within_the_quotas(quota_opa, batches):
+    books = Books(quota_opa.url)
+    active: set[tuple[str, str]] = set()
+    for batch in batches:
+        starting, coroutines = [], []
+        for action, user, server, body in batch:
+            key = (user, server)
+            if action == "start" and key not in active and key not in starting:
+                spawner = books.spawner(user, server, USERS[user], BODIES[body])
+                starting.append(key)
+                coroutines.append(books.start(spawner))
+            elif action in ("stop", "fail") and key in active:
+                # A stop, or a spawn that failed after its decision: JupyterHub's User.stop clears the state.
+                books.spawners[key].clear_state()
+                active.discard(key)
+        # Starts of one batch run concurrently, interleaved by the event loop.
+        for key, status in zip(starting, books.run(*coroutines)):
+            assert status in (200, 403), (key, status)
+            if status == 200:
+                active.add(key)
+
+        assert set(books.ledger.holdings) == active
+        assert_books_add_up(books)
+        hub = books.ledger.hub.as_input()
+        assert hub["servers"] <= 12
+        gpu_group = books.ledger.usage("-", ["gpu-users"])["groups"]["gpu-users"]
+        assert gpu_group["extra_resources"].get("nvidia.com/gpu", 0) <= 4
+        assert books.ledger.usage("-", ["students"])["groups"]["students"]["cpu_limit"] <= 6
+        for user in USERS:
+            assert books.ledger.usage(user, [])["user"]["servers"] <= 3
+            assert books.ledger.usage(user, ["gpu-users"])["user_by_group"]["gpu-users"]["servers"] <= 2

@@ -1,0 +1,186 @@
+"""Quotas through a real hub: JupyterHub with PolicyKubeSpawner against the
+real Kubernetes API server with kwok nodes (tests/kube), a real OPA with the
+shipped policies and, for this module, quota data on top of the shipped data:
+each user at most 2 servers, the hub at most 7; gpu-users keeps the shipped
+4 GPUs for the whole group. The tests run in order on one hub and each
+leaves no server running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+
+import pytest
+
+from jhpolicy.local_opa import LocalOPA
+
+from .conftest import POLICIES
+from .e2e.hub import Hub
+
+GPU = {"extra_resource_limits": {"nvidia.com/gpu": 1}}
+GPU_USERS = [f"gpu{i}" for i in range(10)]
+STUDENTS = [f"stu{i}" for i in range(5)]
+GROUP_FULL = "quota reached: gpu-users holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"
+USER_FULL = "quota reached: you hold 2 of the 2 servers each user may hold; stop one of your servers to free some"
+HUB_FULL = "quota reached: the hub holds 7 of 7 servers; try again when servers stop"
+
+
+@pytest.fixture(scope="module")
+def opa(tmp_path_factory):
+    policies = tmp_path_factory.mktemp("quota-policies")
+    for rego in POLICIES.glob("*.rego"):
+        shutil.copy(rego, policies)
+    data = json.loads((POLICIES / "data.json").read_text())
+    data["jhpolicy"]["quotas"].update(users={"servers": 2}, hub={"servers": 7})
+    (policies / "data.json").write_text(json.dumps(data))
+    server = LocalOPA([policies]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def hub(opa, cluster, pod_ips, tmp_path_factory):
+    # Room for more GPUs than the quota grants: a pod above it would be scheduled, not held back.
+    cluster.add_node("kwok-gpu-quota", gpus=16)
+    hub = Hub(tmp_path_factory.mktemp("hub"), opa.url, cluster=cluster, namespace="jhub-quota",
+              singleuser_port=pod_ips.port, env={"E2E_KEEP_SERVERS": "1"}).start()
+    for name in GPU_USERS:
+        hub.add_user(name, ("gpu-users",))
+    for name in STUDENTS:
+        hub.add_user(name, ("students",))
+    hub.add_user("dual", ("gpu-users", "students"))
+    yield hub
+    stop_all(hub)
+    hub.stop()
+
+
+def started(outcome) -> bool:
+    return outcome["status"] in (201, 202)
+
+
+def running(hub) -> dict[tuple[str, str], dict]:
+    return {(p["user"], p["server"]): p["pod"] for p in hub.pods()}
+
+
+def gpus(pod) -> int:
+    return int(pod["spec"]["containers"][0]["resources"].get("limits", {}).get("nvidia.com/gpu", 0))
+
+
+def usage(hub, group: str, resource: str) -> float:
+    text = hub.client.get("/hub/metrics").text
+    match = re.search(rf'^jhpolicy_usage{{group="{re.escape(group)}",resource="{re.escape(resource)}"}} (\S+)$', text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def stop_all(hub) -> None:
+    for user, server in running(hub):
+        hub.stop_server(user, server)
+    assert running(hub) == {}
+    assert usage(hub, "", "servers") == 0
+
+
+def test_50_concurrent_gpu_requests_get_exactly_the_quota(hub):
+    requests = [(user, f"g{i}", GPU) for i in range(5) for user in GPU_USERS]
+    outcomes = asyncio.run(hub.burst(requests))
+
+    granted = [o for o in outcomes if started(o)]
+    assert len(granted) == 4, [o for o in outcomes if o["status"] != 403]
+    refused = [o for o in outcomes if not started(o)]
+    assert {o["status"] for o in refused} == {403}
+    assert {o["message"] for o in refused} <= {f"Spawn refused by policy: {m}" for m in (GROUP_FULL, USER_FULL)}
+    assert any(GROUP_FULL in o["message"] for o in refused)
+
+    pods = running(hub)
+    assert set(pods) == {(o["user"], o["server"]) for o in granted}  # no pod above the quota was created
+    assert sum(gpus(p) for p in pods.values()) == 4
+    per_user = [user for user, _ in pods]
+    assert max(per_user.count(u) for u in per_user) <= 2
+    assert usage(hub, "gpu-users", "nvidia.com/gpu") == 4
+
+
+def test_stopping_a_server_frees_its_share(hub):
+    (user, server), *_ = running(hub)
+    r = hub.start_server(user, "more", GPU)
+    assert r.status_code in (403,) and GROUP_FULL in r.json()["message"], r.text
+    hub.stop_server(user, server)
+    assert usage(hub, "gpu-users", "nvidia.com/gpu") == 3
+    r = hub.start_server(user, "more", GPU)
+    assert r.status_code in (201, 202), r.text
+    assert usage(hub, "gpu-users", "nvidia.com/gpu") == 4
+
+
+def test_a_restarted_hub_rebuilds_the_books_from_its_active_servers(hub):
+    before = running(hub)
+    hub.restart()
+    assert running(hub) == before
+    assert usage(hub, "gpu-users", "nvidia.com/gpu") == 4
+    assert usage(hub, "", "servers") == 4
+    idle = next(u for u in GPU_USERS if u not in {user for user, _ in before})
+    r = hub.start_server(idle, "after-restart", GPU)
+    assert r.status_code == 403 and GROUP_FULL in r.json()["message"], r.text
+    (user, server), *_ = before
+    hub.stop_server(user, server)
+    r = hub.start_server(idle, "after-restart", GPU)
+    assert r.status_code in (201, 202), r.text
+    assert usage(hub, "gpu-users", "nvidia.com/gpu") == 4
+
+
+def test_a_pod_deleted_outside_the_hub_frees_its_share_once_the_hub_sees_it_stop(hub):
+    (user, server), pod = next(iter(running(hub).items()))
+    hub.cluster.request("DELETE", f"/api/v1/namespaces/{hub.namespace}/pods/{pod['metadata']['name']}",
+                        params={"gracePeriodSeconds": 0})
+    hub.wait_for(lambda: hub.server_state(user, server) is None, f"the hub to see {user}/{server} stop")
+    assert usage(hub, "gpu-users", "nvidia.com/gpu") == 3
+    idle = next(u for u in GPU_USERS if u not in {u for u, _ in running(hub)})
+    r = hub.start_server(idle, "after-delete", GPU)
+    assert r.status_code in (201, 202), r.text
+    stop_all(hub)
+
+
+def test_user_caps_and_the_hub_total_hold_in_one_burst(hub):
+    # 4 GPU servers, then 15 requests for servers without GPUs: the hub has room for 3 more.
+    for i, user in enumerate(GPU_USERS[:4]):
+        assert hub.start_server(user, "base", GPU).status_code in (201, 202)
+    requests = [(user, f"s{i}", {}) for i in range(3) for user in STUDENTS]
+    outcomes = asyncio.run(hub.burst(requests))
+    granted = [o for o in outcomes if started(o)]
+    assert len(granted) == 3, outcomes
+    assert {o["message"] for o in outcomes if not started(o)} <= {
+        f"Spawn refused by policy: {m}" for m in (HUB_FULL, USER_FULL)}
+    assert len(running(hub)) == 7
+    assert usage(hub, "", "servers") == 7
+    stop_all(hub)
+
+
+def test_a_user_in_two_groups_is_charged_to_the_group_the_policy_chose(hub):
+    r = hub.start_server("dual", "gpu", GPU)
+    assert r.status_code in (201, 202), r.text
+    assert usage(hub, "gpu-users", "servers") == 1
+    assert usage(hub, "students", "servers") == 0
+    r = hub.start_server("dual", "plain", {})
+    assert r.status_code in (201, 202), r.text
+    # charge_order puts gpu-users first, and it has room: charged there too, counted once.
+    assert usage(hub, "gpu-users", "servers") == 2
+    assert usage(hub, "students", "servers") == 0
+    assert usage(hub, "", "servers") == 2
+    stop_all(hub)
+    assert usage(hub, "gpu-users", "servers") == 0
+
+
+def test_a_quota_set_in_group_properties_through_the_api_applies_to_the_next_spawn(hub):
+    student = STUDENTS[0]
+    assert hub.start_server(student, "one", {}).status_code in (201, 202)
+    properties = {"jhpolicy_quota": {"member": {"servers": 1}}}
+    r = hub.api("PUT", "/groups/students/properties", token=hub.tokens["harness"], json=properties)
+    assert r.status_code == 200, r.text
+    r = hub.start_server(student, "two", {})
+    assert r.status_code == 403, r.text
+    assert r.json()["message"] == ("Spawn refused by policy: quota reached: you hold 1 of the 1 servers each member "
+                                   "of students may hold; stop one of your servers to free some")
+    r = hub.api("PUT", "/groups/students/properties", token=hub.tokens["harness"], json={})
+    assert r.status_code == 200, r.text
+    assert hub.start_server(student, "two", {}).status_code in (201, 202)
+    stop_all(hub)
