@@ -35,10 +35,7 @@ extra_maximum(resource) := max({value |
 })
 
 # The most of a resource: the allowances' maximum and what the quotas leave.
-extra_cap(resource) := min(bounds) if {
-	bounds := {n | n := extra_maximum(resource)} | {n | n := extra_quota_left(resource)}
-	count(bounds) > 0
-}
+extra_cap(resource) := min({n | n := extra_maximum(resource)} | {n | n := extra_quota_left(resource)})
 
 overrides[key] := lowered if {
 	some key in extra_keys

@@ -26,25 +26,25 @@ group_quota(group) := quota if {
 # quotas the server fits in, else the first (and its quota refuses it).
 default charge := null
 
-charge := fitting[0] if {
-	count(fitting) > 0
-} else := chargeable[0] if {
-	count(chargeable) > 0
+charge := group if {
+	group := fitting[0]
+} else := group if {
+	group := chargeable[0]
 }
 
 fitting := [group | some group in chargeable; count(refusals_in(group)) == 0]
 
-chargeable := array.concat(ordered(quota_groups), ordered(other_groups))
+# A group may be in both lists: the first place decides.
+chargeable := array.concat(ordered(quota_groups), ordered(configured_groups))
 
 quota_groups contains group if {
 	some group in input.user.groups
 	group_quota(group)
 }
 
-other_groups contains group if {
+configured_groups contains group if {
 	some group in input.user.groups
 	config.groups[group]
-	not group in quota_groups
 }
 
 ordered(groups) := array.concat(
@@ -100,15 +100,10 @@ denials contains msg if {
 }
 
 # The most a value may be under the charged group's, the user's and the hub's quotas.
-quota_left(key) := min(lefts) if {
-	lefts := {n | some scope in scopes(charge); n := left(scope, key)}
-	count(lefts) > 0
-}
+# (min of no quota at all is undefined: no bound.)
+quota_left(key) := min({n | some scope in scopes(charge); n := left(scope, key)})
 
-extra_quota_left(resource) := floor(min(lefts)) if {
-	lefts := {n | some scope in scopes(charge); n := extra_left(scope, resource)}
-	count(lefts) > 0
-}
+extra_quota_left(resource) := floor(min({n | some scope in scopes(charge); n := extra_left(scope, resource)}))
 
 # The charged group's own quota, for the hub's metrics.
 charged_quota := object.union(
@@ -121,10 +116,7 @@ charged_quota := object.union(
 
 default charged_group_quota := {}
 
-charged_group_quota := quota if {
-	quota := group_quota(charge).group
-	is_object(quota)
-}
+charged_group_quota := group_quota(charge).group
 
 # --- what the user is told; never other users or their servers ---
 
@@ -165,13 +157,11 @@ in_use(scope, key) := show(key, in_use_amount(scope, [key])) if {
 	key in quota_keys
 } else := show(key, in_use_amount(scope, ["extra_resources", key]))
 
-quota_of(scope, key) := show(key, as_number(key, scope.quota[key])) if {
-	key in quota_keys
+quota_of(scope, key) := amount if {
+	amount := show(key, as_number(key, scope.quota[key]))
 } else := show(key, as_number("extra", scope.quota.extra_resources[key]))
 
-unit(key) := unit_names[key] if {
-	unit_names[key]
-} else := key
+unit(key) := object.get(unit_names, key, key)
 
 unit_names := {
 	"servers": "servers",

@@ -171,3 +171,69 @@ test_a_malformed_quota_section_sets_no_quota if {
 	d := spawn.decision with input as with_usage(req([], {}), usage_doc({"servers": 99}, {}, {}, {})) with data.jhpolicy as object.union(cfg, {"quotas": ["servers"]})
 	d.allow == true
 }
+
+test_totals_missing_from_the_usage_count_as_nothing if {
+	props := {"students": {"properties": {"jhpolicy_quota": {"member": {"servers": 1}}}}}
+	request := object.union(with_usage(req(["students"], {}), {"user_by_group": {"students": {}}}), {"groups": props})
+	decide_quota(request).allow == true
+}
+
+test_a_total_that_is_not_a_number_counts_as_nothing if {
+	mine := {"user_by_group": {"gpu": {"cpu_limit": "lots"}}}
+	props := {"gpu": {"properties": {"jhpolicy_quota": {"member": {"cpu_limit": 1}}}}}
+	d := decide_quota(object.union(with_usage(req(["gpu"], {"cpu_limit": 8}), mine), {"groups": props}))
+	d.overrides.cpu_limit == 1
+}
+
+# The tightest of several quotas binds, and is the one named.
+two_scopes := object.union(quota_cfg, {"quotas": {"users": {"cpu_limit": 5, "extra_resources": {"nvidia.com/gpu": 1}}}})
+
+test_the_tightest_cpu_quota_binds_and_is_named if {
+	mine := usage_doc({"cpu_limit": 1}, {"gpu": {"cpu_limit": 1}}, {}, {})
+	d := spawn.decision with input as with_usage(req(["gpu"], {"cpu_limit": 8}), mine) with data.jhpolicy as two_scopes
+	d.overrides.cpu_limit == 4
+	"cpu_limit 8 lowered to 4: what the quota leaves (you hold 1 of the 5 CPU (limits) each user may hold)" in d.messages
+}
+
+test_the_tightest_gpu_quota_binds_and_is_named if {
+	in_use := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 1}}}, {})
+	d := spawn.decision with input as with_usage(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 2}}), in_use) with data.jhpolicy as two_scopes
+	d.overrides.extra_resource_limits == {"nvidia.com/gpu": 1}
+	"extra_resource_limits nvidia.com/gpu 2 lowered to 1: what the quota leaves (you hold 0 of the 1 nvidia.com/gpu each user may hold)" in d.messages
+}
+
+# A CPU amount left below 1m (Kubernetes' smallest) or a memory amount below
+# one byte refuses; exactly the smallest is still granted.
+test_the_smallest_amount_left_is_granted_and_less_refuses if {
+	hub_quota := object.union(cfg, {"quotas": {"hub": {"cpu_limit": 16, "cpu_guarantee": 16, "mem_limit": 64, "mem_guarantee": 64}}})
+	every key, smallest in {"cpu_limit": 0.001, "cpu_guarantee": 0.001, "mem_limit": 1, "mem_guarantee": 1} {
+		quota := hub_quota.quotas.hub[key]
+		at_smallest := with_usage(req(["students"], {}), usage_doc({}, {}, {}, {key: quota - smallest}))
+		granted := spawn.decision with input as at_smallest with data.jhpolicy as hub_quota
+		granted.allow == true
+		below := with_usage(req(["students"], {}), usage_doc({}, {}, {}, {key: quota - (smallest / 2)}))
+		refused := spawn.decision with input as below with data.jhpolicy as hub_quota
+		refused.allow == false
+	}
+}
+
+test_the_binding_quota_is_named_not_the_first_in_order if {
+	roomy_user := object.union(quota_cfg, {"quotas": {"users": {"cpu_limit": 12}}})
+	mine := usage_doc({"cpu_limit": 5}, {"gpu": {"cpu_limit": 5}}, {}, {})
+	d := spawn.decision with input as with_usage(req(["gpu"], {"cpu_limit": 8}), mine) with data.jhpolicy as roomy_user
+	"cpu_limit 8 lowered to 3: what the quota leaves (you hold 5 of the 8 CPU (limits) each member of gpu may hold)" in d.messages
+}
+
+test_when_no_group_fits_the_first_in_charge_order_says_why if {
+	full := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}, "students": {"cpu_limit": 6}}, {})
+	d := decide_quota(with_usage(req(["gpu", "students"], one_gpu), full))
+	d.messages == [GROUP_FULL_MESSAGE]
+}
+
+GROUP_FULL_MESSAGE := "quota reached: gpu holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"
+
+test_a_malformed_group_quota_in_data_is_no_quota if {
+	malformed := object.union(cfg, {"quotas": {"groups": {"students": "lots"}}})
+	d := spawn.decision with input as req(["gpu", "students"], {}) with data.jhpolicy as malformed
+	d.charge == "gpu"
+}

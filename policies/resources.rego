@@ -48,10 +48,7 @@ as_number(key, value) := units.parse_bytes(value) if {
 }
 
 # The most a value may be: the allowances' maximum and what the quotas leave.
-cap(key) := min(bounds) if {
-	bounds := {n | n := maximum(key)} | {n | n := quota_left(key)}
-	count(bounds) > 0
-}
+cap(key) := min({n | n := maximum(key)} | {n | n := quota_left(key)})
 
 # A limit: within the cap; unlimited (null) becomes the cap.
 final_limit(key) := cap(key) if {
