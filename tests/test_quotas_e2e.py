@@ -69,9 +69,9 @@ def gpus(pod) -> int:
     return int(pod["spec"]["containers"][0]["resources"].get("limits", {}).get("nvidia.com/gpu", 0))
 
 
-def usage(hub, group: str, resource: str) -> float:
+def usage(hub, group: str, resource: str, gauge: str = "jhpolicy_usage") -> float:
     text = hub.client.get("/hub/metrics").text
-    match = re.search(rf'^jhpolicy_usage{{group="{re.escape(group)}",resource="{re.escape(resource)}"}} (\S+)$', text, re.M)
+    match = re.search(rf'^{gauge}{{group="{re.escape(group)}",resource="{re.escape(resource)}"}} (\S+)$', text, re.M)
     return float(match.group(1)) if match else 0.0
 
 
@@ -99,6 +99,7 @@ def test_50_concurrent_gpu_requests_get_exactly_the_quota(hub):
     per_user = [user for user, _ in pods]
     assert max(per_user.count(u) for u in per_user) <= 2
     assert usage(hub, "gpu-users", "nvidia.com/gpu") == 4
+    assert usage(hub, "gpu-users", "nvidia.com/gpu", gauge="jhpolicy_quota") == 4
 
 
 def test_stopping_a_server_frees_its_share(hub):

@@ -60,6 +60,8 @@ c.PolicyKubeSpawner.opa_url = env["E2E_OPA_URL"]
 c.PolicyKubeSpawner.opa_timeout = float(env.get("E2E_OPA_TIMEOUT", "5.0"))
 if "E2E_OPA_SHADOW_PATH" in env:
     c.PolicyKubeSpawner.opa_shadow_decision_path = env["E2E_OPA_SHADOW_PATH"]
+if "E2E_POLICY_QUOTAS" in env:
+    c.PolicyKubeSpawner.policy_quotas = env["E2E_POLICY_QUOTAS"] == "1"
 if "E2E_OPA_MAX_CONNECTIONS" in env:
     c.PolicyKubeSpawner.opa_max_connections = int(env["E2E_OPA_MAX_CONNECTIONS"])
 # Progress events come from a Kubernetes event reflector: only with a real API server.
