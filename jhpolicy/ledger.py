@@ -83,14 +83,13 @@ class Totals:
     def is_empty(self) -> bool:
         return not any(self.amounts.values())
 
-    def as_input(self, zeros: bool = False) -> dict:
-        """The totals as in input.usage; `zeros` keeps extended resources
-        that were held and are now back to 0 (for the gauges)."""
+    def as_input(self) -> dict:
+        """The totals as in input.usage."""
         doc: dict = {key: 0 for key in ("servers", *NUMERIC_KEYS)}
         doc["extra_resources"] = {}
         for key, value in sorted(self.amounts.items(), key=str):
             if isinstance(key, tuple):
-                if value or zeros:
+                if value:
                     doc["extra_resources"][key[1]] = _json_number(value)
             else:
                 doc[key] = _json_number(value)
@@ -135,12 +134,9 @@ class Ledger:
             scopes += [self.user_groups[(holding.user, holding.group)], self.groups[holding.group]]
         for totals in scopes:
             totals.add(holding.amounts, sign)
-        if holding.group is not None:
-            metrics.set_usage(holding.group, self.groups[holding.group].as_input(zeros=True))
-        metrics.set_usage("", self.hub.as_input(zeros=True))
-        # Drop emptied entries so the books stay as small as the active set.
-        for table, key in ((self.users, holding.user), (self.user_groups, (holding.user, holding.group)),
-                           (self.groups, holding.group)):
+        # Drop emptied users' entries so the books stay as small as the active
+        # set; groups stay, so their usage reads 0 on /hub/metrics.
+        for table, key in ((self.users, holding.user), (self.user_groups, (holding.user, holding.group))):
             if key in table and table[key].is_empty():
                 del table[key]
 
@@ -200,6 +196,7 @@ def for_hub(hub) -> Ledger:
     if ledger is None:
         ledger = Ledger()
         hub._jhpolicy_ledger = ledger
+        metrics.watch(ledger)
     return ledger
 
 

@@ -4,7 +4,8 @@ JupyterHub exposes prometheus_client's default registry, so registering
 here is all it takes.
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 DECISIONS = Counter(
     "jhpolicy_decisions",
@@ -15,12 +16,6 @@ DECISION_SECONDS = Histogram(
     "jhpolicy_decision_duration_seconds",
     "Time spent deciding a spawn request, OPA round trip included",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-USAGE = Gauge(
-    "jhpolicy_usage",
-    "What active servers hold, charged to a group (group=\"\": the whole hub): "
-    "servers, cores, bytes, or an extended resource's amount",
-    ["group", "resource"],
 )
 QUOTA = Gauge(
     "jhpolicy_quota",
@@ -42,9 +37,35 @@ def _flat(amounts: dict):
             yield key, value
 
 
-def set_usage(group: str, totals: dict) -> None:
-    for resource, value in _flat(totals):
-        USAGE.labels(group=group, resource=resource).set(value)
+class UsageCollector:
+    """jhpolicy_usage, read from the hub's books when /hub/metrics is
+    scraped: keeping gauges up to date would cost every booking."""
+
+    def __init__(self) -> None:
+        self.ledger = None
+
+    def collect(self):
+        usage = GaugeMetricFamily(
+            "jhpolicy_usage",
+            "What active servers hold, charged to a group (group=\"\": the whole hub): "
+            "servers, cores, bytes, or an extended resource's amount",
+            labels=["group", "resource"],
+        )
+        book = self.ledger
+        if book is not None:
+            for group, totals in [("", book.hub), *sorted(book.groups.items())]:
+                for key, value in sorted(totals.amounts.items(), key=str):
+                    usage.add_metric([group, key[1] if isinstance(key, tuple) else key], float(value))
+        yield usage
+
+
+USAGE = UsageCollector()
+REGISTRY.register(USAGE)
+
+
+def watch(ledger) -> None:
+    """Report this ledger's usage on /hub/metrics (a hub has one)."""
+    USAGE.ledger = ledger
 
 
 def set_quota(group: str, quota: dict) -> None:

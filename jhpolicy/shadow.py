@@ -3,7 +3,7 @@
 After the live decision, the same input goes to a second decision path
 (`opa_shadow_decision_path`, e.g. a stricter candidate in the same bundle).
 The spawn does not wait for it: the shadow's answer is compared with the live
-one on jhpolicy's I/O thread, and each comparison is counted on /hub/metrics;
+one on jhpolicy's OPA threads, and each comparison is counted on /hub/metrics;
 a disagreement is logged with both decision ids, so an admin sees exactly
 which spawns the candidate would change before switching to it. A broken or
 slow candidate only ever shows as an "error" outcome there.
@@ -23,7 +23,7 @@ from .decision import Decision, PolicyBroken, validate
 from .opa_client import PolicyUnavailable
 from .pod import InvalidPod, decided
 
-# A candidate that hangs must not pile up queries on jhpolicy's I/O thread,
+# A candidate that hangs must not pile up queries on jhpolicy's OPA threads,
 # where the live decisions run: beyond this many unanswered, a spawn's
 # comparison is skipped (counted as shadow="skipped").
 MAX_IN_FLIGHT = 20
@@ -94,7 +94,7 @@ class Comparison:
         self.done = threading.Event()  # set once the shadow's answer was compared
 
     def finish(self, future: Future) -> None:
-        """Done-callback of the shadow query (runs on the I/O thread); never raises."""
+        """Done-callback of the shadow query (runs on one of jhpolicy's OPA threads); never raises."""
         _release()
         shadow_id = None
         try:

@@ -62,7 +62,7 @@ class PolicyKubeSpawner(KubeSpawner):
         config=True,
         help="""
         Seconds the whole policy check may take, retries included, measured on
-        jhpolicy's own I/O thread so that a hub busy with a burst of spawns
+        jhpolicy's own threads so that a hub busy with a burst of spawns
         does not count against OPA. Keep it under JupyterHub's
         `slow_spawn_timeout` (10 s by default) so a caller gets the 503 in the
         response rather than a 202 and a failure seen only in the progress
@@ -529,7 +529,7 @@ class PolicyKubeSpawner(KubeSpawner):
         )
         future = opa_client.submit(
             self.opa_shadow_url or self.opa_url, self.opa_token or None, self.opa_max_connections,
-            self.opa_shadow_decision_path, input_doc, limits,
+            self.opa_shadow_decision_path, input_doc, limits, lane="shadow",
         )
         future.add_done_callback(comparison.finish)
         self.policy_shadow = comparison

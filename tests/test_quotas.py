@@ -19,10 +19,11 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 from tornado import web
 from traitlets.config import Config
 
-from jhpolicy import ledger, metrics
+from jhpolicy import ledger
 from jhpolicy.local_opa import LocalOPA
 from jhpolicy.offline import OfflineGroup, OfflineHub, OfflineUser, make_spawner
 
@@ -285,11 +286,17 @@ def test_usage_and_quota_gauges(quota_opa):
     books = Books(quota_opa.url)
     spawner = books.spawner("gauge-user", "", ["gpu-users"], GPU)
     assert books.run(books.start(spawner)) == [200]
-    assert metrics.USAGE.labels(group="gpu-users", resource="nvidia.com/gpu")._value.get() == 1
-    assert metrics.QUOTA.labels(group="gpu-users", resource="nvidia.com/gpu")._value.get() == 4
+
+    def sample(name, group, resource):
+        return REGISTRY.get_sample_value(name, {"group": group, "resource": resource})
+
+    assert sample("jhpolicy_usage", "gpu-users", "nvidia.com/gpu") == 1
+    assert sample("jhpolicy_usage", "", "servers") == 1
+    assert sample("jhpolicy_usage", "", "mem_limit") == 32 * 2**30
+    assert sample("jhpolicy_quota", "gpu-users", "nvidia.com/gpu") == 4
     spawner.clear_state()
-    assert metrics.USAGE.labels(group="gpu-users", resource="nvidia.com/gpu")._value.get() == 0
-    assert metrics.USAGE.labels(group="", resource="servers")._value.get() == 0
+    assert sample("jhpolicy_usage", "gpu-users", "nvidia.com/gpu") == 0
+    assert sample("jhpolicy_usage", "", "servers") == 0
 
 
 def test_sums_are_exact():
@@ -299,7 +306,8 @@ def test_sums_are_exact():
     assert book.hub.amounts["cpu_limit"] == Decimal("100.0")
     for i in range(1000):
         book.release("u", str(i))
-    assert book.hub.as_input()["cpu_limit"] == 0 and book.users == {} and book.groups == {}
+    assert book.hub.as_input()["cpu_limit"] == 0 and book.users == {} and book.user_groups == {}
+    assert book.usage("u", ["g"])["groups"]["g"]["servers"] == 0
     assert book.release("u", "0") is None
 
 

@@ -164,7 +164,7 @@ def test_without_decision_logs_the_ids_are_dashes(caplog):
 
 def test_an_unexpected_failure_of_the_candidate_is_an_error_outcome(caplog):
     """Whatever goes wrong with the candidate, the comparison ends, counts an
-    error, and raises nothing into the I/O thread."""
+    error, and raises nothing into the thread that ran the query."""
     from concurrent.futures import Future
 
     from jhpolicy.shadow import Comparison, Outcome, admit
