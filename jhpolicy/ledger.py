@@ -6,10 +6,12 @@ incrementally per user, per user and group, per group and for the hub, so a
 decision reads them in O(number of the user's groups) whatever the number of
 active servers.
 
-Race-freedom: the decision and the reservation of its values happen under one
-asyncio lock (:meth:`Ledger.decision_slot`), so two concurrent spawns never
-decide on the same headroom. Releases need no lock: freeing capacity never
-makes an earlier decision wrong.
+Race-freedom: reading the usage, asking OPA and booking the decided values
+happen under one lock (:meth:`Ledger.decision_slot`), so two concurrent
+spawns never decide on the same headroom. It is held on jhpolicy's OPA
+threads, not the hub's event loop, so a hub busy with a burst does not
+lengthen it. Releases take only the short lock that guards the totals:
+freeing capacity never makes an earlier decision wrong.
 
 Amounts are summed as :class:`~decimal.Decimal` from the values' own text, so
 adding and removing 0.1 CPU a thousand times comes back to exactly 0.
@@ -17,7 +19,7 @@ adding and removing 0.1 CPU a thousand times comes back to exactly 0.
 
 from __future__ import annotations
 
-import asyncio
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -103,30 +105,48 @@ class Ledger:
         self.user_groups: dict[tuple[str, str], Totals] = defaultdict(Totals)
         self.groups: dict[str, Totals] = defaultdict(Totals)
         self.hub = Totals()
-        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._deciding = threading.Lock()
+        self._totals_lock = threading.Lock()
 
     def usage(self, user: str, groups: list[str]) -> dict:
         """input.usage for a spawn by `user` in `groups`."""
         empty = Totals()
-        return {
-            "user": self.users.get(user, empty).as_input(),
-            "user_by_group": {g: self.user_groups.get((user, g), empty).as_input() for g in groups},
-            "groups": {g: self.groups.get(g, empty).as_input() for g in groups},
-            "hub": self.hub.as_input(),
-        }
+        with self._totals_lock:
+            return {
+                "user": self.users.get(user, empty).as_input(),
+                "user_by_group": {g: self.user_groups.get((user, g), empty).as_input() for g in groups},
+                "groups": {g: self.groups.get(g, empty).as_input() for g in groups},
+                "hub": self.hub.as_input(),
+            }
 
-    def hold(self, holding: Holding) -> None:
+    def hold(self, holding: Holding, unless: threading.Event | None = None) -> None:
         """Book a server's values; replaces what the same server held, so
-        booking it twice (e.g. on a hub restart) never counts it twice."""
-        self.release(holding.user, holding.server)
-        self.holdings[(holding.user, holding.server)] = holding
-        self._count(holding, +1)
+        booking it twice (e.g. on a hub restart) never counts it twice.
+        Nothing is booked if `unless` is set (checked under the lock a
+        release takes, so a release that follows setting it always wins)."""
+        with self._totals_lock:
+            if unless is not None and unless.is_set():
+                return
+            self._release(holding.user, holding.server)
+            self.holdings[(holding.user, holding.server)] = holding
+            self._count(holding, +1)
 
     def release(self, user: str, server: str) -> Holding | None:
+        with self._totals_lock:
+            return self._release(user, server)
+
+    def _release(self, user: str, server: str) -> Holding | None:
         holding = self.holdings.pop((user, server), None)
         if holding is not None:
             self._count(holding, -1)
         return holding
+
+    def gauges(self) -> list[tuple[str, str, float]]:
+        """(group, resource, amount) for /hub/metrics; group "" is the hub."""
+        with self._totals_lock:
+            return [(group, key[1] if isinstance(key, tuple) else key, float(value))
+                    for group, totals in [("", self.hub), *sorted(self.groups.items())]
+                    for key, value in sorted(totals.amounts.items(), key=str)]
 
     def _count(self, holding: Holding, sign: int) -> None:
         scopes = [self.users[holding.user], self.hub]
@@ -140,32 +160,29 @@ class Ledger:
             if key in table and table[key].is_empty():
                 del table[key]
 
-    def decision_slot(self, timeout: float) -> _Slot:
-        """``async with ledger.decision_slot(t) as waited:`` decide and book
-        with no other decision in between; waiting more than `t` seconds
-        raises TimeoutError."""
-        loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            # One lock per event loop: tests run several loops in one process.
-            self._locks = {l: k for l, k in self._locks.items() if not l.is_closed()}
-            lock = self._locks[loop] = asyncio.Lock()
-        return _Slot(lock, timeout)
+    def decision_slot(self, deadline: float) -> _Slot:
+        """``with ledger.decision_slot(deadline) as waited:`` read the usage,
+        decide and book with no other decision in between. Call it on a
+        thread that may block; not getting the slot by `deadline`
+        (time.monotonic()) raises :class:`Busy`."""
+        return _Slot(self._deciding, deadline)
+
+
+class Busy(Exception):
+    """No decision slot before the deadline: earlier decisions hold it."""
 
 
 class _Slot:
-    def __init__(self, lock: asyncio.Lock, timeout: float) -> None:
-        self.lock, self.timeout = lock, timeout
+    def __init__(self, lock: threading.Lock, deadline: float) -> None:
+        self.lock, self.deadline = lock, deadline
 
-    async def __aenter__(self) -> float:
-        if not self.lock.locked():
-            await self.lock.acquire()  # free: taken at once, no wait to count
-            return 0.0
-        started = time.perf_counter()
-        await asyncio.wait_for(self.lock.acquire(), self.timeout)
-        return time.perf_counter() - started
+    def __enter__(self) -> float:
+        started = time.monotonic()
+        if not self.lock.acquire(timeout=max(self.deadline - started, 0)):
+            raise Busy()
+        return time.monotonic() - started
 
-    async def __aexit__(self, *exc) -> None:
+    def __exit__(self, *exc) -> None:
         self.lock.release()
 
 

@@ -51,11 +51,9 @@ class UsageCollector:
             "servers, cores, bytes, or an extended resource's amount",
             labels=["group", "resource"],
         )
-        book = self.ledger
-        if book is not None:
-            for group, totals in [("", book.hub), *sorted(book.groups.items())]:
-                for key, value in sorted(totals.amounts.items(), key=str):
-                    usage.add_metric([group, key[1] if isinstance(key, tuple) else key], float(value))
+        if self.ledger is not None:
+            for group, resource, amount in self.ledger.gauges():
+                usage.add_metric([group, resource], amount)
         yield usage
 
 

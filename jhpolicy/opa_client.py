@@ -100,8 +100,15 @@ def submit(
     """Start a query on jhpolicy's threads; the future holds the OPAResponse.
     Each `lane` has its own threads and connections, so queries to a shadow
     policy that hang never hold up live decisions."""
+    deadline = time.monotonic() + limits.timeout
+    return run(base_url, token, max_connections, lambda client: query(client, path, input_doc, limits, deadline), lane)
+
+
+def run(base_url: str, token: str | None, max_connections: int, work, lane: str = "live") -> concurrent.futures.Future:
+    """Run ``work(client)`` on one of the lane's threads, e.g. a query and
+    what must happen with no other decision in between (jhpolicy.ledger)."""
     pool = _pool(base_url, token, max_connections, lane)
-    return pool.threads.submit(query, pool.client, path, input_doc, limits)
+    return pool.threads.submit(work, pool.client)
 
 
 async def ask(
@@ -121,8 +128,10 @@ async def close_clients() -> None:
         pool.threads.shutdown(wait=False)
 
 
-def query(client: httpx.Client, path: str, input_doc: dict, limits: Limits) -> OPAResponse:
-    """POST ``{"input": input_doc}`` to ``/v1/data/{path}``; all attempts share ``limits.timeout``.
+def query(client: httpx.Client, path: str, input_doc: dict, limits: Limits, deadline: float) -> OPAResponse:
+    """POST ``{"input": input_doc}`` to ``/v1/data/{path}``; all attempts end by
+    `deadline` (time.monotonic(): ``limits.timeout`` after the query was
+    submitted, so time spent queued for a thread counts).
 
     A retry happens only after a connection failure (OPA restarting), never
     after OPA answered, and only while time is left.
@@ -130,7 +139,6 @@ def query(client: httpx.Client, path: str, input_doc: dict, limits: Limits) -> O
     url = "/v1/data/" + path.strip("/").replace(".", "/")
     body = json.dumps({"input": input_doc}, allow_nan=False).encode()
     timeout, max_bytes = limits.timeout, limits.max_response_bytes
-    deadline = time.monotonic() + timeout
     attempt = 0
     while True:
         remaining = deadline - time.monotonic()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 from jupyterhub.utils import maybe_future
@@ -235,6 +236,9 @@ class PolicyKubeSpawner(KubeSpawner):
     policy_pod: dict | None = None
     # The last spawn's shadow comparison (opa_shadow_decision_path), if any.
     policy_shadow: shadow.Comparison | None = None
+    # Set when the spawn is refused, fails or is cancelled: its decision, if
+    # still in flight on jhpolicy's threads, must not book anything.
+    _abandoned = threading.Event()
 
     async def load_user_options(self):
         started = time.perf_counter()
@@ -403,49 +407,55 @@ class PolicyKubeSpawner(KubeSpawner):
             self.opa_url, self.opa_token or None, self.opa_max_connections, path, input_doc, limits
         )
 
-    async def _ask_decision(self, input_doc: dict, timeout: float):
-        limits = opa_client.Limits(max(timeout, 0.001), self.opa_retries, self.opa_max_response_bytes)
-        response = await opa_client.ask(
-            self.opa_url, self.opa_token or None, self.opa_max_connections, self.opa_decision_path, input_doc, limits
-        )
-        decision = decisions.validate(response.result, self.policy_allowed_keys, input_doc["user"]["groups"])
-        return decision, response.decision_id
-
     async def _decide(self, input_doc: dict, pod):
         """The decision and the pod it gives. With `policy_quotas`, the usage
-        goes in the input and an allowed pod is booked before the next
-        decision is made (see jhpolicy.ledger)."""
-        if not self.policy_quotas:
-            decision, decision_id = await self._ask_decision(input_doc, self.opa_timeout)
-            return decision, decision_id, self._decided_pod(pod, decision) if decision.allow else None
-        books = self._ledger()
-        try:
-            slot = books.decision_slot(self.opa_timeout)
-            waited = await slot.__aenter__()
-        except asyncio.TimeoutError:
-            raise opa_client.PolicyUnavailable(
-                f"no decision slot within opa_timeout ({self.opa_timeout} s): earlier spawns' decisions are still pending"
-            ) from None
-        try:
-            input_doc["usage"] = books.usage(self.user.name, input_doc["user"]["groups"])
+        goes in the input, and reading it, asking OPA and booking the pod
+        happen on one of jhpolicy's threads with no other decision in
+        between (see jhpolicy.ledger)."""
+        limits = opa_client.Limits(self.opa_timeout, self.opa_retries, self.opa_max_response_bytes)
+        deadline = time.monotonic() + self.opa_timeout
+        groups = input_doc["user"]["groups"]
+        user, server = self.user.name, self.name or ""
+        books = self._ledger() if self.policy_quotas else None
+        abandoned = self._abandoned = threading.Event()
+
+        def decide(client):
+            response = opa_client.query(client, self.opa_decision_path, input_doc, limits, deadline)
+            decision = decisions.validate(response.result, self.policy_allowed_keys, groups)
+            return decision, response.decision_id, self._decided_pod(pod, decision) if decision.allow else None
+
+        def decide_and_book(client):
             try:
-                decision, decision_id = await self._ask_decision(input_doc, self.opa_timeout - waited)
-            except opa_client.PolicyUnavailable as e:
-                if not waited:
-                    raise
+                slot = books.decision_slot(deadline)
+                waited = slot.__enter__()
+            except ledger.Busy:
                 raise opa_client.PolicyUnavailable(
-                    f"{e}: what was left of opa_timeout ({self.opa_timeout} s) after {waited:.1f} s waiting for "
-                    "earlier spawns' decisions"
+                    f"no decision slot within opa_timeout ({self.opa_timeout} s): earlier spawns' decisions are still pending"
                 ) from None
-            if not decision.allow:
-                return decision, decision_id, None
-            final = self._decided_pod(pod, decision)
-            books.hold(ledger.Holding.of_pod(self.user.name, self.name or "", decision.charge, final))
-            if decision.charge is not None and decision.quota:
-                metrics.set_quota(decision.charge, decision.quota)
-            return decision, decision_id, final
-        finally:
-            await slot.__aexit__(None, None, None)
+            try:
+                input_doc["usage"] = books.usage(user, groups)
+                try:
+                    decision, decision_id, final = decide(client)
+                except opa_client.PolicyUnavailable as e:
+                    if waited < 0.001:
+                        raise
+                    raise opa_client.PolicyUnavailable(
+                        f"{e}: what was left of opa_timeout ({self.opa_timeout} s) after {waited:.1f} s waiting for "
+                        "earlier spawns' decisions"
+                    ) from None
+                if final is not None:
+                    books.hold(ledger.Holding.of_pod(user, server, decision.charge, final), unless=abandoned)
+                return decision, decision_id, final
+            finally:
+                slot.__exit__(None, None, None)
+
+        work = decide_and_book if books is not None else decide
+        decision, decision_id, final = await asyncio.wrap_future(
+            opa_client.run(self.opa_url, self.opa_token or None, self.opa_max_connections, work)
+        )
+        if decision.allow and decision.charge is not None and decision.quota:
+            metrics.set_quota(decision.charge, decision.quota)
+        return decision, decision_id, final
 
     def _save_booking(self) -> None:
         # JupyterHub saves a spawner's state only once start() returns: put
@@ -458,8 +468,10 @@ class PolicyKubeSpawner(KubeSpawner):
         return ledger.for_hub(self.hub)
 
     def _undo(self, snapshot: dict) -> None:
-        """A refused or failed spawn: the configuration as it was, nothing booked."""
+        """A refused or failed spawn: the configuration as it was, nothing
+        booked, not even by a decision still in flight (a cancelled spawn)."""
         self._restore(snapshot)
+        self._abandoned.set()
         self._release()
 
     def _release(self) -> None:

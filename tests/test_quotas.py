@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from decimal import Decimal
 
 import pytest
@@ -273,7 +274,7 @@ def test_a_decision_slot_not_free_within_opa_timeout_fails_closed(quota_opa, cap
     spawner = books.spawner("ann", "", ["gpu-users"], GPU)
 
     async def while_another_decides():
-        async with books.ledger.decision_slot(5):
+        with books.ledger.decision_slot(time.monotonic() + 5):
             return await books.start(spawner)
 
     with caplog.at_level(logging.ERROR):
@@ -354,3 +355,28 @@ def test_any_interleaving_keeps_the_books_exact_and_within_the_quotas(quota_opa,
         for user in USERS:
             assert books.ledger.usage(user, [])["user"]["servers"] <= 3
             assert books.ledger.usage(user, ["gpu-users"])["user_by_group"]["gpu-users"]["servers"] <= 2
+
+
+def test_a_spawn_cancelled_while_its_decision_is_in_flight_books_nothing(quota_opa):
+    from .faults import FaultServer
+
+    faults = FaultServer(quota_opa.url, slow_seconds=2.0).start()
+    try:
+        faults.set("slow")  # answers (allow) 2 s after the request arrives
+        books = Books(faults.url, opa_timeout=4.0)
+        spawner = books.spawner("ann", "", ["gpu-users"], GPU)
+
+        async def cancel_mid_decision():
+            task = asyncio.ensure_future(spawner.load_user_options())
+            while faults.in_flight == 0:  # the decision is at OPA, inside the decision slot
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        books.run(cancel_mid_decision())
+        # The slot is free once the in-flight decision has finished, booking included.
+        with books.ledger.decision_slot(time.monotonic() + 10):
+            assert books.ledger.holdings == {}
+    finally:
+        faults.stop()
