@@ -236,9 +236,6 @@ class PolicyKubeSpawner(KubeSpawner):
     policy_pod: dict | None = None
     # The last spawn's shadow comparison (opa_shadow_decision_path), if any.
     policy_shadow: shadow.Comparison | None = None
-    # Set when the spawn is refused, fails or is cancelled: its decision, if
-    # still in flight on jhpolicy's threads, must not book anything.
-    _abandoned = threading.Event()
 
     async def load_user_options(self):
         started = time.perf_counter()
@@ -246,6 +243,9 @@ class PolicyKubeSpawner(KubeSpawner):
         self.policy_applied = {}
         self.policy_decision = None
         self.policy_input = self.policy_pod = self.policy_shadow = None
+        # Set when this spawn is refused, fails or is cancelled: its decision,
+        # if still in flight on jhpolicy's threads, must not book anything.
+        self._abandoned = threading.Event()
         snapshot = {}
         outcome = "error"
         try:
@@ -417,7 +417,7 @@ class PolicyKubeSpawner(KubeSpawner):
         groups = input_doc["user"]["groups"]
         user, server = self.user.name, self.name or ""
         books = self._ledger() if self.policy_quotas else None
-        abandoned = self._abandoned = threading.Event()
+        abandoned = self._abandoned
 
         def decide(client):
             response = opa_client.query(client, self.opa_decision_path, input_doc, limits, deadline)
