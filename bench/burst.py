@@ -64,9 +64,10 @@ def settle(hub: Hub, requests, timeout=180) -> float:
         time.sleep(0.2)
 
 
-def one_round(kind: str, opa_url: str, n: int) -> dict:
+def one_round(kind: str, opa_url: str, n: int, spawner: str | None = None, env: dict | None = None) -> dict:
+    """One burst of `n` requests on a fresh hub (spawner: SPAWNERS[kind] unless given)."""
     with tempfile.TemporaryDirectory() as tmp:
-        hub = Hub(Path(tmp), opa_url, spawner=SPAWNERS[kind]).start()
+        hub = Hub(Path(tmp), opa_url, spawner=spawner or SPAWNERS[kind], env=env).start()
         try:
             requests = [(("alice", "sam")[i % 2], f"b{i}", BODY) for i in range(n)]
             start = time.monotonic()
@@ -119,20 +120,30 @@ def responsiveness(opa_url: str, waiting: int, delay: float) -> dict:
             faults.stop()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def burst_args(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=2, help="rounds per kind, alternating")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def alternating_rounds(kinds: tuple[str, str], rounds: int, run_one) -> list[dict]:
+    """`run_one(kind)` for each kind, `rounds` times, alternating which goes first."""
+    results = []
+    for i in range(rounds):
+        for kind in (kinds if i % 2 == 0 else kinds[::-1]):
+            results.append(run_one(kind))
+            r = results[-1]
+            print(f"round {i + 1} {kind:6}: answered {r['answered_s']:5.1f} s, all ready {r['all_ready_s']:5.1f} s, "
+                  f"p50 {r['p50_s']:5.2f} s, p99 {r['p99_s']:5.2f} s, hub RSS {r['rss_mib']:6.1f} MiB, pods {r['pods']}")
+    return results
+
+
+def main() -> int:
+    args = burst_args(__doc__.splitlines()[0])
     ok = True
     with LocalOPA([ROOT / "policies"]) as opa:
-        results = []
-        for i in range(args.rounds):
-            for kind in (("policy", "plain") if i % 2 == 0 else ("plain", "policy")):
-                results.append(one_round(kind, opa.url, args.requests))
-                r = results[-1]
-                print(f"round {i + 1} {kind:6}: answered {r['answered_s']:5.1f} s, all ready {r['all_ready_s']:5.1f} s, "
-                      f"p50 {r['p50_s']:5.2f} s, p99 {r['p99_s']:5.2f} s, hub RSS {r['rss_mib']:6.1f} MiB, pods {r['pods']}")
+        results = alternating_rounds(("policy", "plain"), args.rounds, lambda kind: one_round(kind, opa.url, args.requests))
         print(f"\nburst of {args.requests} spawn requests, median over {args.rounds} rounds each (target <= {TARGET}x):")
         for metric, label in (("answered_s", "total time to answer all"), ("all_ready_s", "total time to all ready"),
                               ("p99_s", "p99 request latency"), ("p50_s", "p50 request latency"), ("rss_mib", "hub RSS after burst")):

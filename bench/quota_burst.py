@@ -12,22 +12,17 @@ Target: total time and p99 latency with quotas at most 1.10x without.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.burst import BODY, SPAWNERS, percentile, settle  # noqa: E402
+from bench.burst import SPAWNERS, alternating_rounds, burst_args, one_round  # noqa: E402
 from jhpolicy.local_opa import LocalOPA  # noqa: E402
-from tests.e2e.hub import Hub  # noqa: E402
+from tests.quota_data import policies_with_quotas  # noqa: E402
 
 TARGET = 1.10
 QUOTAS = {
@@ -37,52 +32,19 @@ QUOTAS = {
 }
 
 
-def policies(folder: Path, quotas: dict | None) -> Path:
-    for rego in (ROOT / "policies").glob("*.rego"):
-        shutil.copy(rego, folder)
-    data = json.loads((ROOT / "policies" / "data.json").read_text())
-    data["jhpolicy"].pop("quotas", None)
-    if quotas:
-        data["jhpolicy"]["quotas"] = quotas
-    (folder / "data.json").write_text(json.dumps(data))
-    return folder
-
-
-def one_round(kind: str, opa_url: str, n: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {"E2E_POLICY_QUOTAS": "1" if kind == "quotas" else "0"}
-        hub = Hub(Path(tmp), opa_url, spawner=SPAWNERS["policy"], env=env).start()
-        try:
-            requests = [(("alice", "sam")[i % 2], f"b{i}", BODY) for i in range(n)]
-            start = time.monotonic()
-            outcomes = asyncio.run(hub.burst(requests))
-            answered = time.monotonic()
-            ready = settle(hub, requests)
-            statuses = [o["status"] for o in outcomes]
-            assert all(s in (201, 202) for s in statuses), statuses
-            return {"kind": kind, "answered_s": answered - start, "all_ready_s": ready - start,
-                    "p50_s": percentile([o["seconds"] for o in outcomes], 0.5),
-                    "p99_s": percentile([o["seconds"] for o in outcomes], 0.99)}
-        finally:
-            hub.stop()
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=2, help="rounds per kind, alternating")
-    args = parser.parse_args()
+    args = burst_args(__doc__.splitlines()[0])
     ok = True
     with tempfile.TemporaryDirectory() as on_dir, tempfile.TemporaryDirectory() as off_dir, \
-            LocalOPA([policies(Path(on_dir), QUOTAS)]) as on, LocalOPA([policies(Path(off_dir), None)]) as off:
+            LocalOPA([policies_with_quotas(Path(on_dir), QUOTAS)]) as on, \
+            LocalOPA([policies_with_quotas(Path(off_dir), None)]) as off:
         urls = {"quotas": on.url, "none": off.url}
-        results = []
-        for i in range(args.rounds):
-            for kind in (("quotas", "none") if i % 2 == 0 else ("none", "quotas")):
-                results.append(one_round(kind, urls[kind], args.requests))
-                r = results[-1]
-                print(f"round {i + 1} {kind:6}: answered {r['answered_s']:5.1f} s, all ready {r['all_ready_s']:5.1f} s, "
-                      f"p50 {r['p50_s']:5.2f} s, p99 {r['p99_s']:5.2f} s")
+
+        def run_one(kind):
+            env = {"E2E_POLICY_QUOTAS": "1" if kind == "quotas" else "0"}
+            return one_round(kind, urls[kind], args.requests, spawner=SPAWNERS["policy"], env=env)
+
+        results = alternating_rounds(("quotas", "none"), args.rounds, run_one)
     print(f"\nburst of {args.requests} spawn requests, quotas on vs off, median over {args.rounds} rounds each "
           f"(target <= {TARGET}x):")
     for metric, label in (("answered_s", "total time to answer all"), ("all_ready_s", "total time to all ready"),

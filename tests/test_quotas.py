@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import os
-import shutil
 import time
 from decimal import Decimal
 
@@ -28,7 +27,8 @@ from jhpolicy import ledger
 from jhpolicy.local_opa import LocalOPA
 from jhpolicy.offline import OfflineGroup, OfflineHub, OfflineUser, make_spawner
 
-from .conftest import _LOOP, POLICIES
+from .conftest import _LOOP
+from .quota_data import policies_with_quotas
 
 QUOTAS = {
     "charge_order": ["gpu-users"],
@@ -45,13 +45,7 @@ GROUP_FULL = "quota reached: gpu-users holds 4 of 4 nvidia.com/gpu; try again wh
 
 @pytest.fixture(scope="module")
 def quota_opa(tmp_path_factory):
-    policies = tmp_path_factory.mktemp("quota-policies")
-    for rego in POLICIES.glob("*.rego"):
-        shutil.copy(rego, policies)
-    data = json.loads((POLICIES / "data.json").read_text())
-    data["jhpolicy"]["quotas"] = QUOTAS
-    (policies / "data.json").write_text(json.dumps(data))
-    server = LocalOPA([policies]).start()
+    server = LocalOPA([policies_with_quotas(tmp_path_factory.mktemp("quota-policies"), QUOTAS)]).start()
     yield server
     server.stop()
 

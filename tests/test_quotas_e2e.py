@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 
 import pytest
 
@@ -19,6 +18,7 @@ from jhpolicy.local_opa import LocalOPA
 
 from .conftest import POLICIES
 from .e2e.hub import Hub
+from .quota_data import policies_with_quotas
 
 GPU = {"extra_resource_limits": {"nvidia.com/gpu": 1}}
 GPU_USERS = [f"gpu{i}" for i in range(10)]
@@ -30,13 +30,9 @@ HUB_FULL = "quota reached: the hub holds 7 of 7 servers; try again when servers 
 
 @pytest.fixture(scope="module")
 def opa(tmp_path_factory):
-    policies = tmp_path_factory.mktemp("quota-policies")
-    for rego in POLICIES.glob("*.rego"):
-        shutil.copy(rego, policies)
-    data = json.loads((POLICIES / "data.json").read_text())
-    data["jhpolicy"]["quotas"].update(users={"servers": 2}, hub={"servers": 7})
-    (policies / "data.json").write_text(json.dumps(data))
-    server = LocalOPA([policies]).start()
+    shipped = json.loads((POLICIES / "data.json").read_text())["jhpolicy"]["quotas"]
+    quotas = {**shipped, "users": {"servers": 2}, "hub": {"servers": 7}}
+    server = LocalOPA([policies_with_quotas(tmp_path_factory.mktemp("quota-policies"), quotas)]).start()
     yield server
     server.stop()
 
