@@ -374,3 +374,16 @@ def test_a_spawn_cancelled_while_its_decision_is_in_flight_books_nothing(quota_o
             assert books.ledger.holdings == {}
     finally:
         faults.stop()
+
+
+def test_a_server_started_with_the_defaults_while_opa_is_down_is_counted_but_charged_to_no_group():
+    from jhpolicy.local_opa import free_port
+
+    books = Books(f"http://127.0.0.1:{free_port()}", policy_failure_mode="defaults")
+    spawner = books.spawner("ann", "", ["gpu-users"], GPU)
+    assert books.run(books.start(spawner)) == [200]
+    assert spawner.policy_outcome == "defaults"
+    held = books.held("ann", "")
+    assert held.group is None and held.amounts["servers"] == 1
+    assert held.amounts["extra_resources"] == {}  # the request's GPU was not applied
+    assert_books_add_up(books)
