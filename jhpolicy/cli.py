@@ -18,6 +18,7 @@ from traitlets.config import Config, PyFileConfigLoader
 
 from . import __version__
 from .errors import message_of
+from .ledger import Ledger, Totals
 from .opa_client import close_clients
 from .opa_binary import OPA_VERSION, OPANotFound, ensure_opa
 
@@ -42,8 +43,24 @@ def _requester(args):
     return OfflineRequester(name=args.user, kind="user", admin=args.admin)
 
 
+class FixedUsage(Ledger):
+    """Books that read as a given input.usage (``--usage``): the totals
+    given, zero for the rest."""
+
+    def __init__(self, usage: dict) -> None:
+        super().__init__()
+        self.fixed = usage
+
+    def _scope(self, name: str, key) -> dict:
+        given = self.fixed.get(name, {})
+        if name == "user_by_group":
+            given = given.get(key[1])
+        elif name == "groups":
+            given = given.get(key)
+        return {**Totals().as_input(), **(given or {})}
+
+
 async def _run_check(args, user_options: dict, opa_url: str, usage: dict | None = None) -> dict:
-    from .ledger import FixedUsage
     from .offline import OfflineHub, OfflineUser, apply_group_overrides, make_spawner, pod_summary, pod_to_create
 
     config = _load_config(args.config)

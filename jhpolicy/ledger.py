@@ -110,14 +110,19 @@ class Ledger:
 
     def usage(self, user: str, groups: list[str]) -> dict:
         """input.usage for a spawn by `user` in `groups`."""
-        empty = Totals()
         with self._totals_lock:
             return {
-                "user": self.users.get(user, empty).as_input(),
-                "user_by_group": {g: self.user_groups.get((user, g), empty).as_input() for g in groups},
-                "groups": {g: self.groups.get(g, empty).as_input() for g in groups},
-                "hub": self.hub.as_input(),
+                "user": self._scope("user", user),
+                "user_by_group": {g: self._scope("user_by_group", (user, g)) for g in groups},
+                "groups": {g: self._scope("groups", g) for g in groups},
+                "hub": self._scope("hub", None),
             }
+
+    def _scope(self, name: str, key) -> dict:
+        """One scope's totals in input.usage's shape (none held: zeros)."""
+        table = {"user": self.users, "user_by_group": self.user_groups, "groups": self.groups}.get(name)
+        totals = self.hub if table is None else table.get(key, None) or Totals()
+        return totals.as_input()
 
     def hold(self, holding: Holding, unless: threading.Event | None = None) -> None:
         """Book a server's values; replaces what the same server held, so
@@ -184,26 +189,6 @@ class _Slot:
 
     def __exit__(self, *exc) -> None:
         self.lock.release()
-
-
-class FixedUsage(Ledger):
-    """Books that read as a given input.usage (``jhpolicy check --usage``):
-    the totals given, zero for the rest."""
-
-    def __init__(self, usage: dict) -> None:
-        super().__init__()
-        self.fixed = usage
-
-    def usage(self, user: str, groups: list[str]) -> dict:
-        def totals(doc):
-            return {**Totals().as_input(), **(doc or {})}
-
-        return {
-            "user": totals(self.fixed.get("user")),
-            "user_by_group": {g: totals(self.fixed.get("user_by_group", {}).get(g)) for g in groups},
-            "groups": {g: totals(self.fixed.get("groups", {}).get(g)) for g in groups},
-            "hub": totals(self.fixed.get("hub")),
-        }
 
 
 def for_hub(hub) -> Ledger:

@@ -415,7 +415,7 @@ class PolicyKubeSpawner(KubeSpawner):
         limits = opa_client.Limits(self.opa_timeout, self.opa_retries, self.opa_max_response_bytes)
         deadline = time.monotonic() + self.opa_timeout
         groups = input_doc["user"]["groups"]
-        user, server = self.user.name, self.name or ""
+        user, server = self._server_key
         books = self._ledger() if self.policy_quotas else None
         abandoned = self._abandoned
 
@@ -426,28 +426,24 @@ class PolicyKubeSpawner(KubeSpawner):
 
         def decide_and_book(client):
             try:
-                slot = books.decision_slot(deadline)
-                waited = slot.__enter__()
-            except ledger.Busy:
+                with books.decision_slot(deadline) as waited:
+                    input_doc["usage"] = books.usage(user, groups)
+                    try:
+                        decision, decision_id, final = decide(client)
+                    except opa_client.PolicyUnavailable as e:
+                        if waited < 0.001:
+                            raise
+                        raise opa_client.PolicyUnavailable(
+                            f"{e}: what was left of opa_timeout ({self.opa_timeout} s) after {waited:.1f} s waiting "
+                            "for earlier spawns' decisions"
+                        ) from None
+                    if final is not None:
+                        books.hold(ledger.Holding.of_pod(user, server, decision.charge, final), unless=abandoned)
+                    return decision, decision_id, final
+            except ledger.Busy:  # only entering the slot raises it
                 raise opa_client.PolicyUnavailable(
                     f"no decision slot within opa_timeout ({self.opa_timeout} s): earlier spawns' decisions are still pending"
                 ) from None
-            try:
-                input_doc["usage"] = books.usage(user, groups)
-                try:
-                    decision, decision_id, final = decide(client)
-                except opa_client.PolicyUnavailable as e:
-                    if waited < 0.001:
-                        raise
-                    raise opa_client.PolicyUnavailable(
-                        f"{e}: what was left of opa_timeout ({self.opa_timeout} s) after {waited:.1f} s waiting for "
-                        "earlier spawns' decisions"
-                    ) from None
-                if final is not None:
-                    books.hold(ledger.Holding.of_pod(user, server, decision.charge, final), unless=abandoned)
-                return decision, decision_id, final
-            finally:
-                slot.__exit__(None, None, None)
 
         work = decide_and_book if books is not None else decide
         decision, decision_id, final = await asyncio.wrap_future(
@@ -467,6 +463,11 @@ class PolicyKubeSpawner(KubeSpawner):
     def _ledger(self) -> ledger.Ledger:
         return ledger.for_hub(self.hub)
 
+    @property
+    def _server_key(self) -> tuple[str, str]:
+        """How the books name this server."""
+        return self.user.name, self.name or ""
+
     def _undo(self, snapshot: dict) -> None:
         """A refused or failed spawn: the configuration as it was, nothing
         booked, not even by a decision still in flight (a cancelled spawn)."""
@@ -476,7 +477,7 @@ class PolicyKubeSpawner(KubeSpawner):
 
     def _release(self) -> None:
         if self.policy_quotas:
-            self._ledger().release(self.user.name, self.name or "")
+            self._ledger().release(*self._server_key)
 
     async def start(self):
         try:
@@ -495,7 +496,7 @@ class PolicyKubeSpawner(KubeSpawner):
 
     def get_state(self):
         state = super().get_state()
-        holding = self._ledger().holdings.get((self.user.name, self.name or "")) if self.policy_quotas else None
+        holding = self._ledger().holdings.get(self._server_key) if self.policy_quotas else None
         if holding is not None:
             state["jhpolicy_holding"] = holding.to_state()
         return state
@@ -508,7 +509,7 @@ class PolicyKubeSpawner(KubeSpawner):
         if not saved or not self.policy_quotas or getattr(self.orm_spawner, "server", None) is None:
             return
         try:
-            self._ledger().hold(ledger.Holding.from_state(self.user.name, self.name or "", saved))
+            self._ledger().hold(ledger.Holding.from_state(*self._server_key, saved))
         except (KeyError, TypeError, ValueError, ArithmeticError) as e:
             self.log.error("jhpolicy: cannot book %s from its saved state (%s): it counts for nothing", self._log_name, e)
 
@@ -590,7 +591,7 @@ class PolicyKubeSpawner(KubeSpawner):
         self._apply(pod.values, {}, {})
         if self.policy_quotas:
             # Unchecked by any quota (the admin chose this mode), but counted.
-            self._ledger().hold(ledger.Holding.of_pod(self.user.name, self.name or "", None, pod.values))
+            self._ledger().hold(ledger.Holding.of_pod(*self._server_key, None, pod.values))
 
     def _changeable_keys(self, profile: dict | None) -> set[str]:
         """What this request can change: what a decision may set, and what the

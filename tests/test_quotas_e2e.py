@@ -41,8 +41,10 @@ def opa(tmp_path_factory):
 def hub(opa, cluster, pod_ips, tmp_path_factory):
     # Room for more GPUs than the quota grants: a pod above it would be scheduled, not held back.
     cluster.add_node("kwok-gpu-quota", gpus=16)
+    # Decisions are made one at a time: the most opa_timeout allows (under 10 s), so that a
+    # busy machine's slower OPA answers cannot turn a queued request into a 503.
     hub = Hub(tmp_path_factory.mktemp("hub"), opa.url, cluster=cluster, namespace="jhub-quota",
-              singleuser_port=pod_ips.port, env={"E2E_KEEP_SERVERS": "1"}).start()
+              singleuser_port=pod_ips.port, opa_timeout=9.0, env={"E2E_KEEP_SERVERS": "1"}).start()
     for name in GPU_USERS:
         hub.add_user(name, ("gpu-users",))
     for name in STUDENTS:
