@@ -2,8 +2,10 @@
 
 The contract: ``{"allow": bool, "overrides": {key: value}, "messages": [str]}``,
 optionally with ``"charge"`` (the one group of the user's an allowed server
-is charged to for quotas, or ``null``) and ``"quota"`` (that group's quota,
-for the hub's metrics),
+is charged to for quotas, ``"default"`` for the pool of users in no
+configured group, or ``null``), ``"quota"`` (that group's quota, for the
+hub's metrics) and, on a refusal, ``"reason"`` (``"misconfigured"``: the
+admin's data that governs the spawn is malformed; counted apart),
 where ``overrides`` are changes to ``input.pod`` (the pod as the request would
 give it): the pod gets ``input.pod`` with ``overrides`` laid over it, maps
 merged. ``null`` for a CPU or memory limit or guarantee means none. An answer
@@ -33,6 +35,12 @@ class Decision:
     messages: list[str] = field(default_factory=list)
     charge: str | None = None
     quota: dict = field(default_factory=dict)
+    reason: str | None = None
+
+
+# The pool of users in no configured group (the data's default entry).
+DEFAULT_POOL = "default"
+REASONS = frozenset({"misconfigured"})
 
 
 def _normalised(key: str, value: object) -> object:
@@ -77,7 +85,10 @@ def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[st
     messages = [m[:MAX_MESSAGE_CHARS] for m in messages[:MAX_MESSAGES]]
 
     if not allow:
-        return Decision(allow=False, messages=messages)
+        reason = result.get("reason")
+        if reason is not None and reason not in REASONS:
+            raise PolicyBroken(f"decision.reason is not one of {sorted(REASONS)}: {reason!r:.100}")
+        return Decision(allow=False, messages=messages, reason=reason)
 
     outside = sorted(set(overrides) - set(ceiling))
     if outside:
@@ -86,7 +97,7 @@ def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[st
         )
     # Charging a group the user is not in would spend another group's quota.
     charge = result.get("charge")
-    if charge is not None and charge not in groups:
+    if charge is not None and charge not in groups and charge != DEFAULT_POOL:
         raise PolicyBroken(f"decision.charge is not one of the user's groups: {charge!r:.100}")
     quota = _checked_quota(result.get("quota", {}))
     parsed = {}

@@ -27,6 +27,9 @@ def spawn_error(status: int, message: str, reason: str) -> web.HTTPError:
         error = web.HTTPError(status, message)
     # What the spawn page and the API show, instead of the exception's repr.
     error.jupyterhub_message = message
+    # The caller's request or the policy said no: not a failure of the hub
+    # (see jhpolicy.failure_count).
+    error.jhpolicy_refusal = status < 500
     return error
 
 
@@ -34,9 +37,9 @@ def invalid_request(message: str) -> web.HTTPError:
     return spawn_error(400, f"Invalid spawn request: {message}", "invalid_request")
 
 
-def denied(messages: list[str]) -> web.HTTPError:
+def denied(messages: list[str], reason: str = "policy_denied") -> web.HTTPError:
     text = "; ".join(messages) if messages else "the spawn policy does not allow this request"
-    return spawn_error(403, f"Spawn refused by policy: {text}", "policy_denied")
+    return spawn_error(403, f"Spawn refused by policy: {text}", reason)
 
 
 def unavailable() -> web.HTTPError:

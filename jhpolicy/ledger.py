@@ -59,11 +59,16 @@ class Holding:
         return {"group": self.group, "amounts": _plain(self.amounts)}
 
     @classmethod
-    def from_state(cls, user: str, server: str, state: dict) -> Holding:
-        amounts = state["amounts"]
-        parsed = {key: _number(amounts.get(key, 0)) for key in ("servers", *NUMERIC_KEYS)}
-        parsed["extra_resources"] = {k: _number(v) for k, v in (amounts.get("extra_resources") or {}).items()}
-        return cls(user, server, state.get("group"), parsed)
+    def from_state(cls, user, server, state: dict) -> Holding:
+        """A saved booking; anything but what to_state writes (a group that
+        is not a name, amounts that are not finite and 0 or more) is a
+        ValueError, never a total that crashes a later decision or goes below 0."""
+        amounts, group = state["amounts"], state.get("group")
+        if group is not None and not isinstance(group, str):
+            raise ValueError(f"group is not a name: {group!r:.50}")
+        parsed = {key: _amount(amounts.get(key, 0)) for key in ("servers", *NUMERIC_KEYS)}
+        parsed["extra_resources"] = {str(k): _amount(v) for k, v in (amounts.get("extra_resources") or {}).items()}
+        return cls(user, server, group, parsed)
 
 
 class Totals:
@@ -100,7 +105,8 @@ class Totals:
 
 class Ledger:
     def __init__(self) -> None:
-        self.holdings: dict[tuple[str, str], Holding] = {}
+        # Keyed by (user, server) as the spawner names them (jhpolicy.spawner: database ids in a hub).
+        self.holdings: dict[tuple, Holding] = {}
         self.users: dict[str, Totals] = defaultdict(Totals)
         self.user_groups: dict[tuple[str, str], Totals] = defaultdict(Totals)
         self.groups: dict[str, Totals] = defaultdict(Totals)
@@ -206,6 +212,17 @@ def _number(value) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ValueError(f"not an amount: {value!r:.50}")
     return Decimal(str(value))
+
+
+# Kubernetes quantities are 64-bit: anything larger is not an amount a pod holds.
+MAX_AMOUNT = Decimal(2**63)
+
+
+def _amount(value) -> Decimal:
+    amount = _number(value)
+    if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT:
+        raise ValueError(f"not an amount from 0 to 2^63: {value!r:.50}")
+    return amount
 
 
 def _json_number(value: Decimal) -> int | float:

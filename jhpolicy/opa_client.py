@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from .opa_input import finite
+
 
 class PolicyUnavailable(Exception):
     """OPA could not give a usable answer. The text is for the hub log, not the user."""
@@ -137,7 +139,7 @@ def query(client: httpx.Client, path: str, input_doc: dict, limits: Limits, dead
     after OPA answered, and only while time is left.
     """
     url = "/v1/data/" + path.strip("/").replace(".", "/")
-    body = json.dumps({"input": input_doc}, allow_nan=False).encode()
+    body = _json_body(input_doc)
     timeout, max_bytes = limits.timeout, limits.max_response_bytes
     attempt = 0
     while True:
@@ -156,6 +158,15 @@ def query(client: httpx.Client, path: str, input_doc: dict, limits: Limits, dead
             # Only the type: an exception's text can quote the request's
             # headers, and with them the bearer token.
             raise PolicyUnavailable(f"HTTP error talking to OPA: {type(e).__name__}") from None
+
+
+def _json_body(input_doc: dict) -> bytes:
+    try:
+        return json.dumps({"input": input_doc}, allow_nan=False).encode()
+    except ValueError:
+        # A non-finite number from somewhere jhpolicy did not clean (e.g.
+        # auth_state): as text, for the policy to refuse, never a crash.
+        return json.dumps({"input": finite(input_doc)}, allow_nan=False).encode()
 
 
 def _post(client: httpx.Client, url: str, body: bytes, deadline: float, max_response_bytes: int) -> OPAResponse:

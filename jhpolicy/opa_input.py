@@ -7,6 +7,9 @@ one bumps ``INPUT_VERSION``.
 
 from __future__ import annotations
 
+import json
+import math
+
 from .pod import Pod
 from .request import SpawnRequest
 
@@ -43,8 +46,36 @@ def describe_groups(user) -> dict:
             groups[group] = {"properties": {}}
         else:
             properties = getattr(group, "properties", None)
-            groups[group.name] = {"properties": dict(properties) if isinstance(properties, dict) else {}}
-    return groups
+            properties = properties if isinstance(properties, dict) else {}
+            groups[group.name] = {"properties": {k: property_value(k, v) for k, v in properties.items()}}
+    return finite(groups)
+
+
+def property_value(key: str, value: object) -> object:
+    """jhpolicy's properties as the policy reads them. The admin page stores
+    what an admin types as a string, so a `jhpolicy_` property holding JSON
+    text is parsed; text that is not JSON stays a string, which the policy
+    refuses as malformed (naming the group), never reads as "no quota"."""
+    if not (isinstance(key, str) and key.startswith("jhpolicy_") and isinstance(value, str)):
+        return value
+    try:
+        # NaN and Infinity stay text, as finite() writes them.
+        return json.loads(value, parse_constant=str)
+    except ValueError:
+        return value
+
+
+def finite(value: object) -> object:
+    """`value` with every non-finite number (NaN, Infinity, which JupyterHub's
+    REST API accepts in group properties) as text: JSON has no such numbers,
+    and a policy reading one where it expects an amount refuses it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def build_input(spawner, request: SpawnRequest, current_user, pod: Pod) -> dict:

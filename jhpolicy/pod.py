@@ -182,14 +182,27 @@ def kubernetes_problems(values: dict, decided: bool) -> list[str]:
     return problems
 
 
-def decided(values: dict, overrides: dict) -> dict:
-    """The final values: the pod as the policy saw it (``Pod.values``), with its decision laid over."""
+def decided(values: dict, overrides: dict, sources: dict | None = None) -> dict:
+    """The final values: the pod as the policy saw it (``Pod.values``), with
+    its decision laid over. A guarantee nobody set (source "limit") follows
+    the decided limit, as Kubernetes would make it, unless the decision sets
+    it: a policy that lowers only a limit lowers what follows it too."""
     final = {key: (dict(v) if isinstance(v, dict) else v) for key, v in values.items()}
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(final.get(key), dict):
             final[key].update(value)
         else:
             final[key] = value
+    for guarantee, limit in LIMIT_OF.items():
+        if guarantee not in final or limit not in final or not sources:
+            continue
+        source, decided_here = sources.get(guarantee), overrides.get(guarantee)
+        if guarantee in EXTRA_KEYS:
+            for name, follows in (source or {}).items():
+                if follows == "limit" and name in final[limit] and name not in (decided_here or {}):
+                    final[guarantee][name] = final[limit][name]
+        elif source == "limit" and guarantee not in overrides:
+            final[guarantee] = final[limit]
     _guarantees_follow_limits(final)
     _refuse_if(kubernetes_problems(final, decided=True))
     return final

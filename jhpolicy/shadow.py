@@ -73,11 +73,11 @@ class Outcome:
         return f"{self.name} {json.dumps(self.pod)}"
 
 
-def outcome_of(decision: Decision, pod_values: dict) -> Outcome:
+def outcome_of(decision: Decision, pod_values: dict, pod_sources: dict | None = None) -> Outcome:
     """The outcome of a contract-checked decision on the pod it was asked about."""
     if not decision.allow:
         return Outcome("denied", messages=tuple(decision.messages))
-    final = decided(pod_values, decision.overrides)
+    final = decided(pod_values, decision.overrides, pod_sources)
     return Outcome("clamped" if final != pod_values else "allowed", pod=final)
 
 
@@ -85,9 +85,9 @@ class Comparison:
     """One spawn's live outcome, waiting for the shadow's answer."""
 
     def __init__(self, live: Outcome, live_id: str | None, pod_values: dict, ceiling, who: str, log: logging.Logger,
-                 groups: list[str] = ()):
+                 groups: list[str] = (), pod_sources: dict | None = None):
         self.live, self.live_id = live, live_id
-        self.pod_values, self.ceiling, self.groups = pod_values, ceiling, groups
+        self.pod_values, self.pod_sources, self.ceiling, self.groups = pod_values, pod_sources, ceiling, groups
         self.who, self.log = who, log
         self.shadow: Outcome | None = None
         self.agree: bool | None = None
@@ -100,7 +100,7 @@ class Comparison:
         try:
             response = future.result()
             shadow_id = response.decision_id
-            self.shadow = outcome_of(validate(response.result, self.ceiling, self.groups), self.pod_values)
+            self.shadow = outcome_of(validate(response.result, self.ceiling, self.groups), self.pod_values, self.pod_sources)
         except (PolicyUnavailable, PolicyBroken, InvalidPod) as e:
             self.shadow = Outcome("error", messages=(str(e),))
         except Exception as e:  # a shadow must never hurt the hub

@@ -27,7 +27,7 @@ from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, 
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
-from . import errors, ledger, metrics, opa_client, shadow
+from . import errors, failure_count, ledger, metrics, opa_client, shadow
 from .opa_input import build_input
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
@@ -248,6 +248,8 @@ class PolicyKubeSpawner(KubeSpawner):
         self._abandoned = threading.Event()
         snapshot = {}
         outcome = "error"
+        if errors.SpawnException is None:  # JupyterHub 5 counts refusals as failures
+            failure_count.exempt_refusals(self)
         try:
             self._check_config()
             profile_list = await self._initialised_profile_list()
@@ -264,10 +266,12 @@ class PolicyKubeSpawner(KubeSpawner):
             decision, decision_id, final = await self._decide(input_doc, pod)
             self.policy_decision = decision
             if not decision.allow:
-                outcome = "denied"
+                outcome = "misconfigured" if decision.reason == "misconfigured" else "denied"
                 self._log_decision(input_doc, decision_id, decision, {})
                 self._start_shadow(input_doc, pod, decision, decision_id)
-                raise errors.denied(decision.messages)
+                if outcome == "misconfigured":
+                    self.log.error("jhpolicy: refusing spawn of %s: %s", self._log_name, "; ".join(decision.messages))
+                raise errors.denied(decision.messages, reason="policy_misconfigured" if outcome == "misconfigured" else "policy_denied")
             self._start_shadow(input_doc, pod, decision, decision_id)
             self.policy_applied = self._apply(final, decision.overrides, request.overrides)
             self._save_booking()
@@ -280,7 +284,9 @@ class PolicyKubeSpawner(KubeSpawner):
             raise errors.invalid_request(str(e)) from None
         except (opa_client.PolicyUnavailable, decisions.PolicyBroken) as e:
             self._undo(snapshot)
-            if self.policy_failure_mode == "defaults":
+            # Queued behind earlier decisions (OPA answering): falling back to
+            # the defaults would start servers no quota checked. Always 503.
+            if self.policy_failure_mode == "defaults" and not isinstance(e, Queued):
                 self.log.error("jhpolicy: %s; starting %s with the admin's defaults", e, self._log_name)
                 try:
                     await self._apply_defaults()
@@ -427,13 +433,14 @@ class PolicyKubeSpawner(KubeSpawner):
         def decide_and_book(client):
             try:
                 with books.decision_slot(deadline) as waited:
-                    input_doc["usage"] = books.usage(user, groups)
+                    # The default pool's usage too: the policy charges a user in no configured group to it.
+                    input_doc["usage"] = books.usage(user, [*groups, decisions.DEFAULT_POOL])
                     try:
                         decision, decision_id, final = decide(client)
                     except opa_client.PolicyUnavailable as e:
                         if waited < 0.001:
                             raise
-                        raise opa_client.PolicyUnavailable(
+                        raise Queued(
                             f"{e}: what was left of opa_timeout ({self.opa_timeout} s) after {waited:.1f} s waiting "
                             "for earlier spawns' decisions"
                         ) from None
@@ -441,7 +448,7 @@ class PolicyKubeSpawner(KubeSpawner):
                         books.hold(ledger.Holding.of_pod(user, server, decision.charge, final), unless=abandoned)
                     return decision, decision_id, final
             except ledger.Busy:  # only entering the slot raises it
-                raise opa_client.PolicyUnavailable(
+                raise Queued(
                     f"no decision slot within opa_timeout ({self.opa_timeout} s): earlier spawns' decisions are still pending"
                 ) from None
 
@@ -455,18 +462,28 @@ class PolicyKubeSpawner(KubeSpawner):
 
     def _save_booking(self) -> None:
         # JupyterHub saves a spawner's state only once start() returns: put
-        # the booking in it now, so a hub restarted while this spawn is
-        # pending still finds it (the hub's next commit writes it).
+        # the booking in it and commit now, so a hub restarted (or killed)
+        # while this spawn is pending still finds it.
         if self.policy_quotas and getattr(self.orm_spawner, "server", None) is not None and hasattr(self.orm_spawner, "state"):
             self.orm_spawner.state = self.get_state()
+            db = getattr(self.user, "db", None)
+            if db is not None:
+                db.commit()
 
     def _ledger(self) -> ledger.Ledger:
         return ledger.for_hub(self.hub)
 
     @property
-    def _server_key(self) -> tuple[str, str]:
-        """How the books name this server."""
-        return self.user.name, self.name or ""
+    def _server_key(self) -> tuple:
+        """How the books name this server: by the database ids JupyterHub
+        gives the user and the server, which renaming either does not
+        change (`jhpolicy check` and offline spawns have none: by name)."""
+        orm_user = getattr(self.user, "orm_user", None)
+        server_id = getattr(self.orm_spawner, "id", None)
+        return (
+            orm_user.id if orm_user is not None else self.user.name,
+            server_id if isinstance(server_id, int) else self.name or "",
+        )
 
     def _undo(self, snapshot: dict) -> None:
         """A refused or failed spawn: the configuration as it was, nothing
@@ -531,14 +548,14 @@ class PolicyKubeSpawner(KubeSpawner):
         """Ask the candidate policy too, without waiting for it (see jhpolicy.shadow)."""
         if not self.opa_shadow_decision_path:
             return
-        live = shadow.outcome_of(decision, pod.values)
+        live = shadow.outcome_of(decision, pod.values, pod.sources)
         if not shadow.admit():
             shadow.SHADOW_DECISIONS.labels(live=live.name, shadow="skipped", agree="unknown").inc()
             return
         limits = opa_client.Limits(self.opa_timeout, self.opa_retries, self.opa_max_response_bytes)
         comparison = shadow.Comparison(
             live, decision_id, pod.values, self.policy_allowed_keys, f"user={self.user.name} server={self.name!r}", self.log,
-            input_doc["user"]["groups"],
+            input_doc["user"]["groups"], pod.sources,
         )
         future = opa_client.submit(
             self.opa_shadow_url or self.opa_url, self.opa_token or None, self.opa_max_connections,
@@ -551,9 +568,9 @@ class PolicyKubeSpawner(KubeSpawner):
         """The final values; a pod Kubernetes would refuse is the caller's
         fault (400) if they asked for it, the policy's (503) if its changes made it."""
         try:
-            return decided(pod.values, decision.overrides)
+            return decided(pod.values, decision.overrides, pod.sources)
         except InvalidPod as e:
-            decided(pod.values, {})  # raises InvalidPod (a 400) if the request alone is the problem
+            decided(pod.values, {}, pod.sources)  # raises InvalidPod (a 400) if the request alone is the problem
             raise decisions.PolicyBroken(f"decision.overrides: {e}") from None
 
     def _apply(self, final: dict, decided: dict, requested: dict) -> dict:
@@ -631,6 +648,11 @@ class PolicyKubeSpawner(KubeSpawner):
             json.dumps(applied, sort_keys=True, default=str),
             json.dumps(decision.messages),
         )
+
+
+class Queued(opa_client.PolicyUnavailable):
+    """No decision in time because earlier spawns' decisions held the slot
+    (policy_quotas): OPA may be answering, so never a reason for the defaults."""
 
 
 def checked_token(value: str) -> str:

@@ -34,6 +34,10 @@ extra_maximum(resource) := max({value |
 	is_number(value)
 })
 
+# The most the pod asks for of a resource, within the allowances' maximum
+# (before quotas): what a group must grant to be charged for it.
+uncapped_extra(resource) := min({max({n | some key in extra_keys; n := pod[key][resource]}), extra_maximum(resource)})
+
 # The most of a resource: the allowances' maximum and what the quotas leave.
 extra_cap(resource) := min({n | n := extra_maximum(resource)} | {n | n := extra_quota_left(resource)})
 

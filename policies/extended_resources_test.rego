@@ -36,9 +36,17 @@ test_gpu_from_the_admin_is_judged_too if {
 	d.allow == false
 }
 
-test_string_maximum_in_data_grants_nothing if {
+test_a_resource_no_allowance_names_is_not_available if {
 	d := decide(req(["gpu"], {"extra_resource_limits": {"example.com/fpga": 1}}))
 	d.messages == ["example.com/fpga is not available to group gpu"]
+}
+
+# A string amount in data is a typo to fix, not "grants nothing" (nor "no limit").
+test_string_maximum_in_data_refuses_as_misconfigured if {
+	typo := object.union(cfg, {"groups": {"gpu": {"extra_resources": {"example.com/fpga": "1"}}}})
+	d := spawn.decision with input as req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 1}}) with data.jhpolicy as typo
+	d.allow == false
+	d.messages == ["the hub's spawn policy is misconfigured, ask your hub admin: group gpu: extra_resources.example.com/fpga \"1\" is not a whole number (0 or more)"]
 }
 
 test_gpu_malformed_map_denied if {

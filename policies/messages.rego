@@ -69,18 +69,28 @@ providers(key, value) := sort({name |
 	as_number(key, entry.max[key]) == value
 })
 
+# Amounts as people write them: CPU in cores to the millicore ("0.1", not
+# 0.7 - 0.6 in floating point), memory in the largest of G, M, K it fills,
+# to two decimals ("1.3G"); the rest as they are.
 show(key, value) := "unlimited" if {
 	is_null(value)
-} else := sprintf("%vG", [value / 1073741824]) if {
+} else := sprintf("%v", [round(value * 1000) / 1000]) if {
+	startswith(key, "cpu_")
+	is_number(value)
+} else := memory_text(value) if {
 	startswith(key, "mem_")
-	whole_multiple(value, 1073741824)
-} else := sprintf("%vM", [value / 1048576]) if {
-	startswith(key, "mem_")
-	whole_multiple(value, 1048576)
+	is_number(value)
 } else := sprintf("%v", [value])
 
-whole_multiple(value, unit) if {
-	is_number(value)
-	round(value) == value
-	value % unit == 0
+memory_text(bytes) := text if {
+	some [unit, size] in [["G", 1073741824], ["M", 1048576], ["K", 1024]]
+	bytes >= size
+	not larger_unit_fits(bytes, size)
+	text := sprintf("%v%s", [round((bytes / size) * 100) / 100, unit])
+} else := sprintf("%v", [bytes])
+
+larger_unit_fits(bytes, size) if {
+	some larger in [1073741824, 1048576]
+	larger > size
+	bytes >= larger
 }

@@ -3,7 +3,8 @@
 # group and for the hub. data.jhpolicy.quotas sets the quotas; a group's
 # JupyterHub properties (jhpolicy_quota) override its data entry, so admins
 # can change it without a redeploy. Each server is charged to one group,
-# chosen here (charge), so a pool is never counted twice.
+# chosen here (charge), so a pool is never counted twice, and only to a
+# group that grants what it holds, so no pool is escaped through another.
 package jupyterhub.spawn
 
 quota_config := object_or_empty(object.get(config, "quotas", {}))
@@ -12,18 +13,24 @@ usage := object_or_empty(object.get(input, "usage", {}))
 
 quota_keys := {"servers", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee"}
 
-# A group's quota, {"member": {...}, "group": {...}}: its properties' when set.
-group_quota(group) := quota if {
-	quota := input.groups[group].properties.jhpolicy_quota
-	is_object(quota)
-} else := quota if {
-	quota := quota_config.groups[group]
-	is_object(quota)
-}
+# A group's quota, {"member": {...}, "group": {...}}: its jhpolicy_quota
+# property when it has one (whatever its value: data_checks.rego refuses a
+# malformed one), else its data entry.
+group_quota(group) := input.groups[group].properties.jhpolicy_quota if {
+	has_quota_property(group)
+} else := quota_config.groups[group]
 
-# Charging: the user's groups with a quota first, then their other configured
-# groups, each in the admin's charge_order and then by name; the first whose
-# quotas the server fits in, else the first (and its quota refuses it).
+# The groups whose quotas a spawn may be held against: the user's groups
+# and, for a user in no configured group, "default".
+charge_groups := {group | some group in input.user.groups} | {"default" | not in_configured_group}
+
+# Charging: a server is charged only to a group whose allowance grants all
+# it holds (grants), so a full group's servers cannot spill over into a
+# group that does not grant them. Groups with a quota first, then the other
+# configured groups, each in the admin's charge_order and then by name; the
+# first whose quotas the server fits in, else the first (and its quota
+# refuses it). None grants it (only a requester's allowance does): no group,
+# and the user and hub quotas still hold.
 default charge := null
 
 charge := group if {
@@ -34,8 +41,17 @@ charge := group if {
 
 fitting := [group | some group in chargeable; count(refusals_in(group)) == 0]
 
-# A group may be in both lists: the first place decides.
-chargeable := array.concat(ordered(quota_groups), ordered(configured_groups))
+chargeable := [group | some group in pools; grants(group)]
+
+# The pools: the user's groups with a quota or a data entry of their own (a
+# group may be in both lists: the first place decides); a user in none of
+# them is charged to the "default" pool, where the default entry is their
+# allowance. A group's own quota is never escaped into "default".
+pools := array.concat(ordered(quota_groups), ordered(configured_groups)) if {
+	count(quota_groups | configured_groups) > 0
+} else := ["default"] if {
+	not in_configured_group
+}
 
 quota_groups contains group if {
 	some group in input.user.groups
@@ -47,6 +63,37 @@ configured_groups contains group if {
 	config.groups[group]
 }
 
+# A group's allowance: its data entry; a group with none grants what the
+# default entry grants, where that entry is the user's allowance.
+group_allowance(group) := config.groups[group] if {
+	config.groups[group]
+} else := config.groups["default"] if {
+	not in_configured_group
+}
+
+# What a group grants, judged on the values before any quota lowers them,
+# so a value lowered to fit a quota is still charged where it was granted.
+grants(group) if {
+	allowance := group_allowance(group)
+	every key in numeric_keys {
+		grants_amount(allowance, key)
+	}
+	every resource in extra_names {
+		allowance.extra_resources[resource] >= uncapped_extra(resource)
+	}
+}
+
+grants_amount(_, key) if not key in object.keys(pod)
+
+grants_amount(allowance, key) if uncapped(key) <= as_number(key, allowance.max[key])
+
+# A value the user did not choose (the admin's, a profile's) where the group
+# sets no maximum: the group does not bound it.
+grants_amount(allowance, key) if {
+	not allowance.max[key]
+	not sources[key] in user_sources
+}
+
 ordered(groups) := array.concat(
 	[group | some group in charge_order; group in groups],
 	sort([group | some group in groups; not group in charge_order]),
@@ -54,7 +101,7 @@ ordered(groups) := array.concat(
 
 default charge_order := []
 
-charge_order := quota_config.charge_order if is_array(quota_config.charge_order)
+charge_order := quota_config.charge_order if is_string_list(quota_config.charge_order)
 
 # What a server charged to group would be held against: each a quota and
 # what is in use under it. group is null for a server charged to no group.

@@ -68,8 +68,13 @@ test_charge_order_decides_between_groups_with_room if {
 }
 
 test_groups_outside_charge_order_go_by_name if {
-	d := spawn.decision with input as req(["students", "gpu"], {}) with data.jhpolicy as object.union(quota_cfg, {"quotas": {"charge_order": "not a list"}})
+	d := spawn.decision with input as req(["students", "gpu"], {}) with data.jhpolicy as json.patch(quota_cfg, [{"op": "remove", "path": "/quotas/charge_order"}])
 	d.charge == "gpu"
+}
+
+test_a_charge_order_that_is_not_a_list_refuses_as_misconfigured if {
+	d := spawn.decision with input as req(["students", "gpu"], {}) with data.jhpolicy as object.union(quota_cfg, {"quotas": {"charge_order": "gpu"}})
+	d.messages == ["the hub's spawn policy is misconfigured, ask your hub admin: quotas.charge_order is not a list of group names"]
 }
 
 test_a_configured_group_without_quota_is_charged if {
@@ -80,10 +85,24 @@ test_a_configured_group_without_quota_is_charged if {
 	d2.quota == {}
 }
 
-test_a_user_in_no_configured_group_is_charged_to_none if {
+test_a_user_in_no_configured_group_is_charged_to_the_default_pool if {
 	d := decide_quota(req(["unknown"], {}))
 	d.allow == true
+	d.charge == "default"
+	pool := object.union(quota_cfg, {"quotas": {"groups": {"default": {"group": {"servers": 2}}}}})
+	d2 := spawn.decision with input as with_usage(req([], {}), usage_doc({}, {}, {"default": {"servers": 2}}, {})) with data.jhpolicy as pool
+	d2.messages == ["quota reached: default holds 2 of 2 servers; try again when one of the group's servers stops"]
+}
+
+# A server only some requester's allowance grants (16 CPUs by an admin) is
+# charged to none of the user's groups; the user's quota still holds.
+test_a_server_no_group_grants_is_charged_to_none if {
+	request := object.union(req(["gpu"], {"cpu_limit": 16}), {"requester": {"kind": "user", "name": "root", "admin": true}})
+	d := decide_quota(request)
+	d.allow == true
 	d.charge == null
+	d2 := decide_quota(with_usage(request, usage_doc({"servers": 3}, {}, {}, {})))
+	d2.allow == false
 }
 
 test_each_user_server_count if {
@@ -167,9 +186,9 @@ test_no_usage_in_the_input_counts_as_nothing_in_use if {
 	d2.allow == true
 }
 
-test_a_malformed_quota_section_sets_no_quota if {
-	d := spawn.decision with input as with_usage(req([], {}), usage_doc({"servers": 99}, {}, {}, {})) with data.jhpolicy as object.union(cfg, {"quotas": ["servers"]})
-	d.allow == true
+test_a_malformed_quota_section_refuses_as_misconfigured if {
+	d := spawn.decision with input as req([], {}) with data.jhpolicy as object.union(cfg, {"quotas": ["servers"]})
+	d.messages == ["the hub's spawn policy is misconfigured, ask your hub admin: data.jhpolicy.quotas is not an object"]
 }
 
 test_totals_missing_from_the_usage_count_as_nothing if {
@@ -232,8 +251,59 @@ test_when_no_group_fits_the_first_in_charge_order_says_why if {
 
 GROUP_FULL_MESSAGE := "quota reached: gpu holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"
 
-test_a_malformed_group_quota_in_data_is_no_quota if {
+test_a_malformed_group_quota_in_data_refuses_its_members_only if {
 	malformed := object.union(cfg, {"quotas": {"groups": {"students": "lots"}}})
 	d := spawn.decision with input as req(["gpu", "students"], {}) with data.jhpolicy as malformed
+	d.messages == [`the hub's spawn policy is misconfigured, ask your hub admin: quotas.groups.students is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`]
+	d2 := spawn.decision with input as req(["gpu"], {}) with data.jhpolicy as malformed
+	d2.allow == true
+}
+
+# --- no spill-over: a server is charged only where it is granted ---
+
+# The escape found on e4bb184: gpu full, a member who is also a student was
+# given a fifth GPU charged to students, a group that grants no GPU at all.
+test_a_full_group_does_not_spill_over_into_a_group_that_does_not_grant_it if {
+	full := usage_doc({}, {}, {"gpu": {"servers": 4, "extra_resources": {"nvidia.com/gpu": 4}}}, {"servers": 4, "extra_resources": {"nvidia.com/gpu": 4}})
+	d := decide_quota(with_usage(req(["gpu", "students"], one_gpu), full))
+	d.allow == false
+	d.messages == ["quota reached: gpu holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"]
+}
+
+# 4 CPUs: only gpu (max 8) grants them, so gpu's member quota holds them,
+# not students' (max 2) room.
+test_cpu_beyond_a_groups_maximum_is_never_charged_to_it if {
+	member_full := usage_doc({}, {"gpu": {"cpu_limit": 8}}, {}, {})
+	d := decide_quota(with_usage(req(["gpu", "students"], {"cpu_limit": 4}), member_full))
+	d.allow == false
+	d.messages == ["quota reached: you hold 8 of the 8 CPU (limits) each member of gpu may hold; stop one of your servers to free some"]
+	d2 := decide_quota(with_usage(req(["gpu", "students"], {"cpu_limit": 2}), member_full))
+	d2.allow == true
+	d2.charge == "students"
+}
+
+# Where both groups grant it, the user may hold it through either.
+test_a_server_both_groups_grant_goes_to_the_one_with_room if {
+	both := object.union(quota_cfg, {"groups": {"students": {"extra_resources": {"nvidia.com/gpu": 1}}}})
+	full := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}}, {})
+	d := spawn.decision with input as with_usage(req(["gpu", "students"], one_gpu), full) with data.jhpolicy as both
+	d.allow == true
+	d.charge == "students"
+}
+
+# A value a quota lowers is charged where it was granted before lowering.
+test_a_value_lowered_by_a_quota_stays_charged_to_the_group_that_granted_it if {
+	mine := usage_doc({}, {"gpu": {"cpu_limit": 6}}, {}, {})
+	d := decide_quota(with_usage(req(["gpu", "students"], {"cpu_limit": 8}), mine))
+	d.allow == true
 	d.charge == "gpu"
+	d.overrides.cpu_limit == 2
+}
+
+# A group with a quota but no data entry grants what the default entry grants.
+test_a_quota_group_without_an_entry_grants_what_the_default_grants if {
+	physics := {"physics": {"properties": {"jhpolicy_quota": {"member": {"servers": 1}}}}}
+	request := object.union(with_usage(req(["physics"], {}), usage_doc({}, {"physics": {"servers": 1}}, {}, {})), {"groups": physics})
+	d := decide_quota(request)
+	d.messages == ["quota reached: you hold 1 of the 1 servers each member of physics may hold; stop one of your servers to free some"]
 }

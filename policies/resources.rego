@@ -31,9 +31,10 @@ maximum(key) := max({value |
 
 as_number(_, value) := value if is_number(value)
 
+# CPU in data: cores, or a string of cores or millicores ("2", "500m").
 as_number(key, value) := units.parse(value) if {
 	startswith(key, "cpu_")
-	is_string(value)
+	regex.match(`^[0-9]+(\.[0-9]+)?m?$`, value)
 }
 
 # Memory in data: bytes, "2G" or "2Gi", both 1024-based as in JupyterHub.
@@ -48,27 +49,36 @@ as_number(key, value) := units.parse_bytes(value) if {
 }
 
 # The most a value may be: the allowances' maximum and what the quotas leave.
-cap(key) := min({n | n := maximum(key)} | {n | n := quota_left(key)})
+caps(key) := {n | n := maximum(key)} | {n | n := quota_left(key)}
 
-# A limit: within the cap; unlimited (null) becomes the cap.
-final_limit(key) := cap(key) if {
+final_limit(key) := limit_within(key, caps(key))
+
+final_guarantee(key) := guarantee_within(key, caps(key), {n | n := final_limit(limit_of[key])})
+
+# The value under the allowances alone, before any quota lowers it: what a
+# group must grant to be charged for it (quotas.rego).
+uncapped(key) := uncapped_limit(key) if {
+	key in limit_keys
+} else := guarantee_within(key, {n | n := maximum(key)}, {n | n := uncapped_limit(limit_of[key])})
+
+uncapped_limit(key) := limit_within(key, {n | n := maximum(key)})
+
+# A limit within bounds (a set; empty: none): unlimited (null) becomes the
+# lowest bound; no bound leaves it as it is.
+limit_within(key, bounds) := min(bounds) if {
 	is_null(pod[key])
-} else := min([pod[key], cap(key)]) if {
-	is_number(pod[key])
-} else := pod[key] if {
+	count(bounds) > 0
+} else := min(bounds | {pod[key]}) if {
 	is_number(pod[key])
 }
 
-# A guarantee: within its maximum and its limit. Kubernetes makes a missing
+# A guarantee within bounds and its limit. Kubernetes makes a missing
 # guarantee equal to the limit, so that is what an unset one is judged as.
+guarantee_within(key, bounds, limits) := min((({n | n := pod[key]; is_number(n)} | bounds) | limits))
+
 asked_guarantee(key) := pod[key] if {
 	is_number(pod[key])
 } else := final_limit(limit_of[key])
-
-final_guarantee(key) := min(guarantee_bounds(key))
-
-# Whichever of these are defined: no cap, or no limit, bounds nothing.
-guarantee_bounds(key) := ({v | v := asked_guarantee(key)} | {v | v := cap(key)}) | {v | v := final_limit(limit_of[key])}
 
 overrides[key] := value if {
 	some key in limit_keys

@@ -68,7 +68,7 @@ test_key_without_maximum_from_the_admin_is_left_alone if {
 
 test_unlimited_without_maximum_stays_unlimited if {
 	d := spawn.decision with input as from_layer([], {"cpu_limit": null, "cpu_guarantee": null}, "config") with data.jhpolicy as {"groups": {"default": {"images": ["**"]}}}
-	d == {"allow": true, "overrides": {}, "messages": [], "charge": null, "quota": {}}
+	d == {"allow": true, "overrides": {}, "messages": [], "charge": "default", "quota": {}}
 }
 
 test_non_number_denied if {

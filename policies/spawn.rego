@@ -31,10 +31,18 @@ decision := {
 	"quota": charged_quota,
 } if {
 	count(denials) == 0
+	not misconfigured_message
 }
 
 decision := {"allow": false, "overrides": {}, "messages": sort(denials)} if {
 	count(denials) > 0
+	not misconfigured_message
+}
+
+# Data that governs this spawn is malformed (data_checks.rego): refused,
+# saying only that and where, with a reason the hub counts apart.
+decision := {"allow": false, "overrides": {}, "messages": [misconfigured_message], "reason": "misconfigured"} if {
+	misconfigured_message
 }
 
 # The admin's data (data.json); an absent or malformed one grants nothing.

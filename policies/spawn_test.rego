@@ -18,7 +18,7 @@ cfg := {
 		"gpu": {
 			"images": ["nvcr.io/nvidia/pytorch:*", "quay.io/jupyter/minimal-notebook:*"],
 			"max": {"cpu_limit": 8, "mem_limit": "1.5G"},
-			"extra_resources": {"nvidia.com/gpu": 2, "example.com/fpga": "1"},
+			"extra_resources": {"nvidia.com/gpu": 2},
 			"profiles": ["*"],
 		},
 	},
@@ -89,10 +89,11 @@ test_version_1_input_denied if {
 }
 
 test_no_data_denies if {
-	d := spawn.decision with input as req([], {}) with data.jhpolicy as "not an object"
-	d.allow == false
-	some m in d.messages
-	contains(m, "no group this hub's spawn policy knows")
+	d := spawn.decision with input as req([], {}) with data.jhpolicy as {}
+	"you are in no group this hub's spawn policy knows, and it has no default entry" in d.messages
+	d2 := spawn.decision with input as req([], {}) with data.jhpolicy as "not an object"
+	d2.messages == ["the hub's spawn policy is misconfigured, ask your hub admin: data.jhpolicy is not an object"]
+	d2.reason == "misconfigured"
 }
 
 test_no_default_entry_denies_unknown_group if {
@@ -102,7 +103,7 @@ test_no_default_entry_denies_unknown_group if {
 
 test_plain_spawn_allowed if {
 	d := decide(req([], {}))
-	d == {"allow": true, "overrides": {}, "messages": [], "charge": null, "quota": {}}
+	d == {"allow": true, "overrides": {}, "messages": [], "charge": "default", "quota": {}}
 }
 
 test_overrides_not_an_object_denied if {

@@ -313,3 +313,31 @@ def test_opa_token_surrounding_whitespace_is_stripped(value):
 def test_opa_token_with_control_characters_is_a_configuration_error(value):
     with pytest.raises(TraitError, match="opa_token"):
         spawner_with_token(value)
+
+
+# --- a guarantee nobody set follows the decided limit (as Kubernetes makes it) ---
+
+
+@pytest.mark.parametrize(
+    "body, limits, requests",
+    [
+        ({"cpu_limit": 8}, {"cpu": 1.0}, {"cpu": 1.0}),
+        ({"extra_resource_limits": {"nvidia.com/gpu": 3}}, {"nvidia.com/gpu": "1"}, {"nvidia.com/gpu": "1"}),
+    ],
+)
+def test_a_policy_that_lowers_only_a_limit_lowers_the_guarantee_that_follows_it(opa, body, limits, requests):
+    c = Config()
+    c.PolicyKubeSpawner.opa_decision_path = "jhpolicy_contract/clamp_limits_only"
+    r = run_spawn(opa.url, body, config=c)
+    assert r.status == 200, r.message
+    resources = r.manifest.spec.containers[0].resources
+    assert {k: v for k, v in resources.limits.items() if k in limits} == limits
+    assert {k: v for k, v in resources.requests.items() if k in requests} == requests
+
+
+def test_a_guarantee_someone_set_does_not_follow_and_above_the_limit_fails_closed(opa):
+    c = Config()
+    c.PolicyKubeSpawner.opa_decision_path = "jhpolicy_contract/clamp_limits_only"
+    c.PolicyKubeSpawner.cpu_guarantee = 4
+    r = run_spawn(opa.url, {"cpu_limit": 8}, config=c)
+    assert r.status == 503  # the admin's guarantee of 4 is above the decided limit of 1: the policy's bug

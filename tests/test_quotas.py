@@ -133,15 +133,15 @@ def test_usage_and_group_properties_reach_the_policy(opa):
     echo = books.spawner("alice", "two", [OfflineGroup("students", properties), "b"])
     (status,) = books.run(books.start(echo))
     assert status == 403
-    sent = json.loads(echo.policy_decision.messages[0])
+    groups, user, user_by_group, group_usage, hub = map(json.loads, echo.policy_decision.messages)
     alice = {"servers": 1, "cpu_limit": 1.5, "cpu_guarantee": 1, "mem_limit": 4 * 2**30, "mem_guarantee": 2 * 2**30,
              "extra_resources": {}}
     nothing = {"servers": 0, "cpu_limit": 0, "cpu_guarantee": 0, "mem_limit": 0, "mem_guarantee": 0, "extra_resources": {}}
-    assert sent["groups"] == {"students": {"properties": properties}, "b": {"properties": {}}}
-    assert sent["usage"]["user"] == alice
-    assert sent["usage"]["user_by_group"] == {"b": nothing, "students": alice}
-    assert sent["usage"]["groups"] == {"b": nothing, "students": alice}
-    hub = sent["usage"]["hub"]
+    assert groups == {"students": {"properties": properties}, "b": {"properties": {}}}
+    assert user == alice
+    # The default pool (users in no configured group) is always there.
+    assert user_by_group == {"b": nothing, "students": alice, "default": nothing}
+    assert group_usage == {"b": nothing, "students": alice, "default": nothing}
     assert hub["servers"] == 2 and hub["extra_resources"] == {"nvidia.com/gpu": 1}
 
 

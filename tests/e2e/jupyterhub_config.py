@@ -62,6 +62,17 @@ if "E2E_OPA_SHADOW_PATH" in env:
     c.PolicyKubeSpawner.opa_shadow_decision_path = env["E2E_OPA_SHADOW_PATH"]
 if "E2E_POLICY_QUOTAS" in env:
     c.PolicyKubeSpawner.policy_quotas = env["E2E_POLICY_QUOTAS"] == "1"
+if "E2E_CONSECUTIVE_FAILURE_LIMIT" in env:
+    # As the z2jh chart sets it (hub.consecutiveFailureLimit: 5).
+    c.Spawner.consecutive_failure_limit = int(env["E2E_CONSECUTIVE_FAILURE_LIMIT"])
+
+    def fail_servers_named_broken(spawner, pod):
+        # A genuine spawn error on demand (admin code failing), not a policy refusal.
+        if spawner.name == "broken":
+            raise RuntimeError("modify_pod_hook failed for a server named broken")
+        return pod
+
+    c.KubeSpawner.modify_pod_hook = fail_servers_named_broken
 if "E2E_OPA_MAX_CONNECTIONS" in env:
     c.PolicyKubeSpawner.opa_max_connections = int(env["E2E_OPA_MAX_CONNECTIONS"])
 # Progress events come from a Kubernetes event reflector: only with a real API server.

@@ -22,7 +22,8 @@ allow_as_is := {"allow": true, "overrides": {}, "messages": []}
 # Denies with the input it was sent, so tests can read the input document.
 echo_input := {"allow": false, "overrides": {}, "messages": [json.marshal(object.remove(input, ["usage", "groups"]))]}
 
-echo_quota_input := {"allow": false, "overrides": {}, "messages": [json.marshal(object.filter(input, ["usage", "groups"]))]}
+# One message each, so that none reaches the contract's 1,000 characters.
+echo_quota_input := {"allow": false, "overrides": {}, "messages": array.concat([json.marshal(input.groups)], [json.marshal(input.usage[scope]) | some scope in ["user", "user_by_group", "groups", "hub"]])}
 
 # Profile lists for the spawn page's form (opa_profiles_path).
 profiles_not_a_list := "small"
@@ -50,3 +51,12 @@ clamp_cpu_to_one := {"allow": true, "overrides": {"cpu_limit": 1, "cpu_guarantee
 charge_outside_the_users_groups := {"allow": true, "overrides": {}, "messages": [], "charge": "admins"}
 
 quota_not_amounts := {"allow": true, "overrides": {}, "messages": [], "charge": null, "quota": {"servers": "many"}}
+
+# The obvious hand-written clamp: lowers cpu_limit (and GPUs) only, never
+# mentioning the guarantees that follow them.
+clamp_limits_only := {"allow": true, "overrides": overrides, "messages": []} if {
+	overrides := object.union(
+		{"cpu_limit": 1 | input.pod.cpu_limit > 1},
+		{"extra_resource_limits": {"nvidia.com/gpu": 1} | input.pod.extra_resource_limits["nvidia.com/gpu"] > 1},
+	)
+}

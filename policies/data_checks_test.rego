@@ -1,0 +1,131 @@
+package jupyterhub.spawn_test
+
+import data.jupyterhub.spawn
+
+misconfigured(text) := sprintf("the hub's spawn policy is misconfigured, ask your hub admin: %s", [text])
+
+# The decision for a student with data.jhpolicy changed by patch.
+decide_with(groups, patch) := d if {
+	d := spawn.decision with input as req(groups, {}) with data.jhpolicy as object.union(cfg, patch)
+}
+
+# Every malformed value an admin was seen to write: never "no limit" or "no
+# quota", always a refusal that names it and what is accepted.
+test_malformed_maxima_refuse_with_where_and_what_is_accepted if {
+	cases := [
+		[{"cpu_limit": "4 cores"}, `group students: max.cpu_limit "4 cores" is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`],
+		[{"cpu_limit": "four"}, `group students: max.cpu_limit "four" is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`],
+		[{"cpu_limit": null}, `group students: max.cpu_limit null is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`],
+		[{"cpu_limit": 0}, `group students: max.cpu_limit 0 is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`],
+		[{"mem_limit": "1GB"}, `group students: max.mem_limit "1GB" is not a number of bytes above 0 or a string like "512M" or "2G"`],
+		[{"mem_limit": "1073741824"}, `group students: max.mem_limit "1073741824" is not a number of bytes above 0 or a string like "512M" or "2G"`],
+		[{"cpu_limt": 4}, "group students: max.cpu_limt is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)"],
+	]
+	every case in cases {
+		d := decide_with(["students"], {"groups": {"students": {"max": case[0]}}})
+		d.messages == [misconfigured(case[1])]
+	}
+}
+
+test_malformed_entries_refuse if {
+	cases := [
+		[{"students": "all"}, "group students is not an object"],
+		[{"students": {"image": ["**"]}}, "group students: image is not a known key (known: extra_resources, image_repositories, images, max, profiles)"],
+		[{"students": {"images": "quay.io/*"}}, "group students: images is not a list of strings"],
+		[{"students": {"profiles": [1]}}, "group students: profiles is not a list of strings"],
+		[{"students": {"max": 4}}, "group students: max is not an object"],
+		[{"students": {"extra_resources": {"nvidia.com/gpu": -1}}}, "group students: extra_resources.nvidia.com/gpu -1 is not a whole number (0 or more)"],
+		[{"students": {"extra_resources": 1}}, "group students: extra_resources is not an object of resource name to amount"],
+		[{"students": {"image_repositories": ["quay.io/x"]}}, "group students: image_repositories is not an object of repository to a list of tag globs"],
+		[{"students": {"image_repositories": {"quay.io/x": "*"}}}, "group students: image_repositories.quay.io/x is not a list of tag globs"],
+	]
+	every case in cases {
+		d := decide_with(["students"], {"groups": case[0]})
+		d.messages == [misconfigured(case[1])]
+	}
+}
+
+test_malformed_quotas_refuse if {
+	cases := [
+		[{"users": {"servers": -1}}, "quotas.users.servers -1 is not a whole number of servers (0 or more)"],
+		[{"users": {"servers": "1"}}, `quotas.users.servers "1" is not a whole number of servers (0 or more)`],
+		[{"users": {"servers": 1.5}}, "quotas.users.servers 1.5 is not a whole number of servers (0 or more)"],
+		[{"users": {"server": 1}}, "quotas.users.server is not a known key (known: cpu_guarantee, cpu_limit, extra_resources, mem_guarantee, mem_limit, servers)"],
+		[{"hub": {"cpu_limit": "1 core"}}, `quotas.hub.cpu_limit "1 core" is not a number of CPU cores (e.g. 8 or 0.5) or a string like "500m"`],
+		[{"hub": {"mem_limit": "1073741824"}}, `quotas.hub.mem_limit "1073741824" is not a number of bytes or a string like "512M" or "64G"`],
+		[{"hub": {"extra_resources": {"nvidia.com/gpu": "4"}}}, `quotas.hub.extra_resources.nvidia.com/gpu "4" is not a whole number (0 or more)`],
+		[{"hub": true}, "quotas.hub is not an object"],
+		[{"user": {"servers": 1}}, "quotas.user is not a known key (known: charge_order, groups, hub, users)"],
+		[{"groups": ["students"]}, "quotas.groups is not an object"],
+		[{"groups": {"students": {"members": {"servers": 1}}}}, "quotas.groups.students.members is not a known key (known: group, member)"],
+		[{"groups": {"students": {"member": {"servers": null}}}}, "quotas.groups.students.member.servers null is not a whole number of servers (0 or more)"],
+	]
+	every case in cases {
+		d := decide_with(["students"], {"quotas": case[0]})
+		d.messages == [misconfigured(case[1])]
+	}
+}
+
+# The admin page and the REST API: a property is the quota, whatever its
+# value; a malformed one never falls back to the data or to no quota.
+test_malformed_quota_properties_refuse if {
+	cases := [
+		["lots", `group students property jhpolicy_quota is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`],
+		["1", `group students property jhpolicy_quota is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`],
+		[true, `group students property jhpolicy_quota is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`],
+		[null, `group students property jhpolicy_quota is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`],
+		[[1], `group students property jhpolicy_quota is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`],
+		[{"member": {"servers": "Infinity"}}, `group students property jhpolicy_quota.member.servers "Infinity" is not a whole number of servers (0 or more)`],
+		[{"member": {"user": 1}}, "group students property jhpolicy_quota.member.user is not a known key (known: cpu_guarantee, cpu_limit, extra_resources, mem_guarantee, mem_limit, servers)"],
+	]
+	every case in cases {
+		request := object.union(req(["students"], {}), {"groups": {"students": {"properties": {"jhpolicy_quota": case[0]}}}})
+		d := spawn.decision with input as request with data.jhpolicy as cfg
+		d.messages == [misconfigured(case[1])]
+	}
+}
+
+test_the_top_level_of_the_data_is_checked if {
+	d := decide_with(["students"], {"quota": {"users": {"servers": 1}}})
+	d.messages == [misconfigured("data.jhpolicy.quota is not a known key (known: groups, quotas, requesters)")]
+	d2 := spawn.decision with input as req(["students"], {}) with data.jhpolicy as ["groups"]
+	"the hub's spawn policy is misconfigured, ask your hub admin: data.jhpolicy is not an object" in d2.messages
+	d3 := decide_with(["students"], {"requesters": {"services": []}})
+	d3.messages == [misconfigured("requesters.services is not an object")]
+	d4 := decide_with(["students"], {"groups": "students"})
+	misconfigured("data.jhpolicy.groups is not an object") in d4.messages
+}
+
+# A problem refuses only the spawns it governs: another group's typo does not.
+test_a_problem_refuses_only_the_spawns_it_governs if {
+	typo := {"groups": {"gpu": {"max": {"cpu_limt": 4}}}, "requesters": {"admins": {"max": {"cpu_limit": "lots"}}}}
+	decide_with(["students"], typo).allow == true
+	decide_with(["gpu"], typo).allow == false
+	by_admin := object.union(req(["students"], {}), {"requester": {"kind": "user", "name": "root", "admin": true}})
+	d := spawn.decision with input as by_admin with data.jhpolicy as object.union(cfg, typo)
+	d.messages == [misconfigured(`admins: max.cpu_limit "lots" is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`)]
+}
+
+test_many_problems_make_one_bounded_message if {
+	d := decide_with(["students"], {"groups": {"students": {"max": {"a": 1, "b": 1, "c": 1, "d": 1, "e": 1}}}})
+	count(d.messages) == 1
+	endswith(d.messages[0], "; and 2 more")
+}
+
+# jhpolicy lint: everything in the data, whoever it governs.
+test_problems_everywhere_checks_all_of_the_data if {
+	typo := object.union(cfg, {
+		"groups": {"gpu": {"max": {"cpu_limt": 4}}},
+		"requesters": {"services": {"orchestrator": {"images": "x"}}},
+		"quotas": {"charge_order": "gpu", "groups": {"nobody": {"group": {"servers": -2}}}},
+	})
+	problems := spawn.problems_everywhere with data.jhpolicy as typo
+	problems == {
+		"group gpu: max.cpu_limt is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)",
+		"service orchestrator: images is not a list of strings",
+		"quotas.charge_order is not a list of group names",
+		"quotas.groups.nobody.group.servers -2 is not a whole number of servers (0 or more)",
+	}
+	clean := spawn.problems_everywhere with data.jhpolicy as cfg
+	count(clean) == 0
+}
