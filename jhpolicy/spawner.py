@@ -527,7 +527,7 @@ class PolicyKubeSpawner(KubeSpawner):
             return
         try:
             self._ledger().hold(ledger.Holding.from_state(*self._server_key, saved))
-        except (KeyError, TypeError, ValueError, ArithmeticError) as e:
+        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as e:
             self.log.error("jhpolicy: cannot book %s from its saved state (%s): it counts for nothing", self._log_name, e)
 
     def _load_profile_for(self, slug: str | None, profile_list: list[dict], user_options: dict) -> None:

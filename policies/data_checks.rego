@@ -128,14 +128,13 @@ all_quota_problems := {p |
 	some p in group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), quota)
 }
 
-group_quota_problems(group) := group_quota_shape_problems(property_path(group), input.groups[group].properties.jhpolicy_quota) if {
-	has_quota_property(group)
+# A property, whatever its value (null included), is the quota: a malformed
+# one never falls back to the data.
+group_quota_problems(group) := group_quota_shape_problems(property_path(group), quota) if {
+	quota := input.groups[group].properties.jhpolicy_quota
 } else := group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), quota_config.groups[group])
 
 property_path(group) := sprintf("group %s property jhpolicy_quota", [group])
-
-# Present, whatever its value: a malformed one must not fall back to the data.
-has_quota_property(group) if "jhpolicy_quota" in object.keys(input.groups[group].properties)
 
 group_quota_shape_problems(path, quota) := {sprintf(`%s is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`, [path])} if {
 	not is_object(quota)

@@ -129,3 +129,36 @@ test_problems_everywhere_checks_all_of_the_data if {
 	clean := spawn.problems_everywhere with data.jhpolicy as cfg
 	count(clean) == 0
 }
+
+test_zero_quotas_are_well_formed if {
+	d := decide_with(["students"], {"quotas": {"users": {"servers": 0, "cpu_limit": 0}}})
+	d.messages == [
+		"quota reached: you hold 0 of the 0 CPU (limits) each user may hold; stop one of your servers to free some",
+		"quota reached: you hold 0 of the 0 servers each user may hold; stop one of your servers to free some",
+	]
+	d2 := decide_with(["students"], {"groups": {"students": {"extra_resources": {"nvidia.com/gpu": 0}}}})
+	d2.allow == true
+}
+
+test_more_shape_problems_are_named_once if {
+	d := decide_with(["students"], {"quota": 5, "groups": {"students": {"images": {"a": "quay.io/*"}}}})
+	d.messages == [misconfigured("data.jhpolicy.quota is not a known key (known: groups, quotas, requesters); group students: images is not a list of strings")]
+	d2 := decide_with(["students"], {"quotas": {"groups": {"students": {"members": {"servers": "x"}}}}})
+	d2.messages == [misconfigured("quotas.groups.students.members is not a known key (known: group, member)")]
+	d3 := decide_with(["students"], {"groups": {"students": {"max": {"cpu_limit": "2k"}}}})
+	d3.messages == [misconfigured(`group students: max.cpu_limit "2k" is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`)]
+}
+
+test_three_problems_are_listed_and_more_are_counted if {
+	three := decide_with(["students"], {"groups": {"students": {"max": {"a": 1, "b": 1, "c": 1}}}})
+	three.messages == [misconfigured("group students: max.a is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit); group students: max.b is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit); group students: max.c is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)")]
+	four := decide_with(["students"], {"groups": {"students": {"max": {"a": 1, "b": 1, "c": 1, "d": 1}}}})
+	four.messages == [misconfigured("group students: max.a is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit); group students: max.b is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit); group students: max.c is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit); and 1 more")]
+}
+
+# The default pool's quota governs users in no configured group only.
+test_a_malformed_default_quota_refuses_only_users_in_no_configured_group if {
+	typo := {"quotas": {"groups": {"default": {"group": {"servers": "2"}}}}}
+	decide_with([], typo).messages == [misconfigured(`quotas.groups.default.group.servers "2" is not a whole number of servers (0 or more)`)]
+	decide_with(["students"], typo).allow == true
+}

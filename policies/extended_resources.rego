@@ -38,8 +38,15 @@ extra_maximum(resource) := max({value |
 # (before quotas): what a group must grant to be charged for it.
 uncapped_extra(resource) := min({max({n | some key in extra_keys; n := pod[key][resource]}), extra_maximum(resource)})
 
-# The most of a resource: the allowances' maximum and what the quotas leave.
-extra_cap(resource) := min({n | n := extra_maximum(resource)} | {n | n := extra_quota_left(resource)})
+# The most of a resource: the charged group's allowance and what the quotas leave.
+extra_cap(resource) := min({n | n := charged_extra_maximum(resource)} | {n | n := extra_quota_left(resource)})
+
+charged_extra_maximum(resource) := max({value |
+	some name, entry in allowances
+	bounds_the_server(name)
+	value := entry.extra_resources[resource]
+	is_number(value)
+})
 
 overrides[key] := lowered if {
 	some key in extra_keys

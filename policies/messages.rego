@@ -49,23 +49,25 @@ extra_from_text(key, resource) := "" if {
 } else := ""
 
 lowered_because(key, got) := sprintf("the most for %s", [concat(", ", providers(key, got))]) if {
-	got == maximum(key)
+	got == charged_maximum(key)
 } else := quota_clamp_text(key) if {
 	got == quota_left(key)
 } else := sprintf("a guarantee cannot exceed %s", [limit_of[key]])
 
 extra_lowered_because(resource, got) := sprintf("the most for %s", [concat(", ", extra_providers(resource, got))]) if {
-	got == extra_maximum(resource)
+	got == charged_extra_maximum(resource)
 } else := extra_clamp_text(resource)
 
 extra_providers(resource, value) := sort({name |
 	some name, entry in allowances
+	bounds_the_server(name)
 	entry.extra_resources[resource] == value
 })
 
 # The allowances whose maximum for key is value, to name them to the user.
 providers(key, value) := sort({name |
 	some name, entry in allowances
+	bounds_the_server(name)
 	as_number(key, entry.max[key]) == value
 })
 

@@ -57,3 +57,9 @@ test_large_cpu_numbers_are_not_shown_as_memory if {
 	spawn.show("cpu_limit", 2147483648) == "2147483648"
 	spawn.show("mem_limit", 2097152) == "2M"
 }
+
+test_memory_units_are_exact_powers_of_1024 if {
+	spawn.show("mem_limit", 102400) == "100K"
+	spawn.show("mem_limit", 1053819) == "1.01M"
+	spawn.show("servers", 2048) == "2048"
+}

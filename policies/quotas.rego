@@ -16,8 +16,8 @@ quota_keys := {"servers", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guaran
 # A group's quota, {"member": {...}, "group": {...}}: its jhpolicy_quota
 # property when it has one (whatever its value: data_checks.rego refuses a
 # malformed one), else its data entry.
-group_quota(group) := input.groups[group].properties.jhpolicy_quota if {
-	has_quota_property(group)
+group_quota(group) := quota if {
+	quota := input.groups[group].properties.jhpolicy_quota
 } else := quota_config.groups[group]
 
 # The groups whose quotas a spawn may be held against: the user's groups
@@ -41,7 +41,21 @@ charge := group if {
 
 fitting := [group | some group in chargeable; count(refusals_in(group)) == 0]
 
-chargeable := [group | some group in pools; grants(group)]
+# Pools that grant the server as asked first. Where a group quota could
+# govern the server (group_quotas_apply), then those that grant some of
+# each extended resource it holds: what it asks beyond their allowance is
+# lowered to it, as for any value above a maximum.
+chargeable := array.concat(
+	[group | some group in pools; grants(group)],
+	[group | some group in pools; group_quotas_apply; grants_some(group); not grants(group)],
+)
+
+# One of the user's groups has a quota. Without one, which pool a server is
+# charged to changes no group quota's count: every allowance bounds it (the
+# most generous maximum for each key), and it is charged to a pool that
+# grants it as asked, or to none. (A user in the default pool alone has
+# only the default entry's allowance: bounded the same either way.)
+group_quotas_apply if some _ in quota_groups
 
 # The pools: the user's groups with a quota or a data entry of their own (a
 # group may be in both lists: the first place decides); a user in none of
@@ -65,14 +79,17 @@ configured_groups contains group if {
 
 # A group's allowance: its data entry; a group with none grants what the
 # default entry grants, where that entry is the user's allowance.
-group_allowance(group) := config.groups[group] if {
-	config.groups[group]
+group_allowance(group) := allowance if {
+	allowance := config.groups[group]
 } else := config.groups["default"] if {
 	not in_configured_group
 }
 
-# What a group grants, judged on the values before any quota lowers them,
-# so a value lowered to fit a quota is still charged where it was granted.
+# What a group grants: the values the user chose, judged before any quota
+# lowers them (so a value lowered to fit a quota is still charged where it
+# was granted), and every extended resource the pod holds. Every value is
+# then bounded by the charged group's allowance (charged_maximum), so no mix
+# of groups' maxima is ever held under none of them.
 grants(group) if {
 	allowance := group_allowance(group)
 	every key in numeric_keys {
@@ -83,16 +100,30 @@ grants(group) if {
 	}
 }
 
-grants_amount(_, key) if not key in object.keys(pod)
+grants_some(group) if {
+	allowance := group_allowance(group)
+	every resource in extra_names {
+		allowance.extra_resources[resource] >= 1
+	}
+}
+
+grants_amount(_, key) if not sources[key] in user_sources
 
 grants_amount(allowance, key) if uncapped(key) <= as_number(key, allowance.max[key])
 
-# A value the user did not choose (the admin's, a profile's) where the group
-# sets no maximum: the group does not bound it.
-grants_amount(allowance, key) if {
-	not allowance.max[key]
-	not sources[key] in user_sources
-}
+# The allowances that bound a server: the charged group's (the default
+# entry for a pool without an entry of its own) and the requester's; all of
+# the user's when it is charged to no group.
+bounds_the_server(_) if is_null(charge)
+
+bounds_the_server(_) if not group_quotas_apply
+
+bounds_the_server(name) if not startswith(name, "group ")
+
+bounds_the_server(name) if name == sprintf("group %s", [charge])
+
+# Present only for a user in no configured group, whose pools' allowance it is.
+bounds_the_server("group default")
 
 ordered(groups) := array.concat(
 	[group | some group in charge_order; group in groups],

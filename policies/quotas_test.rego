@@ -94,14 +94,25 @@ test_a_user_in_no_configured_group_is_charged_to_the_default_pool if {
 	d2.messages == ["quota reached: default holds 2 of 2 servers; try again when one of the group's servers stops"]
 }
 
-# A server only some requester's allowance grants (16 CPUs by an admin) is
-# charged to none of the user's groups; the user's quota still holds.
-test_a_server_no_group_grants_is_charged_to_none if {
+# 16 CPUs an admin asks for a member of gpu: still held by gpu's member
+# quota (8), however generous the admin's allowance.
+test_a_requesters_allowance_does_not_escape_the_group_quota if {
 	request := object.union(req(["gpu"], {"cpu_limit": 16}), {"requester": {"kind": "user", "name": "root", "admin": true}})
 	d := decide_quota(request)
+	d.charge == "gpu"
+	d.overrides.cpu_limit == 8
+}
+
+# A GPU only a requester's allowance grants (an admin, for a student): no
+# group of the user's grants it, so none is charged; the user's and the
+# hub's quotas still hold.
+test_a_server_only_a_requester_grants_is_charged_to_none if {
+	request := object.union(req(["students"], one_gpu), {"requester": {"kind": "user", "name": "root", "admin": true}})
+	admins := object.union(quota_cfg, {"requesters": {"admins": {"extra_resources": {"nvidia.com/gpu": 4}}}})
+	d := spawn.decision with input as request with data.jhpolicy as admins
 	d.allow == true
 	d.charge == null
-	d2 := decide_quota(with_usage(request, usage_doc({"servers": 3}, {}, {}, {})))
+	d2 := spawn.decision with input as with_usage(request, usage_doc({"servers": 3}, {}, {}, {})) with data.jhpolicy as admins
 	d2.allow == false
 }
 
@@ -270,16 +281,17 @@ test_a_full_group_does_not_spill_over_into_a_group_that_does_not_grant_it if {
 	d.messages == ["quota reached: gpu holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"]
 }
 
-# 4 CPUs: only gpu (max 8) grants them, so gpu's member quota holds them,
-# not students' (max 2) room.
+# 4 CPUs with gpu's member quota full: students has room but grants 2, so
+# the server gets 2, charged to students; never 4 held under students.
 test_cpu_beyond_a_groups_maximum_is_never_charged_to_it if {
 	member_full := usage_doc({}, {"gpu": {"cpu_limit": 8}}, {}, {})
 	d := decide_quota(with_usage(req(["gpu", "students"], {"cpu_limit": 4}), member_full))
-	d.allow == false
-	d.messages == ["quota reached: you hold 8 of the 8 CPU (limits) each member of gpu may hold; stop one of your servers to free some"]
-	d2 := decide_quota(with_usage(req(["gpu", "students"], {"cpu_limit": 2}), member_full))
-	d2.allow == true
-	d2.charge == "students"
+	d.charge == "students"
+	d.overrides.cpu_limit == 2
+	d.messages == ["cpu_limit 4 lowered to 2: the most for group students"]
+	d2 := decide_quota(with_usage(req(["gpu", "students"], {"cpu_limit": 4}), usage_doc({}, {}, {}, {})))
+	d2.charge == "gpu"
+	d2.overrides == {}
 }
 
 # Where both groups grant it, the user may hold it through either.
@@ -306,4 +318,86 @@ test_a_quota_group_without_an_entry_grants_what_the_default_grants if {
 	request := object.union(with_usage(req(["physics"], {}), usage_doc({}, {"physics": {"servers": 1}}, {}, {})), {"groups": physics})
 	d := decide_quota(request)
 	d.messages == ["quota reached: you hold 1 of the 1 servers each member of physics may hold; stop one of your servers to free some"]
+}
+
+# No mix of groups' maxima held under none of them: a GPU (gpu grants it, up
+# to 8 CPUs) for a member of gpu and of admins-like "big" (16 CPUs, no GPU)
+# gets the admin's unlimited CPU lowered to gpu's 8, and is charged to gpu.
+test_values_nobody_chose_are_bounded_by_the_charged_group if {
+	big := object.union(quota_cfg, {"groups": {"big": {"images": ["**"], "max": {"cpu_limit": 16}}}})
+	request := from_layer(["big", "gpu"], {"cpu_limit": null, "extra_resource_limits": {"nvidia.com/gpu": 1}}, "config")
+	asked := object.union(request, {"sources": {"extra_resource_limits": {"nvidia.com/gpu": "request"}}})
+	d := spawn.decision with input as asked with data.jhpolicy as big
+	d.allow == true
+	d.charge == "gpu"
+	d.overrides.cpu_limit == 8
+	"cpu_limit unlimited (the hub's default) lowered to 8: the most for group gpu" in d.messages
+	cpu_only := spawn.decision with input as from_layer(["big", "gpu"], {"cpu_limit": null}, "config") with data.jhpolicy as big
+	cpu_only.overrides.cpu_limit == 8
+	cpu_only.charge == "gpu"
+}
+
+# Two GPU groups: "one" (a quota, 1 GPU each) and "two" (no quota, 2 GPUs).
+gpu_pair := object.union(quota_cfg, {
+	"groups": {
+		"one": {"images": ["**"], "max": {"cpu_limit": 2, "cpu_guarantee": 1}, "extra_resources": {"nvidia.com/gpu": 1}},
+		"two": {"images": ["**"], "max": {"cpu_limit": 4, "cpu_guarantee": 2}, "extra_resources": {"nvidia.com/gpu": 2}},
+	},
+	"quotas": {"charge_order": [], "groups": {"one": {"group": {"servers": 1, "extra_resources": {"nvidia.com/gpu": 4}}}}},
+})
+
+decide_pair(request) := d if {
+	d := spawn.decision with input as request with data.jhpolicy as gpu_pair
+}
+
+# Asked as granted: the quota group first when it grants it in full...
+test_a_group_that_grants_exactly_what_is_asked_is_charged_first if {
+	d := decide_pair(req(["one", "two"], one_gpu))
+	d.charge == "one"
+	d.overrides == {}
+	d2 := decide_pair(req(["one", "two"], {"cpu_limit": 1, "cpu_guarantee": 2}))
+	d2.charge == "one" # the guarantee is judged within its limit (1), which one grants
+}
+
+# ... else the group that does, whatever the order.
+test_a_group_that_grants_it_in_full_comes_before_one_that_grants_less if {
+	d := decide_pair(req(["one", "two"], {"extra_resource_limits": {"nvidia.com/gpu": 2}}))
+	d.charge == "two"
+	d.overrides == {}
+	d2 := decide_pair(req(["one", "two"], {"cpu_limit": 4}))
+	d2.charge == "two"
+	d2.overrides == {}
+}
+
+# The only group with room grants less: lowered to what it grants.
+test_a_group_that_grants_less_lowers_what_it_holds_to_its_allowance if {
+	full := usage_doc({}, {}, {"two": {"servers": 9}}, {})
+	two_full := object.union(gpu_pair, {"quotas": {"groups": {"two": {"group": {"servers": 9}}}}})
+	request := with_usage(req(["one", "two"], {"extra_resource_limits": {"nvidia.com/gpu": 2}}), full)
+	d := spawn.decision with input as request with data.jhpolicy as two_full
+	d.charge == "one"
+	d.overrides.extra_resource_limits == {"nvidia.com/gpu": 1}
+	"extra_resource_limits nvidia.com/gpu 2 lowered to 1: the most for group one" in d.messages
+}
+
+# Only the charged group is named as the one whose maximum applies.
+test_a_lowered_value_names_only_the_groups_that_bound_the_server if {
+	twins := object.union(quota_cfg, {"groups": {"twin": cfg.groups.students}})
+	member_full := usage_doc({}, {"gpu": {"cpu_limit": 8}}, {}, {})
+	d := spawn.decision with input as with_usage(req(["gpu", "students", "twin"], {"cpu_limit": 4}), member_full) with data.jhpolicy as twins
+	d.charge == "students"
+	d.messages == ["cpu_limit 4 lowered to 2: the most for group students"]
+}
+
+# An unset guarantee is judged as its limit, not left unset.
+test_unset_guarantees_follow_the_lowered_limit_without_an_override_of_their_own if {
+	d := decide(from_layer(["gpu"], {"cpu_limit": null, "cpu_guarantee": null}, "config"))
+	d.overrides == {"cpu_limit": 8}
+}
+
+test_a_lowered_gpu_names_only_the_group_that_bounds_the_server if {
+	uno := object.union(gpu_pair, {"groups": {"uno": gpu_pair.groups.one}})
+	d := spawn.decision with input as req(["one", "uno"], {"extra_resource_limits": {"nvidia.com/gpu": 2}}) with data.jhpolicy as uno
+	d.charge == "one"
+	d.messages == ["extra_resource_limits nvidia.com/gpu 2 lowered to 1: the most for group one"]
 }

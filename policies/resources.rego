@@ -49,7 +49,14 @@ as_number(key, value) := units.parse_bytes(value) if {
 }
 
 # The most a value may be: the allowances' maximum and what the quotas leave.
-caps(key) := {n | n := maximum(key)} | {n | n := quota_left(key)}
+caps(key) := {n | n := charged_maximum(key)} | {n | n := quota_left(key)}
+
+# The maximum of the allowances that bound this server (quotas.rego).
+charged_maximum(key) := max({value |
+	some name, entry in allowances
+	bounds_the_server(name)
+	value := as_number(key, entry.max[key])
+})
 
 final_limit(key) := limit_within(key, caps(key))
 
@@ -67,7 +74,6 @@ uncapped_limit(key) := limit_within(key, {n | n := maximum(key)})
 # lowest bound; no bound leaves it as it is.
 limit_within(key, bounds) := min(bounds) if {
 	is_null(pod[key])
-	count(bounds) > 0
 } else := min(bounds | {pod[key]}) if {
 	is_number(pod[key])
 }

@@ -280,7 +280,8 @@ def test_without_policy_quotas_nothing_is_booked_or_sent(opa):
     books = Books(opa.url, policy_quotas=False, opa_decision_path="jhpolicy_contract/echo_quota_input")
     spawner = books.spawner("alice", "", ["students"])
     assert books.run(books.start(spawner)) == [403]
-    assert "usage" not in json.loads(spawner.policy_decision.messages[0])
+    # The echo sends the groups, then one message per usage scope: here none.
+    assert [json.loads(m) for m in spawner.policy_decision.messages] == [{"students": {"properties": {}}}]
     plain = Books(opa.url, policy_quotas=False)
     spawner = plain.spawner("alice", "", ["students"])
     assert plain.run(plain.start(spawner)) == [200]
@@ -411,3 +412,110 @@ def test_a_server_started_with_the_defaults_while_opa_is_down_is_counted_but_cha
     assert held.group is None and held.amounts["servers"] == 1
     assert held.amounts["extra_resources"] == {}  # the request's GPU was not applied
     assert_books_add_up(books)
+
+
+# --- what admins really write: the admin page, typos, non-finite numbers ---
+
+MISCONFIGURED = "Spawn refused by policy: the hub's spawn policy is misconfigured, ask your hub admin: "
+
+
+def test_a_quota_typed_into_the_admin_page_as_text_applies(quota_opa):
+    # JupyterHub's admin page stores a property value as the string typed in.
+    typed = OfflineGroup("students", {"jhpolicy_quota": '{"member": {"servers": 1}}'})
+    books = Books(quota_opa.url)
+    assert books.run(books.start(books.spawner("cy", "a", [typed]))) == [200]
+    second = books.spawner("cy", "b", [typed])
+    assert books.run(books.start(second)) == [403]
+    assert second.policy_decision.messages == [
+        "quota reached: you hold 1 of the 1 servers each member of students may hold; stop one of your servers to free some"]
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("lots", "group students property jhpolicy_quota is not an object"),
+    ('{"members": {"servers": 1}}', "group students property jhpolicy_quota.members is not a known key"),
+    ('{"member": {"servers": "1"}}', 'group students property jhpolicy_quota.member.servers "1" is not a whole number'),
+    ({"member": {"servers": float("nan")}}, 'group students property jhpolicy_quota.member.servers "NaN" is not a whole number'),
+    ('{"member": {"servers": Infinity}}', 'group students property jhpolicy_quota.member.servers "Infinity" is not a whole number'),
+    ({"group": {"cpu_limit": float("inf")}}, 'group students property jhpolicy_quota.group.cpu_limit "Infinity" is not a number of CPU cores'),
+])
+@pytest.mark.parametrize("failure_mode", ["deny", "defaults"])
+def test_a_malformed_quota_property_refuses_the_groups_members_and_says_where(quota_opa, caplog, value, problem, failure_mode):
+    books = Books(quota_opa.url, policy_failure_mode=failure_mode)
+    spawner = books.spawner("cy", "", [OfflineGroup("students", {"jhpolicy_quota": value})])
+    error = _LOOP.run_until_complete(_error_of(spawner))
+    assert error.status_code == 403
+    assert error.jupyterhub_message.startswith(MISCONFIGURED + problem)
+    assert spawner.policy_outcome == "misconfigured"
+    assert f"jhpolicy: refusing spawn of cy: the hub's spawn policy is misconfigured, ask your hub admin: {problem}" in caplog.text
+    assert books.ledger.holdings == {}
+    # Another group's members are not refused for it.
+    other = books.spawner("ann", "", ["gpu-users"])
+    assert books.run(books.start(other)) == [200]
+
+
+def test_non_finite_numbers_in_any_group_property_are_never_a_500(quota_opa):
+    weird = OfflineGroup("students", {"colour": float("nan"), "size": float("-inf"), "nested": [float("inf")]})
+    for mode in ("deny", "defaults"):
+        books = Books(quota_opa.url, policy_failure_mode=mode)
+        spawner = books.spawner("cy", "", [weird])
+        assert books.run(books.start(spawner)) == [200]
+        assert spawner.policy_outcome in ("allowed", "clamped")  # decided, not the defaults
+
+
+async def _error_of(spawner):
+    try:
+        await spawner.load_user_options()
+    except web.HTTPError as e:
+        return e
+    raise AssertionError("the spawn was not refused")
+
+
+def test_a_queued_spawn_in_defaults_mode_is_a_503_not_an_unchecked_server(quota_opa, caplog):
+    # OPA answers; the spawn only waited past opa_timeout for earlier decisions.
+    books = Books(quota_opa.url, opa_timeout=0.2, policy_failure_mode="defaults")
+    spawner = books.spawner("ann", "", ["gpu-users"], GPU)
+
+    async def while_another_decides():
+        with books.ledger.decision_slot(time.monotonic() + 5):
+            return await books.start(spawner)
+
+    with caplog.at_level(logging.ERROR):
+        assert books.run(while_another_decides()) == [503]
+    assert spawner.policy_outcome == "error"
+    assert "admin's defaults" not in caplog.text
+    assert books.ledger.holdings == {}
+
+
+@pytest.mark.parametrize("saved", [
+    {"group": "x", "amounts": {"servers": "NaN"}},
+    {"group": "x", "amounts": {"servers": 1, "cpu_limit": "Infinity"}},
+    {"group": "x", "amounts": {"servers": 1, "mem_limit": "1e5000"}},
+    {"group": "x", "amounts": {"servers": -1}},
+    {"group": "x", "amounts": {"servers": 1, "extra_resources": {"nvidia.com/gpu": -4}}},
+    {"group": ["x"], "amounts": {"servers": 1}},
+    {"group": "x", "amounts": "lots"},
+])
+def test_a_corrupted_saved_booking_never_breaks_later_spawns_nor_goes_negative(quota_opa, caplog, saved):
+    books = Books(quota_opa.url)
+    corrupted = books.spawner("ann", "old", ["gpu-users"])
+    corrupted.orm_spawner.server = object()
+    with caplog.at_level(logging.ERROR):
+        corrupted.load_state({"jhpolicy_holding": saved})
+    assert "jhpolicy: cannot book ann:old from its saved state" in caplog.text
+    assert_books_add_up(books)
+    later = books.spawner("bob", "", ["gpu-users"], GPU)
+    assert books.run(books.start(later)) == [200]
+    assert books.ledger.usage("bob", ["gpu-users"])["groups"]["gpu-users"]["extra_resources"] == {"nvidia.com/gpu": 1}
+
+
+def test_a_full_gpu_group_does_not_spill_over_into_students(quota_opa):
+    books = Books(quota_opa.url)
+    for i in range(4):
+        assert books.run(books.start(books.spawner(f"g{i}", "", ["gpu-users"], GPU))) == [200]
+    both = books.spawner("dual", "", ["gpu-users", "students"], GPU)
+    assert books.run(books.start(both)) == [403]
+    assert both.policy_decision.messages == [GROUP_FULL]
+    assert books.ledger.usage("-", ["students"])["groups"]["students"]["servers"] == 0
+    # Without a GPU, students' room is theirs to use.
+    cpu_only = books.spawner("dual", "cpu", ["gpu-users", "students"], {"cpu_limit": 1})
+    assert books.run(books.start(cpu_only)) == [200]
