@@ -250,12 +250,44 @@ def cmd_install_opa(args) -> int:
     return 0
 
 
-def cmd_configmap(args) -> int:
-    from .configmap import manifest, to_yaml
+def _policy_folder(args) -> Path:
     from .local_opa import bundled_policies
 
+    return Path(args.policies) if args.policies else bundled_policies()
+
+
+def _lint_problems(command: str, folder: Path) -> int | None:
+    """Print the folder's problems (jhpolicy.lint) as `command: ...`; the
+    exit code if any were found or it could not be checked, else None."""
+    from .lint import LintError, problems
+
     try:
-        document = manifest(Path(args.policies) if args.policies else bundled_policies(), args.name, args.namespace)
+        found = problems(str(ensure_opa()), folder)
+    except (LintError, OPANotFound) as e:
+        print(f"jhpolicy {command}: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    for problem in found:
+        print(f"jhpolicy {command}: {folder}: {problem}", file=sys.stderr)
+    return EXIT_DENIED if found else None
+
+
+def cmd_lint(args) -> int:
+    folder = _policy_folder(args)
+    failed = _lint_problems("lint", folder)
+    if failed is None:
+        print(f"{folder}: OPA loads it and its data has no problems")
+    return failed or 0
+
+
+def cmd_configmap(args) -> int:
+    from .configmap import manifest, to_yaml
+
+    folder = _policy_folder(args)
+    failed = _lint_problems("configmap", folder)
+    if failed is not None:
+        return failed
+    try:
+        document = manifest(folder, args.name, args.namespace)
     except ValueError as e:
         print(f"jhpolicy configmap: {e}", file=sys.stderr)
         return EXIT_ERROR
@@ -265,12 +297,15 @@ def cmd_configmap(args) -> int:
 
 def cmd_bundle(args) -> int:
     from .bundle import BundleError, build
-    from .local_opa import bundled_policies
 
+    folder = _policy_folder(args)
+    failed = _lint_problems("bundle", folder)
+    if failed is not None:
+        return failed
     try:
         out = build(
             str(ensure_opa()),
-            Path(args.policies) if args.policies else bundled_policies(),
+            folder,
             Path(args.output),
             signing_key=Path(args.signing_key),
             keyid=args.keyid,
@@ -345,11 +380,22 @@ def build_parser() -> argparse.ArgumentParser:
     install = sub.add_parser("install-opa", help=f"find or install OPA {OPA_VERSION}; prints its path")
     install.add_argument("--tools-dir", help="where to put it (default: .tools/bin)")
     install.set_defaults(func=cmd_install_opa)
+    lint = sub.add_parser(
+        "lint",
+        help="check a policy folder: what OPA would not load, and every problem in its data",
+        description="Run `opa check --strict` on the folder, then the policy's own data checks over all of "
+        "data.jhpolicy (every group, requester and quota, whoever it governs). Exit 0: fit to ship; 1: problems "
+        "found (one per line on stderr); 2: it could not be checked. configmap and bundle run it first.",
+    )
+    lint.add_argument("--policies", help="policy folder (default: the bundled policies)")
+    lint.set_defaults(func=cmd_lint)
+
     configmap = sub.add_parser(
         "configmap",
         help="print the ConfigMap that carries the policies to the OPA sidecar",
         description="Print a ConfigMap manifest with the policy folder's .rego and data files "
-        "(tests left out), e.g.: jhpolicy configmap | kubectl apply -n jhub -f -",
+        "(tests left out), e.g.: jhpolicy configmap | kubectl apply -n jhub -f -. Refused (exit 1) when "
+        "jhpolicy lint finds problems in the folder.",
     )
     configmap.add_argument("--policies", help="policy folder (default: the bundled policies)")
     configmap.add_argument("--name", default="jhpolicy-policies", help="ConfigMap name (default: jhpolicy-policies)")
@@ -360,7 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
         "bundle",
         help="build a signed OPA bundle of the policies and data, for a bundle server",
         description="Build the policy folder's .rego and data files (tests left out) into an OPA bundle "
-        "with `opa build`, signed with --signing-key; the signature names --keyid. Prints the bundle's path.",
+        "with `opa build`, signed with --signing-key; the signature names --keyid. Prints the bundle's path. "
+        "Refused (exit 1) when jhpolicy lint finds problems in the folder.",
     )
     bundle.add_argument("--policies", help="policy folder (default: the bundled policies)")
     bundle.add_argument("-o", "--output", default="bundle.tar.gz", help="bundle file to write (default: bundle.tar.gz)")

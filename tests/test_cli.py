@@ -178,3 +178,62 @@ def test_check_usage_that_is_not_usage_is_an_error(tmp_path):
         result = jhpolicy("check", "--user", "gina", "--usage", str(usage))
         assert result.returncode == 2
         assert result.stderr.startswith(f"jhpolicy check: --usage {usage}: {error}"), result.stderr
+
+
+# --- jhpolicy lint, and configmap/bundle refusing what it finds ---
+
+
+def policies_with(tmp_path, data: str | None = None, extra: dict | None = None) -> Path:
+    for path in POLICY_FILES:
+        if path.suffix == ".rego":
+            (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "data.json").write_text(data if data is not None else (POLICIES / "data.json").read_text())
+    for name, text in (extra or {}).items():
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_lint_passes_the_shipped_policies():
+    result = jhpolicy("lint")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("OPA loads it and its data has no problems\n")
+
+
+def test_lint_names_every_problem_in_the_data_whoever_it_governs(tmp_path):
+    data = json.loads((POLICIES / "data.json").read_text())
+    data["jhpolicy"]["groups"]["students"]["max"]["cpu_limt"] = 4
+    data["jhpolicy"]["groups"]["gpu-users"]["max"]["mem_limit"] = "32GB"
+    data["jhpolicy"]["quotas"]["groups"]["gpu-users"]["member"] = {"servers": "1"}
+    folder = policies_with(tmp_path, json.dumps(data))
+    result = jhpolicy("lint", "--policies", str(folder))
+    assert result.returncode == 1
+    prefix = f"jhpolicy lint: {folder}: data.jhpolicy: "
+    assert result.stderr.splitlines() == [
+        prefix + 'group gpu-users: max.mem_limit "32GB" is not a number of bytes above 0 or a string like "512M" or "2G"',
+        prefix + "group students: max.cpu_limt is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)",
+        prefix + 'quotas.groups.gpu-users.member.servers "1" is not a whole number of servers (0 or more)',
+    ]
+
+
+def test_lint_names_what_opa_would_not_load(tmp_path):
+    folder = policies_with(tmp_path, '{"jhpolicy": ')
+    result = jhpolicy("lint", "--policies", str(folder))
+    assert (result.returncode, result.stderr) == (1, f"jhpolicy lint: {folder}: {folder}/data.json: unexpected EOF\n")
+    (folder / "data.json").write_text("{}")
+    (folder / "broken.rego").write_text("package jupyterhub.spawn\n\nx := 1 +\n")
+    result = jhpolicy("lint", "--policies", str(folder))
+    assert result.returncode == 1
+    assert f"{folder}/broken.rego:4: " in result.stderr
+    assert jhpolicy("lint", "--policies", str(tmp_path / "nope")).returncode == 2
+
+
+def test_configmap_and_bundle_refuse_a_folder_lint_refuses(tmp_path):
+    folder = policies_with(tmp_path, '{"jhpolicy": {"groups": {"students": {"max": {"cpu_limit": "4 cores"}}}}}')
+    problem = (f'{folder}: data.jhpolicy: group students: max.cpu_limit "4 cores" is not a number of CPU cores above 0 '
+               '(e.g. 2 or 0.5) or a string like "500m"')
+    made = jhpolicy("configmap", "--policies", str(folder))
+    assert (made.returncode, made.stdout, made.stderr) == (1, "", f"jhpolicy configmap: {problem}\n")
+    built = jhpolicy("bundle", "--policies", str(folder), "-o", str(tmp_path / "b.tar.gz"), "--signing-key", "k.pem",
+                     "--keyid", "k", "--revision", "r")
+    assert (built.returncode, built.stderr) == (1, f"jhpolicy bundle: {problem}\n")
+    assert not (tmp_path / "b.tar.gz").exists()

@@ -192,3 +192,78 @@ def test_a_quota_set_in_group_properties_through_the_api_applies_to_the_next_spa
     assert r.status_code == 200, r.text
     assert hub.start_server(student, "two", {}).status_code in (201, 202)
     stop_all(hub)
+
+
+# --- the escapes found on e4bb184, through the hub ---
+
+
+def test_a_full_gpu_group_never_spills_over_into_students(hub):
+    # With gpu-users full, a member who is also a student got a fifth GPU, charged to students.
+    for user in GPU_USERS[:4]:
+        assert hub.start_server(user, "base", GPU).status_code in (201, 202)
+    r = hub.start_server("dual", "fifth", GPU)
+    assert r.status_code == 403, r.text
+    assert r.json()["message"] == "Spawn refused by policy: " + GROUP_FULL
+    assert sum(gpus(p) for p in running(hub).values()) == 4
+    assert usage(hub, "gpu-users", "nvidia.com/gpu") == 4
+    assert usage(hub, "students", "servers") == 0
+    stop_all(hub)
+
+
+def decisions(hub, outcome: str) -> float:
+    match = re.search(rf'^jhpolicy_decisions_total{{outcome="{outcome}"}} (\S+)$', hub.client.get("/hub/metrics").text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_quotas_typed_into_the_admin_page_apply_and_malformed_ones_refuse(hub):
+    student, harness = STUDENTS[1], hub.tokens["harness"]
+
+    def set_properties(content: str) -> None:
+        r = hub.api("PUT", "/groups/students/properties", token=harness, content=content)
+        assert r.status_code == 200, r.text
+
+    assert hub.start_server(student, "one", {}).status_code in (201, 202)
+    # What JupyterHub's admin page stores: the text typed in.
+    set_properties(json.dumps({"jhpolicy_quota": '{"member": {"servers": 1}}'}))
+    r = hub.start_server(student, "two", {})
+    assert r.status_code == 403, r.text
+    assert r.json()["message"] == ("Spawn refused by policy: quota reached: you hold 1 of the 1 servers each member "
+                                   "of students may hold; stop one of your servers to free some")
+    # A typo refuses, saying where; it never means "no quota".
+    misconfigured = decisions(hub, "misconfigured")
+    set_properties(json.dumps({"jhpolicy_quota": '{"members": {"servers": 1}}'}))
+    r = hub.start_server(student, "two", {})
+    assert r.status_code == 403, r.text
+    assert r.json()["message"] == (
+        "Spawn refused by policy: the hub's spawn policy is misconfigured, ask your hub admin: group students property "
+        "jhpolicy_quota.members is not a known key (known: group, member)")
+    # The REST API takes NaN and Infinity in properties: never a 500.
+    set_properties('{"colour": NaN, "jhpolicy_quota": {"member": {"servers": Infinity}}}')
+    r = hub.start_server(student, "two", {})
+    assert r.status_code == 403, r.text
+    assert 'jhpolicy_quota.member.servers "Infinity" is not a whole number' in r.json()["message"]
+    assert decisions(hub, "misconfigured") == misconfigured + 2
+    assert "jhpolicy: refusing spawn of " in hub.log_text()
+    set_properties('{"colour": NaN}')
+    assert hub.start_server(student, "two", {}).status_code in (201, 202)
+    set_properties("{}")
+    stop_all(hub)
+
+
+def test_a_user_renamed_while_their_servers_run_is_still_held_to_the_quota(hub):
+    user, harness = STUDENTS[2], hub.tokens["harness"]
+    for server in ("a", "b"):
+        assert hub.start_server(user, server, {}).status_code in (201, 202)
+    renamed = user + "-renamed"
+    r = hub.api("PATCH", f"/users/{user}", token=harness, json={"name": renamed})
+    assert r.status_code == 200, r.text
+    hub.tokens[renamed] = hub.tokens[user]  # a token belongs to the user, whatever the name
+    r = hub.start_server(renamed, "c", {})
+    assert r.status_code == 403, r.text
+    assert r.json()["message"] == "Spawn refused by policy: " + USER_FULL
+    for server in ("a", "b"):
+        hub.stop_server(renamed, server)
+    assert usage(hub, "", "servers") == 0
+    assert hub.start_server(renamed, "c", {}).status_code in (201, 202)
+    hub.stop_server(renamed, "c")
+    assert usage(hub, "", "servers") == 0
