@@ -110,6 +110,9 @@ class Ledger:
     def __init__(self) -> None:
         # Keyed by (user, server) as the spawner names them (jhpolicy.spawner: database ids in a hub).
         self.holdings: dict[tuple, Holding] = {}
+        # Servers whose stop failed, by key, with their pod's reflector key:
+        # booked until the pod is gone (jhpolicy.reconcile).
+        self.orphans: dict[tuple, str] = {}
         self.users: dict[str, Totals] = defaultdict(Totals)
         self.user_groups: dict[tuple[str, str], Totals] = defaultdict(Totals)
         self.groups: dict[str, Totals] = defaultdict(Totals)
@@ -146,10 +149,27 @@ class Ledger:
             self._count(holding, +1)
 
     def release(self, user: str, server: str) -> Holding | None:
+        """Free a server's booking, unless its stop failed and its pod is
+        still there (see :meth:`orphan`)."""
         with self._totals_lock:
+            if (user, server) in self.orphans:
+                return None
             return self._release(user, server)
 
+    def orphan(self, user, server, pod: str) -> None:
+        """A server whose stop failed: keep its booking until `pod` is gone."""
+        with self._totals_lock:
+            if (user, server) in self.holdings:
+                self.orphans[(user, server)] = pod
+
+    def release_gone(self, pod_exists) -> list[Holding]:
+        """Release the failed stops whose pod `pod_exists(pod)` says is gone."""
+        with self._totals_lock:
+            gone = [key for key, pod in self.orphans.items() if not pod_exists(pod)]
+            return [self._release(*key) for key in gone]
+
     def _release(self, user: str, server: str) -> Holding | None:
+        self.orphans.pop((user, server), None)
         holding = self.holdings.pop((user, server), None)
         if holding is not None:
             self._count(holding, -1)

@@ -27,7 +27,7 @@ from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, 
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
-from . import errors, failure_count, ledger, metrics, opa_client, shadow
+from . import errors, failure_count, ledger, metrics, opa_client, reconcile, shadow
 from .opa_input import build_input
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
@@ -309,6 +309,10 @@ class PolicyKubeSpawner(KubeSpawner):
         """KubeSpawner's pod, refused unless its image and resources are the decided ones."""
         pod = await super().get_pod_manifest()
         self.verify_pod(pod)
+        charge = self.policy_decision.charge if self.policy_decision is not None else None
+        if charge is not None:
+            # So the books can be rebuilt from the pod (jhpolicy.reconcile).
+            pod.metadata.annotations = {**(pod.metadata.annotations or {}), reconcile.CHARGE_ANNOTATION: charge}
         return pod
 
     async def _make_create_pod_request(self, pod, request_timeout):
@@ -423,6 +427,8 @@ class PolicyKubeSpawner(KubeSpawner):
         groups = input_doc["user"]["groups"]
         user, server = self._server_key
         books = self._ledger() if self.policy_quotas else None
+        if books is not None:
+            self._reconcile_books(running=False)  # failed stops whose pods are gone free their share first
         abandoned = self._abandoned
 
         def decide(client):
@@ -507,9 +513,47 @@ class PolicyKubeSpawner(KubeSpawner):
 
     def clear_state(self):
         """Called when a server stops (also when the pod vanished outside the
-        hub and its poll saw it) and before each new start: nothing is held."""
+        hub and its poll saw it) and before each new start: nothing is held
+        (but a server whose stop failed, while its pod is there)."""
         super().clear_state()
         self._release()
+
+    async def stop(self, now=False):
+        try:
+            return await super().stop(now=now)
+        except BaseException:
+            # JupyterHub considers the server stopped anyway; its pod may
+            # still hold what it was decided. Booked until the pod is gone.
+            if self.policy_quotas:
+                self._ledger().orphan(*self._server_key, self._pod_ref)
+            raise
+
+    async def poll(self):
+        status = await super().poll()
+        if self.policy_quotas:
+            self._reconcile_books(running=status is None)
+        return status
+
+    def _reconcile_books(self, running: bool) -> None:
+        """Make the books agree with the pods (see jhpolicy.reconcile)."""
+        books = self._ledger()
+        pods = getattr(self.pod_reflector, "pods", None)
+        if pods is None:
+            return
+        for holding in books.release_gone(lambda ref: ref in pods):
+            self.log.info("jhpolicy: released %s:%s, whose stop had failed: its pod is gone", holding.user, holding.server)
+        pod = pods.get(self._pod_ref)
+        if running and pod is not None and self._server_key not in books.holdings:
+            holding = reconcile.holding_from_pod(*self._server_key, pod)
+            books.hold(holding)
+            self.log.warning(
+                "jhpolicy: %s was running without a booking (started before quotas were on, or its saved booking "
+                "was lost): booked from its pod, charged to %s", self._log_name, holding.group or "no group",
+            )
+
+    @property
+    def _pod_ref(self) -> str:
+        return f"{self.namespace}/{self.pod_name}"
 
     def get_state(self):
         state = super().get_state()

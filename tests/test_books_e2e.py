@@ -1,0 +1,95 @@
+"""Books that equal the cluster (jhpolicy.reconcile), through a real hub on
+the real Kubernetes API server with kwok nodes: servers that were running
+before quotas were turned on, and a stop that fails while its pod stays.
+Quota data: the shipped data, each user at most 2 servers.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jhpolicy.local_opa import LocalOPA
+
+from .conftest import POLICIES
+from .e2e.hub import Hub
+from .quota_data import policies_with_quotas
+from .test_quotas_e2e import USER_FULL, running, usage
+
+
+@pytest.fixture(scope="module")
+def opa(tmp_path_factory):
+    shipped = json.loads((POLICIES / "data.json").read_text())["jhpolicy"]["quotas"]
+    folder = policies_with_quotas(tmp_path_factory.mktemp("books-policies"), {**shipped, "users": {"servers": 2}})
+    server = LocalOPA([folder]).start()
+    yield server
+    server.stop()
+
+
+def started(response) -> bool:
+    return response.status_code in (201, 202)
+
+
+def test_servers_running_before_quotas_were_on_are_counted(opa, cluster, pod_ips, tmp_path):
+    hub = Hub(tmp_path, opa.url, cluster=cluster, namespace="jhub-books-before", singleuser_port=pod_ips.port,
+              env={"E2E_KEEP_SERVERS": "1", "E2E_POLICY_QUOTAS": "0"}).start()
+    try:
+        hub.add_user("early", ("students",))
+        for server in ("a", "b", "c"):
+            assert started(hub.start_server("early", server, {}))
+        hub.stop_server("early", "c")
+        hub.extra_env["E2E_POLICY_QUOTAS"] = "1"
+        hub.restart()
+        # Booked from their pods when the restarted hub polls them, charged as their annotation says.
+        hub.wait_for(lambda: usage(hub, "", "servers") == 2, "the books to count the two running servers")
+        assert usage(hub, "students", "servers") == 2
+        assert "was running without a booking" in hub.log_text()
+        r = hub.start_server("early", "c", {})
+        assert r.status_code == 403, r.text
+        assert r.json()["message"] == "Spawn refused by policy: " + USER_FULL
+        for server in ("a", "b"):
+            hub.stop_server("early", server)
+        assert usage(hub, "", "servers") == 0
+        assert started(hub.start_server("early", "c", {}))
+        hub.stop_server("early", "c")
+    finally:
+        hub.stop()
+
+
+def test_a_server_whose_stop_failed_counts_until_its_pod_is_gone(opa, cluster, pod_ips, tmp_path):
+    namespace = "jhub-books-stuck"
+    # KubeSpawner's stop waits start_timeout for the pod to go, then fails.
+    hub = Hub(tmp_path, opa.url, cluster=cluster, namespace=namespace, singleuser_port=pod_ips.port,
+              env={"E2E_START_TIMEOUT": "15"}).start()
+    try:
+        hub.add_user("stuck", ("students",))
+        for server in ("a", "b"):
+            assert started(hub.start_server("stuck", server, {}))
+        name = running(hub)[("stuck", "a")]["metadata"]["name"]
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}"
+
+        def set_finalizers(finalizers) -> None:
+            cluster.request("PATCH", path, content=json.dumps({"metadata": {"finalizers": finalizers}}),
+                            headers={"Content-Type": "application/merge-patch+json"})
+
+        set_finalizers(["jhpolicy.test/hold"])  # the pod cannot go away
+        hub.stop_server("stuck", "a")  # JupyterHub considers it stopped once the stop has failed
+        assert f"Pod {namespace}/{name} did not disappear" in hub.log_text()
+        assert ("stuck", "a") in running(hub)
+        assert usage(hub, "", "servers") == 2
+        r = hub.start_server("stuck", "c", {})
+        assert r.status_code == 403, r.text
+        assert r.json()["message"] == "Spawn refused by policy: " + USER_FULL
+
+        set_finalizers(None)  # now it goes
+        cluster.wait_for(lambda: ("stuck", "a") not in running(hub), "the pod to be deleted")
+        # Released when the hub next polls a server (poll_interval 2 s) or decides.
+        hub.wait_for(lambda: usage(hub, "", "servers") == 1, "the books to release the stopped server")
+        assert "whose stop had failed: its pod is gone" in hub.log_text()
+        assert started(hub.start_server("stuck", "c", {}))
+        for server in ("b", "c"):
+            hub.stop_server("stuck", server)
+        assert usage(hub, "", "servers") == 0
+    finally:
+        hub.stop()
