@@ -19,6 +19,7 @@ from jhpolicy.local_opa import LocalOPA
 from .conftest import POLICIES
 from .e2e.hub import Hub
 from .quota_data import policies_with_quotas
+from .test_e2e import ARTIFACTS, browser, log_in  # noqa: F401 (browser is a fixture)
 
 GPU = {"extra_resource_limits": {"nvidia.com/gpu": 1}}
 GPU_USERS = [f"gpu{i}" for i in range(10)]
@@ -267,3 +268,31 @@ def test_a_user_renamed_while_their_servers_run_is_still_held_to_the_quota(hub):
     assert hub.start_server(renamed, "c", {}).status_code in (201, 202)
     hub.stop_server(renamed, "c")
     assert usage(hub, "", "servers") == 0
+
+
+def test_a_quota_typed_into_the_real_admin_page_applies(hub, browser):  # noqa: F811
+    student = STUDENTS[3]
+    assert hub.start_server(student, "one", {}).status_code in (201, 202)
+    page = log_in(browser, hub, "admin")
+    page.goto(hub.url + "/hub/admin#/groups")
+    page.click("a:text-is('students')")
+    # The group editor's empty key/value row: type both, "Add Item", then "Apply".
+    key, value = page.locator("input[type=text]:not(#username-input)").all()[:2]
+    key.fill("jhpolicy_quota")
+    value.fill('{"member": {"servers": 1}}')
+    page.click("#add-item")
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/groups/students/properties" in r.url) as put:
+        page.click("#submit")
+    assert put.value.status == 200
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "admin-page-group-quota.png", full_page=True)
+    page.close()
+    # What the admin page stored: the text typed in, not an object.
+    stored = hub.api("GET", "/groups/students", token=hub.tokens["harness"]).json()["properties"]
+    assert stored == {"jhpolicy_quota": '{"member": {"servers": 1}}'}
+    r = hub.start_server(student, "two", {})
+    assert r.status_code == 403, r.text
+    assert r.json()["message"] == ("Spawn refused by policy: quota reached: you hold 1 of the 1 servers each member "
+                                   "of students may hold; stop one of your servers to free some")
+    assert hub.api("PUT", "/groups/students/properties", token=hub.tokens["harness"], json={}).status_code == 200
+    stop_all(hub)
