@@ -93,3 +93,43 @@ def test_a_server_whose_stop_failed_counts_until_its_pod_is_gone(opa, cluster, p
         assert usage(hub, "", "servers") == 0
     finally:
         hub.stop()
+
+
+def test_a_hub_killed_while_a_spawn_is_pending_still_counts_that_server(opa, cluster, pod_ips, tmp_path):
+    import threading
+
+    # Server "b" gets a pod no node takes: its spawn waits inside start(),
+    # where JupyterHub has not saved the spawner's state yet.
+    hub = Hub(tmp_path, opa.url, cluster=cluster, namespace="jhub-books-killed", singleuser_port=pod_ips.port,
+              env={"E2E_KEEP_SERVERS": "1", "E2E_UNSCHEDULABLE_SERVER": "b"}).start()
+    try:
+        hub.add_user("killed", ("students",))
+        assert started(hub.start_server("killed", "a", {}))
+
+        def pending_spawn():
+            try:
+                hub.start_server("killed", "b", {})
+            except Exception:  # the hub is killed under it
+                pass
+
+        request = threading.Thread(target=pending_spawn)
+        request.start()
+        cluster.wait_for(lambda: ("killed", "b") in running(hub), "the pending server's pod")
+        hub.process.kill()  # SIGKILL: no shutdown, no last commit
+        hub.process.wait()
+        request.join()
+        hub.restart()
+        # The pod is still Pending: KubeSpawner's poll calls that running, and it must count.
+        hub.wait_for(lambda: usage(hub, "", "servers") == 2, "the restarted hub to count the server that was pending")
+        r = hub.start_server("killed", "c", {})
+        assert r.status_code == 403, r.text
+        assert r.json()["message"] == "Spawn refused by policy: " + USER_FULL
+        hub.stop_server("killed", "a")
+        # JupyterHub is still checking "b" (a stop now is its own 500, "pending check"); a
+        # server that never answers is stopped by the hub itself, and its share freed.
+        hub.wait_for(lambda: not (hub.server_state("killed", "b") or {}).get("pending"), "the hub's check of b", 180)
+        if hub.server_state("killed", "b") is not None:
+            hub.stop_server("killed", "b")
+        assert usage(hub, "", "servers") == 0
+    finally:
+        hub.stop()

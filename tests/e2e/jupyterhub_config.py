@@ -66,13 +66,18 @@ if "E2E_CONSECUTIVE_FAILURE_LIMIT" in env:
     # As the z2jh chart sets it (hub.consecutiveFailureLimit: 5).
     c.Spawner.consecutive_failure_limit = int(env["E2E_CONSECUTIVE_FAILURE_LIMIT"])
 
-    def fail_servers_named_broken(spawner, pod):
-        # A genuine spawn error on demand (admin code failing), not a policy refusal.
-        if spawner.name == "broken":
-            raise RuntimeError("modify_pod_hook failed for a server named broken")
-        return pod
 
-    c.KubeSpawner.modify_pod_hook = fail_servers_named_broken
+def pod_hook(spawner, pod):
+    # A genuine spawn error on demand (admin code failing), not a policy refusal.
+    if spawner.name == "broken" and "E2E_CONSECUTIVE_FAILURE_LIMIT" in env:
+        raise RuntimeError("modify_pod_hook failed for a server named broken")
+    # A pod no node can take: its spawn stays inside start() (Pending).
+    if spawner.name == env.get("E2E_UNSCHEDULABLE_SERVER"):
+        pod.spec.node_selector = {"jhpolicy.test/no-such-node": "true"}
+    return pod
+
+
+c.KubeSpawner.modify_pod_hook = pod_hook
 if "E2E_OPA_MAX_CONNECTIONS" in env:
     c.PolicyKubeSpawner.opa_max_connections = int(env["E2E_OPA_MAX_CONNECTIONS"])
 # Progress events come from a Kubernetes event reflector: only with a real API server.
