@@ -72,24 +72,26 @@ unknown_key_text(path, key, known) := sprintf("%s is not a known key (known: %s)
 
 # --- allowances: images, maxima, extended resources, profiles ---
 
-applying_allowance_problems := {p | some name, entry in allowances; some p in entry_problems(name, entry)}
+applying_allowance_problems := {p | some name, entry in allowances; some p in entry_problems(name, entry, false)}
 
 all_allowance_problems := ({p |
 	some group, entry in object_or_empty(object.get(config, "groups", {}))
-	some p in entry_problems(sprintf("group %s", [group]), entry)
+	some p in entry_problems(sprintf("group %s", [group]), entry, true)
 } | {p |
 	entry := config.requesters.admins
-	some p in entry_problems("admins", entry)
+	some p in entry_problems("admins", entry, true)
 }) | {p |
 	some service, entry in object_or_empty(object.get(config, ["requesters", "services"], {}))
-	some p in entry_problems(sprintf("service %s", [service]), entry)
+	some p in entry_problems(sprintf("service %s", [service]), entry, true)
 }
 
-entry_problems(name, entry) := {sprintf("%s is not an object", [name])} if {
+# everything: every image_repositories entry (lint); else only the one the
+# pod's image looks up, so a decision's cost does not grow with the list.
+entry_problems(name, entry, everything) := {sprintf("%s is not an object", [name])} if {
 	not is_object(entry)
-} else := {sprintf("%s: %s", [name, p]) | some p in entry_field_problems(entry)}
+} else := {sprintf("%s: %s", [name, p]) | some p in entry_field_problems(entry, everything)}
 
-entry_field_problems(entry) := (((unknown | lists) | maxima) | extras) | repositories if {
+entry_field_problems(entry, everything) := (((unknown | lists) | maxima) | extras) | repositories if {
 	unknown := {unknown_key_text("", key, entry_keys) | some key, _ in entry; not key in entry_keys}
 	lists := {sprintf("%s is not a list of strings", [key]) |
 		some key in {"images", "profiles"}
@@ -98,15 +100,20 @@ entry_field_problems(entry) := (((unknown | lists) | maxima) | extras) | reposit
 	}
 	maxima := amounts_problems("max", object.get(entry, "max", {}), "max")
 	extras := extra_amounts_problems("extra_resources", object.get(entry, "extra_resources", {}))
-	repositories := repositories_problems(object.get(entry, "image_repositories", {}))
+	repositories := repositories_problems(object.get(entry, "image_repositories", {}), everything)
 }
 
-repositories_problems(value) := {"image_repositories is not an object of repository to a list of tag globs"} if {
+repositories_problems(value, everything) := {"image_repositories is not an object of repository to a list of tag globs"} if {
 	not is_object(value)
 } else := {sprintf("image_repositories.%s is not a list of tag globs", [repository]) |
-	some repository, globs in value
+	some repository in checked_repositories(value, everything)
+	globs := value[repository]
 	not is_string_list(globs)
 }
+
+checked_repositories(value, true) := object.keys(value)
+
+checked_repositories(_, false) := {repository | [repository, _] := split_image(pod.image)}
 
 # --- quotas: the user's, the hub's, the user's groups' (data or property) ---
 

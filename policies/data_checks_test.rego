@@ -20,6 +20,8 @@ test_malformed_maxima_refuse_with_where_and_what_is_accepted if {
 		[{"mem_limit": "1GB"}, `group students: max.mem_limit "1GB" is not a number of bytes above 0 or a string like "512M" or "2G"`],
 		[{"mem_limit": "1073741824"}, `group students: max.mem_limit "1073741824" is not a number of bytes above 0 or a string like "512M" or "2G"`],
 		[{"cpu_limt": 4}, "group students: max.cpu_limt is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)"],
+		[{"cpu_limit": "2Gi"}, `group students: max.cpu_limit "2Gi" is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`],
+		[{"cpu_limit": "2G"}, `group students: max.cpu_limit "2G" is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`],
 	]
 	every case in cases {
 		d := decide_with(["students"], {"groups": {"students": {"max": case[0]}}})
@@ -37,7 +39,7 @@ test_malformed_entries_refuse if {
 		[{"students": {"extra_resources": {"nvidia.com/gpu": -1}}}, "group students: extra_resources.nvidia.com/gpu -1 is not a whole number (0 or more)"],
 		[{"students": {"extra_resources": 1}}, "group students: extra_resources is not an object of resource name to amount"],
 		[{"students": {"image_repositories": ["quay.io/x"]}}, "group students: image_repositories is not an object of repository to a list of tag globs"],
-		[{"students": {"image_repositories": {"quay.io/x": "*"}}}, "group students: image_repositories.quay.io/x is not a list of tag globs"],
+		[{"students": {"image_repositories": {"quay.io/jupyter/minimal-notebook": "*"}}}, "group students: image_repositories.quay.io/jupyter/minimal-notebook is not a list of tag globs"],
 	]
 	every case in cases {
 		d := decide_with(["students"], {"groups": case[0]})
@@ -116,13 +118,18 @@ test_many_problems_make_one_bounded_message if {
 test_problems_everywhere_checks_all_of_the_data if {
 	typo := object.union(cfg, {
 		"groups": {"gpu": {"max": {"cpu_limt": 4}}},
-		"requesters": {"services": {"orchestrator": {"images": "x"}}},
+		"requesters": {
+			"services": {"orchestrator": {"images": "x", "image_repositories": {"a/b": "*"}}},
+			"admins": {"image_repositories": {"c/d": "*"}},
+		},
 		"quotas": {"charge_order": "gpu", "groups": {"nobody": {"group": {"servers": -2}}}},
 	})
 	problems := spawn.problems_everywhere with data.jhpolicy as typo
 	problems == {
 		"group gpu: max.cpu_limt is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)",
 		"service orchestrator: images is not a list of strings",
+		"service orchestrator: image_repositories.a/b is not a list of tag globs",
+		"admins: image_repositories.c/d is not a list of tag globs",
 		"quotas.charge_order is not a list of group names",
 		"quotas.groups.nobody.group.servers -2 is not a whole number of servers (0 or more)",
 	}
@@ -161,4 +168,14 @@ test_a_malformed_default_quota_refuses_only_users_in_no_configured_group if {
 	typo := {"quotas": {"groups": {"default": {"group": {"servers": "2"}}}}}
 	decide_with([], typo).messages == [misconfigured(`quotas.groups.default.group.servers "2" is not a whole number of servers (0 or more)`)]
 	decide_with(["students"], typo).allow == true
+}
+
+# A decision reads only the repository its image names (so its cost does
+# not grow with the list); lint reads them all.
+test_a_malformed_repository_entry_the_image_does_not_name_is_for_lint if {
+	typo := object.union(cfg, {"groups": {"students": {"image_repositories": {"quay.io/x": "*"}}}})
+	d := spawn.decision with input as req(["students"], {}) with data.jhpolicy as typo
+	d.allow == true
+	problems := spawn.problems_everywhere with data.jhpolicy as typo
+	problems == {"group students: image_repositories.quay.io/x is not a list of tag globs"}
 }

@@ -49,13 +49,13 @@ extra_from_text(key, resource) := "" if {
 } else := ""
 
 lowered_because(key, got) := sprintf("the most for %s", [concat(", ", providers(key, got))]) if {
-	got == charged_maximum(key)
+	got == charged_maximum[key]
 } else := quota_clamp_text(key) if {
 	got == quota_left(key)
 } else := sprintf("a guarantee cannot exceed %s", [limit_of[key]])
 
 extra_lowered_because(resource, got) := sprintf("the most for %s", [concat(", ", extra_providers(resource, got))]) if {
-	got == charged_extra_maximum(resource)
+	got == charged_extra_maximum[resource]
 } else := extra_clamp_text(resource)
 
 extra_providers(resource, value) := sort({name |

@@ -46,8 +46,8 @@ fitting := [group | some group in chargeable; count(refusals_in(group)) == 0]
 # each extended resource it holds: what it asks beyond their allowance is
 # lowered to it, as for any value above a maximum.
 chargeable := array.concat(
-	[group | some group in pools; grants(group)],
-	[group | some group in pools; group_quotas_apply; grants_some(group); not grants(group)],
+	[group | some group in pools; group in granting],
+	[group | some group in pools; group_quotas_apply; grants_some(group); not group in granting],
 )
 
 # One of the user's groups has a quota. Without one, which pool a server is
@@ -90,7 +90,8 @@ group_allowance(group) := allowance if {
 # was granted), and every extended resource the pod holds. Every value is
 # then bounded by the charged group's allowance (charged_maximum), so no mix
 # of groups' maxima is ever held under none of them.
-grants(group) if {
+granting contains group if {
+	some group in pools
 	allowance := group_allowance(group)
 	every key in numeric_keys {
 		grants_amount(allowance, key)
@@ -109,7 +110,7 @@ grants_some(group) if {
 
 grants_amount(_, key) if not sources[key] in user_sources
 
-grants_amount(allowance, key) if uncapped(key) <= as_number(key, allowance.max[key])
+grants_amount(allowance, key) if uncapped[key] <= as_number(key, allowance.max[key])
 
 # The allowances that bound a server: the charged group's (the default
 # entry for a pool without an entry of its own) and the requester's; all of

@@ -19,44 +19,46 @@ denials contains msg if {
 denials contains msg if {
 	some key in numeric_keys
 	sources[key] in user_sources
-	not maximum(key)
+	not maximum[key]
 	msg := sprintf("%s cannot be set: no maximum is configured for %s", [key, sources_text])
 }
 
 # The most generous maximum for key over all allowances, in cores or bytes.
-maximum(key) := max({value |
+# (Rules rather than functions: OPA evaluates each once per decision.)
+maximum[key] := max({value |
 	some entry in allowances
 	value := as_number(key, entry.max[key])
-})
+}) if {
+	some key in numeric_keys
+}
 
-as_number(_, value) := value if is_number(value)
-
-# CPU in data: cores, or a string of cores or millicores ("2", "500m").
-as_number(key, value) := units.parse(value) if {
+# An amount in data as a number: cores or bytes. CPU: cores, or a string
+# of cores or millicores ("2", "500m"). Memory: bytes, "2G" or "2Gi", both
+# 1024-based as in JupyterHub. One else-chain: the first form that fits.
+as_number(key, value) := value if {
+	is_number(value)
+} else := units.parse(value) if {
 	startswith(key, "cpu_")
 	regex.match(`^[0-9]+(\.[0-9]+)?m?$`, value)
-}
-
-# Memory in data: bytes, "2G" or "2Gi", both 1024-based as in JupyterHub.
-as_number(key, value) := units.parse_bytes(concat("", [value, "i"])) if {
+} else := units.parse_bytes(concat("", [value, "i"])) if {
 	startswith(key, "mem_")
 	regex.match(`^[0-9]+(\.[0-9]+)?[KMGT]$`, value)
-}
-
-as_number(key, value) := units.parse_bytes(value) if {
+} else := units.parse_bytes(value) if {
 	startswith(key, "mem_")
 	regex.match(`^[0-9]+(\.[0-9]+)?[KMGT]i$`, value)
 }
 
 # The most a value may be: the allowances' maximum and what the quotas leave.
-caps(key) := {n | n := charged_maximum(key)} | {n | n := quota_left(key)}
+caps(key) := {n | n := charged_maximum[key]} | {n | n := quota_left(key)}
 
 # The maximum of the allowances that bound this server (quotas.rego).
-charged_maximum(key) := max({value |
+charged_maximum[key] := max({value |
 	some name, entry in allowances
 	bounds_the_server(name)
 	value := as_number(key, entry.max[key])
-})
+}) if {
+	some key in numeric_keys
+}
 
 final_limit(key) := limit_within(key, caps(key))
 
@@ -64,11 +66,18 @@ final_guarantee(key) := guarantee_within(key, caps(key), {n | n := final_limit(l
 
 # The value under the allowances alone, before any quota lowers it: what a
 # group must grant to be charged for it (quotas.rego).
-uncapped(key) := uncapped_limit(key) if {
-	key in limit_keys
-} else := guarantee_within(key, {n | n := maximum(key)}, {n | n := uncapped_limit(limit_of[key])})
+uncapped[key] := value if {
+	some key in limit_keys
+	value := uncapped_limit[key]
+}
 
-uncapped_limit(key) := limit_within(key, {n | n := maximum(key)})
+uncapped[key] := guarantee_within(key, {n | n := maximum[key]}, {n | n := uncapped_limit[limit_of[key]]}) if {
+	some key, _ in limit_of
+}
+
+uncapped_limit[key] := limit_within(key, {n | n := maximum[key]}) if {
+	some key in limit_keys
+}
 
 # A limit within bounds (a set; empty: none): unlimited (null) becomes the
 # lowest bound; no bound leaves it as it is.
