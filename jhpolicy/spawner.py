@@ -269,9 +269,9 @@ class PolicyKubeSpawner(KubeSpawner):
                 outcome = "misconfigured" if decision.reason == "misconfigured" else "denied"
                 self._log_decision(input_doc, decision_id, decision, {})
                 self._start_shadow(input_doc, pod, decision, decision_id)
-                if outcome == "misconfigured":
+                if outcome == "misconfigured":  # the admin's data: worth an error, not just a decision line
                     self.log.error("jhpolicy: refusing spawn of %s: %s", self._log_name, "; ".join(decision.messages))
-                raise errors.denied(decision.messages, reason="policy_misconfigured" if outcome == "misconfigured" else "policy_denied")
+                raise errors.denied(decision.messages, reason=f"policy_{outcome}")
             self._start_shadow(input_doc, pod, decision, decision_id)
             self.policy_applied = self._apply(final, decision.overrides, request.overrides)
             self._save_booking()

@@ -25,7 +25,7 @@ from jhpolicy.local_opa import LocalOPA
 from jhpolicy.offline import OfflineGroup
 
 from .quota_data import POLICIES
-from .test_quotas import Books, assert_books_add_up
+from .test_quotas import Books, play
 
 GIB = 2**30
 ENTRIES = {
@@ -147,23 +147,5 @@ STEP = st.tuples(st.sampled_from(["start", "start", "start", "stop", "fail"]), s
 )
 def test_no_membership_mix_holds_more_than_any_quota(invariant_opa, memberships, batches):
     books = Books(invariant_opa.url)
-    active: set[tuple[str, str]] = set()
-    for batch in batches:
-        starting, coroutines = [], []
-        for action, user, server, body in batch:
-            key = (user, server)
-            if action == "start" and key not in active and key not in starting:
-                spawner = books.spawner(user, server, group_objects(memberships[user]), BODIES[body])
-                starting.append(key)
-                coroutines.append(books.start(spawner))
-            elif action in ("stop", "fail") and key in active:
-                books.spawners[key].clear_state()
-                active.discard(key)
-        for key, status in zip(starting, books.run(*coroutines)):
-            # 403: a quota or an allowance said no; never a 500 or a 503.
-            assert status in (200, 403), (key, status)
-            if status == 200:
-                active.add(key)
-        assert set(books.ledger.holdings) == active
-        assert_books_add_up(books)
-        assert_the_invariant(books, memberships)
+    play(books, batches, lambda user: group_objects(memberships[user]), BODIES,
+         lambda: assert_the_invariant(books, memberships))
