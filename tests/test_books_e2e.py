@@ -133,3 +133,44 @@ def test_a_hub_killed_while_a_spawn_is_pending_still_counts_that_server(opa, clu
         assert usage(hub, "", "servers") == 0
     finally:
         hub.stop()
+
+
+def test_corrupted_saved_bookings_are_rebuilt_from_the_pods(opa, cluster, pod_ips, tmp_path):
+    import sqlite3
+
+    hub = Hub(tmp_path, opa.url, cluster=cluster, namespace="jhub-books-corrupt", singleuser_port=pod_ips.port,
+              env={"E2E_KEEP_SERVERS": "1"}).start()
+    try:
+        hub.add_user("corrupt", ("students",))
+        hub.add_user("bystander", ("students",))
+        for server in ("a", "b"):
+            assert started(hub.start_server("corrupt", server, {}))
+        corrupted = {"a": {"group": "students", "amounts": {"servers": "NaN", "cpu_limit": "Infinity"}},
+                     "b": {"group": ["students"], "amounts": {"servers": -1, "mem_limit": "1e5000"}}}
+
+        def corrupt_the_saved_bookings():
+            with sqlite3.connect(tmp_path / "jupyterhub.sqlite") as db:
+                for server, holding in corrupted.items():
+                    (spawner_id, state), = db.execute(
+                        "SELECT spawners.id, spawners.state FROM spawners JOIN users ON spawners.user_id = users.id "
+                        "WHERE users.name = 'corrupt' AND spawners.name = ?", (server,))
+                    state = json.loads(state)
+                    assert "jhpolicy_holding" in state
+                    state["jhpolicy_holding"] = holding
+                    db.execute("UPDATE spawners SET state = ? WHERE id = ?", (json.dumps(state), spawner_id))
+
+        hub.restart(while_down=corrupt_the_saved_bookings)
+        # Refused as saved state, then booked from the pods when polled: never a 500, never below zero.
+        hub.wait_for(lambda: usage(hub, "", "servers") == 2, "the books to count both servers from their pods")
+        log = hub.log_text()
+        assert "cannot book corrupt:a from its saved state" in log and "cannot book corrupt:b from its saved state" in log
+        assert usage(hub, "students", "servers") == 2  # the charge, from the pods' annotation
+        r = hub.start_server("corrupt", "c", {})
+        assert r.status_code == 403, r.text
+        assert r.json()["message"] == "Spawn refused by policy: " + USER_FULL
+        assert started(hub.start_server("bystander", "", {}))
+        for user, server in (("corrupt", "a"), ("corrupt", "b"), ("bystander", "")):
+            hub.stop_server(user, server)
+        assert usage(hub, "", "servers") == 0
+    finally:
+        hub.stop()

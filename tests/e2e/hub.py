@@ -120,10 +120,13 @@ class Hub:
             r = self.api("POST", f"/groups/{group}/users", token=harness, json={"users": [name]})
             assert r.status_code == 200, r.text
 
-    def restart(self) -> "Hub":
-        """Stop the hub process and start it again on the same database; pods keep running."""
+    def restart(self, while_down=None) -> "Hub":
+        """Stop the hub process and start it again on the same database; pods keep running.
+        `while_down()` runs in between (e.g. to edit the database as an admin or a crash might)."""
         stop_process(self.process, timeout=20)
         self.log_file.close()
+        if while_down is not None:
+            while_down()
         self.log_path = self.log_path.with_name(self.log_path.stem + "-restarted.log")
         tokens = dict(self.tokens)
         self.start()
