@@ -64,9 +64,9 @@ class Holding:
         is not a name, amounts that are not finite and 0 or more) is a
         ValueError, never a total that crashes a later decision or goes below 0."""
         amounts, group = state["amounts"], state.get("group")
-        extra = amounts.get("extra_resources") or {} if isinstance(amounts, dict) else None
-        if not isinstance(extra, dict):
+        if not isinstance(amounts, dict) or not isinstance(amounts.get("extra_resources") or {}, dict):
             raise ValueError(f"amounts are not an object of amounts: {amounts!r:.50}")
+        extra = amounts.get("extra_resources") or {}
         if group is not None and not isinstance(group, str):
             raise ValueError(f"group is not a name: {group!r:.50}")
         parsed = {key: _amount(amounts.get(key, 0)) for key in ("servers", *NUMERIC_KEYS)}
