@@ -33,15 +33,17 @@ GUARANTEE_OF = {"cpu_guarantee": "cpu_limit", "mem_guarantee": "mem_limit"}
 
 @dataclass(frozen=True)
 class Holding:
-    """What one server holds, and the group it is charged to (None: no group)."""
+    """What one server holds, the group it is charged to (None: no group),
+    and its pod's reflector key ("namespace/name") when the hub knows it."""
 
     user: str
     server: str
     group: str | None
     amounts: dict = field(default_factory=dict)
+    pod: str | None = None
 
     @classmethod
-    def of_pod(cls, user: str, server: str, group: str | None, pod: dict) -> Holding:
+    def of_pod(cls, user: str, server: str, group: str | None, pod: dict, pod_ref: str | None = None) -> Holding:
         """From the decided pod (input.pod's normalised shape): a missing
         guarantee counts as its limit, as Kubernetes sets it; "no limit" as 0."""
         amounts: dict = {"servers": Decimal(1)}
@@ -52,14 +54,14 @@ class Holding:
             amounts[key] = _number(value or 0)
         extra = pod.get("extra_resource_limits") or {}
         amounts["extra_resources"] = {name: _number(n) for name, n in sorted(extra.items()) if n}
-        return cls(user, server, group, amounts)
+        return cls(user, server, group, amounts, pod_ref)
 
     def to_state(self) -> dict:
         """JSON for the spawner's state, so a restarted hub can rebuild the books."""
         return {"group": self.group, "amounts": _plain(self.amounts)}
 
     @classmethod
-    def from_state(cls, user, server, state: dict) -> Holding:
+    def from_state(cls, user, server, state: dict, pod_ref: str | None = None) -> Holding:
         """A saved booking; anything but what to_state writes (a group that
         is not a name, amounts that are not finite and 0 or more) is a
         ValueError, never a total that crashes a later decision or goes below 0."""
@@ -71,7 +73,7 @@ class Holding:
             raise ValueError(f"group is not a name: {group!r:.50}")
         parsed = {key: _amount(amounts.get(key, 0)) for key in ("servers", *NUMERIC_KEYS)}
         parsed["extra_resources"] = {str(k): _amount(v) for k, v in extra.items()}
-        return cls(user, server, group, parsed)
+        return cls(user, server, group, parsed, pod_ref)
 
 
 class Totals:
@@ -110,9 +112,12 @@ class Ledger:
     def __init__(self) -> None:
         # Keyed by (user, server) as the spawner names them (jhpolicy.spawner: database ids in a hub).
         self.holdings: dict[tuple, Holding] = {}
-        # Servers whose stop failed, by key, with their pod's reflector key:
-        # booked until the pod is gone (jhpolicy.reconcile).
+        # Bookings held until their pod is gone, by key, with the pod's
+        # reflector key: servers whose stop failed, and pods no server's
+        # booking names (jhpolicy.reconcile).
         self.orphans: dict[tuple, str] = {}
+        # Which booking holds each pod: one pod is booked once, whoever books it.
+        self.pods: dict[str, tuple] = {}
         self.users: dict[str, Totals] = defaultdict(Totals)
         self.user_groups: dict[tuple[str, str], Totals] = defaultdict(Totals)
         self.groups: dict[str, Totals] = defaultdict(Totals)
@@ -144,9 +149,33 @@ class Ledger:
         with self._totals_lock:
             if unless is not None and unless.is_set():
                 return
-            self._release(holding.user, holding.server)
-            self.holdings[(holding.user, holding.server)] = holding
-            self._count(holding, +1)
+            self._book(holding)
+
+    def hold_unnamed(self, holding: Holding) -> bool:
+        """Book a pod that no booking names (`holding.pod`), until the pod is
+        gone or a server's own booking names it; False if one names it by now."""
+        with self._totals_lock:
+            if holding.pod is None or holding.pod in self.pods:
+                return False
+            self._book(holding)
+            self.orphans[(holding.user, holding.server)] = holding.pod
+            return True
+
+    def unnamed(self, pods) -> list[str]:
+        """The keys of `pods` (a reflector's pods) that no booking names."""
+        with self._totals_lock:
+            return sorted(pods.keys() - self.pods.keys())
+
+    def _book(self, holding: Holding) -> None:
+        key = (holding.user, holding.server)
+        self._release(*key)
+        if holding.pod is not None:
+            other = self.pods.get(holding.pod)
+            if other is not None:  # the same pod, booked before under another key (unnamed, or a failed stop)
+                self._release(*other)
+            self.pods[holding.pod] = key
+        self.holdings[key] = holding
+        self._count(holding, +1)
 
     def release(self, user: str, server: str) -> Holding | None:
         """Free a server's booking, unless its stop failed and its pod is
@@ -163,7 +192,8 @@ class Ledger:
                 self.orphans[(user, server)] = pod
 
     def release_gone(self, pod_exists) -> list[Holding]:
-        """Release the failed stops whose pod `pod_exists(pod)` says is gone."""
+        """Release the bookings held until their pod is gone (see
+        :meth:`orphan`, :meth:`hold_unnamed`) whose pod `pod_exists(pod)` says is gone."""
         with self._totals_lock:
             gone = [key for key, pod in self.orphans.items() if not pod_exists(pod)]
             return [self._release(*key) for key in gone]
@@ -172,6 +202,8 @@ class Ledger:
         self.orphans.pop((user, server), None)
         holding = self.holdings.pop((user, server), None)
         if holding is not None:
+            if holding.pod is not None and self.pods.get(holding.pod) == (user, server):
+                del self.pods[holding.pod]
             self._count(holding, -1)
         return holding
 

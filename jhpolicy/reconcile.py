@@ -10,6 +10,15 @@ watches the hub's namespace).
 - A server whose stop failed (its pod still there, e.g. held by a finalizer)
   keeps its booking although JupyterHub considers it stopped; the booking is
   released once a poll or a decision finds the pod gone.
+- A pod that no booking names (a stop that failed before a hub restart, whose
+  server the restarted hub no longer polls; a pod this hub did not start) is
+  booked on its own at the next poll or decision, charged as its annotation
+  says, to the user its `hub.jupyter.org/username` annotation names, until
+  the pod is gone. A server's own booking of the same pod replaces it, so a
+  pod is never counted twice.
+
+Pods that ended (phase Succeeded or Failed) hold nothing, as for Kubernetes'
+own ResourceQuota.
 """
 
 from __future__ import annotations
@@ -18,9 +27,24 @@ from .ledger import Holding
 from .quantities import InvalidValue, kubernetes_quantity
 
 CHARGE_ANNOTATION = "jhpolicy/charge"
+USERNAME_ANNOTATION = "hub.jupyter.org/username"
+ENDED = ("Succeeded", "Failed")
 
 
-def holding_from_pod(user, server, pod: dict) -> Holding:
+def holds_resources(pod: dict | None) -> bool:
+    return pod is not None and (pod.get("status") or {}).get("phase") not in ENDED
+
+
+def unnamed_holding(ref: str, pod: dict, user_key) -> Holding | None:
+    """A booking of its own for a pod no booking names, keyed by the pod
+    (`user_key(name)` gives the books' key of the user the pod names)."""
+    if not holds_resources(pod):
+        return None
+    name = (pod.get("metadata", {}).get("annotations") or {}).get(USERNAME_ANNOTATION) or ""
+    return holding_from_pod(user_key(name) if name else "", f"pod {ref}", pod, ref)
+
+
+def holding_from_pod(user, server, pod: dict, ref: str | None = None) -> Holding:
     """What a pod's notebook container holds, as the books count it."""
     containers = pod.get("spec", {}).get("containers") or [{}]
     notebook = next((c for c in containers if c.get("name") == "notebook"), containers[0])
@@ -42,4 +66,4 @@ def holding_from_pod(user, server, pod: dict) -> Holding:
         "extra_resource_limits": {name: amount(limits, name) for name in limits if "/" in name},
     }
     group = (pod.get("metadata", {}).get("annotations") or {}).get(CHARGE_ANNOTATION) or None
-    return Holding.of_pod(user, server, group, values)
+    return Holding.of_pod(user, server, group, values, ref)

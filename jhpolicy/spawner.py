@@ -426,9 +426,11 @@ class PolicyKubeSpawner(KubeSpawner):
         deadline = time.monotonic() + self.opa_timeout
         groups = input_doc["user"]["groups"]
         user, server = self._server_key
+        pod_ref = self._pod_ref
         books = self._ledger() if self.policy_quotas else None
         if books is not None:
-            self._reconcile_books(running=False)  # failed stops whose pods are gone free their share first
+            await self._watch_pods()
+            self._reconcile_books(running=False)  # what the cluster holds, before the usage is read
         abandoned = self._abandoned
 
         def decide(client):
@@ -451,7 +453,7 @@ class PolicyKubeSpawner(KubeSpawner):
                             "for earlier spawns' decisions"
                         ) from None
                     if final is not None:
-                        books.hold(ledger.Holding.of_pod(user, server, decision.charge, final), unless=abandoned)
+                        books.hold(ledger.Holding.of_pod(user, server, decision.charge, final, pod_ref), unless=abandoned)
                     return decision, decision_id, final
             except ledger.Busy:  # only entering the slot raises it
                 raise Queued(
@@ -540,16 +542,42 @@ class PolicyKubeSpawner(KubeSpawner):
         pods = getattr(self.pod_reflector, "pods", None)
         if pods is None:
             return
-        for holding in books.release_gone(lambda ref: ref in pods):
-            self.log.info("jhpolicy: released %s:%s, whose stop had failed: its pod is gone", holding.user, holding.server)
+        for holding in books.release_gone(lambda ref: reconcile.holds_resources(pods.get(ref))):
+            self.log.info("jhpolicy: released the booking of pod %s: the pod is gone", holding.pod)
         pod = pods.get(self._pod_ref)
         if running and pod is not None and self._server_key not in books.holdings:
-            holding = reconcile.holding_from_pod(*self._server_key, pod)
+            holding = reconcile.holding_from_pod(*self._server_key, pod, self._pod_ref)
             books.hold(holding)
             self.log.warning(
                 "jhpolicy: %s was running without a booking (started before quotas were on, or its saved booking "
                 "was lost): booked from its pod, charged to %s", self._log_name, holding.group or "no group",
             )
+        for ref in books.unnamed(pods):
+            holding = reconcile.unnamed_holding(ref, pods[ref], self._user_key)
+            if holding is not None and books.hold_unnamed(holding):
+                self.log.warning(
+                    "jhpolicy: pod %s holds resources but no server of this hub's books names it (a stop that "
+                    "failed before a restart, or a pod the hub did not start): booked until it is gone, charged "
+                    "to %s", ref, holding.group or "no group",
+                )
+
+    def _user_key(self, name: str):
+        """The books' key of a user named `name` (its database id), or the
+        name itself for a user this hub does not know."""
+        db = getattr(self.user, "db", None)
+        if db is None or getattr(self.user, "orm_user", None) is None:
+            return name
+        from jupyterhub import orm
+
+        found = orm.User.find(db, name)
+        return found.id if found is not None else name
+
+    async def _watch_pods(self) -> None:
+        """The pod reflector, started (KubeSpawner starts it only after
+        load_user_options) and fully listed, so a decision sees every pod.
+        Only in a hub: `jhpolicy check` and offline spawns have no cluster."""
+        if getattr(self.user, "orm_user", None) is not None:
+            await self._start_watching_pods()
 
     @property
     def _pod_ref(self) -> str:
@@ -570,7 +598,7 @@ class PolicyKubeSpawner(KubeSpawner):
         if not saved or not self.policy_quotas or getattr(self.orm_spawner, "server", None) is None:
             return
         try:
-            self._ledger().hold(ledger.Holding.from_state(*self._server_key, saved))
+            self._ledger().hold(ledger.Holding.from_state(*self._server_key, saved, self._pod_ref))
         except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as e:
             self.log.error("jhpolicy: cannot book %s from its saved state (%s): it counts for nothing", self._log_name, e)
 
@@ -652,7 +680,7 @@ class PolicyKubeSpawner(KubeSpawner):
         self._apply(pod.values, {}, {})
         if self.policy_quotas:
             # Unchecked by any quota (the admin chose this mode), but counted.
-            self._ledger().hold(ledger.Holding.of_pod(*self._server_key, None, pod.values))
+            self._ledger().hold(ledger.Holding.of_pod(*self._server_key, None, pod.values, self._pod_ref))
 
     def _changeable_keys(self, profile: dict | None) -> set[str]:
         """What this request can change: what a decision may set, and what the

@@ -15,7 +15,7 @@ from jhpolicy.local_opa import LocalOPA
 from .conftest import POLICIES
 from .e2e.hub import Hub
 from .quota_data import policies_with_quotas
-from .test_quotas_e2e import USER_FULL, running, usage
+from .test_quotas_e2e import GPU, GROUP_FULL, USER_FULL, running, usage
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +86,65 @@ def test_a_server_whose_stop_failed_counts_until_its_pod_is_gone(opa, cluster, p
         cluster.wait_for(lambda: ("stuck", "a") not in running(hub), "the pod to be deleted")
         # Released when the hub next polls a server (poll_interval 2 s) or decides.
         hub.wait_for(lambda: usage(hub, "", "servers") == 1, "the books to release the stopped server")
-        assert "whose stop had failed: its pod is gone" in hub.log_text()
+        assert f"released the booking of pod {namespace}/{name}: the pod is gone" in hub.log_text()
         assert started(hub.start_server("stuck", "c", {}))
         for server in ("b", "c"):
             hub.stop_server("stuck", server)
+        assert usage(hub, "", "servers") == 0
+    finally:
+        hub.stop()
+
+
+def test_pods_no_booking_names_count_until_they_are_gone(opa, cluster, pod_ips, tmp_path):
+    """A stop that failed before a hub restart (JupyterHub then polls that
+    server no more), and a pod this hub never started: both counted from the
+    pod reflector until the pod is gone, and never twice."""
+    namespace = "jhub-books-unnamed"
+    hub = Hub(tmp_path, opa.url, cluster=cluster, namespace=namespace, singleuser_port=pod_ips.port,
+              env={"E2E_START_TIMEOUT": "15", "E2E_KEEP_SERVERS": "1"}).start()
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    try:
+        hub.add_user("lingers", ("students",))
+        hub.add_user("gpuser", ("gpu-users",))
+        for server in ("a", "b"):
+            assert started(hub.start_server("lingers", server, {}))
+        name = running(hub)[("lingers", "a")]["metadata"]["name"]
+        finalizers = lambda value: cluster.request(  # noqa: E731
+            "PATCH", f"{pods}/{name}", content=json.dumps({"metadata": {"finalizers": value}}),
+            headers={"Content-Type": "application/merge-patch+json"})
+        finalizers(["jhpolicy.test/hold"])
+        hub.stop_server("lingers", "a")  # fails: the pod stays
+        assert ("lingers", "a") in running(hub)
+        # A pod the hub did not start, charged to gpu-users: all 4 of its GPUs.
+        cluster.request("POST", pods, json={
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "jupyter-outsider",
+                         "labels": {"component": "singleuser-server", "hub.jupyter.org/username": "outsider"},
+                         "annotations": {"hub.jupyter.org/username": "outsider", "jhpolicy/charge": "gpu-users"}},
+            "spec": {"containers": [{"name": "notebook", "image": "quay.io/jupyter/base-notebook:latest",
+                                     "resources": {"limits": {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "4"}}}]},
+        })
+        hub.restart()  # SIGTERM; "a" is a stopped server for the restarted hub, its pod is still there
+        hub.wait_for(lambda: usage(hub, "", "servers") == 3, "the books to count b, a's pod and the outsider's pod")
+        assert usage(hub, "students", "servers") == 2
+        assert usage(hub, "gpu-users", "nvidia.com/gpu") == 4
+        assert "no server of this hub's books names it" in hub.log_text()
+        r = hub.start_server("lingers", "c", {})
+        assert r.status_code == 403, r.text
+        assert r.json()["message"] == "Spawn refused by policy: " + USER_FULL
+        r = hub.start_server("gpuser", "", GPU)
+        assert r.status_code == 403, r.text
+        assert r.json()["message"] == "Spawn refused by policy: " + GROUP_FULL
+
+        finalizers(None)
+        cluster.request("DELETE", f"{pods}/jupyter-outsider", params={"gracePeriodSeconds": "0"})
+        cluster.wait_for(lambda: {("lingers", "a"), ("outsider", "")}.isdisjoint(running(hub)), "both pods to go")
+        hub.wait_for(lambda: usage(hub, "", "servers") == 1, "the books to release both pods")
+        assert usage(hub, "gpu-users", "nvidia.com/gpu") == 0
+        assert started(hub.start_server("lingers", "c", {}))
+        assert started(hub.start_server("gpuser", "", GPU))
+        for user, server in (("lingers", "b"), ("lingers", "c"), ("gpuser", "")):
+            hub.stop_server(user, server)
         assert usage(hub, "", "servers") == 0
     finally:
         hub.stop()

@@ -336,6 +336,41 @@ def test_sums_are_exact():
     assert book.release("u", "0") is None
 
 
+def test_a_pod_is_booked_once_whoever_books_it():
+    """jhpolicy.reconcile's books of pods no server names: one pod, one booking."""
+    from jhpolicy import reconcile
+
+    def pod(user, group, phase="Running"):
+        return {"metadata": {"annotations": {"hub.jupyter.org/username": user, "jhpolicy/charge": group}},
+                "spec": {"containers": [{"name": "notebook", "resources": {"limits": {"cpu": "2", "nvidia.com/gpu": "1"}}}]},
+                "status": {"phase": phase}}
+
+    pods = {"ns/jupyter-ann": pod("ann", "gpu-users"), "ns/jupyter-bob": pod("bob", "gpu-users"),
+            "ns/jupyter-done": pod("cy", "students", phase="Succeeded")}
+    book = ledger.Ledger()
+    book.hold(ledger.Holding.of_pod(7, 70, "gpu-users", {"cpu_limit": 2}, "ns/jupyter-bob"))
+    assert book.unnamed(pods) == ["ns/jupyter-ann", "ns/jupyter-done"]
+    assert reconcile.unnamed_holding("ns/jupyter-done", pods["ns/jupyter-done"], str) is None  # an ended pod holds nothing
+    stray = reconcile.unnamed_holding("ns/jupyter-ann", pods["ns/jupyter-ann"], {"ann": 3}.get)
+    assert (stray.user, stray.server, stray.group, stray.pod) == (3, "pod ns/jupyter-ann", "gpu-users", "ns/jupyter-ann")
+    assert book.hold_unnamed(stray) and not book.hold_unnamed(stray)
+    usage = book.usage(3, ["gpu-users"])
+    assert usage["user"]["servers"] == 1 and usage["groups"]["gpu-users"]["extra_resources"] == {"nvidia.com/gpu": 1}
+    assert book.release(3, "pod ns/jupyter-ann") is None  # only its pod going frees it
+    # The server's own booking (a restarted hub loading its state, or polling it) replaces it.
+    book.hold(ledger.Holding.of_pod(3, 30, "gpu-users", {"cpu_limit": 2, "extra_resource_limits": {"nvidia.com/gpu": 1}},
+                                    "ns/jupyter-ann"))
+    assert sorted(book.holdings) == [(3, 30), (7, 70)] and book.hub.as_input()["servers"] == 2
+    assert book.orphans == {} and book.unnamed(pods) == ["ns/jupyter-done"]
+    # Booked on its own again once the server's booking is released while the pod stays (a failed stop, then a restart).
+    book.release(3, 30)
+    assert book.hold_unnamed(reconcile.unnamed_holding("ns/jupyter-ann", pods["ns/jupyter-ann"], {"ann": 3}.get))
+    assert [h.pod for h in book.release_gone(lambda ref: reconcile.holds_resources(pods.get(ref)))] == []
+    pods["ns/jupyter-ann"]["status"]["phase"] = "Failed"
+    assert [h.pod for h in book.release_gone(lambda ref: reconcile.holds_resources(pods.get(ref)))] == ["ns/jupyter-ann"]
+    assert book.hub.as_input()["servers"] == 1 and book.pods == {"ns/jupyter-bob": (7, 70)}
+
+
 # --- property-based: any interleaving of starts, stops and failures ---
 
 EXAMPLES = max(10, int(os.environ.get("JHPOLICY_FUZZ_EXAMPLES", "3000")) // 50)
