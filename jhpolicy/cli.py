@@ -13,87 +13,29 @@ import json
 import sys
 from pathlib import Path
 
-from tornado import web
-from traitlets.config import Config, PyFileConfigLoader
-
-from . import __version__
-from .errors import message_of
-from .ledger import Ledger, Totals
-from .opa_client import close_clients
+from . import __version__, dry_run
+from .dry_run import DryRunError, Who, load_config, parse_usage
 from .opa_binary import OPA_VERSION, OPANotFound, ensure_opa
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
 
-def _load_config(path: str | None) -> Config:
-    if not path:
-        return Config()
-    config_path = Path(path).resolve()
-    loader = PyFileConfigLoader(config_path.name, str(config_path.parent))
-    return loader.load_config()
-
-
-def _requester(args):
-    from .offline import OfflineRequester
-
+def _who(args) -> Who:
+    requester = None
     if args.as_service:
-        return OfflineRequester(name=args.as_service, kind="service")
-    if args.as_user:
-        return OfflineRequester(name=args.as_user, kind="user", admin=args.as_admin)
-    return OfflineRequester(name=args.user, kind="user", admin=args.admin)
-
-
-class FixedUsage(Ledger):
-    """Books that read as a given input.usage (``--usage``): the totals
-    given, zero for the rest."""
-
-    def __init__(self, usage: dict) -> None:
-        super().__init__()
-        self.fixed = usage
-
-    def _scope(self, name: str, key) -> dict:
-        given = self.fixed.get(name, {})
-        if name == "user_by_group":
-            given = given.get(key[1])
-        elif name == "groups":
-            given = given.get(key)
-        return {**Totals().as_input(), **(given or {})}
-
-
-async def _run_check(args, user_options: dict, opa_url: str, usage: dict | None = None) -> dict:
-    from .offline import OfflineHub, OfflineUser, apply_group_overrides, make_spawner, pod_summary, pod_to_create
-
-    config = _load_config(args.config)
-    config.PolicyKubeSpawner.opa_url = opa_url
-    user = OfflineUser(name=args.user, groups=args.group, admin=args.admin)
-    hub = OfflineHub()
-    if usage is not None:
-        hub._jhpolicy_ledger = FixedUsage(usage)
-    spawner = make_spawner(config, user, user_options, args.server, _requester(args), hub=hub)
-    report = {"user": args.user, "groups": args.group, "server": args.server}
-    try:
-        await apply_group_overrides(spawner)
-        pod = await pod_to_create(spawner)
-    except web.HTTPError as e:
-        report.update(status=e.status_code, outcome=spawner.policy_outcome, message=message_of(e))
-        report["input"] = spawner.policy_input
-        return report
-    finally:
-        await close_clients()
-    report["input"] = spawner.policy_input
-    report.update(
-        status=200,
-        outcome=spawner.policy_outcome,
-        messages=spawner.policy_messages,
-        applied=spawner.policy_applied,
-        charge=spawner.policy_decision.charge if spawner.policy_decision else None,
-        pod=pod_summary(pod),
-    )
-    return report
+        requester = f"service:{args.as_service}"
+    elif args.as_user:
+        requester = f"{'admin' if args.as_admin else 'user'}:{args.as_user}"
+    return Who(user=args.user, groups=args.group, admin=args.admin, server=args.server, requester=requester)
 
 
 def _print_report(report: dict) -> None:
     print(f"user {report['user']} (groups: {', '.join(report['groups']) or 'none'}), server {report['server']!r}")
+    for group in report.get("unmatched_groups", []):
+        print(f"note: group {group!r} has no entry in the policy's data (groups or quotas.groups): it grants nothing "
+              "(group names are case-sensitive)")
+    for reason in report.get("reasons", []):
+        print(f"reason (hub log): {reason}")
     if report["status"] != 200:
         word = "DENIED" if report["status"] == 403 else f"ERROR (HTTP {report['status']})"
         print(f"{word}: {report['message']}")
@@ -161,84 +103,165 @@ def cmd_replay(args) -> int:
     return 0 if same else 1
 
 
-def _read_usage(path: str) -> dict:
-    """input.usage from a JSON file; CPU and memory may be written as in
-    jupyterhub_config.py ("4G", 2.5), extended resources as whole numbers."""
-    from .quantities import PARSERS
-
-    doc = json.loads(Path(path).read_text())
-    if not isinstance(doc, dict) or set(doc) - {"user", "user_by_group", "groups", "hub"}:
-        raise ValueError('expected an object with any of "user", "user_by_group", "groups", "hub"')
-
-    def totals(where: str, value) -> dict:
-        if not isinstance(value, dict):
-            raise ValueError(f"{where} is not an object")
-        parsed = {}
-        for key, amount in value.items():
-            if key == "extra_resources" and isinstance(amount, dict) and all(
-                    isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in amount.values()):
-                parsed[key] = amount
-            elif key == "servers" and isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0:
-                parsed[key] = amount
-            elif key in PARSERS and key.startswith(("cpu_", "mem_")):
-                try:
-                    parsed[key] = 0 if amount == 0 else PARSERS[key](key, amount)
-                except ValueError as e:
-                    raise ValueError(f"{where}.{e}") from None
-            else:
-                raise ValueError(f"{where}.{key}: not a usage amount: {amount!r:.50}")
-        return parsed
-
-    usage = {}
-    for scope in ("user", "hub"):
-        if scope in doc:
-            usage[scope] = totals(scope, doc[scope])
-    for scope in ("user_by_group", "groups"):
-        if scope in doc:
-            if not isinstance(doc[scope], dict):
-                raise ValueError(f"{scope} is not an object of group name to totals")
-            usage[scope] = {g: totals(f"{scope}.{g}", t) for g, t in doc[scope].items()}
-    return usage
-
-
 def cmd_check(args) -> int:
-    from .local_opa import LocalOPA, bundled_policies
+    from .local_opa import LocalOPA
 
     if args.replay:
         return cmd_replay(args)
     if not args.user:
-        print("jhpolicy check: --user is required (unless --replay)", file=sys.stderr)
-        return EXIT_ERROR
+        return _error("check", "--user is required (unless --replay)")
     try:
         user_options = json.loads(args.body)
     except ValueError as e:
-        print(f"jhpolicy check: --body is not JSON: {e}", file=sys.stderr)
-        return EXIT_ERROR
+        return _error("check", f"--body is not JSON: {e}")
     try:
-        usage = _read_usage(args.usage) if args.usage else None
-    except (OSError, ValueError) as e:
-        print(f"jhpolicy check: --usage {args.usage}: {e}", file=sys.stderr)
-        return EXIT_ERROR
-    if args.opa_url:
-        report = asyncio.run(_run_check(args, user_options, args.opa_url, usage))
-    else:
-        policies = args.policies or bundled_policies()
-        try:
-            with LocalOPA([policies]) as opa:
-                report = asyncio.run(_run_check(args, user_options, opa.url, usage))
-        except (OPANotFound, RuntimeError) as e:
-            print(f"jhpolicy check: cannot start a local OPA: {e}", file=sys.stderr)
-            return EXIT_ERROR
+        config = load_config(args.config)
+        usage = parse_usage(json.loads(Path(args.usage).read_text())) if args.usage else None
+        if args.opa_url:
+            report = asyncio.run(dry_run.run(config, _who(args), user_options, args.opa_url, usage))
+            configured = dry_run.configured_groups(args.opa_url)
+        else:
+            with LocalOPA([_policy_folder(args)]) as opa:
+                report = asyncio.run(dry_run.run(config, _who(args), user_options, opa.url, usage))
+                configured = dry_run.configured_groups(opa.url)
+    except DryRunError as e:
+        return _error("check", str(e))
+    except (OSError, ValueError) as e:  # --usage unreadable or not JSON
+        return _error("check", f"--usage {args.usage}: {e}")
+    except (OPANotFound, RuntimeError) as e:
+        return _error("check", f"cannot start a local OPA: {_first_line(e)}")
     input_doc = report.pop("input", None)
+    report["unmatched_groups"] = dry_run.unmatched_groups(args.group, configured, {})
+    reasons = report.pop("reasons", [])
+    if args.verbose:
+        report["reasons"] = reasons
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True, default=str))
     else:
         _print_report(report)
     if args.explain:
-        _print_explanation(input_doc, Path(args.policies) if args.policies else bundled_policies())
+        _print_explanation(input_doc, _policy_folder(args))
     if report["status"] == 200:
         return EXIT_ALLOWED
     return EXIT_DENIED if report["status"] == 403 else EXIT_ERROR
+
+
+def _error(command: str, message: str) -> int:
+    print(f"jhpolicy {command}: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def cmd_test(args) -> int:
+    import time
+
+    from . import cases
+    from .local_opa import LocalOPA
+
+    path = Path(args.cases)
+    if args.init:
+        return _init_cases(args, path)
+    if args.from_replay:
+        return _case_from_replay(args, path)
+    started = time.monotonic()
+    try:
+        suite = cases.load(path)
+        policies = Path(args.policies) if args.policies else suite.policies or _policy_folder(args)
+        config = load_config(args.config or (str(suite.config) if suite.config else None))
+        with LocalOPA([policies]) as opa:
+            results = cases.run(suite, opa.url, config)
+            configured = dry_run.configured_groups(opa.url)
+    except (cases.SuiteError, DryRunError) as e:
+        return _error("test", str(e))
+    except (OPANotFound, RuntimeError) as e:
+        return _error("test", f"cannot start a local OPA on {policies}: {_first_line(e)}")
+    for r in results:
+        print(f"{'ok  ' if r.passed else 'FAIL'}  {path}:{r.case.line}  {r.case.name}")
+        for mismatch in r.mismatches:
+            print(f"        {mismatch}")
+        if args.verbose or not r.passed:
+            for reason in r.report.get("reasons", []):
+                print(f"        reason (hub log): {reason}")
+    unmatched = sorted({g for r in results for g in dry_run.unmatched_groups(
+        r.case.who.groups, configured, r.case.who.group_properties)})
+    for group in unmatched:
+        print(f"note: group {group!r} has no entry in the policy's data: it grants nothing (names are case-sensitive)")
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results)} cases: {len(results) - failed} passed, {failed} failed "
+          f"(policies: {policies}, {time.monotonic() - started:.1f} s)")
+    if args.junit_xml:
+        Path(args.junit_xml).write_text(cases.junit_xml(results, suite))
+    return EXIT_DENIED if failed else 0
+
+
+def _init_cases(args, path: Path) -> int:
+    """A starter suite: requests made from the data's entries, expecting what the policy does now."""
+    import datetime
+
+    import httpx
+
+    from . import cases
+    from .local_opa import LocalOPA
+
+    if path.exists() and not args.force:
+        return _error("test", f"{path} exists; --init writes a new file (add --force to replace it)")
+    policies = _policy_folder(args)
+    try:
+        config = load_config(args.config)
+        with LocalOPA([policies]) as opa:
+            data = httpx.get(f"{opa.url}/v1/data/jhpolicy", timeout=10, trust_env=False).json().get("result")
+            if not isinstance(data, dict):
+                return _error("test", f"{policies}: no data.jhpolicy to make cases from")
+            written = []
+            for name, who, body in cases.starter_requests(data):
+                report = asyncio.run(dry_run.run(config, who, body, opa.url))
+                written.append(cases.case_from_report(name, who, body, report))
+    except DryRunError as e:
+        return _error("test", str(e))
+    except (OPANotFound, RuntimeError) as e:
+        return _error("test", f"cannot start a local OPA on {policies}: {_first_line(e)}")
+    header = (f"Made by `jhpolicy test --init` from {policies} on {datetime.date.today()}.\n"
+              "Each case expects what the policy does NOW: read every expectation and fix the ones that are\n"
+              "not what you mean, then add your own. Run: jhpolicy test " + str(path))
+    path.write_text(cases.dump(written, header))
+    print(f"{path}: {len(written)} cases")
+    return 0
+
+
+def _case_from_replay(args, path: Path) -> int:
+    """Append the logged decision as a case (creating the file if needed)."""
+    import yaml
+
+    from . import cases
+    from .explain import ExplainError, logged_decisions, pick
+
+    try:
+        entry = pick(logged_decisions(Path(args.from_replay).read_text()), args.decision_id)
+        who, body, usage, expect = cases.from_logged(entry)
+    except OSError as e:
+        return _error("test", f"--from-replay {args.from_replay}: {e.strerror or e}")
+    except (ExplainError, cases.SuiteError) as e:
+        return _error("test", f"--from-replay {args.from_replay}: {e}")
+    case = cases.case_from_report(f"decision {entry.decision_id}", who, body, {"status": 0, "outcome": ""}, usage)
+    case["expect"] = expect
+    if path.exists():
+        try:
+            existing = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            return _error("test", f"{path}: not YAML: {str(e).splitlines()[0]}")
+        if not isinstance(existing, dict) or not isinstance(existing.get("cases", []), list):
+            return _error("test", f"{path}: not a suite (a mapping with a list of cases)")
+        text = path.read_text().rstrip("\n") + "\n" + yaml.safe_dump([case], sort_keys=False, width=110)
+        if "cases" not in existing:
+            text = path.read_text().rstrip("\n") + "\ncases:\n" + yaml.safe_dump([case], sort_keys=False, width=110)
+    else:
+        text = cases.dump([case], f"Cases made by `jhpolicy test --from-replay` from {args.from_replay}.")
+    path.write_text(text)
+    print(f"{path}: added case {case['name']!r} (expects the logged decision: {expect['outcome']})")
+    return 0
 
 
 def cmd_install_opa(args) -> int:
@@ -366,6 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.add_argument(
+        "--verbose", action="store_true",
+        help="also show what the hub would log: the reason behind a 503 (OPA unreachable, a decision the "
+        "contract refused) or a misconfiguration, which the end user never sees",
+    )
+    check.add_argument(
         "--explain", action="store_true",
         help="also list the policy's rules that decided, file:line (opa eval --explain on --policies)",
     )
@@ -376,6 +404,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--decision-id", help="with --replay: which decision of the file")
     check.set_defaults(func=cmd_check)
+
+    test = sub.add_parser(
+        "test",
+        help="run a table of spawn requests and what each must give (an admin's cases for their policy)",
+        description="Run every case of CASES.yaml through PolicyKubeSpawner's input path against a local OPA on "
+        "the policy folder, and compare outcome, pod values, message and charge. Exit 0: all passed; 1: a case "
+        "failed; 2: the suite is empty, malformed or could not run. No cluster, no hub.",
+    )
+    test.add_argument("cases", metavar="CASES.yaml", help="the suite (see the README, \"Test your data\")")
+    test.add_argument("--policies", help="policy folder (default: the suite's \"policies\", else the bundled policies)")
+    test.add_argument("--config", help="a jupyterhub_config.py to load (default: the suite's \"config\")")
+    test.add_argument("--junit-xml", metavar="FILE", help="also write the results as JUnit XML, for CI")
+    test.add_argument("--verbose", action="store_true", help="also show what the hub would log for every case")
+    test.add_argument("--init", action="store_true",
+                      help="write a starter CASES.yaml from the policy's data, expecting what the policy does now")
+    test.add_argument("--force", action="store_true", help="with --init: replace an existing file")
+    test.add_argument("--from-replay", metavar="LOG",
+                      help="add a case to CASES.yaml made from a decision of OPA's decision log (JSON lines)")
+    test.add_argument("--decision-id", help="with --from-replay: which decision of the log")
+    test.set_defaults(func=cmd_test)
 
     install = sub.add_parser("install-opa", help=f"find or install OPA {OPA_VERSION}; prints its path")
     install.add_argument("--tools-dir", help="where to put it (default: .tools/bin)")

@@ -1,0 +1,219 @@
+"""One spawn request through a real PolicyKubeSpawner, outside a hub.
+
+`jhpolicy check` and `jhpolicy test` both use it, so what they report is
+what the hub's spawner does: the same input (user, groups and their
+properties, requester, request body, usage), the same OPA query, the same
+contract checks and the same pod manifest. Nothing talks to a cluster.
+
+Every mistake an admin can make in what they give it (a config that is not
+Python, a body that is not an object, a malformed usage) is a
+:class:`DryRunError` with one line saying what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tornado import web
+from traitlets.config import Config, PyFileConfigLoader
+
+from .errors import message_of
+from .ledger import Ledger, Totals
+
+OUTCOMES = ("allowed", "clamped", "denied", "invalid", "misconfigured", "unavailable", "defaults")
+
+
+class DryRunError(Exception):
+    """What the admin gave cannot be run: the message says what to fix."""
+
+
+@dataclass
+class Who:
+    """Who asks: the user whose server starts, and whoever made the request."""
+
+    user: str
+    groups: list[str] = field(default_factory=list)
+    # Group name -> that group's JupyterHub properties (e.g. a jhpolicy_quota set on the admin page).
+    group_properties: dict = field(default_factory=dict)
+    admin: bool = False
+    server: str = ""
+    # "user:NAME", "admin:NAME" or "service:NAME"; None: the user themself.
+    requester: str | None = None
+
+
+def load_config(path: str | None) -> Config:
+    """A jupyterhub_config.py, as the hub loads it."""
+    if not path:
+        return Config()
+    config_path = Path(path).resolve()
+    if not config_path.is_file():
+        raise DryRunError(f"{path}: no such file")
+    text = config_path.read_text(errors="replace")
+    if config_path.suffix in (".yaml", ".yml") or text.lstrip().startswith(("hub:", "singleuser:", "proxy:")):
+        raise DryRunError(
+            f"{path}: this is a YAML (Helm values) file; give a jupyterhub_config.py (the Python the hub loads)"
+        )
+    loader = PyFileConfigLoader(config_path.name, str(config_path.parent))
+    try:
+        return loader.load_config()
+    except SyntaxError as e:
+        raise DryRunError(f"{path}:{e.lineno}: not Python ({e.msg}); give a jupyterhub_config.py") from None
+    except Exception as e:  # the admin's own code raised: name it, never a traceback
+        raise DryRunError(f"{path}: loading it raised {type(e).__name__}: {e}") from None
+
+
+def parse_usage(doc) -> dict:
+    """input.usage from its JSON document; CPU and memory may be written as
+    in jupyterhub_config.py ("4G", 2.5), extended resources and servers as
+    whole numbers."""
+    from .quantities import PARSERS
+
+    if not isinstance(doc, dict) or set(doc) - {"user", "user_by_group", "groups", "hub"}:
+        raise DryRunError('usage: expected an object with any of "user", "user_by_group", "groups", "hub"')
+
+    def whole(n) -> bool:
+        return isinstance(n, int) and not isinstance(n, bool) and n >= 0
+
+    def totals(where: str, value) -> dict:
+        if not isinstance(value, dict):
+            raise DryRunError(f"usage: {where} is not an object")
+        parsed = {}
+        for key, amount in value.items():
+            if key == "extra_resources" and isinstance(amount, dict) and all(whole(n) for n in amount.values()):
+                parsed[key] = amount
+            elif key == "servers" and whole(amount):
+                parsed[key] = amount
+            elif key in PARSERS and key.startswith(("cpu_", "mem_")):
+                try:
+                    parsed[key] = 0 if amount == 0 else PARSERS[key](key, amount)
+                except ValueError as e:
+                    raise DryRunError(f"usage: {where}.{e}") from None
+            else:
+                raise DryRunError(f"usage: {where}.{key}: not a usage amount: {amount!r:.50}")
+        return parsed
+
+    usage = {}
+    for scope in ("user", "hub"):
+        if scope in doc:
+            usage[scope] = totals(scope, doc[scope])
+    for scope in ("user_by_group", "groups"):
+        if scope in doc:
+            if not isinstance(doc[scope], dict):
+                raise DryRunError(f"usage: {scope} is not an object of group name to totals")
+            usage[scope] = {g: totals(f"{scope}.{g}", t) for g, t in doc[scope].items()}
+    return usage
+
+
+class FixedUsage(Ledger):
+    """Books that read as a given input.usage: the totals given, zero for the rest."""
+
+    def __init__(self, usage: dict) -> None:
+        super().__init__()
+        self.fixed = usage
+
+    def _scope(self, name: str, key) -> dict:
+        given = self.fixed.get(name, {})
+        if name == "user_by_group":
+            given = given.get(key[1])
+        elif name == "groups":
+            given = given.get(key)
+        return {**Totals().as_input(), **(given or {})}
+
+
+def requester_of(who: Who):
+    from .offline import OfflineRequester
+
+    if who.requester is None:
+        return OfflineRequester(name=who.user, kind="user", admin=who.admin)
+    kind, _, name = who.requester.partition(":")
+    if kind not in ("user", "admin", "service") or not name:
+        raise DryRunError(f'requester {who.requester!r}: write "user:NAME", "admin:NAME" or "service:NAME"')
+    return OfflineRequester(name=name, kind="service" if kind == "service" else "user", admin=kind == "admin")
+
+
+class _Reasons(logging.Handler):
+    """The spawner's warnings and errors (a 503's reason, a misconfiguration):
+    the admin running the tool sees them, the end user never does."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None = None) -> dict:
+    """The report of one spawn: status (200, or the HTTP error the hub would
+    answer), outcome, messages, what was applied, the charge, the pod's
+    values and manifest summary, the OPA input, and `reasons` for the admin."""
+    from .offline import (OfflineGroup, OfflineHub, OfflineUser, apply_group_overrides, make_spawner, pod_summary,
+                          pod_to_create)
+    from .opa_client import close_clients
+
+    if not isinstance(body, dict):
+        raise DryRunError(f"the request body must be a JSON object (as the REST API takes), not {json.dumps(body)[:50]}")
+    config = Config(config)
+    config.PolicyKubeSpawner.opa_url = opa_url
+    groups = [OfflineGroup(g, dict(who.group_properties.get(g) or {})) for g in who.groups]
+    user = OfflineUser(name=who.user, groups=groups, admin=who.admin)
+    hub = OfflineHub()
+    if usage is not None:
+        hub._jhpolicy_ledger = FixedUsage(usage)
+    spawner = make_spawner(config, user, body, who.server, requester_of(who), hub=hub)
+    reasons = _Reasons()
+    spawner.log.addHandler(reasons)
+    report: dict = {"user": who.user, "groups": list(who.groups), "server": who.server}
+    try:
+        await apply_group_overrides(spawner)
+        pod = await pod_to_create(spawner)
+    except web.HTTPError as e:
+        outcome = spawner.policy_outcome
+        report.update(status=e.status_code, message=message_of(e),
+                      outcome="unavailable" if e.status_code == 503 else outcome)
+        return report
+    finally:
+        spawner.log.removeHandler(reasons)
+        report["input"] = spawner.policy_input
+        report["reasons"] = reasons.lines
+        await close_clients()
+    report.update(
+        status=200,
+        outcome=spawner.policy_outcome,
+        messages=spawner.policy_messages,
+        applied=spawner.policy_applied,
+        charge=spawner.policy_decision.charge if spawner.policy_decision else None,
+        values=spawner.policy_pod,
+        pod=pod_summary(pod),
+    )
+    return report
+
+
+def configured_groups(opa_url: str) -> set[str] | None:
+    """The group names the policy's data has entries for (allowances and
+    quotas), or None when the data is not jhpolicy's."""
+    import httpx
+
+    try:
+        doc = httpx.get(f"{opa_url}/v1/data/jhpolicy", timeout=10, trust_env=False).json().get("result")
+    except (httpx.HTTPError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    names = set(doc.get("groups") or {}) if isinstance(doc.get("groups"), dict) else set()
+    quotas = doc.get("quotas") if isinstance(doc.get("quotas"), dict) else {}
+    if isinstance(quotas.get("groups"), dict):
+        names |= set(quotas["groups"])
+    return names
+
+
+def unmatched_groups(groups: list[str], configured: set[str] | None, properties: dict) -> list[str]:
+    """Groups that no data entry (nor a jhpolicy_* property) names: they
+    grant nothing, which is worth saying (a typo, "Students" for "students")."""
+    if configured is None:
+        return []
+    return [g for g in groups if g not in configured
+            and not any(k.startswith("jhpolicy_") for k in (properties.get(g) or {}))]
