@@ -132,7 +132,7 @@ def _case(where: str, item, line: int, index: int) -> Case:
     try:
         usage = parse_usage(item["usage"]) if "usage" in item else None
     except DryRunError as e:
-        raise SuiteError(f"{where}: {name}: {e}") from None
+        raise SuiteError(f"{where}: {name}: usage: {e}") from None
     who = Who(user=user, groups=groups, group_properties=properties, admin=bool(item.get("admin", False)),
               server=str(item.get("server") or ""), requester=item.get("requester"))
     return Case(name, line, who, body, usage, _expectation(f"{where}: {name}", item.get("expect")))
@@ -323,7 +323,11 @@ def from_logged(entry) -> tuple[Who, dict, dict | None, dict]:
                   if isinstance(d, dict) and d.get("properties")}
     who = Who(user=user["name"], groups=list(user.get("groups") or []), group_properties=properties,
               admin=bool(user.get("admin")), server=(doc.get("server") or {}).get("name") or "", requester=by)
-    body = (doc.get("request") or {}).get("raw") or {}
+    request = doc.get("request") or {}
+    body = dict(request.get("raw") or {})  # the overrides as sent, kubespawner_override's at the top level
+    if request.get("profile"):
+        body["profile"] = request["profile"]
+    body.update(request.get("profile_options") or {})
     result = entry.result if isinstance(entry.result, dict) else {}
     messages = result.get("messages") or []
     if not result.get("allow"):

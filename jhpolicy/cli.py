@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -115,21 +116,22 @@ def cmd_check(args) -> int:
     except ValueError as e:
         return _error("check", f"--body is not JSON: {e}")
     try:
-        config = load_config(args.config)
         usage = parse_usage(json.loads(Path(args.usage).read_text())) if args.usage else None
+    except (OSError, ValueError, DryRunError) as e:  # unreadable, not JSON, not usage
+        return _error("check", f"--usage {args.usage}: {e}")
+    try:
+        config = load_config(args.config)
         if args.opa_url:
             report = asyncio.run(dry_run.run(config, _who(args), user_options, args.opa_url, usage))
-            configured = dry_run.configured_groups(args.opa_url)
+            configured = None  # not asked of the admin's OPA: it would be an entry in their decision log
         else:
             with LocalOPA([_policy_folder(args)]) as opa:
                 report = asyncio.run(dry_run.run(config, _who(args), user_options, opa.url, usage))
                 configured = dry_run.configured_groups(opa.url)
     except DryRunError as e:
         return _error("check", str(e))
-    except (OSError, ValueError) as e:  # --usage unreadable or not JSON
-        return _error("check", f"--usage {args.usage}: {e}")
     except (OPANotFound, RuntimeError) as e:
-        return _error("check", f"cannot start a local OPA: {_first_line(e)}")
+        return _error("check", f"cannot start a local OPA: {_one_line(e)}")
     input_doc = report.pop("input", None)
     report["unmatched_groups"] = dry_run.unmatched_groups(args.group, configured, {})
     reasons = report.pop("reasons", [])
@@ -139,6 +141,8 @@ def cmd_check(args) -> int:
         print(json.dumps(report, indent=2, sort_keys=True, default=str))
     else:
         _print_report(report)
+        if report["status"] == 503 and not args.verbose:
+            print("(--verbose shows the reason the hub would log)")
     if args.explain:
         _print_explanation(input_doc, _policy_folder(args))
     if report["status"] == 200:
@@ -151,8 +155,10 @@ def _error(command: str, message: str) -> int:
     return EXIT_ERROR
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+def _one_line(error: Exception, limit: int = 400) -> str:
+    """An error's text on one line (OPA's own output included, shortened)."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def cmd_test(args) -> int:
@@ -169,7 +175,9 @@ def cmd_test(args) -> int:
     started = time.monotonic()
     try:
         suite = cases.load(path)
-        policies = Path(args.policies) if args.policies else suite.policies or _policy_folder(args)
+        if not args.policies and suite.policies and not suite.policies.is_dir():
+            raise DryRunError(f"{path}: policies: {suite.policies}: no such folder")
+        policies = suite.policies if suite.policies and not args.policies else _policy_folder(args)
         config = load_config(args.config or (str(suite.config) if suite.config else None))
         with LocalOPA([policies]) as opa:
             results = cases.run(suite, opa.url, config)
@@ -177,11 +185,14 @@ def cmd_test(args) -> int:
     except (cases.SuiteError, DryRunError) as e:
         return _error("test", str(e))
     except (OPANotFound, RuntimeError) as e:
-        return _error("test", f"cannot start a local OPA on {policies}: {_first_line(e)}")
+        return _error("test", f"cannot start a local OPA on {policies}: {_one_line(e)}")
     for r in results:
         print(f"{'ok  ' if r.passed else 'FAIL'}  {path}:{r.case.line}  {r.case.name}")
         for mismatch in r.mismatches:
             print(f"        {mismatch}")
+        if not r.passed:
+            said = [r.report["message"]] if "message" in r.report else r.report.get("messages") or []
+            print(f"        said: {'; '.join(said) or 'nothing'}")
         if args.verbose or not r.passed:
             for reason in r.report.get("reasons", []):
                 print(f"        reason (hub log): {reason}")
@@ -222,7 +233,7 @@ def _init_cases(args, path: Path) -> int:
     except DryRunError as e:
         return _error("test", str(e))
     except (OPANotFound, RuntimeError) as e:
-        return _error("test", f"cannot start a local OPA on {policies}: {_first_line(e)}")
+        return _error("test", f"cannot start a local OPA on {policies}: {_one_line(e)}")
     header = (f"Made by `jhpolicy test --init` from {policies} on {datetime.date.today()}.\n"
               "Each case expects what the policy does NOW: read every expectation and fix the ones that are\n"
               "not what you mean, then add your own. Run: jhpolicy test " + str(path))
@@ -254,6 +265,8 @@ def _case_from_replay(args, path: Path) -> int:
             return _error("test", f"{path}: not YAML: {str(e).splitlines()[0]}")
         if not isinstance(existing, dict) or not isinstance(existing.get("cases", []), list):
             return _error("test", f"{path}: not a suite (a mapping with a list of cases)")
+        if any(isinstance(c, dict) and c.get("name") == case["name"] for c in existing.get("cases") or []):
+            return _error("test", f"{path} already has a case named {case['name']!r}")
         text = path.read_text().rstrip("\n") + "\n" + yaml.safe_dump([case], sort_keys=False, width=110)
         if "cases" not in existing:
             text = path.read_text().rstrip("\n") + "\ncases:\n" + yaml.safe_dump([case], sort_keys=False, width=110)
@@ -264,19 +277,37 @@ def _case_from_replay(args, path: Path) -> int:
     return 0
 
 
+def cmd_init(args) -> int:
+    from .starter import StarterError, init
+
+    folder = Path(args.folder)
+    try:
+        written = init(folder)
+    except (StarterError, OSError) as e:
+        return _error("init", str(e))
+    for path in written:
+        print(folder / path)
+    print(f"next: edit {folder}/policies/data.json and {folder}/cases.yaml, then: jhpolicy test {folder}/cases.yaml")
+    return 0
+
+
 def cmd_install_opa(args) -> int:
     try:
         print(ensure_opa(Path(args.tools_dir) if args.tools_dir else None))
     except OPANotFound as e:
-        print(e, file=sys.stderr)
-        return EXIT_ERROR
+        return _error("install-opa", _one_line(e))
     return 0
 
 
 def _policy_folder(args) -> Path:
     from .local_opa import bundled_policies
 
-    return Path(args.policies) if args.policies else bundled_policies()
+    if not args.policies:
+        return bundled_policies()
+    folder = Path(args.policies)
+    if not folder.is_dir():
+        raise DryRunError(f"--policies {folder}: no such folder")
+    return folder
 
 
 def _lint_problems(command: str, folder: Path) -> int | None:
@@ -425,6 +456,16 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--decision-id", help="with --from-replay: which decision of the log")
     test.set_defaults(func=cmd_test)
 
+    init = sub.add_parser(
+        "init",
+        help="copy the shipped policies, cases and a CI workflow into a new folder, to edit as your own",
+        description="Write DIR/policies/ (the shipped .rego files, their tests and data.json), DIR/cases.yaml "
+        "with the hub config it runs with (cases_hub_config.py), and DIR/.github/workflows/jhpolicy.yml, which "
+        "runs opa fmt, opa check --strict, opa test, jhpolicy lint and jhpolicy test. DIR must be new or empty.",
+    )
+    init.add_argument("folder", metavar="DIR")
+    init.set_defaults(func=cmd_init)
+
     install = sub.add_parser("install-opa", help=f"find or install OPA {OPA_VERSION}; prints its path")
     install.add_argument("--tools-dir", help="where to put it (default: .tools/bin)")
     install.set_defaults(func=cmd_install_opa)
@@ -512,7 +553,24 @@ def cmd_values(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    if args.command in ("check", "test"):
+        from .offline import use_offline_kube_config
+
+        use_offline_kube_config()
+    try:
+        return args.func(args)
+    except DryRunError as e:  # what the admin gave (a folder, a file) is not there or not usable
+        return _error(args.command, str(e))
+    except ModuleNotFoundError as e:  # installed without the CLI's extra
+        return _error(args.command, f"needs {e.name}: pip install 'jhpolicy[cli]'")
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # nothing the admin did should show them a traceback: one line, exit 2
+        if os.environ.get("JHPOLICY_DEBUG"):
+            raise
+        print(f"jhpolicy {args.command}: {type(e).__name__}: {_one_line(e)} "
+              "(a bug of jhpolicy's: please report it; JHPOLICY_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -72,14 +72,14 @@ def parse_usage(doc) -> dict:
     from .quantities import PARSERS
 
     if not isinstance(doc, dict) or set(doc) - {"user", "user_by_group", "groups", "hub"}:
-        raise DryRunError('usage: expected an object with any of "user", "user_by_group", "groups", "hub"')
+        raise DryRunError('expected an object with any of "user", "user_by_group", "groups", "hub"')
 
     def whole(n) -> bool:
         return isinstance(n, int) and not isinstance(n, bool) and n >= 0
 
     def totals(where: str, value) -> dict:
         if not isinstance(value, dict):
-            raise DryRunError(f"usage: {where} is not an object")
+            raise DryRunError(f"{where} is not an object")
         parsed = {}
         for key, amount in value.items():
             if key == "extra_resources" and isinstance(amount, dict) and all(whole(n) for n in amount.values()):
@@ -90,9 +90,9 @@ def parse_usage(doc) -> dict:
                 try:
                     parsed[key] = 0 if amount == 0 else PARSERS[key](key, amount)
                 except ValueError as e:
-                    raise DryRunError(f"usage: {where}.{e}") from None
+                    raise DryRunError(f"{where}.{e}") from None
             else:
-                raise DryRunError(f"usage: {where}.{key}: not a usage amount: {amount!r:.50}")
+                raise DryRunError(f"{where}.{key}: not a usage amount: {amount!r:.50}")
         return parsed
 
     usage = {}
@@ -102,7 +102,7 @@ def parse_usage(doc) -> dict:
     for scope in ("user_by_group", "groups"):
         if scope in doc:
             if not isinstance(doc[scope], dict):
-                raise DryRunError(f"usage: {scope} is not an object of group name to totals")
+                raise DryRunError(f"{scope} is not an object of group name to totals")
             usage[scope] = {g: totals(f"{scope}.{g}", t) for g, t in doc[scope].items()}
     return usage
 

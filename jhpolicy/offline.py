@@ -1,38 +1,32 @@
 """A real PolicyKubeSpawner outside a running hub, for `jhpolicy check` and tests.
 
 KubeSpawner loads a kube config when it is constructed, although building
-the pod manifest never calls the Kubernetes API. Where no kube config
-exists, a throwaway one pointing at an unroutable address is used: nothing
-ever connects to it.
+the pod manifest never calls the Kubernetes API. The dry runs use the kube
+config shipped beside this module, which points at an unroutable address
+that nothing ever connects to; never the admin's own, whose credential
+plugins (`exec:`) would run for nothing, or fail.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from traitlets.config import Config
 
-OFFLINE_KUBECONFIG = """\
-apiVersion: v1
-kind: Config
-clusters:
-- name: jhpolicy-offline
-  cluster: {server: "https://127.0.0.1:1"}
-users:
-- name: jhpolicy-offline
-  user: {token: "never-used"}
-contexts:
-- name: jhpolicy-offline
-  context: {cluster: jhpolicy-offline, user: jhpolicy-offline}
-current-context: jhpolicy-offline
-"""
+OFFLINE_KUBECONFIG = Path(__file__).resolve().parent / "offline-kubeconfig.yaml"
+
+
+def use_offline_kube_config() -> None:
+    """For this process (the CLI): KubeSpawner reads the offline kube config, whatever the environment says."""
+    os.environ.pop("KUBERNETES_SERVICE_HOST", None)  # not the pod's service account either
+    _point_at(OFFLINE_KUBECONFIG)
 
 
 def ensure_kube_config() -> None:
-    """Point KUBECONFIG at a throwaway config unless a real one is found."""
+    """Point KUBECONFIG at the offline config unless a real one is found
+    (tests that build spawners in a process that also talks to a cluster)."""
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         return
     configured = os.environ.get("KUBECONFIG")
@@ -40,8 +34,10 @@ def ensure_kube_config() -> None:
         return
     if not configured and Path("~/.kube/config").expanduser().exists():
         return
-    path = Path(tempfile.mkdtemp(prefix="jhpolicy-kube-")) / "config"
-    path.write_text(OFFLINE_KUBECONFIG)
+    _point_at(OFFLINE_KUBECONFIG)
+
+
+def _point_at(path: Path) -> None:
     os.environ["KUBECONFIG"] = str(path)
     # kubernetes_asyncio reads KUBECONFIG once, when it is first imported.
     from kubernetes_asyncio.config import kube_config

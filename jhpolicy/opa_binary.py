@@ -1,8 +1,11 @@
 """Find, or install, the pinned OPA binary.
 
-Order: $JHPOLICY_OPA, the project's tools folder, an `opa` on PATH of the
-pinned version, `go install` from the Go module proxy, the official release
-binary (needs internet), else a clear error.
+Order: $JHPOLICY_OPA (checked: it must exist and run as OPA), the tools
+folder (a source checkout's .tools/bin; for an installed package the user's
+cache, $XDG_CACHE_HOME/jhpolicy/bin or ~/.cache/jhpolicy/bin, never
+site-packages), an `opa` on PATH of the pinned version, `go install` from the
+Go module proxy, the official release binary (needs internet), else a clear
+error.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -26,11 +30,24 @@ class OPANotFound(RuntimeError):
 
 
 def default_tools_dir() -> Path:
-    """`.tools/bin` of the source checkout, or of the current directory for an installed package."""
+    """`.tools/bin` of a source checkout of jhpolicy, else the user's cache."""
     checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").exists():
+    if is_checkout(checkout):
         return checkout / ".tools" / "bin"
-    return Path.cwd() / ".tools" / "bin"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "jhpolicy" / "bin"
+
+
+def is_checkout(folder: Path) -> bool:
+    """A source checkout of jhpolicy: its own pyproject.toml, and not an
+    installation (where another package may have left a pyproject.toml)."""
+    if {"site-packages", "dist-packages"} & set(folder.parts):
+        return False
+    try:
+        text = (folder / "pyproject.toml").read_text()
+    except OSError:
+        return False
+    return re.search(r'^name\s*=\s*"jhpolicy"\s*$', text, re.M) is not None
 
 
 def version_of(binary: str | os.PathLike) -> str | None:
@@ -47,7 +64,7 @@ def version_of(binary: str | os.PathLike) -> str | None:
 def find_opa(tools_dir: Path | None = None) -> str | None:
     env = os.environ.get("JHPOLICY_OPA")
     if env:
-        return env
+        return checked(env, "JHPOLICY_OPA")
     local = (tools_dir or default_tools_dir()) / "opa"
     if local.exists() and version_of(local) == OPA_VERSION:
         return str(local)
@@ -55,6 +72,19 @@ def find_opa(tools_dir: Path | None = None) -> str | None:
     if on_path and version_of(on_path) == OPA_VERSION:
         return on_path
     return None
+
+
+def checked(binary: str, named_by: str) -> str:
+    """`binary` if it exists and runs as OPA; a version other than the pinned
+    one is allowed (an admin's own OPA), with a warning."""
+    if not Path(binary).is_file():
+        raise OPANotFound(f"{named_by}={binary}: no such file")
+    version = version_of(binary)
+    if version is None:
+        raise OPANotFound(f"{named_by}={binary}: does not run as OPA (`{binary} version` printed no version)")
+    if version != OPA_VERSION:
+        print(f"jhpolicy: {named_by}={binary} is OPA {version}; jhpolicy is tested with {OPA_VERSION}", file=sys.stderr)
+    return binary
 
 
 def ensure_opa(tools_dir: Path | None = None, log=None) -> str:

@@ -131,31 +131,6 @@ test_long_unknown_key_shortened if {
 	count(d.messages[0]) < 300
 }
 
-test_shipped_data_students_sample_image if {
-	request := req(["students"], {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8})
-	d := spawn.decision with input as request
-	d.allow == true
-	d.messages == ["cpu_limit 8 lowered to 2: the most for group students"]
-}
-
-test_shipped_data_default_user_denied_sample_image if {
-	d := spawn.decision with input as req([], {"image": "jupyterhub/k8s-singleuser-sample:0.8.4"})
-	d.allow == false
-}
-
-test_shipped_data_allows_the_hub_default_images if {
-	every groups in [[], ["students"], ["gpu-users"]] {
-		every image in ["quay.io/jupyterhub/singleuser:5.3", "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"] {
-			allowed_by_shipped_data(groups, image)
-		}
-	}
-}
-
-allowed_by_shipped_data(groups, image) if {
-	d := spawn.decision with input as from_layer(groups, {"image": image}, "config")
-	d.allow == true
-}
-
 test_five_unknown_keys_all_named_six_not if {
 	five := decide(req([], {"a": 1, "b": 1, "c": 1, "d": 1, "e": 1}))
 	startswith(five.messages[0], "a, b, c, d, e cannot be set")

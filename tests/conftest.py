@@ -20,16 +20,15 @@ from traitlets.config import Config
 
 from jhpolicy.offline import OfflineRequester, OfflineUser, apply_group_overrides, make_spawner, pod_summary, pod_to_create
 
+from .fixture_policies import POLICIES, ROOT  # the shipped .rego with the tests' own data
 from .opa_server import opa_server
 
-ROOT = Path(__file__).resolve().parent.parent
-POLICIES = ROOT / "policies"
 TEST_POLICIES = ROOT / "tests" / "policies"
 
 
 @pytest.fixture(scope="session")
 def opa():
-    """OPA with the shipped policies and data, plus the contract-breaking test policies."""
+    """OPA with the shipped policies and the tests' data, plus the contract-breaking test policies."""
     with opa_server([POLICIES, TEST_POLICIES], ["--set=decision_logs.console=true"]) as server:
         yield server
 

@@ -1,5 +1,5 @@
 """The shipped policies with other quota data, for tests and benchmarks that
-need quotas the shipped data.json does not set."""
+need quotas the tests' data (tests/fixtures/data.json) does not set."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-POLICIES = Path(__file__).resolve().parent.parent / "policies"
+from .fixture_policies import POLICIES
 
 
 def policies_with_quotas(folder: Path, quotas: dict | None) -> Path:

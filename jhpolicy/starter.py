@@ -1,0 +1,57 @@
+"""`jhpolicy init DIR`: the admin's own policy folder, to edit and keep in
+version control: the shipped policies (with their Rego tests and data), the
+shipped cases (cases.yaml, with the hub config they run with) and a CI
+workflow that checks all of it (.github/workflows/jhpolicy.yml).
+
+From a source checkout the files come from the repository; from an
+installed package, from the copies the wheel carries (pyproject.toml,
+[tool.hatch.build.targets.wheel.force-include]).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .local_opa import bundled_policies
+
+HERE = Path(__file__).resolve().parent
+# Where each file goes in the admin's folder -> where it is (in the wheel, in a checkout).
+EXTRAS = {
+    "cases.yaml": ("starter/cases.yaml", "../cases.yaml"),
+    "cases_hub_config.py": ("starter/cases_hub_config.py", "../cases_hub_config.py"),
+    ".github/workflows/jhpolicy.yml": ("starter/.github/workflows/jhpolicy.yml",
+                                       "../starter/.github/workflows/jhpolicy.yml"),
+}
+POLICY_SUFFIXES = (".rego", ".json", ".yaml", ".yml")
+
+
+class StarterError(Exception):
+    pass
+
+
+def sources() -> dict[str, Path]:
+    """Each file of the starter folder, by its path in that folder."""
+    found = {}
+    policies = bundled_policies()
+    for path in sorted(policies.iterdir()):
+        if path.is_file() and path.suffix in POLICY_SUFFIXES:
+            found[f"policies/{path.name}"] = path
+    for target, candidates in EXTRAS.items():
+        path = next((HERE / c for c in candidates if (HERE / c).is_file()), None)
+        if path is None:
+            raise StarterError(f"{target} is missing from this installation of jhpolicy")
+        found[target] = path.resolve()
+    return found
+
+
+def init(folder: Path) -> list[str]:
+    """Write the starter files into `folder` (new or empty); their paths."""
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise StarterError(f"{folder} exists and is not an empty folder; give a new one")
+    files = sources()
+    for target, source in files.items():
+        destination = folder / target
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+    return sorted(files)

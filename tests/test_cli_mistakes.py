@@ -1,0 +1,173 @@
+"""The CLI never crashes: each mistake an admin makes (or an environment
+jhpolicy did not choose) is one line on stderr naming what to fix, exit 2,
+never a traceback, never exit 1 (the "denied" code)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jhpolicy.opa_binary import OPA_VERSION, default_tools_dir, find_opa, is_checkout
+
+from .fixture_policies import POLICIES, ROOT
+from .test_cli import jhpolicy
+
+
+def one_line_error(result, command: str = "check") -> str:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"jhpolicy {command}: ") and result.stderr.count("\n") == 1, result.stderr
+    return result.stderr.strip()
+
+
+@pytest.mark.parametrize("body, error", [
+    ("[1,2]", "the request body must be a JSON object (as the REST API takes), not [1, 2]"),
+    ("null", "the request body must be a JSON object (as the REST API takes), not null"),
+    ("{", "--body is not JSON"),
+])
+def test_a_body_that_is_not_an_object(body, error):
+    assert error in one_line_error(jhpolicy("check", "--user", "a", "--body", body))
+
+
+@pytest.mark.parametrize("name, text, error", [
+    ("config.yaml", "hub:\n  config: {}\nsingleuser:\n  image: {name: x}\n",
+     "this is a YAML (Helm values) file; give a jupyterhub_config.py"),
+    ("values.txt", "singleuser:\n  cpu: {limit: 2}\n", "this is a YAML (Helm values) file"),
+    ("syntax.py", "c.KubeSpawner.cpu_limit = (\n", ":1: not Python ('(' was never closed)"),
+    ("raises.py", "import nowhere_to_be_found\n", "loading it raised ModuleNotFoundError: No module named 'nowhere_to_be_found'"),
+    (None, None, "no such file"),
+])
+def test_a_config_that_is_not_a_hub_config(tmp_path, name, text, error):
+    path = tmp_path / (name or "missing.py")
+    if text is not None:
+        path.write_text(text)
+    assert error in one_line_error(jhpolicy("check", "--user", "a", "--config", str(path)))
+
+
+def test_a_policy_folder_that_is_not_there(tmp_path):
+    for command in ("check", "lint", "configmap"):
+        args = ("--user", "a") if command == "check" else ()
+        result = jhpolicy(command, *args, "--policies", str(tmp_path / "nope"))
+        assert one_line_error(result, command).endswith(f"--policies {tmp_path / 'nope'}: no such folder")
+
+
+@pytest.mark.parametrize("binary, error", [
+    ("/nope/opa", "JHPOLICY_OPA=/nope/opa: no such file"),
+    ("/bin/true", "JHPOLICY_OPA=/bin/true: does not run as OPA (`/bin/true version` printed no version)"),
+])
+def test_jhpolicy_opa_is_checked(binary, error):
+    env = dict(os.environ, JHPOLICY_OPA=binary)
+    assert one_line_error(jhpolicy("install-opa", env=env), "install-opa") == f"jhpolicy install-opa: {error}"
+    assert one_line_error(jhpolicy("check", "--user", "a", env=env)).endswith(error)
+
+
+def test_an_opa_of_another_version_is_used_with_a_warning(tmp_path):
+    fake = tmp_path / "opa"
+    fake.write_text("#!/bin/sh\necho 'Version: 0.70.0'\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    result = jhpolicy("install-opa", env=dict(os.environ, JHPOLICY_OPA=str(fake)))
+    assert (result.returncode, result.stdout) == (0, f"{fake}\n")
+    assert result.stderr == f"jhpolicy: JHPOLICY_OPA={fake} is OPA 0.70.0; jhpolicy is tested with {OPA_VERSION}\n"
+
+
+def test_the_admins_kube_credential_plugin_never_runs(tmp_path):
+    marker = tmp_path / "plugin-ran"
+    plugin = tmp_path / "credential-plugin"
+    plugin.write_text(f"#!/bin/sh\ntouch {marker}\necho 'no credentials for you' >&2\nexit 1\n")
+    plugin.chmod(0o755)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(f"""\
+apiVersion: v1
+kind: Config
+clusters: [{{name: prod, cluster: {{server: "https://127.0.0.1:1"}}}}]
+users: [{{name: sso, user: {{exec: {{apiVersion: client.authentication.k8s.io/v1, command: {plugin}, interactiveMode: Never}}}}}}]
+contexts: [{{name: prod, context: {{cluster: prod, user: sso}}}}]
+current-context: prod
+""")
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig), KUBERNETES_SERVICE_HOST="10.0.0.1")
+    result = jhpolicy("check", "--user", "a", "--group", "students", env=env)
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+
+
+def test_no_temporary_files_are_left(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
+    assert jhpolicy("check", "--user", "a", "--group", "students", env=env).returncode == 0
+    assert jhpolicy("check", "--user", "a", "--explain", env=env).returncode == 0
+    suite = tmp_path / "cases.yaml"
+    assert jhpolicy("test", str(suite), "--init", "--policies", str(POLICIES), env=env).returncode == 0
+    assert jhpolicy("test", str(suite), "--policies", str(POLICIES), env=env).returncode == 0
+    assert list(tmp.iterdir()) == []
+
+
+def test_group_names_no_entry_matches_are_named():
+    result = jhpolicy("check", "--user", "a", "--group", "Students", "--group", "physics", "--group", "students")
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        f"note: group {g!r} has no entry in the policy's data (groups or quotas.groups): it grants nothing "
+        "(group names are case-sensitive)" for g in ("Students", "physics")
+    ]
+
+
+def test_verbose_shows_the_reason_behind_a_503():
+    from jhpolicy.local_opa import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    quiet = jhpolicy("check", "--user", "a", "--opa-url", url)
+    assert quiet.returncode == 2
+    assert "reason (hub log)" not in quiet.stdout and "(--verbose shows the reason the hub would log)" in quiet.stdout
+    verbose = jhpolicy("check", "--user", "a", "--opa-url", url, "--verbose")
+    assert f"reason (hub log): jhpolicy: refusing spawn of a: cannot reach OPA at {url}" in verbose.stdout
+    # And a folder without jhpolicy's decision rule: OPA answers {}, which is no decision.
+    broken = jhpolicy("check", "--user", "a", "--policies", str(ROOT / "tests" / "policies"), "--verbose")
+    assert broken.returncode == 2 and "reason (hub log): " in broken.stdout, broken.stdout
+
+
+def test_an_installed_package_keeps_opa_in_the_users_cache(tmp_path):
+    """From a wheel installed outside the checkout, next to another
+    package's pyproject.toml: OPA is looked for and put in the user's cache,
+    never in site-packages."""
+    site = tmp_path / "lib" / "site-packages"
+    wheel_dir = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheel_dir), str(ROOT)],
+                   check=True, capture_output=True, timeout=600)
+    (wheel,) = wheel_dir.glob("jhpolicy-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True, timeout=600)
+    (site / "pyproject.toml").write_text('[project]\nname = "someone-elses"\n')
+    cache = tmp_path / "cache"
+    (cache / "jhpolicy" / "bin").mkdir(parents=True)
+    shutil.copy(find_opa(), cache / "jhpolicy" / "bin" / "opa")
+    env = {k: v for k, v in os.environ.items() if k != "JHPOLICY_OPA"}
+    env.update(PYTHONPATH=str(site), XDG_CACHE_HOME=str(cache), PATH="/usr/bin:/bin")
+    where = subprocess.run([sys.executable, "-c", "import jhpolicy; print(jhpolicy.__file__)"],
+                           env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert where.stdout.startswith(str(site)), where
+    result = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "install-opa"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (0, f"{cache / 'jhpolicy' / 'bin' / 'opa'}\n"), result.stderr
+    assert not (site / ".tools").exists() and not (tmp_path / ".tools").exists()
+    # The shipped suite and policies came with the wheel.
+    ran = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "check", "--user", "a", "--group", "students"],
+                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+
+
+def test_what_counts_as_a_checkout(tmp_path):
+    assert is_checkout(ROOT) and default_tools_dir() == ROOT / ".tools" / "bin"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "pyproject.toml").write_text('[project]\nname = "jhpolicy-fork-of-something"\n')
+    assert not is_checkout(other)
+    installed = tmp_path / "site-packages"
+    installed.mkdir()
+    (installed / "pyproject.toml").write_text('[project]\nname = "jhpolicy"\n')
+    assert not is_checkout(installed)
