@@ -21,7 +21,7 @@ import yaml
 from .dry_run import DryRunError, Who, parse_usage
 from .quantities import PARSERS, InvalidValue
 
-SUITE_KEYS = {"policies", "config", "cases"}
+SUITE_KEYS = {"policies", "config", "values", "cases"}
 CASE_KEYS = {"name", "user", "groups", "group_properties", "admin", "server", "requester", "body", "usage", "expect"}
 EXPECT_KEYS = {"outcome", "pod", "message", "charge"}
 POD_KEYS = ("image", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee", "extra_resource_limits",
@@ -51,6 +51,7 @@ class Suite:
     cases: list[Case]
     policies: Path | None = None
     config: Path | None = None
+    values: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -86,6 +87,12 @@ def load(path: Path) -> Suite:
     lines = _case_lines(root)
     here = path.resolve().parent
     suite = Suite(path, [], *(here / doc[k] if doc.get(k) else None for k in ("policies", "config")))
+    values = doc.get("values") or []
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise SuiteError(f"{path}: values is a list of z2jh values files")
+    suite.values = [here / v for v in values]
     names = set()
     for i, item in enumerate(cases):
         case = _case(f"{path}:{lines[i]}", item, lines[i], i)

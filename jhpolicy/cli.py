@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 from . import __version__, dry_run
-from .dry_run import DryRunError, Who, load_config, parse_usage
+from .dry_run import DryRunError, Who, parse_usage
 from .opa_binary import OPA_VERSION, OPANotFound, ensure_opa
+from .values import STACKS
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
@@ -120,7 +121,7 @@ def cmd_check(args) -> int:
     except (OSError, ValueError, DryRunError) as e:  # unreadable, not JSON, not usage
         return _error("check", f"--usage {args.usage}: {e}")
     try:
-        config = load_config(args.config)
+        config = dry_run.hub_config(args.config, args.values)
         if args.opa_url:
             report = asyncio.run(dry_run.run(config, _who(args), user_options, args.opa_url, usage))
             configured = None  # not asked of the admin's OPA: it would be an entry in their decision log
@@ -178,7 +179,8 @@ def cmd_test(args) -> int:
         if not args.policies and suite.policies and not suite.policies.is_dir():
             raise DryRunError(f"{path}: policies: {suite.policies}: no such folder")
         policies = suite.policies if suite.policies and not args.policies else _policy_folder(args)
-        config = load_config(args.config or (str(suite.config) if suite.config else None))
+        config = dry_run.hub_config(args.config or (str(suite.config) if suite.config else None),
+                                    args.values or [str(v) for v in suite.values])
         with LocalOPA([policies]) as opa:
             results = cases.run(suite, opa.url, config)
             configured = dry_run.configured_groups(opa.url)
@@ -221,7 +223,7 @@ def _init_cases(args, path: Path) -> int:
         return _error("test", f"{path} exists; --init writes a new file (add --force to replace it)")
     policies = _policy_folder(args)
     try:
-        config = load_config(args.config)
+        config = dry_run.hub_config(args.config, args.values)
         with LocalOPA([policies]) as opa:
             data = httpx.get(f"{opa.url}/v1/data/jhpolicy", timeout=10, trust_env=False).json().get("result")
             if not isinstance(data, dict):
@@ -415,6 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--policies", help="policy folder for the local OPA (default: the bundled policies)")
     check.add_argument("--config", help="a jupyterhub_config.py to load (profile_list, PolicyKubeSpawner options)")
     check.add_argument(
+        "--values", metavar="FILE", action="append",
+        help="a Zero to JupyterHub values file (repeat, in Helm's order): the spawner is configured as chart 4.4.0 "
+        "configures it (singleuser.*, hub.config, hub.extraConfig); --config applies after it",
+    )
+    check.add_argument(
         "--usage", metavar="FILE",
         help="dry-run against this usage (input.usage as JSON: user, user_by_group, groups, hub) instead of none",
     )
@@ -446,6 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("cases", metavar="CASES.yaml", help="the suite (see the README, \"Test your data\")")
     test.add_argument("--policies", help="policy folder (default: the suite's \"policies\", else the bundled policies)")
     test.add_argument("--config", help="a jupyterhub_config.py to load (default: the suite's \"config\")")
+    test.add_argument("--values", metavar="FILE", action="append",
+                      help="a z2jh values file (repeat; default: the suite's \"values\"), as in jhpolicy check")
     test.add_argument("--junit-xml", metavar="FILE", help="also write the results as JUnit XML, for CI")
     test.add_argument("--verbose", action="store_true", help="also show what the hub would log for every case")
     test.add_argument("--init", action="store_true",
@@ -531,7 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
         "hub.extraEnv) are joined, so your own entries survive jhpolicy's. E.g.: jhpolicy values -f config.yaml "
         "-f helm-values/jhpolicy.yaml -f helm-values/hub-image.yaml > combined.yaml",
     )
-    values.add_argument("-f", "--values", dest="files", action="append", required=True, help="a values file (repeat, in Helm's order)")
+    values.add_argument("-f", "--values", dest="files", action="append", default=[],
+                        help="a values file (repeat, in Helm's order)")
+    values.add_argument("--stack", choices=sorted(STACKS),
+                        help="after the -f files, jhpolicy's shipped values for this setup: plain (policies from a "
+                        "ConfigMap), token-auth (the sidecar admits only the hub), bundles (signed bundles from a "
+                        "bundle server); works from an installed package")
     values.set_defaults(func=cmd_values)
     return parser
 
@@ -539,14 +553,16 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_values(args) -> int:
     import yaml
 
-    from .values import ValuesError, combine
+    from .values import ValuesError, combine, stack_files
 
     try:
-        combined = combine([Path(f).read_text() for f in args.files])
+        files = [Path(f) for f in args.files] + (stack_files(args.stack) if args.stack else [])
+        if not files:
+            return _error("values", "give values files (-f) or a --stack")
+        combined = combine([f.read_text() for f in files])
     except (OSError, ValuesError, yaml.YAMLError) as e:
-        print(f"jhpolicy values: {e}", file=sys.stderr)
-        return 2
-    sys.stdout.write("# Made by `jhpolicy values` from: " + ", ".join(args.files) + "\n")
+        return _error("values", " ".join(str(e).split()))
+    sys.stdout.write("# Made by `jhpolicy values` from: " + ", ".join(map(str, files)) + "\n")
     sys.stdout.write(yaml.safe_dump(combined, sort_keys=False))
     return 0
 

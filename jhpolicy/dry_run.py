@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tornado import web
+from traitlets import TraitError
 from traitlets.config import Config, PyFileConfigLoader
 
 from .errors import message_of
@@ -54,7 +55,7 @@ def load_config(path: str | None) -> Config:
     text = config_path.read_text(errors="replace")
     if config_path.suffix in (".yaml", ".yml") or text.lstrip().startswith(("hub:", "singleuser:", "proxy:")):
         raise DryRunError(
-            f"{path}: this is a YAML (Helm values) file; give a jupyterhub_config.py (the Python the hub loads)"
+            f"{path}: this is a YAML (Helm values) file; give it with --values, and a jupyterhub_config.py with --config"
         )
     loader = PyFileConfigLoader(config_path.name, str(config_path.parent))
     try:
@@ -63,6 +64,22 @@ def load_config(path: str | None) -> Config:
         raise DryRunError(f"{path}:{e.lineno}: not Python ({e.msg}); give a jupyterhub_config.py") from None
     except Exception as e:  # the admin's own code raised: name it, never a traceback
         raise DryRunError(f"{path}: loading it raised {type(e).__name__}: {e}") from None
+
+
+def hub_config(config_py: str | None, values: list[str] | None = None) -> Config:
+    """The hub's spawner config: the z2jh chart's, from Helm values files
+    (jhpolicy.chart_config), then a jupyterhub_config.py on top."""
+    config = Config()
+    if values:
+        from .chart_config import ChartConfigError, load
+
+        try:
+            config = load([Path(v) for v in values])
+        except ChartConfigError as e:
+            raise DryRunError(f"--values: {e}") from None
+    if config_py:
+        config.merge(load_config(config_py))
+    return config
 
 
 def parse_usage(doc) -> dict:
@@ -163,7 +180,10 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
     hub = OfflineHub()
     if usage is not None:
         hub._jhpolicy_ledger = FixedUsage(usage)
-    spawner = make_spawner(config, user, body, who.server, requester_of(who), hub=hub)
+    try:
+        spawner = make_spawner(config, user, body, who.server, requester_of(who), hub=hub)
+    except TraitError as e:  # the hub could not build its spawner from this config either
+        raise DryRunError(f"the hub's config is not one KubeSpawner accepts: {' '.join(str(e).split())}") from None
     reasons = _Reasons()
     spawner.log.addHandler(reasons)
     report: dict = {"user": who.user, "groups": list(who.groups), "server": who.server}

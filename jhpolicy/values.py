@@ -13,8 +13,31 @@ map form and in list form are joined into the list form.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import yaml
+
+# The values files jhpolicy ships (helm-values/), applied after the user's
+# own: `jhpolicy values --stack NAME -f config.yaml`.
+STACKS = {
+    "plain": ["jhpolicy.yaml", "hub-image.yaml"],
+    "token-auth": ["jhpolicy.yaml", "jhpolicy-token-auth.yaml", "hub-image.yaml"],
+    "bundles": ["jhpolicy.yaml", "jhpolicy-bundles.yaml", "hub-image.yaml"],
+}
+
+
+def shipped_values() -> Path:
+    """helm-values/: inside the wheel, or the checkout's."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "helm-values", here.parent / "helm-values"):
+        if (candidate / "jhpolicy.yaml").is_file():
+            return candidate
+    raise ValuesError("jhpolicy's values files (helm-values/) are missing from this installation")
+
+
+def stack_files(name: str) -> list[Path]:
+    folder = shipped_values()
+    return [folder / file for file in STACKS[name]]
 
 
 class ValuesError(ValueError):

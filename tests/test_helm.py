@@ -30,20 +30,16 @@ from traitlets.config import Config
 from jhpolicy.configmap import policy_files
 from jhpolicy.local_opa import free_port
 from jhpolicy.opa_binary import ensure_opa
+from jhpolicy.values import STACKS
 
 from .conftest import POLICIES, ROOT
 
 # The packaged z2jh 4.4.0 chart, kept in the repository with its license and
-# provenance (tests/charts/README.md); the schema and defaults are read from it.
-CHART = ROOT / "tests" / "charts" / "jupyterhub-4.4.0.tgz"
+# provenance (jhpolicy/z2jh/README.md); the schema and defaults are read from it.
+CHART = ROOT / "jhpolicy" / "z2jh" / "jupyterhub-4.4.0.tgz"
 VALUES = ROOT / "helm-values"
 AUTHZ = VALUES / "opa-authz"
 K8S_VERSION = "1.33"  # within z2jh 4.4.0's supported range
-STACKS = {
-    "jhpolicy": ["jhpolicy.yaml", "hub-image.yaml"],
-    "token-auth": ["jhpolicy.yaml", "jhpolicy-token-auth.yaml", "hub-image.yaml"],
-    "bundles": ["jhpolicy.yaml", "jhpolicy-bundles.yaml", "hub-image.yaml"],
-}
 INPUT = {
     "version": 2,
     "user": {"name": "alice", "admin": False, "groups": ["students"]},
@@ -110,7 +106,7 @@ def test_values_validate_against_chart_schema(stack):
 
 def test_chart_schema_check_can_fail():
     schema = json.loads(chart_file("values.schema.json"))
-    values = merged_values("jhpolicy")
+    values = merged_values("plain")
     values["hub"]["extraConfigs"] = {"typo": "x"}
     with pytest.raises(jsonschema.ValidationError, match="extraConfigs"):
         jsonschema.Draft7Validator(schema).validate(values)
@@ -149,7 +145,7 @@ def test_sidecar_validates_against_kubernetes_schema(stack):
 
 
 def test_kubernetes_schema_check_can_fail():
-    pod = hub_pod(merged_values("jhpolicy"))
+    pod = hub_pod(merged_values("plain"))
     pod["spec"]["containers"][1]["livenessProbe"]["httpGet"]["port"] = {"name": "opa-diag"}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
@@ -187,7 +183,7 @@ def test_extra_config_selects_policy_spawner(opa):
     from jhpolicy.offline import OfflineUser, make_spawner
     from jhpolicy.spawner import PolicyKubeSpawner
 
-    c = run_extra_config(merged_values("jhpolicy"))
+    c = run_extra_config(merged_values("plain"))
     assert c.JupyterHub.spawner_class == "jhpolicy.PolicyKubeSpawner"
 
     async def options():
@@ -292,7 +288,7 @@ def decide(url: str, headers=None) -> httpx.Response:
 
 
 def test_sidecar_serves_decisions_and_reloads_configmap_updates(run_sidecar):
-    url, _, mounts = run_sidecar("jhpolicy")
+    url, _, mounts = run_sidecar("plain")
     first = decide(url).json()["result"]
     assert first["overrides"] == {"cpu_limit": 2}
 
@@ -363,7 +359,7 @@ print(json.dumps(result))
 """
 
 
-@pytest.mark.parametrize("stack", ["jhpolicy"])
+@pytest.mark.parametrize("stack", ["plain"])
 def test_diagnostic_address_serves_both_families(stack, tmp_path):
     """The sidecar's exact args, in a network namespace of this test's own
     (only lo, with 127.0.0.1 and ::1, as in a dual-stack pod): /health
@@ -428,3 +424,8 @@ def test_jhpolicy_values_command(tmp_path):
         capture_output=True, text=True, check=True,
     )
     assert yaml.safe_load(result.stdout) == combined_values("jhpolicy.yaml")
+    # --stack: the shipped files after the user's, also from an installed package (tests/test_wheel.py).
+    for stack, files in STACKS.items():
+        result = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "values", "--stack", stack, "-f", str(USER_CONFIG)],
+                                capture_output=True, text=True, check=True)
+        assert yaml.safe_load(result.stdout) == combined_values(*files)

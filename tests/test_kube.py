@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from jhpolicy.local_opa import LocalOPA
+from jhpolicy.values import STACKS
 
 from .conftest import POLICIES, ROOT
 from .e2e.hub import Hub
@@ -135,15 +136,10 @@ def test_a_pod_deleted_through_the_api_shows_as_a_stopped_server(cluster, kube_h
 
 # --- the real chart, installed with Helm into the real API server ---
 
-CHART = ROOT / "tests" / "charts" / "jupyterhub-4.4.0.tgz"
+CHART = ROOT / "jhpolicy" / "z2jh" / "jupyterhub-4.4.0.tgz"
 VALUES = ROOT / "helm-values"
 USER_CONFIG = ROOT / "tests" / "kube" / "user-config.yaml"
 OVERRIDES = ROOT / "tests" / "kube" / "test-overrides.yaml"
-STACKS = {
-    "plain": ["jhpolicy.yaml", "hub-image.yaml"],
-    "token-auth": ["jhpolicy.yaml", "jhpolicy-token-auth.yaml", "hub-image.yaml"],
-    "bundles": ["jhpolicy.yaml", "jhpolicy-bundles.yaml", "hub-image.yaml"],
-}
 
 
 # Any PEM public key will do: nothing verifies a bundle in this test (kwok runs no containers).
