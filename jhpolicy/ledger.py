@@ -63,7 +63,7 @@ class Holding:
     @classmethod
     def from_state(cls, user, server, state: dict, pod_ref: str | None = None) -> Holding:
         """A saved booking; anything but what to_state writes (a group that
-        is not a name, amounts that are not finite and 0 or more) is a
+        is not a name, amounts that are not finite and 0 to 2^63-1) is a
         ValueError, never a total that crashes a later decision or goes below 0."""
         amounts, group = state["amounts"], state.get("group")
         if not isinstance(amounts, dict) or not isinstance(amounts.get("extra_resources") or {}, dict):
@@ -269,14 +269,14 @@ def _number(value) -> Decimal:
     return Decimal(str(value))
 
 
-# Kubernetes quantities are 64-bit: anything larger is not an amount a pod holds.
-MAX_AMOUNT = Decimal(2**63)
+# Kubernetes quantities are 64-bit integers: anything larger is not an amount a pod holds.
+MAX_AMOUNT = Decimal(2**63 - 1)
 
 
 def _amount(value) -> Decimal:
     amount = _number(value)
     if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT:
-        raise ValueError(f"not an amount from 0 to 2^63: {value!r:.50}")
+        raise ValueError(f"not an amount from 0 to 2^63-1: {value!r:.50}")
     return amount
 
 

@@ -61,8 +61,8 @@ def property_value(key: str, value: object) -> object:
     if not (isinstance(key, str) and key.startswith("jhpolicy_") and isinstance(value, str)):
         return value
     try:
-        # NaN and Infinity stay text, as finite() writes them.
-        return json.loads(value, parse_constant=str)
+        # NaN and Infinity become text where the input is sent (finite()).
+        return json.loads(value)
     except ValueError:
         return value
 

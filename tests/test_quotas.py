@@ -247,6 +247,9 @@ def test_a_restarted_hub_rebuilds_the_books_once_from_the_saved_state(quota_opa,
     again.load_state(state)
     again.load_state(state)  # loading twice never counts twice
     assert set(restarted.ledger.holdings) == {("ann", "a")}
+    # It names its pod, so the reflector's scan never books that pod a second time (jhpolicy.reconcile).
+    assert restarted.ledger.holdings[("ann", "a")].pod == f"{again.namespace}/{again.pod_name}"
+    assert restarted.ledger.pods == {f"{again.namespace}/{again.pod_name}": ("ann", "a")}
     only_a = expected_totals([books.ledger.holdings[("ann", "a")]], lambda h: True)
     usage = restarted.ledger.usage("ann", ["gpu-users"])
     assert usage["user"] == usage["hub"] == usage["groups"]["gpu-users"] == only_a
@@ -334,6 +337,11 @@ def test_sums_are_exact():
     assert book.hub.as_input()["cpu_limit"] == 0 and book.users == {} and book.user_groups == {}
     assert book.usage("u", ["g"])["groups"]["g"]["servers"] == 0
     assert book.release("u", "0") is None
+
+
+def test_a_saved_amount_may_be_as_large_as_kubernetes_holds():
+    held = ledger.Holding.from_state(1, 2, {"group": None, "amounts": {"servers": 1, "mem_limit": 2**63 - 1}})
+    assert held.amounts["mem_limit"] == 2**63 - 1 and held.pod is None
 
 
 def test_a_pod_is_booked_once_whoever_books_it():
@@ -459,6 +467,7 @@ def test_a_server_started_with_the_defaults_while_opa_is_down_is_counted_but_cha
     assert spawner.policy_outcome == "defaults"
     held = books.held("ann", "lab")
     assert held.group is None and held.amounts["servers"] == 1
+    assert held.pod == f"{spawner.namespace}/{spawner.pod_name}"  # so the pod scan never books it twice
     assert held.amounts["extra_resources"] == {}  # the request's GPU was not applied
     assert_books_add_up(books)
 
@@ -502,6 +511,14 @@ def test_a_malformed_quota_property_refuses_the_groups_members_and_says_where(qu
     assert books.run(books.start(other)) == [200]
 
 
+def test_non_finite_numbers_become_text():
+    from jhpolicy.opa_input import finite
+
+    nan, inf = float("nan"), float("inf")
+    assert finite({"a": [nan, inf, -inf, 1.5], "b": (-inf,), "c": "x"}) == {
+        "a": ["NaN", "Infinity", "-Infinity", 1.5], "b": ["-Infinity"], "c": "x"}
+
+
 def test_non_finite_numbers_in_any_group_property_are_never_a_500(quota_opa):
     weird = OfflineGroup("students", {"colour": float("nan"), "size": float("-inf"), "nested": [float("inf")]})
     for mode in ("deny", "defaults"):
@@ -519,22 +536,25 @@ async def _error_of(spawner):
     raise AssertionError("the spawn was not refused")
 
 
-@pytest.mark.parametrize("saved", [
-    {"group": "x", "amounts": {"servers": "NaN"}},
-    {"group": "x", "amounts": {"servers": 1, "cpu_limit": "Infinity"}},
-    {"group": "x", "amounts": {"servers": 1, "mem_limit": "1e5000"}},
-    {"group": "x", "amounts": {"servers": -1}},
-    {"group": "x", "amounts": {"servers": 1, "extra_resources": {"nvidia.com/gpu": -4}}},
-    {"group": ["x"], "amounts": {"servers": 1}},
-    {"group": "x", "amounts": "lots"},
+@pytest.mark.parametrize("saved, why", [
+    ({"group": "x", "amounts": {"servers": "NaN"}}, "not an amount from 0 to 2^63-1: 'NaN'"),
+    ({"group": "x", "amounts": {"servers": 1, "cpu_limit": "Infinity"}}, "not an amount from 0 to 2^63-1: 'Infinity'"),
+    ({"group": "x", "amounts": {"servers": 1, "mem_limit": "1e5000"}}, "not an amount from 0 to 2^63-1: '1e5000'"),
+    ({"group": "x", "amounts": {"servers": 1, "mem_limit": 2**63}}, "not an amount from 0 to 2^63-1: 9223372036854775808"),
+    ({"group": "x", "amounts": {"servers": -1}}, "not an amount from 0 to 2^63-1: -1"),
+    ({"group": "x", "amounts": {"servers": 1, "extra_resources": {"nvidia.com/gpu": -4}}}, "not an amount from 0 to 2^63-1: -4"),
+    ({"group": ["x"], "amounts": {"servers": 1}}, "group is not a name: ['x']"),
+    ({"group": "x", "amounts": "lots"}, "amounts are not an object of amounts: 'lots'"),
+    ({"group": "x", "amounts": {"servers": 1, "extra_resources": ["nvidia.com/gpu"]}},
+     "amounts are not an object of amounts: {'servers': 1, 'extra_resources': ['nvidia.com/gpu"),
 ])
-def test_a_corrupted_saved_booking_never_breaks_later_spawns_nor_goes_negative(quota_opa, caplog, saved):
+def test_a_corrupted_saved_booking_never_breaks_later_spawns_nor_goes_negative(quota_opa, caplog, saved, why):
     books = Books(quota_opa.url)
     corrupted = books.spawner("ann", "old", ["gpu-users"])
     corrupted.orm_spawner.server = object()
     with caplog.at_level(logging.ERROR):
         corrupted.load_state({"jhpolicy_holding": saved})
-    assert "jhpolicy: cannot book ann:old from its saved state" in caplog.text
+    assert f"jhpolicy: cannot book ann:old from its saved state ({why}): it counts for nothing" in caplog.text
     assert_books_add_up(books)
     later = books.spawner("bob", "", ["gpu-users"], GPU)
     assert books.run(books.start(later)) == [200]

@@ -209,3 +209,14 @@ def test_a_hanging_candidate_cannot_pile_up_queries(opa, monkeypatch):
     finally:
         faults.set(None)
         faults.stop()
+
+
+def test_a_candidate_that_lowers_only_a_limit_is_compared_on_the_pod_it_would_give(opa):
+    # The guarantee nobody set follows the candidate's lower limit (jhpolicy.pod.decided), as
+    # live decisions do: the shadow's pod is a valid one, not an error.
+    body = {"image": SAMPLE, "cpu_limit": 2, "mem_limit": "4G"}
+    r = run_spawn(opa.url, body, groups=["students"], config=shadow_config("jhpolicy_contract/clamp_limits_only"))
+    comparison = compared(r)
+    assert comparison.shadow.name == "clamped"
+    assert (comparison.shadow.pod["cpu_limit"], comparison.shadow.pod["cpu_guarantee"]) == (1.0, 1.0)
+    assert comparison.agree is False

@@ -392,5 +392,37 @@ def test_form_fails_closed_when_opa_is_down():
     assert render_form(f"http://127.0.0.1:{free_port()}", ["students"], c) == ""
 
 
+def test_the_form_asks_opa_with_the_token(tmp_path):
+    """The profile query (a separate OPA query from the decision) carries
+    opa_token too: an OPA that admits only the hub answers it."""
+    import os
+
+    from .opa_server import opa_server
+    from .test_hardening import AUTHZ, POLICIES
+
+    token = "hub-" + os.urandom(8).hex()
+    os.environ["JHPOLICY_OPA_TOKEN"] = token  # what OPA's system.authz reads
+    try:
+        with opa_server([POLICIES, AUTHZ], ["--authentication=token", "--authorization=basic"]) as server:
+            c = profiles_config()
+            c.PolicyKubeSpawner.opa_token = token
+            assert 'value="medium"' in render_form(server.url, ["students"], c)
+            c.PolicyKubeSpawner.opa_token = "not-the-token"
+            assert render_form(server.url, ["students"], c).status_code == 503
+    finally:
+        del os.environ["JHPOLICY_OPA_TOKEN"]
+
+
 def test_no_form_without_profiles(opa):
     assert render_form(opa.url, ["students"], Config()) == ""
+
+
+def test_only_4xx_errors_are_refusals():
+    """What jhpolicy.failure_count exempts from consecutive_failure_limit:
+    a 400 or 403 of jhpolicy's, never a 5xx."""
+    from jhpolicy import errors
+
+    assert errors.invalid_request("x").jhpolicy_refusal and errors.denied(["x"]).jhpolicy_refusal
+    assert not errors.unavailable().jhpolicy_refusal
+    assert errors.spawn_error(499, "x", "r").jhpolicy_refusal
+    assert not errors.spawn_error(500, "x", "r").jhpolicy_refusal
