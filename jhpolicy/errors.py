@@ -18,13 +18,26 @@ except ImportError:  # JupyterHub < 6
 UNAVAILABLE_MESSAGE = "spawn policy unavailable: the server was not started; try again later or ask your hub admin"
 
 
-def spawn_error(status: int, message: str, reason: str) -> web.HTTPError:
+if SpawnException is not None:
+
+    class InvalidSpawnRequest(SpawnException, ValueError):
+        """A malformed request (400): also the ValueError KubeSpawner raises
+        for one, so code written for KubeSpawner catches it as before."""
+
+else:
+
+    class InvalidSpawnRequest(web.HTTPError, ValueError):  # JupyterHub 5
+        """A malformed request (400): also the ValueError KubeSpawner raises
+        for one, so code written for KubeSpawner catches it as before."""
+
+
+def spawn_error(status: int, message: str, reason: str, kind: type | None = None) -> web.HTTPError:
     if SpawnException is not None:
-        error = SpawnException(message, reason=reason, status_code=status)
+        error = (kind or SpawnException)(message, reason=reason, status_code=status)
     else:
         # JupyterHub 5 renders log_message % args; given no args, tornado
         # escapes a '%' (which a policy message may contain) for that.
-        error = web.HTTPError(status, message)
+        error = (kind or web.HTTPError)(status, message)
     # What the spawn page and the API show, instead of the exception's repr.
     error.jupyterhub_message = message
     # The caller's request or the policy said no: not a failure of the hub
@@ -34,7 +47,7 @@ def spawn_error(status: int, message: str, reason: str) -> web.HTTPError:
 
 
 def invalid_request(message: str) -> web.HTTPError:
-    return spawn_error(400, f"Invalid spawn request: {message}", "invalid_request")
+    return spawn_error(400, f"Invalid spawn request: {message}", "invalid_request", InvalidSpawnRequest)
 
 
 def denied(messages: list[str], reason: str = "policy_denied") -> web.HTTPError:

@@ -306,8 +306,14 @@ class PolicyKubeSpawner(KubeSpawner):
             metrics.observe(outcome, time.perf_counter() - started)
 
     async def get_pod_manifest(self):
-        """KubeSpawner's pod, refused unless its image and resources are the decided ones."""
+        """KubeSpawner's pod, refused unless its image and resources are the
+        decided ones. Outside a spawn (no decision yet: code written for
+        KubeSpawner inspecting a manifest) it is KubeSpawner's, unchecked: a
+        manifest creates nothing, and the check before the API server
+        (_make_create_pod_request) refuses any pod no decision approved."""
         pod = await super().get_pod_manifest()
+        if self.policy_pod is None:
+            return pod
         self.verify_pod(pod)
         charge = self.policy_decision.charge if self.policy_decision is not None else None
         if charge is not None:

@@ -426,3 +426,49 @@ def test_only_4xx_errors_are_refusals():
     assert not errors.unavailable().jhpolicy_refusal
     assert errors.spawn_error(499, "x", "r").jhpolicy_refusal
     assert not errors.spawn_error(500, "x", "r").jhpolicy_refusal
+
+
+# --- a drop-in for KubeSpawner ---
+
+
+def test_a_manifest_outside_a_spawn_is_kubespawners_and_creates_nothing(opa, caplog):
+    """Code written for KubeSpawner builds manifests to inspect them; with no
+    decision there is nothing to check it against, and no pod is created
+    without one (the check before the API server)."""
+    import asyncio
+
+    from jhpolicy.offline import OfflineUser, make_spawner
+
+    async def go():
+        c = Config()
+        c.KubeSpawner.cpu_limit = 64
+        c.KubeSpawner.tolerations = [{"key": "gpu", "operator": "Exists"}]
+        spawner = make_spawner(c, OfflineUser("alice", groups=["students"]), {})
+        pod = await spawner.get_pod_manifest()
+        assert pod.spec.containers[0].resources.limits["cpu"] == 64.0
+        assert pod.spec.tolerations[0].key == "gpu"
+        with caplog.at_level(logging.ERROR):
+            try:
+                await spawner._make_create_pod_request(pod, 1)
+            except Exception as e:  # noqa: BLE001
+                return e
+        return None
+
+    error = asyncio.run(go())
+    assert error is not None and error.status_code == 503
+    assert "jhpolicy: refusing pod for alice: no policy decision was made for it" in caplog.text
+
+
+def test_an_invalid_request_is_also_kubespawners_value_error(opa):
+    """KubeSpawner raises ValueError for an unlisted choice that fails its
+    validation_regex; jhpolicy's 400 for it is a ValueError too."""
+    c = Config()
+    c.KubeSpawner.profile_list = [{
+        "display_name": "Small", "slug": "small", "default": True,
+        "profile_options": {"image": {"display_name": "Image", "unlisted_choice": {
+            "enabled": True, "display_name": "Image", "validation_regex": "^quay\\\\.io/jupyter/.*$",
+            "kubespawner_override": {"image": "{value}"}}, "choices": {}}},
+    }]
+    r = run_spawn(opa.url, {"profile": "small", "image--unlisted-choice": "evil/miner:1"}, groups=["students"], config=c)
+    assert r.status == 400
+    assert isinstance(r.error, ValueError)
