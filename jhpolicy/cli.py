@@ -375,6 +375,17 @@ def cmd_bundle(args) -> int:
     return 0
 
 
+def cmd_wheels_configmap(args) -> int:
+    from .configmap import to_yaml, wheels_manifest
+
+    try:
+        document = wheels_manifest([Path(w) for w in args.wheels], args.name, args.namespace)
+    except (OSError, ValueError) as e:
+        return _error("wheels-configmap", str(e))
+    sys.stdout.write(to_yaml(document))
+    return 0
+
+
 def cmd_opa_config(args) -> int:
     import yaml
 
@@ -514,6 +525,17 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--revision", required=True, help="revision to stamp (e.g. the git commit); decision logs carry it")
     bundle.add_argument("--signing-alg", default="RS256", help="signing algorithm (default: RS256)")
     bundle.set_defaults(func=cmd_bundle)
+
+    wheels = sub.add_parser(
+        "wheels-configmap",
+        help="print the ConfigMap of wheels for a hub without its own image (helm-values/jhpolicy-no-image-build.yaml)",
+        description="Print a ConfigMap whose binaryData holds the given pure-Python wheels: jhpolicy's and those the "
+        "z2jh hub image lacks (httpx, httpcore, h11, anyio). The hub imports them from the mounted files.",
+    )
+    wheels.add_argument("wheels", nargs="+", metavar="WHEEL")
+    wheels.add_argument("--name", default="jhpolicy-wheels", help="ConfigMap name (default: jhpolicy-wheels)")
+    wheels.add_argument("--namespace", help="namespace to put in the manifest")
+    wheels.set_defaults(func=cmd_wheels_configmap)
 
     opa_config = sub.add_parser(
         "opa-config",

@@ -6,6 +6,7 @@ Test files stay out: OPA in the hub pod needs the policy, not its tests.
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -34,11 +35,35 @@ def manifest(folder: Path, name: str, namespace: str | None = None) -> dict:
     return configmap(name, policy_files(folder), namespace)
 
 
-def configmap(name: str, data: dict[str, str], namespace: str | None = None) -> dict:
+def configmap(name: str, data: dict[str, str], namespace: str | None = None, binary: dict[str, bytes] | None = None) -> dict:
     metadata = {"name": name, "labels": {"app.kubernetes.io/name": "jhpolicy"}}
     if namespace:
         metadata["namespace"] = namespace
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
+    document = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
+    if binary:
+        document["binaryData"] = {key: base64.b64encode(value).decode() for key, value in binary.items()}
+    return document
+
+
+# The API server refuses a ConfigMap whose data is larger than this.
+MAX_CONFIGMAP_BYTES = 1024 * 1024
+
+
+def wheels_manifest(wheels: list[Path], name: str, namespace: str | None = None) -> dict:
+    """The ConfigMap of helm-values/jhpolicy-no-image-build.yaml: pure-Python
+    wheels the hub imports from their files."""
+    binary = {}
+    for wheel in wheels:
+        if not wheel.name.endswith("-none-any.whl"):
+            raise ValueError(f"{wheel}: not a pure-Python wheel (*-none-any.whl); the hub imports these from the file")
+        binary[wheel.name] = wheel.read_bytes()
+    names = {n.split("-")[0].lower().replace("_", "-") for n in binary}
+    if "jhpolicy" not in names:
+        raise ValueError("no jhpolicy wheel among them (python -m pip wheel --no-deps -w dist . makes one)")
+    size = sum(len(b) for b in binary.values())
+    if size > MAX_CONFIGMAP_BYTES:
+        raise ValueError(f"{size} bytes of wheels: more than a ConfigMap holds ({MAX_CONFIGMAP_BYTES})")
+    return configmap(name, {}, namespace, binary)
 
 
 class _BlockDumper(yaml.SafeDumper):

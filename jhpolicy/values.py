@@ -23,6 +23,8 @@ STACKS = {
     "plain": ["jhpolicy.yaml", "hub-image.yaml"],
     "token-auth": ["jhpolicy.yaml", "jhpolicy-token-auth.yaml", "hub-image.yaml"],
     "bundles": ["jhpolicy.yaml", "jhpolicy-bundles.yaml", "hub-image.yaml"],
+    # The chart's own hub image, jhpolicy's wheels from a ConfigMap (jhpolicy wheels-configmap).
+    "no-image-build": ["jhpolicy.yaml", "jhpolicy-no-image-build.yaml"],
 }
 
 

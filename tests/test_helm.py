@@ -78,10 +78,11 @@ def helm_merge(base: dict, override: dict) -> dict:
 
 
 def merged_values(stack: str) -> dict:
-    values = yaml.safe_load(chart_file("values.yaml"))
-    for name in STACKS[stack]:
-        values = helm_merge(values, yaml.safe_load((VALUES / name).read_text()))
-    return values
+    """The chart's values with the stack's files as the README combines them (`jhpolicy values --stack`)."""
+    from jhpolicy.values import combine
+
+    stack_values = combine([(VALUES / name).read_text() for name in STACKS[stack]])
+    return helm_merge(yaml.safe_load(chart_file("values.yaml")), stack_values)
 
 
 def sidecar(values: dict) -> dict:
@@ -406,8 +407,10 @@ def test_jhpolicy_values_keeps_the_users_lists(stack):
     values = combined_values(*STACKS[stack])
     hub = values["hub"]
     assert names(hub["extraContainers"]) == ["log-shipper", "opa"]
-    assert names(hub["extraVolumeMounts"]) == ["site-templates"]
+    wheels = ["jhpolicy-wheels"] if stack == "no-image-build" else []
+    assert names(hub["extraVolumeMounts"]) == ["site-templates", *wheels]
     assert names(hub["extraVolumes"])[:2] == ["site-templates", "jhpolicy-policies"]
+    assert names(hub["extraVolumes"])[2:] == wheels or stack != "no-image-build"
     if stack == "token-auth":
         # The later file's sidecar replaces the earlier one of the same name; env maps join the user's list.
         assert "--authentication=token" in hub["extraContainers"][1]["args"]

@@ -1,0 +1,135 @@
+"""The hub exactly as the Zero to JupyterHub chart 4.4.0 configures it
+(tests/e2e/chart_hub.py): rendered by real Helm from a user's config.yaml
+and jhpolicy's values, run from the hub image's packages with jhpolicy
+installed from the wheel, servers on the local API server with kwok nodes.
+
+Run it alone: `.venv/bin/python -m pytest tests/test_chart_hub.py` (after
+`./dev setup`, which makes .venv-hub with the hub image's packages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from jhpolicy.values import stack_files
+
+from .e2e.chart_hub import ChartHub, build_wheel, hub_image_python
+from .fixture_policies import POLICIES, ROOT
+from .test_quotas_e2e import GPU, gpus, running, usage
+
+FORUM_BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8}}
+USER_CONFIG = """\
+singleuser:
+  image: {name: quay.io/jupyterhub/k8s-singleuser-sample, tag: "4.4.0"}
+  memory: {limit: 2G, guarantee: 1G}
+  cpu: {limit: 1}
+  # The test API server admits no privileged container (the chart's iptables init container is one),
+  # and has no storage provisioner to bind a home volume's claim.
+  cloudMetadata: {blockWithIptables: false}
+  storage: {type: none}
+scheduling:
+  userScheduler: {enabled: false}  # the chart's own scheduler Deployment does not run here: the cluster's schedules
+"""
+
+
+@pytest.fixture(scope="module")
+def hub(cluster, pod_ips, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chart-hub")
+    config = folder / "config.yaml"
+    config.write_text(USER_CONFIG)
+    python = hub_image_python(ROOT / ".venv-hub", build_wheel(folder / "dist"))
+    cluster.add_node("kwok-gpu-chart", gpus=8)
+    hub = ChartHub(folder, cluster, "jhub-chart", pod_ips.port, [config, *stack_files("plain")], python, POLICIES)
+    hub.start()
+    for name in [f"gpu{i}" for i in range(6)]:
+        hub.add_user(name, ("gpu-users",))
+    yield hub
+    for user, server in running(hub):
+        hub.stop_server(user, server)
+    hub.stop()
+
+
+def ready(hub, user: str, server: str) -> None:
+    hub.wait_for(lambda: (hub.server_state(user, server) or {}).get("ready"), f"{user}:{server} to be ready", timeout=120)
+
+
+def test_jhpolicy_runs_from_the_installed_wheel_in_the_hub_images_python(hub):
+    log = hub.log_text()
+    assert "Running JupyterHub version 5.5.0" in log
+    assert "Using Spawner: jhpolicy.spawner.PolicyKubeSpawner" in log
+    assert f"Loading {hub.at('/usr/local/etc/jupyterhub/secret/values.yaml')}" in log
+    assert "Loading extra config: jhpolicy" in log
+
+
+def test_the_readme_example_is_clamped_on_the_charts_defaults(hub):
+    r = hub.start_server("alice", "", FORUM_BODY)
+    assert r.status_code in (201, 202), r.text
+    ready(hub, "alice", "")
+    pod = running(hub)[("alice", "")]
+    container = pod["spec"]["containers"][0]
+    assert container["image"] == "jupyterhub/k8s-singleuser-sample:0.8.4"
+    # The user's singleuser.cpu.limit (1) is the default; 8 asked, 2 the most for students.
+    assert container["resources"]["limits"]["cpu"] == "2"
+    assert container["resources"]["limits"]["memory"] == str(2 * 2**30)  # singleuser.memory.limit 2G, within the 4G allowed
+    hub.stop_server("alice", "")
+
+
+def test_a_refusal_is_a_403_with_the_policys_message(hub):
+    r = hub.start_server("alice", "evil", {"image": "evil/miner:1"})
+    assert r.status_code == 403, r.text
+    assert r.json()["message"].startswith("Spawn refused by policy: image evil/miner:1 is not allowed for group students")
+    assert ("alice", "evil") not in running(hub)
+
+
+def test_a_refusal_burst_leaves_the_hub_up_under_the_charts_failure_limit(hub):
+    # hub.consecutiveFailureLimit is 5 in the chart; JupyterHub 5.5 counts refused spawns.
+    for i in range(12):
+        r = hub.start_server("alice", f"r{i}", {"image": "evil/miner:1"})
+        assert r.status_code == 403, r.text
+    assert hub.process.poll() is None
+    assert "consecutive spawn failures" not in hub.log_text()
+    r = hub.start_server("alice", "after", {})
+    assert r.status_code in (201, 202), r.text
+    ready(hub, "alice", "after")
+    hub.stop_server("alice", "after")
+
+
+def test_a_quota_burst_gets_exactly_the_quota_and_a_restart_keeps_the_books(hub):
+    requests = [(f"gpu{i}", "g", GPU) for i in range(6)]
+    outcomes = asyncio.run(hub.burst(requests))
+    granted = [o for o in outcomes if o["status"] in (201, 202)]
+    assert len(granted) == 4 and {o["status"] for o in outcomes if o not in granted} == {403}
+    for o in granted:
+        ready(hub, o["user"], o["server"])
+    assert sum(gpus(p) for p in running(hub).values()) == 4
+
+    hub.restart()  # the sqlite database on the "pvc" folder stays
+    hub.wait_for(lambda: usage(hub, "gpu-users", "nvidia.com/gpu") == 4, "the books rebuilt after the restart")
+    refused = next(u for u in (f"gpu{i}" for i in range(6)) if (u, "g") not in running(hub))
+    r = hub.start_server(refused, "g", GPU)
+    assert r.status_code == 403, r.text
+    for user, server in list(running(hub)):
+        hub.stop_server(user, server)
+
+
+def test_a_policy_change_through_the_configmap_files_applies_without_a_restart(hub):
+    def raise_students(files):
+        data = json.loads(files["data.json"])
+        data["jhpolicy"]["groups"]["students"]["max"]["cpu_limit"] = 3
+        files["data.json"] = json.dumps(data)
+
+    hub.change_policy(raise_students)
+
+    def cpu_after_spawn():
+        r = hub.start_server("alice", "", {"cpu_limit": 8})
+        assert r.status_code in (201, 202), r.text
+        ready(hub, "alice", "")
+        cpu = running(hub)[("alice", "")]["spec"]["containers"][0]["resources"]["limits"]["cpu"]
+        hub.stop_server("alice", "")
+        return cpu
+
+    hub.wait_for(lambda: cpu_after_spawn() == "3", "OPA to reload the ConfigMap files", timeout=90)
+    hub.change_policy(lambda files: None)  # back to the tests' data

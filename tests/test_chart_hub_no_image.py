@@ -1,0 +1,75 @@
+"""The route with no image build (helm-values/jhpolicy-no-image-build.yaml):
+the chart's hub exactly as in tests/test_chart_hub.py, but from the hub
+image's packages alone (jhpolicy is *not* pip-installed), with jhpolicy's
+wheel and the four it needs from a ConfigMap made by `jhpolicy
+wheels-configmap`, mounted as the kubelet mounts it.
+
+Run it alone: `.venv/bin/python -m pytest tests/test_chart_hub_no_image.py`.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from jhpolicy.values import stack_files
+
+from .e2e.chart_hub import ChartHub, build_wheel, hub_image_python
+from .fixture_policies import POLICIES, ROOT
+from .test_chart_hub import FORUM_BODY, USER_CONFIG, ready
+from .test_quotas_e2e import running
+
+# What the no-image-build values file tells admins to download.
+DEPENDENCIES = ["httpx==0.28.1", "httpcore==1.0.9", "h11==0.16.0", "anyio==4.16.0"]
+
+
+@pytest.fixture(scope="module")
+def hub(cluster, pod_ips, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chart-hub-no-image")
+    wheels = folder / "wheels"
+    build_wheel(wheels)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                    "-d", str(wheels), *DEPENDENCIES], check=True, capture_output=True, timeout=300)
+    made = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "wheels-configmap", *map(str, sorted(wheels.iterdir()))],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    configmap = yaml.safe_load(made.stdout)
+    files = {name: base64.b64decode(data) for name, data in configmap["binaryData"].items()}
+    python = hub_image_python(ROOT / ".venv-hub", wheel=None)
+    for module in ("jhpolicy", "httpx"):
+        missing = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, cwd=folder)
+        assert missing.returncode != 0, f"{module} is installed in the hub image's Python"
+    config = folder / "config.yaml"
+    config.write_text(USER_CONFIG)
+    hub = ChartHub(folder, cluster, "jhub-chart-no-image", pod_ips.port, [config, *stack_files("no-image-build")],
+                   python, POLICIES, configmaps={"jhpolicy-wheels": files})
+    hub.start()
+    yield hub
+    for user, server in running(hub):
+        hub.stop_server(user, server)
+    hub.stop()
+
+
+def test_the_configmap_holds_the_wheels_under_the_size_limit(hub):
+    wheels = sorted(p.name for p in hub.at("/usr/local/etc/jupyterhub/jhpolicy-wheels").glob("*.whl"))
+    assert [w.split("-")[0] for w in wheels] == ["anyio", "h11", "httpcore", "httpx", "jhpolicy"]
+
+
+def test_jhpolicy_is_imported_from_the_mounted_wheel(hub):
+    log = hub.log_text()
+    assert "Loading extra config: 00-jhpolicy-wheels" in log
+    assert "Using Spawner: jhpolicy.spawner.PolicyKubeSpawner" in log
+
+
+def test_the_readme_example_and_a_refusal(hub):
+    r = hub.start_server("alice", "", FORUM_BODY)
+    assert r.status_code in (201, 202), r.text
+    ready(hub, "alice", "")
+    assert running(hub)[("alice", "")]["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "2"
+    hub.stop_server("alice", "")
+    r = hub.start_server("alice", "evil", {"image": "evil/miner:1"})
+    assert r.status_code == 403, r.text
