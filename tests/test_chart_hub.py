@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -75,6 +77,15 @@ def test_the_readme_example_is_clamped_on_the_charts_defaults(hub):
     assert container["resources"]["limits"]["cpu"] == "2"
     assert container["resources"]["limits"]["memory"] == str(2 * 2**30)  # singleuser.memory.limit 2G, within the 4G allowed
     hub.stop_server("alice", "")
+    # `jhpolicy check --values` on the same values files answers as this hub did.
+    dry = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "check", "--user", "alice", "--group", "students",
+                          "--body", json.dumps(FORUM_BODY), "--policies", str(POLICIES), "--json",
+                          *(a for v in hub.values for a in ("--values", str(v)))], capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    pod = json.loads(dry.stdout)["pod"]
+    assert pod["image"] == container["image"]
+    assert pod["limits"] == {"cpu": 2.0, "memory": 2 * 2**30} and container["resources"]["requests"] == {
+        "cpu": str(pod["requests"]["cpu"]).removesuffix(".0"), "memory": str(pod["requests"]["memory"])}
 
 
 def test_a_refusal_is_a_403_with_the_policys_message(hub):

@@ -66,6 +66,9 @@ def test_the_wheel_is_release_ready(installed):
     assert [r for r in requires if "extra ==" not in r] == [
         "httpx>=0.27", "jupyterhub-kubespawner>=7.0", "jupyterhub>=5.5", "pyyaml>=6"]
     assert "opa-python-client>=2.0; extra == 'cli'" in requires
+    # A short description of its own, not the README (no machine's timings, no relative links).
+    description = metadata.get_payload()
+    assert description.startswith("# jhpolicy") and len(description) < 3000 and "](#" not in description
     for shipped in ("jhpolicy/policies/spawn.rego", "jhpolicy/helm-values/jhpolicy.yaml",
                     "jhpolicy/z2jh/jupyterhub-4.4.0.tgz", "jhpolicy/z2jh/LICENSE", "jhpolicy/starter/cases.yaml",
                     "jhpolicy/starter/.github/workflows/jhpolicy.yml", "jhpolicy/offline-kubeconfig.yaml"):
