@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +26,7 @@ import pytest
 import yaml
 from traitlets.config import Config
 
+from jhpolicy.chart_config import chart_file, coalesce
 from jhpolicy.configmap import policy_files
 from jhpolicy.local_opa import free_port
 from jhpolicy.opa_binary import ensure_opa
@@ -58,23 +58,10 @@ INPUT = {
 }
 
 
-def chart_file(name: str) -> str:
-    """A file of the packaged chart, e.g. values.yaml."""
-    with tarfile.open(CHART) as tar:
-        return tar.extractfile(f"jupyterhub/{name}").read().decode()
-
-
-def helm_merge(base: dict, override: dict) -> dict:
-    """Helm's rule: maps merge recursively, lists and scalars replace, null deletes."""
-    merged = dict(base)
-    for key, value in override.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = helm_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+# Helm's rule (maps merge recursively, lists and scalars replace, null
+# deletes), as jhpolicy's --values applies it; tests/test_chart_values.py
+# checks it against what real Helm renders.
+helm_merge = coalesce
 
 
 def merged_values(stack: str) -> dict:

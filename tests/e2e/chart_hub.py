@@ -178,7 +178,7 @@ class ChartHub(Hub):
         self.log_file = open(self.log_path, "wb")
         self.process = subprocess.Popen([str(self.python.parent / args[0]), *args[1:]], cwd=self.at("/srv/jupyterhub"),
                                         env=self._env(), stdout=self.log_file, stderr=subprocess.STDOUT)
-        self._wait_until_up(timeout)
+        self.wait_until_up(timeout)
         self._make_users()
         return self
 
@@ -225,22 +225,6 @@ class ChartHub(Hub):
         while not predicate():
             assert process.poll() is None, f"{what}: the process exited"
             assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.1)
-
-    def _wait_until_up(self, timeout: float) -> None:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterHub exited:\n{self.log_text()[-4000:]}")
-            try:
-                if self.client.get("/hub/api/").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterHub did not answer within {timeout}s:\n{self.log_text()[-4000:]}")
             time.sleep(0.1)
 
     def _make_users(self) -> None:

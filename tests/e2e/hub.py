@@ -88,18 +88,7 @@ class Hub:
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterHub exited:\n{self.log_text()[-4000:]}")
-            try:
-                if self.client.get("/hub/api/").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterHub did not answer within {timeout}s:\n{self.log_text()[-4000:]}")
-            time.sleep(0.1)
+        self.wait_until_up(timeout)
         for name in ("bob", "carol"):
             self.api("POST", f"/users/{name}", token=self.tokens["harness"])
         for name in ("alice", "bob", "gina", "sam", "admin", "carol"):
@@ -107,6 +96,21 @@ class Hub:
             assert r.status_code == 201, r.text
             self.tokens[name] = r.json()["token"]
         return self
+
+    def wait_until_up(self, timeout: float) -> None:
+        """Until the hub's REST API answers through the proxy; fail if the hub exits or `timeout` s pass."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterHub exited:\n{self.log_text()[-4000:]}")
+            try:
+                if self.client.get("/hub/api/").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterHub did not answer within {timeout}s:\n{self.log_text()[-4000:]}")
+            time.sleep(0.1)
 
     def add_user(self, name: str, groups: tuple[str, ...] = ()) -> None:
         """A user with an API token, in `groups` (created if need be), through the REST API."""
