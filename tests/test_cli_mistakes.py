@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 import pytest
 
-from jhpolicy.opa_binary import OPA_VERSION, default_tools_dir, find_opa, is_checkout
+from jhpolicy.opa_binary import OPA_VERSION, default_tools_dir, is_checkout
 
 from .fixture_policies import POLICIES, ROOT
 from .test_cli import jhpolicy
