@@ -72,7 +72,7 @@ def finite(value: object) -> object:
     REST API accepts in group properties) as text: JSON has no such numbers,
     and a policy reading one where it expects an amount refuses it."""
     if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return json.dumps(value)  # "NaN", "Infinity" or "-Infinity", as Python's JSON writes them
     if isinstance(value, dict):
         return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
