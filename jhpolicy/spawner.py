@@ -581,9 +581,32 @@ class PolicyKubeSpawner(KubeSpawner):
     async def _watch_pods(self) -> None:
         """The pod reflector, started (KubeSpawner starts it only after
         load_user_options) and fully listed, so a decision sees every pod.
-        Only in a hub: `jhpolicy check` and offline spawns have no cluster."""
-        if getattr(self.user, "orm_user", None) is not None:
-            await self._start_watching_pods()
+        Only in a hub: `jhpolicy check` and offline spawns have no cluster.
+        Pods that cannot be listed (the API server unreachable) cannot be
+        counted: the policy is unavailable (503), within opa_timeout."""
+        if getattr(self.user, "orm_user", None) is None:
+            return
+        try:
+            await asyncio.wait_for(self._start_watching_pods(), self.opa_timeout)
+        except Exception as e:  # noqa: BLE001  (anything: the books cannot be made to agree with the cluster)
+            self._forget_pod_reflector_if_it_fails()
+            raise opa_client.PolicyUnavailable(
+                f"cannot list the hub's pods to count them for quotas: {type(e).__name__}: {e}"
+            ) from None
+
+    def _forget_pod_reflector_if_it_fails(self) -> None:
+        """A pod reflector whose first listing failed stays registered on
+        the class, and every later spawn would await its failure again: drop
+        it (now, or when its listing fails), so the next decision starts a new one."""
+        reflector, key = self.pod_reflector, self._get_reflector_key("pods")
+        if reflector is None:
+            return
+
+        def forget(future) -> None:
+            if not future.cancelled() and future.exception() is not None and self.reflectors.get(key) is reflector:
+                del self.reflectors[key]
+
+        reflector.first_load_future.add_done_callback(forget)
 
     @property
     def _pod_ref(self) -> str:

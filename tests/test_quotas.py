@@ -572,3 +572,26 @@ def test_a_full_gpu_group_does_not_spill_over_into_students(quota_opa):
     # Without a GPU, students' room is theirs to use.
     cpu_only = books.spawner("dual", "cpu", ["gpu-users", "students"], {"cpu_limit": 1})
     assert books.run(books.start(cpu_only)) == [200]
+
+
+def test_a_hub_that_cannot_list_its_pods_refuses_with_quotas_on(quota_opa, caplog):
+    """In a hub, a decision with quotas counts the pods first; an API server
+    that does not answer (here the offline kube config's unroutable address)
+    leaves nothing to count them with: 503, never a spawn the quotas did not
+    see, and within opa_timeout."""
+    from types import SimpleNamespace
+
+    books = Books(quota_opa.url, opa_timeout=2.0)
+    spawner = books.spawner("ann", "lab", ["gpu-users"], GPU)
+    spawner.user.orm_user = SimpleNamespace(id=7)  # what a hub's User has: the reflector is started
+    try:
+        with caplog.at_level(logging.ERROR):
+            assert books.run(books.start(spawner)) == [503]
+        books.run(asyncio.sleep(0))  # the failed listing's callbacks
+        assert spawner.pod_reflector is None  # so the next decision tries again
+        with caplog.at_level(logging.ERROR):
+            assert books.run(books.start(spawner)) == [503]
+    finally:
+        books.run(type(spawner)._stop_all_reflectors())  # the class-wide reflector it tried to start
+    assert "jhpolicy: refusing spawn of ann:lab: cannot list the hub's pods to count them for quotas" in caplog.text
+    assert books.ledger.holdings == {}

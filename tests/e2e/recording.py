@@ -6,7 +6,9 @@ other end-to-end test runs PolicyKubeSpawner against the real API server of
 tests/kube/cluster.py. These classes replace exactly the
 KubeSpawner methods that talk to it: `_start` past `load_user_options` and
 `get_pod_manifest` (namespace, reflectors, PVC, pod creation, waiting for
-the pod), `poll`, `stop` and `delete_forever`. Everything before that runs
+the pod), `poll`, `stop` and `delete_forever`, and the pod reflector that a
+decision with quotas starts (no pods to count: the recorder's books hold
+what the decisions booked). Everything before that runs
 for real: JupyterHub's handlers, `User.spawn`, `load_user_options` with its
 OPA call, and KubeSpawner's `get_pod_manifest()`.
 
@@ -86,6 +88,9 @@ class RecordingMixin:
             await PODS.holds.pop(key).wait()
         PODS.running.add(key)
         return f"http://127.0.0.1:{POD_PORT}"
+
+    async def _start_watching_pods(self, replace=False):
+        return None
 
     async def poll(self):
         return None if f"{self.user.name}/{self.name}" in PODS.running else 0
