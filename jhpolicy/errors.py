@@ -18,26 +18,27 @@ except ImportError:  # JupyterHub < 6
 UNAVAILABLE_MESSAGE = "spawn policy unavailable: the server was not started; try again later or ask your hub admin"
 
 
+class InvalidHTTPError(web.HTTPError, ValueError):
+    """A malformed request (400) on JupyterHub 5: also the ValueError
+    KubeSpawner raises for one, so code written for KubeSpawner catches it."""
+
+
 if SpawnException is not None:
 
-    class InvalidSpawnRequest(SpawnException, ValueError):
-        """A malformed request (400): also the ValueError KubeSpawner raises
-        for one, so code written for KubeSpawner catches it as before."""
+    class InvalidSpawnException(SpawnException, ValueError):
+        """A malformed request (400) on JupyterHub 6: also a ValueError, as above."""
 
 else:
-
-    class InvalidSpawnRequest(web.HTTPError, ValueError):  # JupyterHub 5
-        """A malformed request (400): also the ValueError KubeSpawner raises
-        for one, so code written for KubeSpawner catches it as before."""
+    InvalidSpawnException = None
 
 
-def spawn_error(status: int, message: str, reason: str, kind: type | None = None) -> web.HTTPError:
+def spawn_error(status: int, message: str, reason: str, invalid: bool = False) -> web.HTTPError:
     if SpawnException is not None:
-        error = (kind or SpawnException)(message, reason=reason, status_code=status)
+        error = (InvalidSpawnException if invalid else SpawnException)(message, reason=reason, status_code=status)
     else:
         # JupyterHub 5 renders log_message % args; given no args, tornado
         # escapes a '%' (which a policy message may contain) for that.
-        error = (kind or web.HTTPError)(status, message)
+        error = (InvalidHTTPError if invalid else web.HTTPError)(status, message)
     # What the spawn page and the API show, instead of the exception's repr.
     error.jupyterhub_message = message
     # The caller's request or the policy said no: not a failure of the hub
@@ -47,7 +48,7 @@ def spawn_error(status: int, message: str, reason: str, kind: type | None = None
 
 
 def invalid_request(message: str) -> web.HTTPError:
-    return spawn_error(400, f"Invalid spawn request: {message}", "invalid_request", InvalidSpawnRequest)
+    return spawn_error(400, f"Invalid spawn request: {message}", "invalid_request", invalid=True)
 
 
 def denied(messages: list[str], reason: str = "policy_denied") -> web.HTTPError:

@@ -43,7 +43,10 @@ def hub(cluster, pod_ips, tmp_path_factory):
     config = folder / "config.yaml"
     config.write_text(USER_CONFIG)
     python = hub_image_python(ROOT / ".venv-hub", build_wheel(folder / "dist"))
-    cluster.add_node("kwok-gpu-chart", gpus=8)
+    # Room for the 4 GPU servers the quota grants, on nodes of 2 GPUs like the
+    # session's own (test_kube needs no node to hold more than 2).
+    for name in ("kwok-gpu-chart-a", "kwok-gpu-chart-b"):
+        cluster.add_node(name, gpus=2)
     hub = ChartHub(folder, cluster, "jhub-chart", pod_ips.port, [config, *stack_files("plain")], python, POLICIES)
     hub.start()
     for name in [f"gpu{i}" for i in range(6)]:

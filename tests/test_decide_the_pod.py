@@ -273,18 +273,9 @@ def test_modify_pod_hook_cannot_change_the_decided_image(spawn, caplog):
     assert f"image '{EVIL}' is not the decided" in caplog.text
 
 
-def test_a_pod_without_a_decision_is_refused(opa):
-    import asyncio
-
-    from jhpolicy.offline import OfflineUser, make_spawner
-
-    async def go():
-        spawner = make_spawner(Config(), OfflineUser("alice"), {})
-        await spawner.get_pod_manifest()
-
-    with pytest.raises(Exception) as e:
-        asyncio.run(go())
-    assert getattr(e.value, "status_code", None) == 503
+# A pod without a decision: built outside a spawn it is KubeSpawner's, and the
+# check before the API server refuses it (tests/test_spawner.py,
+# test_a_manifest_outside_a_spawn_is_kubespawners_and_creates_nothing).
 
 
 # --- the token ---

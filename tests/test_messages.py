@@ -271,6 +271,8 @@ def test_refusals_status_reason_and_message(hub_errors, make, status, reason, me
     error = make()
     assert isinstance(error, web.HTTPError)
     assert error.status_code == status
+    # A malformed request is also the ValueError KubeSpawner raises for one; a refusal is not.
+    assert isinstance(error, ValueError) == (status == 400)
     # What JupyterHub's API and spawn page show instead of the exception text.
     assert error.jupyterhub_message == message
     assert errors.message_of(error) == message
