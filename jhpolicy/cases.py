@@ -10,7 +10,6 @@ typo never turns into a case that passes without testing anything.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -358,11 +357,6 @@ def from_logged(entry) -> tuple[Who, dict, dict | None, dict]:
 def dump(cases: list[dict], header: str) -> str:
     body = yaml.safe_dump({"cases": cases}, sort_keys=False, allow_unicode=True, width=110)
     return "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + body
-
-
-def report_json(results: list[Result]) -> str:
-    return json.dumps([{"name": r.case.name, "line": r.case.line, "passed": r.passed, "mismatches": r.mismatches}
-                       for r in results], indent=2)
 
 
 def run(suite: Suite, opa_url: str, config) -> list[Result]:

@@ -24,9 +24,6 @@ from traitlets.config import Config, PyFileConfigLoader
 from .errors import message_of
 from .ledger import Ledger, Totals
 
-OUTCOMES = ("allowed", "clamped", "denied", "invalid", "misconfigured", "unavailable", "defaults")
-
-
 class DryRunError(Exception):
     """What the admin gave cannot be run: the message says what to fix."""
 
