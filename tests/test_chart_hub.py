@@ -48,7 +48,11 @@ def hub(cluster, pod_ips, tmp_path_factory):
     for name in ("kwok-gpu-chart-a", "kwok-gpu-chart-b"):
         cluster.add_node(name, gpus=2)
     hub = ChartHub(folder, cluster, "jhub-chart", pod_ips.port, [config, *stack_files("plain")], python, POLICIES)
-    hub.start()
+    try:
+        hub.start()
+    except BaseException:
+        hub.stop()  # its proxy and OPA sidecar too
+        raise
     for name in [f"gpu{i}" for i in range(6)]:
         hub.add_user(name, ("gpu-users",))
     yield hub

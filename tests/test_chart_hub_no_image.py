@@ -47,7 +47,11 @@ def hub(cluster, pod_ips, tmp_path_factory):
     config.write_text(USER_CONFIG)
     hub = ChartHub(folder, cluster, "jhub-chart-no-image", pod_ips.port, [config, *stack_files("no-image-build")],
                    python, POLICIES, configmaps={"jhpolicy-wheels": files})
-    hub.start()
+    try:
+        hub.start()
+    except BaseException:
+        hub.stop()  # its proxy and OPA sidecar too
+        raise
     yield hub
     for user, server in running(hub):
         hub.stop_server(user, server)

@@ -143,6 +143,19 @@ class Hub:
         self.client.close()
         if self.process:
             self.log_file.close()
+        self._stop_orphaned_proxy()
+
+    def _stop_orphaned_proxy(self) -> None:
+        """The proxy JupyterHub started outlives a hub that was killed or
+        aborted (its pid file, in the hub's working folder, says which)."""
+        import signal
+
+        pid_file = self.dir / "jupyterhub-proxy.pid"
+        try:
+            pid = int(pid_file.read_text())
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
