@@ -73,8 +73,12 @@ def load(path: Path) -> Suite:
     except OSError as e:
         raise SuiteError(f"{path}: {e.strerror or e}") from None
     try:
-        root = yaml.compose(text)
-        doc = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)  # one parse: the nodes give each case's line
+        try:
+            root = loader.get_single_node()
+            doc = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as e:
         raise SuiteError(f"{path}: not YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(doc, dict):
@@ -260,22 +264,9 @@ def junit_xml(results: list[Result], suite: Suite) -> str:
 # --- writing cases: a starter suite, a case from a decision log line ---
 
 
-def case_from_report(name: str, who: Who, body: dict, report: dict, usage: dict | None = None) -> dict:
+def case_from_report(name: str, who: Who, body: dict, report: dict) -> dict:
     """A case that expects what `report` shows (to be reviewed by the admin)."""
-    case: dict = {"name": name, "user": who.user}
-    if who.groups:
-        case["groups"] = list(who.groups)
-    if who.group_properties:
-        case["group_properties"] = who.group_properties
-    if who.admin:
-        case["admin"] = True
-    if who.server:
-        case["server"] = who.server
-    if who.requester:
-        case["requester"] = who.requester
-    case["body"] = body
-    if usage:
-        case["usage"] = usage
+    case = case_of(name, who, body)
     outcome = report["outcome"]
     expect: dict = {"outcome": outcome}
     if report["status"] == 200:
@@ -291,9 +282,28 @@ def case_from_report(name: str, who: Who, body: dict, report: dict, usage: dict 
     return case
 
 
+def case_of(name: str, who: Who, body: dict, usage: dict | None = None) -> dict:
+    """A case's who and what, as a suite writes them (no expectation yet)."""
+    case: dict = {"name": name, "user": who.user}
+    if who.groups:
+        case["groups"] = list(who.groups)
+    if who.group_properties:
+        case["group_properties"] = who.group_properties
+    if who.admin:
+        case["admin"] = True
+    if who.server:
+        case["server"] = who.server
+    if who.requester:
+        case["requester"] = who.requester
+    case["body"] = body
+    if usage:
+        case["usage"] = usage
+    return case
+
+
 def starter_requests(data: dict) -> list[tuple[str, Who, dict]]:
-    """For each group (and requester) entry of the data: the defaults, its
-    maximum CPU, twice that, and an image none of its patterns allows."""
+    """For each group entry of the data: the defaults, its maximum CPU,
+    twice that, each extended resource, and an image none of its patterns allows."""
     requests = []
     groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
     for group, entry in sorted(groups.items()):

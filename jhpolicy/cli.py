@@ -128,7 +128,7 @@ def cmd_check(args) -> int:
         else:
             with LocalOPA([_policy_folder(args)]) as opa:
                 report = asyncio.run(dry_run.run(config, _who(args), user_options, opa.url, usage))
-                configured = dry_run.configured_groups(opa.url)
+                configured = dry_run.configured_groups(dry_run.policy_data(opa.url))
     except DryRunError as e:
         return _error("check", str(e))
     except (OPANotFound, RuntimeError) as e:
@@ -183,7 +183,7 @@ def cmd_test(args) -> int:
                                     args.values or [str(v) for v in suite.values])
         with LocalOPA([policies]) as opa:
             results = cases.run(suite, opa.url, config)
-            configured = dry_run.configured_groups(opa.url)
+            configured = dry_run.configured_groups(dry_run.policy_data(opa.url))
     except (cases.SuiteError, DryRunError) as e:
         return _error("test", str(e))
     except (OPANotFound, RuntimeError) as e:
@@ -214,8 +214,6 @@ def _init_cases(args, path: Path) -> int:
     """A starter suite: requests made from the data's entries, expecting what the policy does now."""
     import datetime
 
-    import httpx
-
     from . import cases
     from .local_opa import LocalOPA
 
@@ -225,8 +223,8 @@ def _init_cases(args, path: Path) -> int:
     try:
         config = dry_run.hub_config(args.config, args.values)
         with LocalOPA([policies]) as opa:
-            data = httpx.get(f"{opa.url}/v1/data/jhpolicy", timeout=10, trust_env=False).json().get("result")
-            if not isinstance(data, dict):
+            data = dry_run.policy_data(opa.url)
+            if data is None:
                 return _error("test", f"{policies}: no data.jhpolicy to make cases from")
             written = []
             for name, who, body in cases.starter_requests(data):
@@ -258,20 +256,22 @@ def _case_from_replay(args, path: Path) -> int:
         return _error("test", f"--from-replay {args.from_replay}: {e.strerror or e}")
     except (ExplainError, cases.SuiteError) as e:
         return _error("test", f"--from-replay {args.from_replay}: {e}")
-    case = cases.case_from_report(f"decision {entry.decision_id}", who, body, {"status": 0, "outcome": ""}, usage)
-    case["expect"] = expect
+    case = {**cases.case_of(f"decision {entry.decision_id}", who, body, usage), "expect": expect}
     if path.exists():
+        current = path.read_text()
         try:
-            existing = yaml.safe_load(path.read_text()) or {}
+            existing = yaml.safe_load(current) or {}
         except yaml.YAMLError as e:
             return _error("test", f"{path}: not YAML: {str(e).splitlines()[0]}")
         if not isinstance(existing, dict) or not isinstance(existing.get("cases", []), list):
             return _error("test", f"{path}: not a suite (a mapping with a list of cases)")
         if any(isinstance(c, dict) and c.get("name") == case["name"] for c in existing.get("cases") or []):
             return _error("test", f"{path} already has a case named {case['name']!r}")
-        text = path.read_text().rstrip("\n") + "\n" + yaml.safe_dump([case], sort_keys=False, width=110)
-        if "cases" not in existing:
-            text = path.read_text().rstrip("\n") + "\ncases:\n" + yaml.safe_dump([case], sort_keys=False, width=110)
+        # Appended as text, so the admin's comments stay; it must read back as the suite's last case.
+        text = current.rstrip("\n") + ("\n" if "cases" in existing else "\ncases:\n")
+        text += yaml.safe_dump([case], sort_keys=False, width=110)
+        if (yaml.safe_load(text).get("cases") or [None])[-1] != case:
+            return _error("test", f"{path}: cannot append a case: put \"cases:\" last in the file")
     else:
         text = cases.dump([case], f"Cases made by `jhpolicy test --from-replay` from {args.from_replay}.")
     path.write_text(text)

@@ -209,19 +209,24 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
     return report
 
 
-def configured_groups(opa_url: str) -> set[str] | None:
-    """The group names the policy's data has entries for (allowances and
-    quotas), or None when the data is not jhpolicy's."""
+def policy_data(opa_url: str) -> dict | None:
+    """data.jhpolicy as the OPA at `opa_url` has it; None if it is not an object."""
     import httpx
 
     try:
         doc = httpx.get(f"{opa_url}/v1/data/jhpolicy", timeout=10, trust_env=False).json().get("result")
     except (httpx.HTTPError, ValueError):
         return None
-    if not isinstance(doc, dict):
+    return doc if isinstance(doc, dict) else None
+
+
+def configured_groups(data: dict | None) -> set[str] | None:
+    """The group names the policy's data has entries for (allowances and
+    quotas), or None when the data is not jhpolicy's."""
+    if data is None:
         return None
-    names = set(doc.get("groups") or {}) if isinstance(doc.get("groups"), dict) else set()
-    quotas = doc.get("quotas") if isinstance(doc.get("quotas"), dict) else {}
+    names = set(data["groups"]) if isinstance(data.get("groups"), dict) else set()
+    quotas = data.get("quotas") if isinstance(data.get("quotas"), dict) else {}
     if isinstance(quotas.get("groups"), dict):
         names |= set(quotas["groups"])
     return names

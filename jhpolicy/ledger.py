@@ -112,10 +112,9 @@ class Ledger:
     def __init__(self) -> None:
         # Keyed by (user, server) as the spawner names them (jhpolicy.spawner: database ids in a hub).
         self.holdings: dict[tuple, Holding] = {}
-        # Bookings held until their pod is gone, by key, with the pod's
-        # reflector key: servers whose stop failed, and pods no server's
-        # booking names (jhpolicy.reconcile).
-        self.orphans: dict[tuple, str] = {}
+        # Bookings held until their pod (Holding.pod) is gone: servers whose
+        # stop failed, and pods no server's booking names (jhpolicy.reconcile).
+        self.orphans: set[tuple] = set()
         # Which booking holds each pod: one pod is booked once, whoever books it.
         self.pods: dict[str, tuple] = {}
         self.users: dict[str, Totals] = defaultdict(Totals)
@@ -158,7 +157,7 @@ class Ledger:
             if holding.pod is None or holding.pod in self.pods:
                 return False
             self._book(holding)
-            self.orphans[(holding.user, holding.server)] = holding.pod
+            self.orphans.add((holding.user, holding.server))
             return True
 
     def unnamed(self, pods) -> list[str]:
@@ -185,21 +184,22 @@ class Ledger:
                 return None
             return self._release(user, server)
 
-    def orphan(self, user, server, pod: str) -> None:
-        """A server whose stop failed: keep its booking until `pod` is gone."""
+    def orphan(self, user, server) -> None:
+        """A server whose stop failed: keep its booking until its pod is gone."""
         with self._totals_lock:
-            if (user, server) in self.holdings:
-                self.orphans[(user, server)] = pod
+            holding = self.holdings.get((user, server))
+            if holding is not None and holding.pod is not None:
+                self.orphans.add((user, server))
 
     def release_gone(self, pod_exists) -> list[Holding]:
         """Release the bookings held until their pod is gone (see
         :meth:`orphan`, :meth:`hold_unnamed`) whose pod `pod_exists(pod)` says is gone."""
         with self._totals_lock:
-            gone = [key for key, pod in self.orphans.items() if not pod_exists(pod)]
+            gone = [key for key in self.orphans if not pod_exists(self.holdings[key].pod)]
             return [self._release(*key) for key in gone]
 
     def _release(self, user: str, server: str) -> Holding | None:
-        self.orphans.pop((user, server), None)
+        self.orphans.discard((user, server))
         holding = self.holdings.pop((user, server), None)
         if holding is not None:
             if holding.pod is not None and self.pods.get(holding.pod) == (user, server):

@@ -11,15 +11,15 @@ from pathlib import Path
 from opa_client import OpaClient
 
 from .opa_binary import ensure_opa
+from .shipped import shipped
 
 
 def bundled_policies() -> Path:
     """The policies shipped with jhpolicy: inside the wheel, or the checkout's policies/."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "policies", here.parent / "policies"):
-        if (candidate / "spawn.rego").exists():
-            return candidate
-    raise FileNotFoundError("jhpolicy's bundled policies are missing from this installation")
+    found = shipped("policies")
+    if found is None or not (found / "spawn.rego").exists():
+        raise FileNotFoundError("jhpolicy's bundled policies are missing from this installation")
+    return found
 
 
 def free_port() -> int:

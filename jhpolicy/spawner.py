@@ -533,7 +533,7 @@ class PolicyKubeSpawner(KubeSpawner):
             # JupyterHub considers the server stopped anyway; its pod may
             # still hold what it was decided. Booked until the pod is gone.
             if self.policy_quotas:
-                self._ledger().orphan(*self._server_key, self._pod_ref)
+                self._ledger().orphan(*self._server_key)
             raise
 
     async def poll(self):
@@ -586,6 +586,10 @@ class PolicyKubeSpawner(KubeSpawner):
         counted: the policy is unavailable (503), within opa_timeout."""
         if getattr(self.user, "orm_user", None) is None:
             return
+        reflector = self.pod_reflector
+        loaded = reflector.first_load_future if reflector is not None else None
+        if loaded is not None and loaded.done() and not loaded.cancelled() and loaded.exception() is None:
+            return  # listed already: no task per decision
         try:
             await asyncio.wait_for(self._start_watching_pods(), self.opa_timeout)
         except Exception as e:  # noqa: BLE001  (anything: the books cannot be made to agree with the cluster)

@@ -14,14 +14,13 @@ import shutil
 from pathlib import Path
 
 from .local_opa import bundled_policies
+from .shipped import shipped
 
-HERE = Path(__file__).resolve().parent
 # Where each file goes in the admin's folder -> where it is (in the wheel, in a checkout).
 EXTRAS = {
-    "cases.yaml": ("starter/cases.yaml", "../cases.yaml"),
-    "cases_hub_config.py": ("starter/cases_hub_config.py", "../cases_hub_config.py"),
-    ".github/workflows/jhpolicy.yml": ("starter/.github/workflows/jhpolicy.yml",
-                                       "../starter/.github/workflows/jhpolicy.yml"),
+    "cases.yaml": ("starter/cases.yaml", "cases.yaml"),
+    "cases_hub_config.py": ("starter/cases_hub_config.py", "cases_hub_config.py"),
+    ".github/workflows/jhpolicy.yml": ("starter/.github/workflows/jhpolicy.yml", "starter/.github/workflows/jhpolicy.yml"),
 }
 POLICY_SUFFIXES = (".rego", ".json", ".yaml", ".yml")
 
@@ -38,8 +37,8 @@ def sources() -> dict[str, Path]:
         if path.is_file() and path.suffix in POLICY_SUFFIXES:
             found[f"policies/{path.name}"] = path
     for target, candidates in EXTRAS.items():
-        path = next((HERE / c for c in candidates if (HERE / c).is_file()), None)
-        if path is None:
+        path = shipped(*candidates)
+        if path is None or not path.is_file():
             raise StarterError(f"{target} is missing from this installation of jhpolicy")
         found[target] = path.resolve()
     return found

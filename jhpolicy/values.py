@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from .shipped import shipped
+
 # The values files jhpolicy ships (helm-values/), applied after the user's
 # own: `jhpolicy values --stack NAME -f config.yaml`.
 STACKS = {
@@ -30,11 +32,10 @@ STACKS = {
 
 def shipped_values() -> Path:
     """helm-values/: inside the wheel, or the checkout's."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "helm-values", here.parent / "helm-values"):
-        if (candidate / "jhpolicy.yaml").is_file():
-            return candidate
-    raise ValuesError("jhpolicy's values files (helm-values/) are missing from this installation")
+    found = shipped("helm-values")
+    if found is None:
+        raise ValuesError("jhpolicy's values files (helm-values/) are missing from this installation")
+    return found
 
 
 def stack_files(name: str) -> list[Path]:

@@ -369,7 +369,7 @@ def test_a_pod_is_booked_once_whoever_books_it():
     book.hold(ledger.Holding.of_pod(3, 30, "gpu-users", {"cpu_limit": 2, "extra_resource_limits": {"nvidia.com/gpu": 1}},
                                     "ns/jupyter-ann"))
     assert sorted(book.holdings) == [(3, 30), (7, 70)] and book.hub.as_input()["servers"] == 2
-    assert book.orphans == {} and book.unnamed(pods) == ["ns/jupyter-done"]
+    assert book.orphans == set() and book.unnamed(pods) == ["ns/jupyter-done"]
     # Booked on its own again once the server's booking is released while the pod stays (a failed stop, then a restart).
     book.release(3, 30)
     assert book.hold_unnamed(reconcile.unnamed_holding("ns/jupyter-ann", pods["ns/jupyter-ann"], {"ann": 3}.get))
