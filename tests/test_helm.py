@@ -16,8 +16,6 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import jsonschema
@@ -33,6 +31,7 @@ from jhpolicy.opa_binary import ensure_opa
 from jhpolicy.values import STACKS
 
 from .conftest import POLICIES, ROOT
+from .sidecar import ConfigMapMount, sidecar_command
 
 # The packaged z2jh 4.4.0 chart, kept in the repository with its license and
 # provenance (jhpolicy/z2jh/README.md); the schema and defaults are read from it.
@@ -183,50 +182,6 @@ def test_extra_config_selects_policy_spawner(opa):
 
 
 # --- the sidecar's arguments, for real ---
-
-
-class ConfigMapMount:
-    """A folder laid out the way the kubelet mounts a ConfigMap: each key a
-    symlink into ..data, which points at a timestamped folder and is swapped
-    atomically on update."""
-
-    def __init__(self, root: Path, files: dict[str, str]):
-        self.root = root
-        root.mkdir(parents=True)
-        self.update(files)
-        for name in files:
-            (root / name).symlink_to(f"..data/{name}")
-
-    def update(self, files: dict[str, str]) -> None:
-        stamp = datetime.now(timezone.utc).strftime("..%Y_%m_%d_%H_%M_%S.%f")
-        (self.root / stamp).mkdir()
-        for name, text in files.items():
-            (self.root / stamp / name).write_text(text)
-        old = (self.root / "..data").resolve() if (self.root / "..data").exists() else None
-        tmp = self.root / "..data_tmp"
-        tmp.symlink_to(stamp)
-        os.replace(tmp, self.root / "..data")
-        if old:
-            for f in old.iterdir():
-                f.unlink()
-            old.rmdir()
-
-
-def sidecar_command(opa_container: dict, mounts: dict[str, Path], decision_port: int, diag_port: int) -> list[str]:
-    """The container's args with the pod's addresses and paths mapped to this machine.
-
-    The diagnostic address ":8282" (every address of the pod) becomes
-    loopback here: on this machine nothing may listen beyond 127.0.0.1. The
-    exact form is run in a network namespace of its own (test_diagnostic_address_serves_both_families).
-    """
-    args = []
-    for arg in opa_container["args"]:
-        arg = arg.replace("--diagnostic-addr=:8282", f"--diagnostic-addr=127.0.0.1:{diag_port}")
-        arg = arg.replace(":8181", f":{decision_port}")
-        for mount, root in mounts.items():
-            arg = arg.replace(f"={mount}/", f"={root}/")
-        args.append(str(mounts.get(arg, arg)))
-    return [ensure_opa(), *args]
 
 
 def wait_for(predicate, timeout=30.0, what="condition"):

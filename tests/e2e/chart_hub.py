@@ -36,8 +36,8 @@ import yaml
 
 from jhpolicy.configmap import policy_files
 from jhpolicy.local_opa import free_port, stop_process
-from jhpolicy.opa_binary import ensure_opa
 
+from ..sidecar import ConfigMapMount, sidecar_command
 from .hub import ROOT, Hub, find_chp
 
 CHART = ROOT / "jhpolicy" / "z2jh" / "jupyterhub-4.4.0.tgz"
@@ -59,29 +59,6 @@ def render(values: list[Path], namespace: str, workdir: Path) -> list[dict]:
 def find(docs: list[dict], kind: str, name: str) -> dict:
     (doc,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
     return doc
-
-
-class ConfigMapFolder:
-    """A ConfigMap as the kubelet mounts it: each key a symlink into ..data,
-    swapped atomically on update (what OPA's --watch sees)."""
-
-    def __init__(self, root: Path, files: dict[str, str]):
-        self.root, self.generation = root, 0
-        root.mkdir(parents=True)
-        self.update(files)
-        for name in files:
-            (root / name).symlink_to(f"..data/{name}")
-
-    def update(self, files: dict[str, str | bytes]) -> None:
-        self.generation += 1
-        stamp = f"..gen_{self.generation}"
-        (self.root / stamp).mkdir()
-        for name, content in files.items():
-            path = self.root / stamp / name
-            path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
-        tmp = self.root / "..data_tmp"
-        tmp.symlink_to(stamp)
-        os.replace(tmp, self.root / "..data")
 
 
 class ChartHub(Hub):
@@ -135,7 +112,7 @@ class ChartHub(Hub):
         for mount in self.container["volumeMounts"]:
             volume, where = volumes[mount["name"]], self.at(mount["mountPath"])
             if volume.get("configMap", {}).get("name") in self.configmaps:
-                ConfigMapFolder(where, self.configmaps[volume["configMap"]["name"]])
+                ConfigMapMount(where, self.configmaps[volume["configMap"]["name"]])
             elif "configMap" in volume or "secret" in volume:
                 files = configmap if "configMap" in volume else self.secret
                 if "subPath" in mount:
@@ -186,14 +163,10 @@ class ChartHub(Hub):
         hub = find(self.docs, "Deployment", "hub")["spec"]["template"]["spec"]
         opa = next(c for c in hub["containers"] if c["name"] == "opa")
         (mount,) = [m for m in opa["volumeMounts"] if m["name"] == "jhpolicy-policies"]
-        self.policy_mount = ConfigMapFolder(self.at(mount["mountPath"]), policy_files(self.policies))
-        args = []
-        for arg in opa["args"]:
-            arg = arg.replace("--diagnostic-addr=:8282", f"--diagnostic-addr=127.0.0.1:{self.diag_port}")
-            arg = arg.replace("127.0.0.1:8181", f"127.0.0.1:{self.opa_port}")
-            args.append(str(self.at(arg)) if arg == mount["mountPath"] else arg)
+        self.policy_mount = ConfigMapMount(self.at(mount["mountPath"]), policy_files(self.policies))
+        command = sidecar_command(opa, {mount["mountPath"]: self.policy_mount.root}, self.opa_port, self.diag_port)
         self.sidecar_log = self.dir / "opa.log"
-        self.sidecar = subprocess.Popen([ensure_opa(), *args], stdout=open(self.sidecar_log, "wb"), stderr=subprocess.STDOUT)
+        self.sidecar = subprocess.Popen(command, stdout=open(self.sidecar_log, "wb"), stderr=subprocess.STDOUT)
         self._wait(lambda: self._ok(f"http://127.0.0.1:{self.diag_port}/health"), "the OPA sidecar's /health",
                    self.sidecar)
 
