@@ -12,6 +12,7 @@ import math
 
 from .pod import Pod
 from .request import SpawnRequest
+from .users import user_groups
 
 # 2: `pod` and `sources` (the pod's final values and where each came from)
 # replace `current`; limits are never 0, "no limit" is null.
@@ -19,8 +20,8 @@ INPUT_VERSION = 2
 
 
 def describe_user(user) -> dict:
-    groups = sorted(g if isinstance(g, str) else g.name for g in (getattr(user, "groups", None) or []))
-    return {"name": user.name, "admin": bool(getattr(user, "admin", False)), "groups": groups}
+    groups = sorted(g if isinstance(g, str) else g.name for g in user_groups(user))
+    return {"name": user.name, "admin": getattr(user, "admin", False) is True, "groups": groups}
 
 
 def describe_requester(current_user, user) -> dict:
@@ -33,7 +34,7 @@ def describe_requester(current_user, user) -> dict:
     kind = "user"
     if type(who).__name__ == "Service" or getattr(who, "kind", None) == "service":
         kind = "service"
-    return {"kind": kind, "name": who.name, "admin": bool(getattr(who, "admin", False))}
+    return {"kind": kind, "name": who.name, "admin": getattr(who, "admin", False) is True}
 
 
 def describe_groups(user) -> dict:
@@ -41,7 +42,7 @@ def describe_groups(user) -> dict:
     >= 4, editable by admins in the admin page and the REST API), where
     admins can set a group's quota without a redeploy."""
     groups = {}
-    for group in getattr(user, "groups", None) or []:
+    for group in user_groups(user):
         if isinstance(group, str):
             groups[group] = {"properties": {}}
         else:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from .quantities import LIMIT_OF, InvalidValue, check_resource_name, kubernetes_quantity, parse_amount
 from .request import UNLISTED_SUFFIX, SpawnRequest
+from .users import user_groups
 
 EXTRA_KEYS = ("extra_resource_limits", "extra_resource_guarantees")
 
@@ -53,7 +54,7 @@ def _layers(spawner, request: SpawnRequest, profile: dict | None) -> list[tuple[
     layers = []
     group_overrides = getattr(spawner, "group_overrides", None)
     if isinstance(group_overrides, dict):
-        groups = {g if isinstance(g, str) else g.name for g in getattr(spawner.user, "groups", None) or []}
+        groups = {g if isinstance(g, str) else g.name for g in user_groups(spawner.user)}
         for key in sorted(group_overrides):
             entry = group_overrides[key]
             if groups & set(entry.get("groups", [])):

@@ -510,14 +510,20 @@ class PolicyKubeSpawner(KubeSpawner):
         if self.policy_quotas:
             self._ledger().release(*self._server_key)
 
-    async def start(self):
-        try:
-            return await super().start()
-        except BaseException:
-            # JupyterHub stops a failed spawn (and clear_state releases it);
-            # releasing here too covers callers that only call start().
+    def start(self):
+        # Not a coroutine, as in KubeSpawner: the spawn is scheduled at once and
+        # its Future returned, which progress() waits on even before anyone
+        # awaits start() (KubeSpawner's own test_spawn_progress does this).
+        future = super().start()
+        future.add_done_callback(self._release_if_failed)
+        return future
+
+    def _release_if_failed(self, future: asyncio.Future) -> None:
+        # JupyterHub stops a failed spawn (and clear_state releases it);
+        # releasing here too covers callers that only call start(). Done
+        # callbacks run before the awaiting caller resumes.
+        if future.cancelled() or future.exception() is not None:
             self._release()
-            raise
 
     def clear_state(self):
         """Called when a server stops (also when the pod vanished outside the

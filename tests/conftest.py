@@ -24,6 +24,10 @@ from .opa_server import opa_server
 
 TEST_POLICIES = ROOT / "tests" / "policies"
 
+# KubeSpawner's own suite, vendored: tests/test_kubespawner_suite.py runs it
+# in its own venv and process, never as part of this one.
+collect_ignore = ["upstream"]
+
 
 @pytest.fixture(scope="session")
 def opa():

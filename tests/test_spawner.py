@@ -219,6 +219,21 @@ def test_admin_requester_gets_admin_allowance(spawn):
     assert r.pod["limits"]["cpu"] == 12.0
 
 
+def test_a_user_object_that_is_not_jupyterhubs_is_in_no_group_and_no_admin():
+    # KubeSpawner's own tests spawn for a unittest Mock, whose every attribute
+    # (groups, admin) is another, truthy Mock: it must get the least, not an
+    # admin's allowance or a crash.
+    from unittest.mock import Mock
+
+    from jhpolicy.opa_input import describe_groups, describe_requester, describe_user
+
+    user = Mock()
+    user.name = "mock"
+    assert describe_user(user) == {"name": "mock", "admin": False, "groups": []}
+    assert describe_requester(None, user) == {"kind": "user", "name": "mock", "admin": False}
+    assert describe_groups(user) == {}
+
+
 def test_input_document(opa):
     c = Config()
     c.PolicyKubeSpawner.opa_decision_path = "jhpolicy_contract/echo_input"

@@ -30,6 +30,9 @@ profiles_not_a_list := "small"
 
 profiles_none := []
 
+# Every profile the admin configured, as KubeSpawner alone would show them.
+profiles_all := input.profiles
+
 # A value the spawner's trait refuses, for a key in a widened ceiling.
 node_selector_not_a_map := {"allow": true, "overrides": {"node_selector": "gpu"}, "messages": []}
 
