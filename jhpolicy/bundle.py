@@ -1,7 +1,7 @@
 """Build a signed OPA bundle of the policies and data, for many hubs.
 
 One bundle server, many hubs: each hub's OPA sidecar polls the server and
-verifies the bundle's signature before activating it (see the README, "Many
+verifies the bundle's signature before activating it (see the docs, "Many
 hubs"). The bundle holds exactly what the ConfigMap would (the policy
 folder's .rego and data files, tests left out); ``opa build`` writes it and
 signs it with the given key, naming the key id in the signature's claims.

@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the policy folder, and compare outcome, pod values, message and charge. Exit 0: all passed; 1: a case "
         "failed; 2: the suite is empty, malformed or could not run. No cluster, no hub.",
     )
-    test.add_argument("cases", metavar="CASES.yaml", help="the suite (see the README, \"Test your data\")")
+    test.add_argument("cases", metavar="CASES.yaml", help="the suite (see the docs, \"Test your data\")")
     test.add_argument("--policies", help="policy folder (default: the suite's \"policies\", else the bundled policies)")
     test.add_argument("--config", help="a jupyterhub_config.py to load (default: the suite's \"config\")")
     test.add_argument("--values", metavar="FILE", action="append",

@@ -1,6 +1,6 @@
 """Build the document jhpolicy sends to OPA as ``input``.
 
-The shape is a contract with policy authors (documented in the README), so
+The shape is a contract with policy authors (docs/reference/input.md), so
 it carries a version: add fields freely, but a change that renames or removes
 one bumps ``INPUT_VERSION``.
 """

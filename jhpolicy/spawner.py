@@ -67,7 +67,8 @@ class PolicyKubeSpawner(KubeSpawner):
         does not count against OPA. Keep it under JupyterHub's
         `slow_spawn_timeout` (10 s by default) so a caller gets the 503 in the
         response rather than a 202 and a failure seen only in the progress
-        stream.
+        stream. With `policy_quotas`, time spent waiting for earlier spawns'
+        decisions counts too.
         """,
     )
 
@@ -122,7 +123,11 @@ class PolicyKubeSpawner(KubeSpawner):
         config=True,
         help="""
         Bearer token sent to OPA when OPA runs with `--authentication=token`.
-        Defaults to the environment variable JHPOLICY_OPA_TOKEN. Never logged.
+        Defaults to the environment variable JHPOLICY_OPA_TOKEN. Surrounding
+        whitespace (the trailing newline `kubectl create secret --from-file`
+        keeps) is stripped; control characters or non-ASCII are a
+        configuration error (TraitError): for JHPOLICY_OPA_TOKEN at hub start,
+        otherwise when a spawner is configured. Never logged.
         """,
     )
 
@@ -157,8 +162,12 @@ class PolicyKubeSpawner(KubeSpawner):
         help="""
         What to do when OPA is unreachable or its answer breaks the decision
         contract. "deny": refuse the spawn with 503. "defaults": start the
-        server with the admin's configured defaults, ignoring the requested
-        overrides and profile. Unchecked values are never applied.
+        server with the admin's configured defaults, default profile included
+        (exactly what an empty request gets), ignoring the requested overrides
+        and profile. Unchecked values are never applied, and a malformed
+        request is a 400 in both modes, never a fallback. With `policy_quotas`,
+        a server started with the defaults is booked (charged to no group) but
+        not checked against any quota.
         """,
     )
 
@@ -168,7 +177,10 @@ class PolicyKubeSpawner(KubeSpawner):
         config=True,
         help="""
         The ceiling: spawner attributes a policy decision may set. A decision
-        that sets any other key is a policy bug and fails closed. Widen it only
+        that sets any other key is a policy bug and fails closed (503, error
+        logged, nothing applied). The default is the keys jhpolicy parses:
+        image, cpu_limit, cpu_guarantee, mem_limit, mem_guarantee,
+        extra_resource_limits and extra_resource_guarantees. Widen it only
         for keys you mean users to choose under policy, e.g. `node_selector`.
         """,
     )

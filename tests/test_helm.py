@@ -64,7 +64,7 @@ helm_merge = coalesce
 
 
 def merged_values(stack: str) -> dict:
-    """The chart's values with the stack's files as the README combines them (`jhpolicy values --stack`)."""
+    """The chart's values with the stack's files as the docs combine them (`jhpolicy values --stack`)."""
     from jhpolicy.values import combine
 
     stack_values = combine([(VALUES / name).read_text() for name in STACKS[stack]])

@@ -162,7 +162,7 @@ def helm(cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess
 
 
 def combined_values(tmp_path: Path, stack: str) -> Path:
-    """The user's config.yaml with jhpolicy's values, as the README says: `jhpolicy values`."""
+    """The user's config.yaml with jhpolicy's values, as the docs say: `jhpolicy values`."""
     files = [USER_CONFIG, *(VALUES / n for n in STACKS[stack]), OVERRIDES]
     result = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "values", *(a for f in files for a in ("-f", str(f)))],
                             capture_output=True, text=True, check=True)

@@ -1,7 +1,7 @@
 //go:build tools
 
 // The Kubernetes control plane jhpolicy's tests run against, pinned here and
-// built by ./dev into .tools/k8s/bin (see README, "Real Kubernetes").
+// built by ./dev into .tools/k8s/bin (see docs/development.md).
 package tools
 
 import (

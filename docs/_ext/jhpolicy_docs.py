@@ -1,0 +1,148 @@
+"""Reference pages generated from the code, so that they cannot drift from it.
+
+- ``jhpolicy-config``: PolicyKubeSpawner's own configurable traits, through
+  autodoc-traits (their ``help`` is the one source).
+- ``jhpolicy-cli``: every ``jhpolicy`` subcommand's ``--help``, from the parser.
+- ``jhpolicy-metrics``: the Prometheus metrics jhpolicy registers.
+- ``jhpolicy-data-schema``: the data format, from jhpolicy/data.schema.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import importlib
+import pkgutil
+import re
+from importlib import resources
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
+
+
+class _Generated(SphinxDirective):
+    def rst(self) -> list[str]:
+        raise NotImplementedError
+
+    def run(self) -> list[nodes.Node]:
+        container = nodes.container()
+        nested_parse_with_titles(self.state, StringList(self.rst(), source=f"<{self.name}>"), container)
+        return container.children
+
+
+class ConfigDirective(_Generated):
+    def rst(self) -> list[str]:
+        from jhpolicy.spawner import PolicyKubeSpawner
+
+        own = set(PolicyKubeSpawner.class_own_traits(config=True))
+        # autodoc-traits adds every configurable trait, inherited ones too:
+        # KubeSpawner's are documented by KubeSpawner.
+        inherited = sorted(set(PolicyKubeSpawner.class_traits(config=True)) - own)
+        return [
+            ".. autoconfigurable:: jhpolicy.spawner.PolicyKubeSpawner",
+            "   :members: " + ", ".join(sorted(own)),
+            "   :exclude-members: " + ", ".join(inherited),
+            "",
+        ]
+
+
+def _subcommands(parser: argparse.ArgumentParser):
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {a.dest: a.help for a in action._choices_actions}
+    for name, sub in action.choices.items():
+        yield name, helps.get(name, ""), sub
+
+
+class CliDirective(_Generated):
+    def rst(self) -> list[str]:
+        from jhpolicy.cli import build_parser
+
+        parser = build_parser()
+        lines = []
+        for name, summary, sub in _subcommands(parser):
+            title = f"``jhpolicy {name}``"
+            lines += [title, "-" * len(title), "", (summary or "").capitalize() + ".", "", ".. code-block:: text", ""]
+            lines += ["   " + line for line in sub.format_help().rstrip().splitlines()]
+            lines += [""]
+        return lines
+
+
+class MetricsDirective(_Generated):
+    def rst(self) -> list[str]:
+        lines = [".. list-table::", "   :header-rows: 1", "", "   * - metric", "     - type", "     - labels", "     - meaning"]
+        for name, kind, labels, doc in sorted(_metrics()):
+            shown = ", ".join(f"``{label}``" for label in labels) or "—"
+            lines += [f"   * - ``{name}``", f"     - {kind}", f"     - {shown}", f"     - {_escape(doc)}"]
+        return lines + [""]
+
+
+def _metrics():
+    """(exposed name, type, labels, help) of every metric a jhpolicy module defines."""
+    import jhpolicy
+    from prometheus_client.metrics import MetricWrapperBase
+
+    found = {}
+    for info in pkgutil.iter_modules(jhpolicy.__path__, "jhpolicy."):
+        module = importlib.import_module(info.name)
+        for obj in vars(module).values():
+            if isinstance(obj, MetricWrapperBase):
+                suffix = "_total" if obj._type == "counter" else ""
+                found[obj._name + suffix] = (obj._type, tuple(obj._labelnames), obj._documentation)
+            elif type(obj).__module__ == info.name and callable(getattr(obj, "collect", None)):
+                for family in obj.collect():  # a custom collector, e.g. jhpolicy_usage
+                    found[family.name] = (family.type, tuple(getattr(family, "_labelnames", ())), family.documentation)
+    return [(name, *rest) for name, rest in found.items()]
+
+
+def _escape(text: str) -> str:
+    """Markdown-style `code` in help and schema text as RST literals."""
+    return re.sub(r"`([^`]+)`", r"``\1``", text.replace("*", r"\*"))
+
+
+class DataSchemaDirective(_Generated):
+    def rst(self) -> list[str]:
+        schema = json.loads(resources.files("jhpolicy").joinpath("data.schema.json").read_text())
+        defs = schema["$defs"]
+        lines = [_escape(schema["description"]), ""]
+        lines += _object_rst("data.jhpolicy", schema, defs)
+        for name in ("allowance", "quota"):
+            lines += _object_rst(f"an {name}" if name[0] in "aeiou" else f"a {name}", defs[name], defs)
+        lines += _object_rst("an allowance's max", defs["allowance"]["properties"]["max"], defs)
+        return lines
+
+
+def _type_of(spec: dict, defs: dict) -> str:
+    if "$ref" in spec:
+        name = spec["$ref"].rsplit("/", 1)[1]
+        target = defs[name]
+        if name in ("allowance", "quota"):
+            return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+        return _escape(target.get("description", name))
+    if spec.get("type") == "array":
+        return f"list of {spec['items']['type']}s"
+    if spec.get("type") == "object" and "additionalProperties" in spec and isinstance(spec["additionalProperties"], dict):
+        return "object: name → " + _type_of(spec["additionalProperties"], defs)
+    return spec.get("type", "")
+
+
+def _object_rst(title: str, spec: dict, defs: dict) -> list[str]:
+    lines = [title, "-" * len(title), ""]
+    if spec.get("description") and title != "data.jhpolicy":
+        lines += [_escape(spec["description"]), ""]
+    lines += [".. list-table::", "   :header-rows: 1", "", "   * - key", "     - value", "     - meaning"]
+    for key, sub in spec.get("properties", {}).items():
+        meaning = sub.get("description", "")
+        lines += [f"   * - ``{key}``", f"     - {_type_of(sub, defs)}", f"     - {_escape(meaning) or '—'}"]
+    lines += ["", "Any other key is refused." if spec.get("additionalProperties") is False else "", ""]
+    return lines
+
+
+def setup(app):
+    app.add_directive("jhpolicy-config", ConfigDirective)
+    app.add_directive("jhpolicy-cli", CliDirective)
+    app.add_directive("jhpolicy-metrics", MetricsDirective)
+    app.add_directive("jhpolicy-data-schema", DataSchemaDirective)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
