@@ -34,7 +34,7 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
 }
-html_static_path = []
+html_static_path = ["_static"]
 
 autodoc_member_order = "alphabetical"
 nitpicky = False

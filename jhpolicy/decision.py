@@ -4,8 +4,11 @@ The contract: ``{"allow": bool, "overrides": {key: value}, "messages": [str]}``,
 optionally with ``"charge"`` (the one group of the user's an allowed server
 is charged to for quotas, ``"default"`` for the pool of users in no
 configured group, or ``null``), ``"quota"`` (that group's quota, for the
-hub's metrics) and, on a refusal, ``"reason"`` (``"misconfigured"``: the
-admin's data that governs the spawn is malformed; counted apart),
+hub's metrics) and, on a refusal, ``"reason"`` (what kind of refusal:
+``"image"``, ``"profile"``, ``"limit"``, ``"quota"``, ``"invalid"``, or
+``"misconfigured"``: the admin's data that governs the spawn is malformed,
+counted apart) and ``"help"`` (``{"text": str, "url": str}``, how to get
+more, shown with the refusal),
 where ``overrides`` are changes to ``input.pod`` (the pod as the request would
 give it): the pod gets ``input.pod`` with ``overrides`` laid over it, maps
 merged. ``null`` for a CPU or memory limit or guarantee means none. An answer
@@ -36,11 +39,14 @@ class Decision:
     charge: str | None = None
     quota: dict = field(default_factory=dict)
     reason: str | None = None
+    help: dict | None = None
 
 
 # The pool of users in no configured group (the data's default entry).
 DEFAULT_POOL = "default"
-REASONS = frozenset({"misconfigured"})
+REASONS = frozenset({"image", "profile", "limit", "quota", "invalid", "misconfigured"})
+MAX_HELP_TEXT = 300
+MAX_HELP_URL = 500
 
 
 def _normalised(key: str, value: object) -> object:
@@ -70,6 +76,24 @@ def _checked_quota(quota: object) -> dict:
     return quota
 
 
+def _checked_help(value: object) -> dict | None:
+    """A refusal's way to get more: a short text and, optionally, an http(s)
+    link (never javascript: or data:, which the spawn page would render)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"text", "url"}:
+        raise PolicyBroken(f"decision.help is not {{\"text\": ..., \"url\": ...}}: {value!r:.200}")
+    text, url = value.get("text"), value.get("url")
+    if not isinstance(text, str) or not 0 < len(text) <= MAX_HELP_TEXT:
+        raise PolicyBroken(f"decision.help.text is not a string of 1 to {MAX_HELP_TEXT} characters")
+    if url is not None and not (
+        isinstance(url, str) and len(url) <= MAX_HELP_URL and url.startswith(("https://", "http://"))
+        and not any(c.isspace() or c in "<>\"'" for c in url)
+    ):
+        raise PolicyBroken(f"decision.help.url is not an http(s) link of at most {MAX_HELP_URL} characters")
+    return {"text": text, **({"url": url} if url is not None else {})}
+
+
 def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[str] = ()) -> Decision:
     if not isinstance(result, dict):
         raise PolicyBroken(f"decision is not an object: {result!r:.200}")
@@ -88,7 +112,7 @@ def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[st
         reason = result.get("reason")
         if reason is not None and reason not in REASONS:
             raise PolicyBroken(f"decision.reason is not one of {sorted(REASONS)}: {reason!r:.100}")
-        return Decision(allow=False, messages=messages, reason=reason)
+        return Decision(allow=False, messages=messages, reason=reason, help=_checked_help(result.get("help")))
 
     outside = sorted(set(overrides) - set(ceiling))
     if outside:

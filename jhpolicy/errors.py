@@ -8,6 +8,8 @@ a failure with a reason in JupyterHub's metrics. JupyterHub 5 relays a
 
 from __future__ import annotations
 
+import html
+
 from tornado import web
 
 try:
@@ -32,9 +34,11 @@ else:
     InvalidSpawnException = None
 
 
-def spawn_error(status: int, message: str, reason: str, invalid: bool = False) -> web.HTTPError:
+def spawn_error(status: int, message: str, reason: str, invalid: bool = False, message_html: str | None = None) -> web.HTTPError:
     if SpawnException is not None:
-        error = (InvalidSpawnException if invalid else SpawnException)(message, reason=reason, status_code=status)
+        error = (InvalidSpawnException if invalid else SpawnException)(
+            message, reason=reason, status_code=status, message_html=message_html,
+        )
     else:
         # JupyterHub 5 renders log_message % args; given no args, tornado
         # escapes a '%' (which a policy message may contain) for that.
@@ -48,16 +52,26 @@ def spawn_error(status: int, message: str, reason: str, invalid: bool = False) -
 
 
 def invalid_request(message: str) -> web.HTTPError:
-    return spawn_error(400, f"Invalid spawn request: {message}", "invalid_request", invalid=True)
+    return spawn_error(400, f"Invalid spawn request: {message}", "invalid", invalid=True)
 
 
-def denied(messages: list[str], reason: str = "policy_denied") -> web.HTTPError:
+def denied(messages: list[str], reason: str = "denied", help: dict | None = None) -> web.HTTPError:
+    """403. `reason` labels the refusal in JupyterHub 6's spawn metrics
+    (image, profile, limit, quota, invalid, misconfigured); `help` is how to
+    get more ({"text", "url"}), a link on the spawn page (JupyterHub 6)."""
     text = "; ".join(messages) if messages else "the spawn policy does not allow this request"
-    return spawn_error(403, f"Spawn refused by policy: {text}", reason)
+    message = f"Spawn refused by policy: {text}"
+    message_html = None
+    if help:
+        message += f". {help['text']}" + (f": {help['url']}" if help.get("url") else "")
+        message_html = html.escape(f"Spawn refused by policy: {text}. ") + (
+            f'<a href="{html.escape(help["url"])}">{html.escape(help["text"])}</a>' if help.get("url") else html.escape(help["text"])
+        )
+    return spawn_error(403, message, reason, message_html=message_html)
 
 
 def unavailable() -> web.HTTPError:
-    return spawn_error(503, UNAVAILABLE_MESSAGE, "policy_unavailable")
+    return spawn_error(503, UNAVAILABLE_MESSAGE, "unavailable")
 
 
 def message_of(error: web.HTTPError) -> str:

@@ -27,11 +27,19 @@ from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, 
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
-from . import errors, failure_count, ledger, metrics, opa_client, reconcile, shadow
-from .opa_input import build_input
+from . import allowance, errors, failure_count, ledger, metrics, opa_client, panel, reconcile, shadow
+from .opa_input import build_input, describe_requester
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
 from .request import MAX_KEYS, RequestError, SpawnRequest, parse_request, selected_profile
+
+# Rendered profile forms, by what they depend on (_cached_options_form);
+# the oldest goes first.
+_FORMS: dict[str, str] = {}
+MAX_CACHED_FORMS = 256
+
+# What JupyterHub's Spawner.get_env sets from each value.
+LIMIT_ENV = {"MEM_LIMIT": "mem_limit", "MEM_GUARANTEE": "mem_guarantee", "CPU_LIMIT": "cpu_limit", "CPU_GUARANTEE": "cpu_guarantee"}
 
 # The ceiling's default: the keys jhpolicy knows how to parse.
 DEFAULT_ALLOWED_KEYS = frozenset(PARSERS)
@@ -88,6 +96,29 @@ class PolicyKubeSpawner(KubeSpawner):
         Path of the rule that lists the profiles the spawn page offers a user.
         It gets the decision input with `profiles`, the slugs of
         `profile_list`, and answers the list of slugs to show.
+        """,
+    )
+
+    opa_allowance_path = Unicode(
+        "jupyterhub/spawn/allowance_view",
+        config=True,
+        help="""
+        Path of the rule that describes what a user may launch and how much
+        of each quota that applies to them is in use (the allowance view,
+        served by jhpolicy's REST endpoint `GET /hub/api/jhpolicy/allowance`).
+        It gets the decision input with an empty request.
+        """,
+    )
+
+    policy_allowance_panel = Bool(
+        True,
+        config=True,
+        help="""
+        Show, above the spawn page's profile form, what the user may launch
+        and how much of each quota that applies to them is in use (the
+        policy's allowance view, one more OPA query per page), and the
+        profiles they may not pick, disabled with the reason. False: the
+        form alone, with only the profiles they may pick.
         """,
     )
 
@@ -283,7 +314,7 @@ class PolicyKubeSpawner(KubeSpawner):
                 self._start_shadow(input_doc, pod, decision, decision_id)
                 if outcome == "misconfigured":  # the admin's data: worth an error, not just a decision line
                     self.log.error("jhpolicy: refusing spawn of %s: %s", self._log_name, "; ".join(decision.messages))
-                raise errors.denied(decision.messages, reason=f"policy_{outcome}")
+                raise errors.denied(decision.messages, reason=decision.reason or "denied", help=decision.help)
             self._start_shadow(input_doc, pod, decision, decision_id)
             self.policy_applied = self._apply(final, decision.overrides, request.overrides)
             self._save_booking()
@@ -316,6 +347,20 @@ class PolicyKubeSpawner(KubeSpawner):
         finally:
             self.policy_outcome = outcome
             metrics.observe(outcome, time.perf_counter() - started)
+
+    def get_env(self):
+        # JupyterHub writes MEM_LIMIT, CPU_LIMIT and their guarantees from the
+        # spawner's (decided) values, but KubeSpawner then lays `environment`
+        # (config, a profile, a group override) over them. What the tools in
+        # the server read (jupyter-resource-usage) must be what was decided.
+        env = super().get_env()
+        for name, key in LIMIT_ENV.items():
+            value = getattr(self, key, None)
+            if value:
+                env[name] = str(value)
+            else:
+                env.pop(name, None)  # unlimited: as JupyterHub leaves it unset
+        return env
 
     async def get_pod_manifest(self):
         """KubeSpawner's pod, refused unless its image and resources are the
@@ -401,7 +446,55 @@ class PolicyKubeSpawner(KubeSpawner):
         shown = [p for p in profile_list if p["slug"] in set(visible)]
         if not shown:
             raise errors.denied(["none of this hub's profiles is available to you"])
-        return self._render_options_form(shown)
+        form = self._cached_options_form(shown)
+        if not self.policy_allowance_panel:
+            return form
+        view = await self.allowance_view()
+        whom = ", ".join(view["sources"]) if view.get("available") else "you"
+        hidden = [(p.get("display_name") or p["slug"], f"not allowed for {whom}") for p in profile_list if p["slug"] not in set(visible)]
+        return panel.render(view, hidden) + form
+
+    def _cached_options_form(self, shown: list[dict]) -> str:
+        """KubeSpawner's form for these profiles. KubeSpawner renders a fixed
+        profile_list once; a form cut to each user's profiles is rendered per
+        page, and KubeSpawner compiles its template on every render (about
+        10 ms here), so the HTML is kept for the inputs it depends on."""
+        key = json.dumps(
+            [shown, self.user_options or {}, self.profile_form_template, list(self.additional_profile_form_template_paths)],
+            sort_keys=True, default=repr,
+        )
+        form = _FORMS.get(key)
+        if form is None:
+            form = _FORMS[key] = self._render_options_form(shown)
+            while len(_FORMS) > MAX_CACHED_FORMS:
+                _FORMS.pop(next(iter(_FORMS)))
+        return form
+
+    async def allowance_view(self) -> dict:
+        """What this spawner's user may launch and how much is in use, as the
+        policy describes it, for the user themselves asking (not an admin or
+        a service for them). Never raises for a policy problem: a view that
+        cannot be had is `allowance.NOT_AVAILABLE`, the reason logged."""
+        request = SpawnRequest(profile=None)
+        try:
+            pod = prospective(self, request, None, self.policy_allowed_keys)
+        except InvalidPod as e:
+            self.log.error("jhpolicy: no allowance view for %s: the hub's defaults are not a pod: %s", self._log_name, e)
+            return dict(allowance.NOT_AVAILABLE)
+        input_doc = build_input(self, request, None, pod)
+        input_doc["requester"] = describe_requester(None, self.user)
+        try:
+            if self.policy_quotas:
+                # The books as they are, with what the pod reflector (once a
+                # decision started it) shows; a page never waits for the API
+                # server. A snapshot, read outside the decision slot.
+                self._reconcile_books(running=False)
+                groups = input_doc["user"]["groups"]
+                input_doc["usage"] = self._ledger().usage(self._server_key[0], [*groups, decisions.DEFAULT_POOL])
+            return allowance.validate((await self._ask_opa(self.opa_allowance_path, input_doc)).result)
+        except (opa_client.PolicyUnavailable, allowance.ViewBroken) as e:
+            self.log.error("jhpolicy: no allowance view for %s: %s", self._log_name, e)
+            return dict(allowance.NOT_AVAILABLE)
 
     def _check_config(self):
         # JupyterHub >= 5.3 runs apply_user_options before load_user_options;

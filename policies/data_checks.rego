@@ -26,7 +26,7 @@ problems_text(problems) := concat("; ", sort(problems)) if {
 
 top_keys := {"groups", "quotas", "requesters"}
 
-entry_keys := {"images", "image_repositories", "max", "extra_resources", "profiles"}
+entry_keys := {"images", "image_repositories", "max", "extra_resources", "profiles", "help"}
 
 quota_top_keys := {"users", "hub", "groups", "charge_order"}
 
@@ -91,7 +91,7 @@ entry_problems(name, entry, everything) := {sprintf("%s is not an object", [name
 	not is_object(entry)
 } else := {sprintf("%s: %s", [name, p]) | some p in entry_field_problems(entry, everything)}
 
-entry_field_problems(entry, everything) := (((unknown | lists) | maxima) | extras) | repositories if {
+entry_field_problems(entry, everything) := ((((unknown | lists) | maxima) | extras) | repositories) | help if {
 	unknown := {unknown_key_text("", key, entry_keys) | some key, _ in entry; not key in entry_keys}
 	lists := {sprintf("%s is not a list of strings", [key]) |
 		some key in {"images", "profiles"}
@@ -101,7 +101,26 @@ entry_field_problems(entry, everything) := (((unknown | lists) | maxima) | extra
 	maxima := amounts_problems("max", object.get(entry, "max", {}), "max")
 	extras := extra_amounts_problems("extra_resources", object.get(entry, "extra_resources", {}))
 	repositories := repositories_problems(object.get(entry, "image_repositories", {}), everything)
+	help := {help_text | some _ in [entry.help]; not well_formed_help(entry.help)}
 }
+
+help_text := `help is not an object like {"text": "Ask for GPU access", "url": "https://..."} (text: 1 to 300 characters; url, optional: http:// or https://, at most 500 characters)`
+
+# What a refusal tells the user to do to get more (messages.rego). Not an
+# object: help.text is undefined, so it is not well formed.
+well_formed_help(help) if {
+	every key, _ in help {
+		key in {"text", "url"}
+	}
+	is_string(help.text)
+	count(help.text) > 0
+	count(help.text) <= 300
+	well_formed_help_url(help)
+}
+
+well_formed_help_url(help) if not "url" in object.keys(help)
+
+well_formed_help_url(help) if regex.match(`^https?://\S{1,492}$`, help.url)
 
 repositories_problems(value, everything) := {"image_repositories is not an object of repository to a list of tag globs"} if {
 	not is_object(value)

@@ -32,7 +32,11 @@ test_malformed_maxima_refuse_with_where_and_what_is_accepted if {
 test_malformed_entries_refuse if {
 	cases := [
 		[{"students": "all"}, "group students is not an object"],
-		[{"students": {"image": ["**"]}}, "group students: image is not a known key (known: extra_resources, image_repositories, images, max, profiles)"],
+		[{"students": {"image": ["**"]}}, "group students: image is not a known key (known: extra_resources, help, image_repositories, images, max, profiles)"],
+		[{"students": {"help": "ask the admins"}}, sprintf("group students: %s", [spawn.help_text])],
+		[{"students": {"help": {"text": ""}}}, sprintf("group students: %s", [spawn.help_text])],
+		[{"students": {"help": {"text": "ask", "url": "javascript:alert(1)"}}}, sprintf("group students: %s", [spawn.help_text])],
+		[{"students": {"help": {"text": "ask", "link": "https://x"}}}, sprintf("group students: %s", [spawn.help_text])],
 		[{"students": {"images": "quay.io/*"}}, "group students: images is not a list of strings"],
 		[{"students": {"profiles": [1]}}, "group students: profiles is not a list of strings"],
 		[{"students": {"max": 4}}, "group students: max is not an object"],
@@ -178,4 +182,16 @@ test_a_malformed_repository_entry_the_image_does_not_name_is_for_lint if {
 	d.allow == true
 	problems := spawn.problems_everywhere with data.jhpolicy as typo
 	problems == {"group students: image_repositories.quay.io/x is not a list of tag globs"}
+}
+
+test_a_help_text_of_300_characters_is_fine_301_is_not if {
+	text_300 := concat("", [x | some _ in numbers.range(1, 300); x := "a"])
+	fine := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": text_300}})}})
+	not fine.reason == "misconfigured"
+	too_long := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": concat("", [text_300, "a"])}})}})
+	too_long.reason == "misconfigured"
+	one := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": "?"}})}})
+	not one.reason == "misconfigured"
+	with_url := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": "ask", "url": "https://help.example.edu/x"}})}})
+	not with_url.reason == "misconfigured"
 }

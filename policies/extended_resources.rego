@@ -2,13 +2,13 @@
 # user's allowances.
 package jupyterhub.spawn
 
-denials contains msg if {
+invalid_denials contains msg if {
 	some key in extra_keys
 	not is_object(pod[key])
 	msg := sprintf("%s must be an object of resource name to amount", [key])
 }
 
-denials contains msg if {
+limit_denials contains msg if {
 	some resource in extra_names
 	not extra_maximum[resource]
 	msg := sprintf("%s is not available to %s", [resource, sources_text])
@@ -21,7 +21,7 @@ extra_names contains resource if {
 	amount != 0
 }
 
-denials contains msg if {
+invalid_denials contains msg if {
 	some key in extra_keys
 	some resource, amount in pod[key]
 	not is_number(amount)

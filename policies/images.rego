@@ -3,7 +3,7 @@
 package jupyterhub.spawn
 
 # A pod without an image key (a narrowed ceiling) leaves this undefined.
-denials contains msg if {
+image_denials contains msg if {
 	not image_allowed(pod.image)
 	msg := sprintf(
 		"image %s%s is not allowed for %s; allowed images: %s",

@@ -96,3 +96,13 @@ larger_unit_fits(bytes, size) if {
 	larger > size
 	bytes >= larger
 }
+
+# How to get more, where the admin's data says so (an allowance's "help"):
+# for a quota, the charged group's; otherwise the first of the user's
+# allowances, by name, that has one. Undefined where none does.
+refusal_help := help if {
+	denial_reason == "quota"
+	help := group_allowance(charge).help
+} else := helps[0] if {
+	helps := [entry.help | some name in sort(object.keys(allowances)); entry := allowances[name]; entry.help]
+}

@@ -63,3 +63,74 @@ test_memory_units_are_exact_powers_of_1024 if {
 	spawn.show("mem_limit", 1053819) == "1.01M"
 	spawn.show("servers", 2048) == "2048"
 }
+
+# --- refusals: their reason, and how to get more ---
+
+test_each_kind_of_refusal_has_its_reason if {
+	cases := [
+		[req(["students"], {"image": "evil/miner:1"}), "image"],
+		[req(["students"], {"privileged": true}), "limit"],
+		[req(["students"], {"extra_resource_limits": {"nvidia.com/gpu": 1}}), "limit"],
+		[object.union(req(["students"], {}), {"version": 1}), "invalid"],
+		[object.union(req(["students"], {}), {"request": {"profile": "large"}}), "profile"],
+	]
+	every case in cases {
+		d := decide(case[0])
+		d.allow == false
+		d.reason == case[1]
+	}
+}
+
+test_a_full_quota_is_reason_quota if {
+	full := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}}, {})
+	d := decide_quota(with_usage(req(["gpu"], one_gpu), full))
+	d.reason == "quota"
+}
+
+test_with_several_kinds_the_first_in_order_is_the_reason if {
+	d := decide(req(["students"], {"image": "evil/miner:1", "privileged": true}))
+	count(d.messages) == 2
+	d.reason == "image"
+}
+
+gpu_help := {"text": "Ask for more GPUs", "url": "https://help.example.edu/gpu"}
+
+student_help := {"text": "Ask your course's staff", "url": "https://help.example.edu/courses"}
+
+with_help := object.union(quota_cfg, {"groups": {"gpu": {"help": gpu_help}, "students": {"help": student_help}}})
+
+test_a_quota_refusal_says_how_to_get_more_for_the_charged_group if {
+	full := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}}, {})
+	d := spawn.decision with input as with_usage(req(["gpu", "students"], one_gpu), full) with data.jhpolicy as with_help
+	d.reason == "quota"
+	d.help == gpu_help
+}
+
+test_another_refusal_says_how_to_get_more_from_the_users_first_entry_with_help if {
+	d := spawn.decision with input as req(["gpu", "students"], {"image": "evil/miner:1"}) with data.jhpolicy as with_help
+	d.help == gpu_help
+	only_students := object.union(quota_cfg, {"groups": {"students": {"help": student_help}}})
+	e := spawn.decision with input as req(["gpu", "students"], {"image": "evil/miner:1"}) with data.jhpolicy as only_students
+	e.help == student_help
+}
+
+test_no_help_configured_means_no_help if {
+	d := decide(req(["students"], {"image": "evil/miner:1"}))
+	not "help" in object.keys(d)
+}
+
+# "aaa" sorts before "gpu": which help a refusal gets tells the charged group from the first by name.
+with_aaa_help := object.union(with_help, {"groups": {"aaa": object.union(cfg.groups.students, {"help": student_help})}})
+
+test_a_quota_refusal_gets_the_charged_groups_help_not_the_first_by_name if {
+	full := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}}, {})
+	d := spawn.decision with input as with_usage(req(["aaa", "gpu"], one_gpu), full) with data.jhpolicy as with_aaa_help
+	d.reason == "quota"
+	d.help == gpu_help
+}
+
+test_another_refusal_gets_the_first_help_by_name_not_the_charged_groups if {
+	d := spawn.decision with input as req(["aaa", "gpu"], object.union(one_gpu, {"image": "evil/miner:1"})) with data.jhpolicy as with_aaa_help
+	d.reason == "image"
+	d.help == student_help
+}

@@ -2,7 +2,7 @@
 # spawn page offers.
 package jupyterhub.spawn
 
-denials contains msg if {
+profile_denials contains msg if {
 	profile := input.request.profile
 	is_string(profile)
 	not profile_allowed(profile)

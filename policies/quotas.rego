@@ -174,7 +174,7 @@ refusals_in(group) := {full_text(scope, key) |
 
 smallest := {"servers": 1, "cpu_limit": 1e-3, "cpu_guarantee": 1e-3, "mem_limit": 1, "mem_guarantee": 1}
 
-denials contains msg if {
+quota_denials contains msg if {
 	some msg in refusals_in(charge)
 }
 

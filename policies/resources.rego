@@ -2,7 +2,7 @@
 # maxima of the user's allowances.
 package jupyterhub.spawn
 
-denials contains msg if {
+invalid_denials contains msg if {
 	some key in numeric_keys
 	value := pod[key]
 	not is_number(value)
@@ -10,13 +10,13 @@ denials contains msg if {
 	msg := sprintf("%s must be a number", [key])
 }
 
-denials contains msg if {
+limit_denials contains msg if {
 	some key in limit_keys
 	pod[key] == 0
 	msg := sprintf("%s 0 would mean no limit; ask for a positive amount", [key])
 }
 
-denials contains msg if {
+limit_denials contains msg if {
 	some key in numeric_keys
 	sources[key] in user_sources
 	not maximum[key]

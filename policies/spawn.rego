@@ -12,8 +12,9 @@
 #   One package in several files, one concern each: spawn.rego (the decision,
 #   the input, the request as a whole), allowances.rego, images.rego,
 #   profiles.rego, resources.rego (CPU and memory), extended_resources.rego
-#   (GPUs), quotas.rego (what is in use at once) and messages.rego, each
-#   beside its _test.rego.
+#   (GPUs), quotas.rego (what is in use at once), messages.rego and
+#   allowance_view.rego (what a user may launch, for the spawn page and the
+#   REST API), each beside its _test.rego.
 package jupyterhub.spawn
 
 # Default deny: whatever the input, the answer is a decision, never undefined.
@@ -34,7 +35,10 @@ decision := {
 	not misconfigured_message
 }
 
-decision := {"allow": false, "overrides": {}, "messages": sort(denials)} if {
+decision := object.union(
+	{"allow": false, "overrides": {}, "messages": sort(denials), "reason": denial_reason},
+	{"help": help | some help in [refusal_help]},
+) if {
 	count(denials) > 0
 	not misconfigured_message
 }
@@ -79,22 +83,36 @@ extra_keys := {"extra_resource_limits", "extra_resource_guarantees"}
 # maximum before a user may set it.
 user_sources := {"request", "unlisted_choice"}
 
-# Refusals that concern the request as a whole; each concern's file adds its own.
+# Refusals, by kind: each concern's file adds its own. The kind is the
+# refusal's reason (the hub's metrics split refusals by it): a malformed
+# input, an image, a profile, a limit (a key or an amount no allowance
+# grants), a quota. With several kinds, the first in that order.
+denials := (((invalid_denials | image_denials) | profile_denials) | limit_denials) | quota_denials
 
-denials contains "unsupported input version: this policy reads jhpolicy input version 2" if {
+denial_reason := "invalid" if {
+	count(invalid_denials) > 0
+} else := "image" if {
+	count(image_denials) > 0
+} else := "profile" if {
+	count(profile_denials) > 0
+} else := "limit" if {
+	count(limit_denials) > 0
+} else := "quota"
+
+invalid_denials contains "unsupported input version: this policy reads jhpolicy input version 2" if {
 	not input.version == 2
 }
 
-denials contains "you are in no group this hub's spawn policy knows, and it has no default entry" if {
+limit_denials contains "you are in no group this hub's spawn policy knows, and it has no default entry" if {
 	count(allowances) == 0
 }
 
-denials contains "request.overrides must be an object" if {
+invalid_denials contains "request.overrides must be an object" if {
 	not is_object(requested)
 }
 
 # One message for every unknown key, of bounded length whatever was sent.
-denials contains msg if {
+limit_denials contains msg if {
 	count(unknown_keys) > 0
 	msg := sprintf(
 		"%s cannot be set: this hub lets you choose only %s",

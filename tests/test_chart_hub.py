@@ -95,6 +95,15 @@ def test_the_readme_example_is_clamped_on_the_charts_defaults(hub):
         "cpu": str(pod["requests"]["cpu"]).removesuffix(".0"), "memory": str(pod["requests"]["memory"])}
 
 
+def test_the_allowance_endpoint_answers_as_the_chart_configures_it(hub):
+    r = hub.client.get("/hub/api/jhpolicy/allowance", headers={"Authorization": f"token {hub.tokens['alice']}"})
+    assert r.status_code == 200, r.text
+    view = r.json()
+    assert view["user"] == "alice" and view["available"] is True and view["sources"] == ["group students"]
+    other = hub.client.get("/hub/api/jhpolicy/allowance/users/gina", headers={"Authorization": f"token {hub.tokens['alice']}"})
+    assert other.status_code == 404
+
+
 def test_a_refusal_is_a_403_with_the_policys_message(hub):
     r = hub.start_server("alice", "evil", {"image": "evil/miner:1"})
     assert r.status_code == 403, r.text

@@ -161,7 +161,7 @@ def test_check_usage_dry_runs_a_request_against_a_full_group(tmp_path):
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines()[1] == (
         "DENIED: Spawn refused by policy: quota reached: gpu-users holds 4 of 4 nvidia.com/gpu; "
-        "try again when one of the group's servers stops")
+        "try again when one of the group's servers stops. Ask for more GPU time: https://help.example.edu/gpu")
     usage.write_text(json.dumps({"groups": {"gpu-users": {"extra_resources": {"nvidia.com/gpu": 3}}},
                                  "hub": {"mem_limit": "100G", "cpu_limit": 0}}))
     result = jhpolicy("check", "--user", "gina", "--group", "gpu-users", "--body", GPU_BODY, "--usage", str(usage))

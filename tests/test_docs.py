@@ -158,6 +158,9 @@ def test_the_data_schema_accepts_the_shipped_data_and_refuses_lints_typos():
         {"groups": {"s": {**entry, "images": "x/*"}}},
         {"quotas": {"groups": {"g": {"members": {"servers": 1}}}}},
         {"quotas": {"users": {"servers": 1.5}}},
+        {"groups": {"s": {**entry, "help": {"text": "ask", "url": "javascript:alert(1)"}}}},
+        {"groups": {"s": {**entry, "help": "ask the admins"}}},
     ):
         assert list(validator.iter_errors(typo)), typo
-    assert not list(validator.iter_errors({"groups": {"s": entry}, "quotas": {"users": {"servers": 2, "cpu_limit": "500m"}}}))
+    assert not list(validator.iter_errors({"groups": {"s": {**entry, "help": {"text": "Ask", "url": "https://h.example/x"}}},
+                                           "quotas": {"users": {"servers": 2, "cpu_limit": "500m"}}}))

@@ -52,8 +52,8 @@ def run_suite(cluster, tmp_path: Path, name: str, dropin_opa_url: str | None = N
 
 def outcomes(junit: Path) -> dict[str, str]:
     """`file.py::test` -> "passed", "skipped", or "failed: <first line>" /
-    "error: <first line>" with addresses and numbers blanked, so a test that
-    fails differently in the two runs counts as a difference."""
+    "error: <first line>" with addresses, numbers and node names blanked, so
+    a test that fails differently in the two runs counts as a difference."""
     result = {}
     for case in ET.parse(junit).iter("testcase"):
         test_id = case.get("classname").split(".")[-1] + ".py::" + case.get("name")
@@ -61,6 +61,9 @@ def outcomes(junit: Path) -> dict[str, str]:
         for child in case:
             if child.tag in ("failure", "error"):
                 first = (child.get("message") or "").splitlines()[0] if child.get("message") else ""
+                # Blank what varies from run to run: addresses, numbers, and
+                # the node the scheduler picked ("assigned … to kwok-gpu-0").
+                first = re.sub(r"\bkwok-[\w-]+", "NODE", first)
                 outcome = f"{child.tag}: " + re.sub(r"0x[0-9a-f]+|\d+", "N", first)[:200]
                 break
             if child.tag == "skipped":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from tornado import web
 
+from jhpolicy import decision as decisions
 from jhpolicy import errors, quantities
 from jhpolicy.decision import MAX_MESSAGE_CHARS, MAX_MESSAGES, PolicyBroken, validate
 from jhpolicy.quantities import (
@@ -261,10 +262,12 @@ def hub_errors(request, monkeypatch):
 @pytest.mark.parametrize(
     "make, status, reason, message",
     [
-        (lambda: errors.invalid_request("cpu_limit: 'x' is not valid"), 400, "invalid_request", "Invalid spawn request: cpu_limit: 'x' is not valid"),
-        (lambda: errors.denied(["a", "b 100%"]), 403, "policy_denied", "Spawn refused by policy: a; b 100%"),
-        (lambda: errors.denied([]), 403, "policy_denied", "Spawn refused by policy: the spawn policy does not allow this request"),
-        (lambda: errors.unavailable(), 503, "policy_unavailable", errors.UNAVAILABLE_MESSAGE),
+        (lambda: errors.invalid_request("cpu_limit: 'x' is not valid"), 400, "invalid", "Invalid spawn request: cpu_limit: 'x' is not valid"),
+        (lambda: errors.denied(["a", "b 100%"], reason="quota"), 403, "quota", "Spawn refused by policy: a; b 100%"),
+        (lambda: errors.denied([]), 403, "denied", "Spawn refused by policy: the spawn policy does not allow this request"),
+        (lambda: errors.denied(["quota reached: x"], reason="quota", help={"text": "Ask for more", "url": "https://help.example.edu/gpu?a=1&b=2"}),
+         403, "quota", "Spawn refused by policy: quota reached: x. Ask for more: https://help.example.edu/gpu?a=1&b=2"),
+        (lambda: errors.unavailable(), 503, "unavailable", errors.UNAVAILABLE_MESSAGE),
     ],
 )
 def test_refusals_status_reason_and_message(hub_errors, make, status, reason, message):
@@ -285,6 +288,21 @@ def test_refusals_status_reason_and_message(hub_errors, make, status, reason, me
         assert error.log_message % error.args == message
         assert error.reason is None  # the standard phrase for the status, not a label
         assert str(error) == f"HTTP {status}: {web.httputil.responses[status]} ({message})"
+
+
+def test_the_spawn_page_gets_the_help_as_a_link_on_jupyterhub_6():
+    error = errors.denied(["image <evil> is not allowed"], reason="image", help={"text": "Ask <staff>", "url": "https://help.example.edu/a?b=1&c=2"})
+    if errors.SpawnException is None:
+        # JupyterHub 5 shows the text, link included, escaped by its template.
+        assert error.jupyterhub_message.endswith(". Ask <staff>: https://help.example.edu/a?b=1&c=2")
+        return
+    assert error.message_html == (
+        'Spawn refused by policy: image &lt;evil&gt; is not allowed. '
+        '<a href="https://help.example.edu/a?b=1&amp;c=2">Ask &lt;staff&gt;</a>'
+    )
+    without_url = errors.denied(["x"], reason="limit", help={"text": "Ask your course's staff"})
+    assert without_url.message_html == "Spawn refused by policy: x. Ask your course&#x27;s staff"
+    assert errors.denied(["x"]).message_html is None or "<a" not in errors.denied(["x"]).message_html
 
 
 def test_message_of_an_error_jhpolicy_did_not_raise():
@@ -464,3 +482,20 @@ def test_nesting_counts_maps_and_lists_alike():
 def test_no_user_options_is_an_empty_request():
     request = parse_request(None, [])
     assert request.overrides == {} and request.profile is None and request.profile_options == {}
+
+
+@pytest.mark.parametrize("help", [
+    "ask", {"text": ""}, {"text": "x" * 301}, {"text": "ask", "url": "javascript:alert(1)"},
+    {"text": "ask", "url": "https://x/\" onclick=\"y"}, {"text": "ask", "url": "https://" + "x" * 500},
+    {"text": "ask", "link": "https://x"}, {"url": "https://x"},
+])
+def test_a_refusals_help_outside_the_contract_is_a_broken_policy(help):
+    with pytest.raises(decisions.PolicyBroken):
+        decisions.validate({"allow": False, "messages": ["no"], "reason": "image", "help": help}, set())
+
+
+def test_a_refusals_reason_and_help_within_the_contract():
+    d = decisions.validate({"allow": False, "messages": ["no"], "reason": "quota", "help": {"text": "Ask", "url": "https://h.example/x"}}, set())
+    assert (d.reason, d.help) == ("quota", {"text": "Ask", "url": "https://h.example/x"})
+    with pytest.raises(decisions.PolicyBroken):
+        decisions.validate({"allow": False, "messages": ["no"], "reason": "capacity"}, set())

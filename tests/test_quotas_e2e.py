@@ -25,6 +25,7 @@ GPU = {"extra_resource_limits": {"nvidia.com/gpu": 1}}
 GPU_USERS = [f"gpu{i}" for i in range(10)]
 STUDENTS = [f"stu{i}" for i in range(5)]
 GROUP_FULL = "quota reached: gpu-users holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"
+GPU_HELP = ". Ask for more GPU time: https://help.example.edu/gpu"  # gpu-users' help in tests/fixtures/data.json
 USER_FULL = "quota reached: you hold 2 of the 2 servers each user may hold; stop one of your servers to free some"
 HUB_FULL = "quota reached: the hub holds 7 of 7 servers; try again when servers stop"
 
@@ -56,12 +57,13 @@ def hub(opa, cluster, pod_ips, tmp_path_factory):
     hub.stop()
 
 
-def refusals(*messages: str) -> set[str]:
+def refusals(*messages: str, help: str = GPU_HELP) -> set[str]:
     """What a 403 may say when any of `messages` applies: one of them, or
-    several at once (the policy joins them, sorted, with "; ")."""
+    several at once (the policy joins them, sorted, with "; "), then how to
+    get more (gpu-users' help in the tests' data)."""
     from itertools import combinations
 
-    return {"Spawn refused by policy: " + "; ".join(sorted(c))
+    return {"Spawn refused by policy: " + "; ".join(sorted(c)) + help
             for n in range(1, len(messages) + 1) for c in combinations(messages, n)}
 
 
@@ -158,7 +160,7 @@ def test_user_caps_and_the_hub_total_hold_in_one_burst(hub):
     outcomes = asyncio.run(hub.burst(requests))
     granted = [o for o in outcomes if started(o)]
     assert len(granted) == 3, outcomes
-    assert {o["message"] for o in outcomes if not started(o)} <= refusals(HUB_FULL, USER_FULL)
+    assert {o["message"] for o in outcomes if not started(o)} <= refusals(HUB_FULL, USER_FULL, help="")  # students: no help in the data
     assert len(running(hub)) == 7
     assert usage(hub, "", "servers") == 7
     stop_all(hub)
@@ -204,7 +206,7 @@ def test_a_full_gpu_group_never_spills_over_into_students(hub):
         assert hub.start_server(user, "base", GPU).status_code in (201, 202)
     r = hub.start_server("dual", "fifth", GPU)
     assert r.status_code == 403, r.text
-    assert r.json()["message"] == "Spawn refused by policy: " + GROUP_FULL
+    assert r.json()["message"] == "Spawn refused by policy: " + GROUP_FULL + GPU_HELP
     assert sum(gpus(p) for p in running(hub).values()) == 4
     assert usage(hub, "gpu-users", "nvidia.com/gpu") == 4
     assert usage(hub, "students", "servers") == 0

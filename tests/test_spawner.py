@@ -392,11 +392,27 @@ def render_form(opa_url, groups, config):
     return asyncio.run(go())
 
 
-def test_form_lists_only_allowed_profiles(opa):
+def test_form_offers_only_allowed_profiles_and_shows_the_others_disabled(opa):
     students = render_form(opa.url, ["students"], profiles_config())
     assert 'value="small"' in students and 'value="medium"' in students
+    assert "Not available to you" not in students
     default = render_form(opa.url, [], profiles_config())
-    assert 'value="small"' in default and 'value="medium"' not in default and "Medium" not in default
+    assert 'value="small"' in default and 'value="medium"' not in default
+    # Medium is shown, but cannot be picked: disabled, outside the form's
+    # `profile` field, with the reason.
+    assert ('<input type="radio" disabled id="jhpolicy-unavailable-0" name="jhpolicy-unavailable-profile" '
+            'aria-describedby="jhpolicy-unavailable-0-why"> <label for="jhpolicy-unavailable-0">Medium</label> '
+            '<span id="jhpolicy-unavailable-0-why">(not allowed for group default)</span>') in default
+    # Above the form, what the user may launch, in words.
+    assert "<li>Up to 1 CPU and 2G memory per server (guaranteed: up to 0.5 CPU, 1G memory)</li>" in default
+    assert default.index("What you may launch") < default.index('value="small"')
+
+
+def test_the_panel_can_be_switched_off(opa):
+    c = profiles_config()
+    c.PolicyKubeSpawner.policy_allowance_panel = False
+    default = render_form(opa.url, [], c)
+    assert "What you may launch" not in default and "Medium" not in default and 'value="small"' in default
 
 
 def test_form_fails_closed_when_opa_is_down():
@@ -487,3 +503,33 @@ def test_an_invalid_request_is_also_kubespawners_value_error(opa):
     r = run_spawn(opa.url, {"profile": "small", "image--unlisted-choice": "evil/miner:1"}, groups=["students"], config=c)
     assert r.status == 400
     assert isinstance(r.error, ValueError)
+
+
+# --- what the tools inside the server read ---
+
+
+def _env(manifest) -> dict:
+    return {e.name: e.value for e in manifest.spec.containers[0].env}
+
+
+def test_the_limits_tools_read_in_the_server_are_the_decided_ones(opa):
+    # jupyter-resource-usage reads MEM_LIMIT and CPU_LIMIT. KubeSpawner lays
+    # `environment` over JupyterHub's values: a profile claiming 64 CPUs
+    # and 999G, lowered by the policy to the student maxima, must not say so.
+    c = Config()
+    c.PolicyKubeSpawner.environment = {"CPU_GUARANTEE": "32"}
+    c.PolicyKubeSpawner.profile_list = [{
+        "display_name": "big", "slug": "small", "default": True,
+        "kubespawner_override": {"cpu_limit": 64, "mem_limit": "999G", "environment": {"CPU_LIMIT": "64", "MEM_LIMIT": "999G"}},
+    }]
+    r = run_spawn(opa.url, {"profile": "small"}, groups=["students"], config=c)
+    assert r.status == 200, r.message
+    env = _env(r.manifest)
+    assert (env["CPU_LIMIT"], env["MEM_LIMIT"]) == ("2.0", str(4 * GIB))
+    assert (env["CPU_GUARANTEE"], env["MEM_GUARANTEE"]) == ("1.0", str(2 * GIB))
+    assert r.pod["limits"] == {"cpu": 2.0, "memory": 4 * GIB}
+
+
+def test_a_request_cannot_set_the_limits_environment_itself(spawn):
+    r = spawn({"environment": {"CPU_LIMIT": "64"}, "cpu_limit": 1}, groups=["students"])
+    assert r.status == 403 and "environment cannot be set" in r.message

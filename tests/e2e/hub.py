@@ -44,7 +44,7 @@ class Hub:
         self.port = free_port()
         self.pod_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.tokens = {"harness": secrets.token_hex(16), "course-orchestrator": secrets.token_hex(16)}
+        self.tokens = {name: secrets.token_hex(16) for name in ("harness", "course-orchestrator", "allowance-reader")}
         self.record_file = workdir / "pods.jsonl"
         self.log_path = workdir / "jupyterhub.log"
         self.spawner = spawner
@@ -75,6 +75,7 @@ class Hub:
             E2E_RECORD_FILE=str(self.record_file),
             E2E_HARNESS_TOKEN=self.tokens["harness"],
             E2E_ORCHESTRATOR_TOKEN=self.tokens["course-orchestrator"],
+            E2E_READER_TOKEN=self.tokens["allowance-reader"],
         )
         if self.spawner:
             env["E2E_SPAWNER"] = self.spawner

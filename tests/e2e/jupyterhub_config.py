@@ -32,12 +32,19 @@ c.JupyterHub.load_groups = {
 c.JupyterHub.services = [
     {"name": "harness", "api_token": env["E2E_HARNESS_TOKEN"]},
     {"name": "course-orchestrator", "api_token": env["E2E_ORCHESTRATOR_TOKEN"]},
+    {"name": "allowance-reader", "api_token": env["E2E_READER_TOKEN"]},
 ]
 c.JupyterHub.load_roles = [
     {"name": "harness", "scopes": ["admin:users", "admin:servers", "admin:groups", "tokens", "read:metrics"], "services": ["harness"]},
     # An orchestrator that starts servers for users.
     {"name": "orchestrator", "scopes": ["servers", "read:users"], "services": ["course-orchestrator"]},
+    # Reads any user's allowance view (GET /hub/api/jhpolicy/allowance/users/{name}) and nothing else.
+    {"name": "allowance-reader", "scopes": ["custom:jhpolicy:allowance:read"], "services": ["allowance-reader"]},
 ]
+
+import jhpolicy.api  # noqa: E402
+
+jhpolicy.api.configure(c)
 
 if env.get("E2E_NAMESPACE"):
     # A real API server (tests/kube/cluster.py, KUBECONFIG from the harness):

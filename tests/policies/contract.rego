@@ -63,3 +63,20 @@ clamp_limits_only := {"allow": true, "overrides": overrides, "messages": []} if 
 		{"extra_resource_limits": {"nvidia.com/gpu": 1} | input.pod.extra_resource_limits["nvidia.com/gpu"] > 1},
 	)
 }
+
+# Allowance views the spawner must not show (jhpolicy/allowance.py).
+view_base := {
+	"available": true, "sources": [], "images": [], "images_total": 0, "repositories": [],
+	"repositories_total": 0, "max": {}, "extra_resources": {}, "profiles": [], "quotas": [],
+}
+
+view_negative_quota := object.union(view_base, {"quotas": [{"scope": "user", "group": "", "resource": "servers", "quota": 1, "in_use": 2, "left": -1}]})
+
+view_unknown_max_key := object.union(view_base, {"max": {"privileged": 1}})
+
+view_too_many_images := object.union(view_base, {"images": [sprintf("img%d", [i]) | some i in numbers.range(1, 101)]})
+
+# The shipped view on data with a typo: "not available", saying why.
+view_misconfigured := view if {
+	view := data.jupyterhub.spawn.allowance_view with data.jhpolicy.groups.students.max.cpu_limit as "4 cores"
+}

@@ -1,0 +1,142 @@
+"""Benchmark 9: the spawn page (with the allowance panel) and the allowance
+endpoint under 100 concurrent users, against the same hub without jhpolicy.
+
+Two real JupyterHubs in turn, the recorder in place of Kubernetes
+(tests/e2e/recording.py), 100 users (a third in students, a third in
+gpu-users, a third in no group), each with an API token:
+
+- page: each user GETs their spawn page (/hub/spawn/{user}/p), all 100 at
+  once. With jhpolicy: KubeSpawner's profile form cut to the user's profiles,
+  plus the allowance panel (two OPA queries). Without: plain KubeSpawner's
+  form, same profile_list.
+- endpoint: each user GETs their allowance (/hub/api/jhpolicy/allowance),
+  all at once. Without jhpolicy there is no such endpoint: the baseline is
+  the hub's nearest one, GET /hub/api/users/{user} (the user's own model).
+
+Rounds alternate which hub goes first. Printed: the time for all 100 to be
+answered and the p50/p99 latency per request, and the ratios. Target for
+both: at most 1.5x the hub without jhpolicy at p50 (two OPA round trips of
+about 2-3 ms each on a page that takes the hub tens of ms to render).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jhpolicy.local_opa import LocalOPA  # noqa: E402
+from tests.e2e.hub import Hub  # noqa: E402
+from tests.fixture_policies import POLICIES  # noqa: E402
+
+TARGET = 1.5
+USERS = [f"u{i:03d}" for i in range(100)]
+GROUPS = {0: ("students",), 1: ("gpu-users",), 2: ()}
+SPAWNERS = {"jhpolicy": "tests.e2e.recording.RecordingPolicyKubeSpawner", "plain": "tests.e2e.recording.RecordingKubeSpawner"}
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def log_in(hub: Hub, user: str) -> httpx.AsyncClient:
+    """A browser-like session: the spawn page takes the login cookie, not a token."""
+    client = httpx.AsyncClient(base_url=hub.url, timeout=120, trust_env=False)
+    page = await client.get("/hub/login")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    r = await client.post("/hub/login", data={"username": user, "password": "any", "_xsrf": xsrf})
+    assert r.status_code == 302, (user, r.status_code, r.text[:300])
+    return client
+
+
+async def all_at_once(sessions: dict[str, httpx.AsyncClient], paths: dict[str, str], tokens: dict | None = None) -> dict:
+    """GET each user's path in their session (with their token, if given), all at once."""
+    async def one(user, path):
+        headers = {"Authorization": f"token {tokens[user]}"} if tokens else {}
+        start = time.perf_counter()
+        r = await sessions[user].get(path, headers=headers)
+        assert r.status_code == 200, (path, r.status_code, r.headers.get("location"), r.text[:300])
+        return time.perf_counter() - start, r.text
+
+    start = time.perf_counter()
+    results = await asyncio.gather(*(one(u, p) for u, p in paths.items()))
+    total = time.perf_counter() - start
+    latencies = [t for t, _ in results]
+    return {"total": total, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "bodies": [b for _, b in results]}
+
+
+async def waves(hub: Hub, kind: str, repeats: int) -> tuple[list[dict], list[dict]]:
+    sessions = dict(zip(USERS, await asyncio.gather(*(log_in(hub, u) for u in USERS))))
+    try:
+        pages = {u: f"/hub/spawn/{u}/p" for u in USERS}
+        api = {u: ("/hub/api/jhpolicy/allowance" if kind == "jhpolicy" else f"/hub/api/users/{u}") for u in USERS}
+        await all_at_once(sessions, pages)  # warm: templates, connections, OPA's first queries
+        page_runs = [await all_at_once(sessions, pages) for _ in range(repeats)]
+        api_runs = [await all_at_once(sessions, api, hub.tokens) for _ in range(repeats)]
+        return page_runs, api_runs
+    finally:
+        await asyncio.gather(*(c.aclose() for c in sessions.values()))
+
+
+def one_round(kind: str, opa_url: str, repeats: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        hub = Hub(Path(tmp), opa_url, spawner=SPAWNERS[kind]).start()
+        try:
+            for i, user in enumerate(USERS):
+                hub.add_user(user, GROUPS[i % 3])
+            page_runs, api_runs = asyncio.run(waves(hub, kind, repeats))
+            if kind == "jhpolicy":
+                assert all("What you may launch" in b for b in page_runs[-1]["bodies"])
+                assert all('"available": true' in b for b in api_runs[-1]["bodies"])
+            return {"kind": kind, "page": page_runs, "api": api_runs}
+        finally:
+            hub.stop()
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="rounds per hub, alternating which goes first")
+    parser.add_argument("--repeats", type=int, default=5, help="waves of 100 requests per round")
+    args = parser.parse_args()
+    opa = LocalOPA([POLICIES]).start()
+    try:
+        results = {"jhpolicy": [], "plain": []}
+        for i in range(args.rounds):
+            for kind in (("jhpolicy", "plain") if i % 2 == 0 else ("plain", "jhpolicy")):
+                results[kind].append(one_round(kind, opa.url, args.repeats))
+    finally:
+        opa.stop()
+    ok = True
+    for what, label in (("page", "spawn page (panel + form)"), ("api", "allowance endpoint vs GET /hub/api/users/{name}")):
+        print(f"\n{label}: 100 users at once, median over {args.rounds} rounds x {args.repeats} waves")
+        figures = {}
+        for kind in ("jhpolicy", "plain"):
+            runs = [run for r in results[kind] for run in r[what]]
+            figures[kind] = {key: median_of(runs, key) for key in ("total", "p50", "p99")}
+            f = figures[kind]
+            print(f"  {kind:8s} all answered in {f['total'] * 1000:7.1f} ms   p50 {f['p50'] * 1000:7.1f} ms   p99 {f['p99'] * 1000:7.1f} ms")
+        ratios = {key: figures["jhpolicy"][key] / figures["plain"][key] for key in ("total", "p50", "p99")}
+        met = ratios["p50"] <= TARGET
+        ok &= met
+        print(f"  ratio    total {ratios['total']:.2f}x   p50 {ratios['p50']:.2f}x   p99 {ratios['p99']:.2f}x   "
+              f"(target p50 <= {TARGET}x: {'met' if met else 'NOT met'})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

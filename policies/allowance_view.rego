@@ -1,0 +1,80 @@
+# The allowance view: what a user may launch and how much of each quota that
+# applies to them is in use, for the spawn page's panel and jhpolicy's REST
+# endpoint. It reads the same data through the same rules as the decision,
+# for the decision's input with an empty request, so the two cannot drift.
+# It names no other user and no server: group and hub usage are totals.
+package jupyterhub.spawn
+
+# Fails closed: no view rather than a wrong one.
+default allowance_view := {"available": false, "message": "the spawn policy could not describe your allowance"}
+
+# The admin's data that governs this user is malformed: no view, saying where.
+allowance_view := {"available": false, "message": misconfigured_message}
+
+allowance_view := {
+	"available": true,
+	"sources": sort(object.keys(allowances)),
+	"images": array.slice(sorted_globs, 0, view_list_limit),
+	"images_total": count(sorted_globs),
+	"repositories": array.slice(sorted_repositories, 0, view_list_limit),
+	"repositories_total": count(sorted_repositories),
+	"max": {key: n | some key in numeric_keys; n := maximum[key]},
+	"extra_resources": view_extra_maximum,
+	"profiles": sort({p | some entry in allowances; some p in entry.profiles}),
+	"quotas": quota_view,
+} if {
+	not misconfigured_message
+	count(allowances) > 0
+}
+
+# Long allowlists are cut here and counted, so the view stays small.
+view_list_limit := 20
+
+sorted_repositories := sort({repository |
+	some entry in allowances
+	some repository, _ in object.get(entry, "image_repositories", {})
+})
+
+# Every extended resource an allowance grants (extra_maximum has only the
+# ones a pod asks for).
+# (A malformed amount makes the whole view "not available", data_checks.rego.)
+view_extra_maximum[name] := max({n |
+	some entry in allowances
+	n := entry.extra_resources[name]
+}) if {
+	some entry in allowances
+	some name, _ in object.get(entry, "extra_resources", {})
+}
+
+# Every quota amount that applies to the user, with what is in use and left:
+# the user's own first, then per group, then the hub's.
+quota_view := [row | some keyed in sort(keyed_quota_rows); row := keyed[3]]
+
+keyed_quota_rows contains [rank, scope.group, resource, row] if {
+	some scope in view_scopes
+	some resource, quota in quota_amounts(scope)
+	used := view_in_use(scope, resource)
+	some rank, kind in scope_order
+	kind == scope.kind
+	row := {
+		"scope": scope.kind, "group": scope.group, "resource": resource,
+		"quota": quota, "in_use": used, "left": max({0, quota - used}),
+	}
+}
+
+scope_order := ["user", "member", "group", "hub"]
+
+# The user's and the hub's quotas, and each of the user's pools that has one.
+view_scopes := scopes(null) | {scope |
+	some group in charge_groups
+	some scope in group_scopes(group)
+}
+
+quota_amounts(scope) := object.union(
+	{key: as_number(key, value) | some key, value in scope.quota; key in quota_keys},
+	{resource: n | some resource, n in object.get(scope.quota, "extra_resources", {})},
+)
+
+view_in_use(scope, resource) := in_use_amount(scope, [resource]) if {
+	resource in quota_keys
+} else := in_use_amount(scope, ["extra_resources", resource])
