@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import tempfile
@@ -23,9 +24,30 @@ def bundled_policies() -> Path:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A free loopback port below the kernel's ephemeral range. A client that
+    dials a port in that range while nothing listens there (a retry while OPA
+    restarts on the port it had) can be given that very port as its own and
+    connect to itself; the port is then taken, and the server cannot bind it
+    again. Seen in the tests: "bind: address already in use"."""
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = random.randrange(10000, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # the low range is full: any port will do
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default; macOS and Windows start higher
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:

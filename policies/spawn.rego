@@ -35,10 +35,14 @@ decision := {
 	not misconfigured_message
 }
 
-decision := object.union(
-	{"allow": false, "overrides": {}, "messages": sort(denials), "reason": denial_reason},
-	{"help": help | some help in [refusal_help]},
-) if {
+decision := {"allow": false, "overrides": {}, "messages": sort(denials), "reason": denial_reason} if {
+	count(denials) > 0
+	not misconfigured_message
+	not refusal_help
+}
+
+# With how to get more, where the admin's data says (messages.rego).
+decision := {"allow": false, "overrides": {}, "messages": sort(denials), "reason": denial_reason, "help": refusal_help} if {
 	count(denials) > 0
 	not misconfigured_message
 }

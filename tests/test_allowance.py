@@ -91,10 +91,14 @@ def test_validate_refuses_what_is_not_a_view(bad):
 def hub(opa, cluster, pod_ips, tmp_path_factory):
     # Room for gpu-users' whole quota (4) on one node: a full quota is then
     # the books' doing, not the scheduler's.
+    # Removed afterwards: other tests rely on no node holding more than 2 GPUs.
     cluster.add_node("kwok-gpu-allowance", gpus=8)
-    hub = Hub(tmp_path_factory.mktemp("hub"), opa.url, cluster=cluster, namespace="jhub-allowance", singleuser_port=pod_ips.port).start()
-    yield hub
-    hub.stop()
+    try:
+        hub = Hub(tmp_path_factory.mktemp("hub"), opa.url, cluster=cluster, namespace="jhub-allowance", singleuser_port=pod_ips.port).start()
+        yield hub
+        hub.stop()
+    finally:
+        cluster.request("DELETE", "/api/v1/nodes/kwok-gpu-allowance")
 
 
 def get(hub, path, as_):

@@ -15,7 +15,7 @@ from jhpolicy.local_opa import LocalOPA
 from .conftest import POLICIES
 from .e2e.hub import Hub
 from .quota_data import policies_with_quotas
-from .test_quotas_e2e import GPU, GROUP_FULL, USER_FULL, running, usage
+from .test_quotas_e2e import GPU, GPU_HELP, GROUP_FULL, USER_FULL, running, usage
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_pods_no_booking_names_count_until_they_are_gone(opa, cluster, pod_ips, 
         assert r.json()["message"] == "Spawn refused by policy: " + USER_FULL
         r = hub.start_server("gpuser", "", GPU)
         assert r.status_code == 403, r.text
-        assert r.json()["message"] == "Spawn refused by policy: " + GROUP_FULL
+        assert r.json()["message"] == "Spawn refused by policy: " + GROUP_FULL + GPU_HELP
 
         finalizers(None)
         cluster.request("DELETE", f"{pods}/jupyter-outsider", params={"gracePeriodSeconds": "0"})
