@@ -102,6 +102,7 @@ with_help := object.union(quota_cfg, {"groups": {"gpu": {"help": gpu_help}, "stu
 test_a_quota_refusal_says_how_to_get_more_for_the_charged_group if {
 	full := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}}, {})
 	d := spawn.decision with input as with_usage(req(["gpu", "students"], one_gpu), full) with data.jhpolicy as with_help
+	d.allow == false
 	d.reason == "quota"
 	d.help == gpu_help
 }
@@ -133,4 +134,12 @@ test_another_refusal_gets_the_first_help_by_name_not_the_charged_groups if {
 	d := spawn.decision with input as req(["aaa", "gpu"], object.union(one_gpu, {"image": "evil/miner:1"})) with data.jhpolicy as with_aaa_help
 	d.reason == "image"
 	d.help == student_help
+}
+
+test_malformed_data_refuses_as_misconfigured_even_where_help_is_configured if {
+	broken := object.union(with_help, {"groups": {"students": {"max": {"cpu_limit": "4 cores"}}}})
+	d := spawn.decision with input as req(["students"], {"image": "evil/miner:1"}) with data.jhpolicy as broken
+	d.allow == false
+	d.reason == "misconfigured"
+	not "help" in object.keys(d)
 }

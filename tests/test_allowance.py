@@ -168,7 +168,7 @@ def test_a_refusal_says_how_to_get_more_and_is_counted_by_its_reason(hub):
     for labels, n in re.findall(r"jupyterhub_server_spawn_duration_seconds_count\{([^}]*)\} (\S+)", metrics):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', labels))
         if labels.get("status") == "failure" and float(n) > 0:
-            counted[labels["reason"]] = float(n)
+            counted[labels.get("reason", "")] = float(n)  # JupyterHub 5 has no reason label
     if int(jupyterhub.__version__.split(".")[0]) >= 6:
         # SpawnException's reason: the hub's own metrics split refusals by it.
         assert counted.get("image", 0) >= 1, counted
