@@ -61,13 +61,13 @@ def denied(messages: list[str], reason: str = "denied", help: dict | None = None
     get more ({"text", "url"}), a link on the spawn page (JupyterHub 6)."""
     text = "; ".join(messages) if messages else "the spawn policy does not allow this request"
     message = f"Spawn refused by policy: {text}"
-    message_html = None
-    if help:
-        message += f". {help['text']}" + (f": {help['url']}" if help.get("url") else "")
-        message_html = html.escape(f"Spawn refused by policy: {text}. ") + (
-            f'<a href="{html.escape(help["url"])}">{html.escape(help["text"])}</a>' if help.get("url") else html.escape(help["text"])
-        )
-    return spawn_error(403, message, reason, message_html=message_html)
+    if not help:
+        return spawn_error(403, message, reason)
+    url = help.get("url")
+    more = html.escape(help["text"])
+    link = f'<a href="{html.escape(url)}">{more}</a>' if url else more
+    return spawn_error(403, f"{message}. {help['text']}" + (f": {url}" if url else ""), reason,
+                       message_html=f"{html.escape(message)}. {link}")
 
 
 def unavailable() -> web.HTTPError:

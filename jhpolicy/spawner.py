@@ -28,7 +28,7 @@ from traitlets import Set as SetTrait
 
 from . import decision as decisions
 from . import allowance, errors, failure_count, ledger, metrics, opa_client, panel, reconcile, shadow
-from .opa_input import build_input, describe_requester
+from .opa_input import build_input
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
 from .request import MAX_KEYS, RequestError, SpawnRequest, parse_request, selected_profile
@@ -423,17 +423,16 @@ class PolicyKubeSpawner(KubeSpawner):
         return self._policy_options_form
 
     async def _policy_options_form(self, spawner):
-        """KubeSpawner's profile form, with only the profiles the policy lets this user select."""
+        """KubeSpawner's profile form, with only the profiles the policy lets
+        this user select, under the allowance panel (policy_allowance_panel)."""
         profile_list = await self._initialised_profile_list()
-        request = SpawnRequest(profile=None)
         try:
-            pod = prospective(self, request, None, self.policy_allowed_keys)
+            input_doc = self._input_without_request()
         except InvalidPod as e:
             raise errors.invalid_request(str(e)) from None
-        input_doc = build_input(self, request, None, pod)
-        input_doc["profiles"] = [p["slug"] for p in profile_list]
         try:
-            visible = (await self._ask_opa(self.opa_profiles_path, input_doc)).result
+            profiles_doc = {**input_doc, "profiles": [p["slug"] for p in profile_list]}
+            visible = (await self._ask_opa(self.opa_profiles_path, profiles_doc)).result
             if not isinstance(visible, list) or not all(isinstance(slug, str) for slug in visible):
                 raise decisions.PolicyBroken(f"{self.opa_profiles_path} is not a list of slugs: {visible!r:.200}")
         except (opa_client.PolicyUnavailable, decisions.PolicyBroken) as e:
@@ -443,16 +442,24 @@ class PolicyKubeSpawner(KubeSpawner):
                 return ""
             self.log.error("jhpolicy: cannot list profiles for %s: %s", self._log_name, e)
             raise errors.unavailable() from None
-        shown = [p for p in profile_list if p["slug"] in set(visible)]
+        visible = set(visible)
+        shown = [p for p in profile_list if p["slug"] in visible]
         if not shown:
             raise errors.denied(["none of this hub's profiles is available to you"])
         form = self._cached_options_form(shown)
         if not self.policy_allowance_panel:
             return form
-        view = await self.allowance_view()
+        view = await self._allowance_view(input_doc)
         whom = ", ".join(view["sources"]) if view.get("available") else "you"
-        hidden = [(p.get("display_name") or p["slug"], f"not allowed for {whom}") for p in profile_list if p["slug"] not in set(visible)]
+        hidden = [(p.get("display_name") or p["slug"], f"not allowed for {whom}") for p in profile_list if p["slug"] not in visible]
         return panel.render(view, hidden) + form
+
+    def _input_without_request(self) -> dict:
+        """The decision input for an empty request by the user themselves:
+        what the spawn page and the allowance view ask the policy about.
+        InvalidPod if the hub's defaults are not a pod."""
+        request = SpawnRequest(profile=None)
+        return build_input(self, request, None, prospective(self, request, None, self.policy_allowed_keys))
 
     def _cached_options_form(self, shown: list[dict]) -> str:
         """KubeSpawner's form for these profiles. KubeSpawner renders a fixed
@@ -475,14 +482,14 @@ class PolicyKubeSpawner(KubeSpawner):
         policy describes it, for the user themselves asking (not an admin or
         a service for them). Never raises for a policy problem: a view that
         cannot be had is `allowance.NOT_AVAILABLE`, the reason logged."""
-        request = SpawnRequest(profile=None)
         try:
-            pod = prospective(self, request, None, self.policy_allowed_keys)
+            input_doc = self._input_without_request()
         except InvalidPod as e:
             self.log.error("jhpolicy: no allowance view for %s: the hub's defaults are not a pod: %s", self._log_name, e)
             return dict(allowance.NOT_AVAILABLE)
-        input_doc = build_input(self, request, None, pod)
-        input_doc["requester"] = describe_requester(None, self.user)
+        return await self._allowance_view(input_doc)
+
+    async def _allowance_view(self, input_doc: dict) -> dict:
         try:
             if self.policy_quotas:
                 # The books as they are, with what the pod reflector (once a

@@ -132,3 +132,12 @@ def pod_ips():
     servers = PodIPs().start()
     yield servers
     servers.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium, for the spawn page tests (tests/e2e/browser.py)."""
+    from .e2e.browser import chromium
+
+    with chromium() as b:
+        yield b

@@ -18,7 +18,7 @@ from jhpolicy import allowance
 from jhpolicy.offline import OfflineUser, make_spawner
 
 from .e2e.hub import Hub
-from .test_e2e import ARTIFACTS, browser, log_in  # noqa: F401  (browser is a fixture)
+from .e2e.browser import ARTIFACTS, log_in
 
 _LOOP = asyncio.new_event_loop()
 
@@ -183,7 +183,7 @@ def test_a_refusal_says_how_to_get_more_and_is_counted_by_its_reason(hub):
 ONE_GPU = {"extra_resource_limits": {"nvidia.com/gpu": 1}}
 
 
-def spawn_page(browser, hub, user, shot):  # noqa: F811
+def spawn_page(browser, hub, user, shot):
     page = log_in(browser, hub, user)
     page.goto(f"{hub.url}/hub/spawn/{user}/form-{shot}")
     panel = page.locator("section.jhpolicy-allowance")
@@ -198,7 +198,7 @@ def spawn_page(browser, hub, user, shot):  # noqa: F811
     return text, offered, disabled
 
 
-def test_the_spawn_page_for_a_user_in_no_group(hub, browser):  # noqa: F811
+def test_the_spawn_page_for_a_user_in_no_group(hub, browser):
     text, offered, disabled = spawn_page(browser, hub, "bob", "no-group")
     assert "What you may launch" in text
     assert "Up to 1 CPU and 2G memory per server (guaranteed: up to 0.5 CPU, 1G memory)" in text
@@ -207,7 +207,7 @@ def test_the_spawn_page_for_a_user_in_no_group(hub, browser):  # noqa: F811
     assert disabled == [[True, "Medium", "(not allowed for group default)"], [True, "GPU", "(not allowed for group default)"]]
 
 
-def test_the_spawn_page_for_a_gpu_user_with_the_quota_partly_then_fully_used(hub, browser):  # noqa: F811
+def test_the_spawn_page_for_a_gpu_user_with_the_quota_partly_then_fully_used(hub, browser):
     names = ["g1", "g2", "g3", "g4"]
     try:
         r = hub.start_server("gina", "g1", ONE_GPU)

@@ -11,7 +11,6 @@ on the z2jh 4.4.0 versions.
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 
 import jupyterhub
@@ -20,14 +19,14 @@ import pytest
 from jhpolicy.local_opa import LocalOPA
 from jhpolicy.quantities import kubernetes_quantity
 
-from .conftest import POLICIES, ROOT, TEST_POLICIES
+from .conftest import POLICIES, TEST_POLICIES
+from .e2e.browser import ARTIFACTS, log_in
 from .e2e.hub import Hub
 
 GIB = 1024**3
 SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
 FORUM_BODY = {"kubespawner_override": {"image": SAMPLE}}
 JUPYTERHUB_6 = int(jupyterhub.__version__.split(".")[0]) >= 6
-ARTIFACTS = ROOT / "artifacts"
 UNAVAILABLE = "spawn policy unavailable: the server was not started; try again later or ask your hub admin"
 
 
@@ -288,34 +287,6 @@ def test_values_from_a_previous_spawn_do_not_stick(hub):
 
 
 # 8. the spawn page offers only the profiles the policy allows, in a real browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is needed for the spawn page test: ./dev setup installs it"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # Without the background-networking flags Chromium keeps dialling out,
-        # and this machine's network refuses it.
-        b = p.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        yield b
-        b.close()
-
-
-def log_in(browser, hub, user):
-    page = browser.new_page()
-    page.goto(hub.url + "/hub/login")
-    page.fill("#username_input", user)
-    page.fill("#password_input", "any")
-    page.click("#login_submit")
-    page.wait_for_url("**/hub/**")
-    return page
 
 
 def test_spawn_page_lists_only_allowed_profiles(hub, browser):

@@ -19,7 +19,7 @@ from jhpolicy.local_opa import LocalOPA
 from .conftest import POLICIES
 from .e2e.hub import Hub
 from .quota_data import policies_with_quotas
-from .test_e2e import ARTIFACTS, browser, log_in  # noqa: F401 (browser is a fixture)
+from .e2e.browser import ARTIFACTS, log_in
 
 GPU = {"extra_resource_limits": {"nvidia.com/gpu": 1}}
 GPU_USERS = [f"gpu{i}" for i in range(10)]
@@ -272,7 +272,7 @@ def test_a_user_renamed_while_their_servers_run_is_still_held_to_the_quota(hub):
     assert usage(hub, "", "servers") == 0
 
 
-def test_a_quota_typed_into_the_real_admin_page_applies(hub, browser):  # noqa: F811
+def test_a_quota_typed_into_the_real_admin_page_applies(hub, browser):
     student = STUDENTS[3]
     assert hub.start_server(student, "one", {}).status_code in (201, 202)
     page = log_in(browser, hub, "admin")
