@@ -6,17 +6,17 @@ Two real JupyterHubs in turn, the recorder in place of Kubernetes
 gpu-users, a third in no group), each with an API token:
 
 - page: each user GETs their spawn page (/hub/spawn/{user}/p), all 100 at
-  once. With jhpolicy: KubeSpawner's profile form cut to the user's profiles,
-  plus the allowance panel (two OPA queries). Without: plain KubeSpawner's
-  form, same profile_list.
+  once. With jhpolicy: KubeSpawner's profile form cut to what the user may
+  pick, plus the allowance panel (one OPA query: the view, which judges
+  each profile and choice the page offers).
+  Without: plain KubeSpawner's form, same profile_list.
 - endpoint: each user GETs their allowance (/hub/api/jhpolicy/allowance),
   all at once. Without jhpolicy there is no such endpoint: the baseline is
   the hub's nearest one, GET /hub/api/users/{user} (the user's own model).
 
 Rounds alternate which hub goes first. Printed: the time for all 100 to be
 answered and the p50/p99 latency per request, and the ratios. Target for
-both: at most 1.5x the hub without jhpolicy at p50 (two OPA round trips of
-about 2-3 ms each on a page that takes the hub tens of ms to render).
+both: at most 1.5x the hub without jhpolicy at p50.
 """
 
 from __future__ import annotations

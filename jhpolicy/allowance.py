@@ -27,8 +27,11 @@ class ViewBroken(Exception):
     """The policy's answer is not an allowance view."""
 
 
-def validate(result: object) -> dict:
-    """The view as shown to users, or ViewBroken saying what is wrong."""
+def validate(result: object, candidates: int = 0) -> dict:
+    """The view as shown to users, or ViewBroken saying what is wrong.
+    `candidates` is how many spawns the input asked to be judged
+    (jhpolicy.offers); a view without judgements judges none, one with
+    another number of them is broken."""
     if not isinstance(result, dict) or not isinstance(result.get("available"), bool):
         raise ViewBroken(f"not an allowance view: {result!r:.200}")
     if not result["available"]:
@@ -47,7 +50,23 @@ def validate(result: object) -> dict:
                             for name, n in _object(result.get("extra_resources"), "extra_resources").items()},
         "profiles": _texts(result.get("profiles"), "profiles"),
         "quotas": [_quota_row(row) for row in _list(result.get("quotas"), "quotas")],
+        "candidates": _judgements(result.get("candidates"), candidates),
     }
+
+
+def _judgements(value: object, expected: int) -> list[dict] | None:
+    if value is None:
+        return None
+    value = _list(value, "candidates")
+    if len(value) != expected:
+        raise ViewBroken(f"candidates: {len(value)} judgements for {expected} candidates")
+    judged = []
+    for item in value:
+        item = _object(item, "candidates[]")
+        if not isinstance(item.get("allow"), bool):
+            raise ViewBroken("candidates[].allow is not a boolean")
+        judged.append({"allow": item["allow"], "message": _text(item.get("message"), "candidates[].message")})
+    return judged
 
 
 def _quota_row(row: object) -> dict:

@@ -243,10 +243,14 @@ class _Slot:
         self.lock, self.deadline = lock, deadline
 
     def __enter__(self) -> float:
+        """How long this waited for earlier decisions: 0.0 only when none
+        held the slot (however long a busy machine took to hand it over)."""
+        if self.lock.acquire(blocking=False):
+            return 0.0
         started = time.monotonic()
         if not self.lock.acquire(timeout=max(self.deadline - started, 0)):
             raise Busy()
-        return time.monotonic() - started
+        return max(time.monotonic() - started, 1e-6)
 
     def __exit__(self, *exc) -> None:
         self.lock.release()

@@ -19,7 +19,7 @@ STYLE = (
     ".jhpolicy-allowance{border:1px solid #5a6270;border-radius:4px;padding:.75rem 1rem;margin-bottom:1rem;"
     "background:#f4f6f8;color:#1b1f24}.jhpolicy-allowance h2{font-size:1.15rem;margin:0 0 .5rem}"
     ".jhpolicy-allowance ul{margin:0 0 .5rem 1.2rem;padding:0}.jhpolicy-allowance .jhpolicy-none-left{font-weight:bold}"
-    ".jhpolicy-unavailable label{color:#3d434c}"
+    ".jhpolicy-unavailable label{color:#3d434c;opacity:1}"
 )
 
 

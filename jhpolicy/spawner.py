@@ -23,11 +23,12 @@ import time
 
 from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
+from tornado import web
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, validate
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
-from . import allowance, errors, failure_count, ledger, metrics, opa_client, panel, reconcile, shadow
+from . import allowance, errors, failure_count, ledger, metrics, offers, opa_client, panel, reconcile, shadow
 from .opa_input import build_input
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
@@ -95,7 +96,9 @@ class PolicyKubeSpawner(KubeSpawner):
         help="""
         Path of the rule that lists the profiles the spawn page offers a user.
         It gets the decision input with `profiles`, the slugs of
-        `profile_list`, and answers the list of slugs to show.
+        `profile_list`, and answers the list of slugs to show. Asked when the
+        allowance view (opa_allowance_path) did not judge every profile, or
+        with policy_allowance_panel off.
         """,
     )
 
@@ -106,7 +109,12 @@ class PolicyKubeSpawner(KubeSpawner):
         Path of the rule that describes what a user may launch and how much
         of each quota that applies to them is in use (the allowance view,
         served by jhpolicy's REST endpoint `GET /hub/api/jhpolicy/allowance`).
-        It gets the decision input with an empty request.
+        It gets the decision input with an empty request, and in
+        `candidates` the spawns the spawn page offers (each profile, each
+        other choice of its options), which it judges in the same answer.
+        The shipped rule judges them with the shipped decision, in its
+        package: with a decision of your own at another
+        `opa_decision_path`, point this at a view rule beside it.
         """,
     )
 
@@ -116,9 +124,12 @@ class PolicyKubeSpawner(KubeSpawner):
         help="""
         Show, above the spawn page's profile form, what the user may launch
         and how much of each quota that applies to them is in use (the
-        policy's allowance view, one more OPA query per page), and the
-        profiles they may not pick, disabled with the reason. False: the
-        form alone, with only the profiles they may pick.
+        policy's allowance view, which also judges each profile and choice
+        the form offers, in place of the profile list's query); the form
+        then leaves out the profiles and choices whose spawn the policy
+        would refuse (a full quota, an image they may not run), listed
+        disabled with the reason. False: the form alone, with only the
+        profiles the profile list (`opa_profiles_path`) lets them select.
         """,
     )
 
@@ -423,13 +434,36 @@ class PolicyKubeSpawner(KubeSpawner):
         return self._policy_options_form
 
     async def _policy_options_form(self, spawner):
-        """KubeSpawner's profile form, with only the profiles the policy lets
-        this user select, under the allowance panel (policy_allowance_panel)."""
+        """KubeSpawner's profile form, with only what the policy lets this
+        user pick, under the allowance panel (policy_allowance_panel): the
+        view, and what is not available with why (jhpolicy.offers)."""
         profile_list = await self._initialised_profile_list()
         try:
             input_doc = self._input_without_request()
         except InvalidPod as e:
             raise errors.invalid_request(str(e)) from None
+        if not self.policy_allowance_panel:
+            selectable = await self._selectable_profiles(input_doc, profile_list)
+            shown = [p for p in profile_list if p["slug"] in (selectable or ())]
+            unavailable = []
+        else:
+            view, selectable, judged = await self._offer(input_doc, profile_list)
+            if selectable is not None:
+                shown, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
+        if selectable is None:
+            return ""  # policy_failure_mode "defaults": no form, the admin's defaults
+        if not shown:
+            raise errors.denied(["none of this hub's profiles is available to you"])
+        form = self._cached_options_form(shown)
+        if not self.policy_allowance_panel:
+            return form
+        return panel.render(view, [(u.name, u.reason) for u in unavailable]) + form
+
+    async def _selectable_profiles(self, input_doc: dict, profile_list: list[dict]) -> set[str] | None:
+        """The slugs the policy lets this user select (opa_profiles_path);
+        None when the policy cannot say and policy_failure_mode is "defaults"."""
+        if not profile_list:
+            return set()
         try:
             profiles_doc = {**input_doc, "profiles": [p["slug"] for p in profile_list]}
             visible = (await self._ask_opa(self.opa_profiles_path, profiles_doc)).result
@@ -437,22 +471,15 @@ class PolicyKubeSpawner(KubeSpawner):
                 raise decisions.PolicyBroken(f"{self.opa_profiles_path} is not a list of slugs: {visible!r:.200}")
         except (opa_client.PolicyUnavailable, decisions.PolicyBroken) as e:
             if self.policy_failure_mode == "defaults":
-                # No form: the spawn goes ahead with the admin's defaults.
                 self.log.error("jhpolicy: %s; no profile form for %s", e, self._log_name)
-                return ""
+                return None
             self.log.error("jhpolicy: cannot list profiles for %s: %s", self._log_name, e)
             raise errors.unavailable() from None
-        visible = set(visible)
-        shown = [p for p in profile_list if p["slug"] in visible]
-        if not shown:
-            raise errors.denied(["none of this hub's profiles is available to you"])
-        form = self._cached_options_form(shown)
-        if not self.policy_allowance_panel:
-            return form
-        view = await self._allowance_view(input_doc)
-        whom = ", ".join(view["sources"]) if view.get("available") else "you"
-        hidden = [(p.get("display_name") or p["slug"], f"not allowed for {whom}") for p in profile_list if p["slug"] not in visible]
-        return panel.render(view, hidden) + form
+        return set(visible)
+
+    @staticmethod
+    def _whom(view: dict) -> str:
+        return ", ".join(view["sources"]) if view.get("available") else "you"
 
     def _input_without_request(self) -> dict:
         """The decision input for an empty request by the user themselves:
@@ -478,18 +505,76 @@ class PolicyKubeSpawner(KubeSpawner):
         return form
 
     async def allowance_view(self) -> dict:
-        """What this spawner's user may launch and how much is in use, as the
+        """What this spawner's user may launch, how much is in use, and which
+        profiles and choices are not available to them with why, as the
         policy describes it, for the user themselves asking (not an admin or
-        a service for them). Never raises for a policy problem: a view that
-        cannot be had is `allowance.NOT_AVAILABLE`, the reason logged."""
+        a service for them): the spawn page's panel as JSON. Never raises for
+        a policy problem: a view that cannot be had is
+        `allowance.NOT_AVAILABLE`, the reason logged."""
         try:
             input_doc = self._input_without_request()
+            profile_list = await self._initialised_profile_list()
         except InvalidPod as e:
             self.log.error("jhpolicy: no allowance view for %s: the hub's defaults are not a pod: %s", self._log_name, e)
             return dict(allowance.NOT_AVAILABLE)
-        return await self._allowance_view(input_doc)
+        try:
+            view, selectable, judged = await self._offer(input_doc, profile_list)
+        except web.HTTPError:
+            return dict(allowance.NOT_AVAILABLE)  # the profile list's failure, logged
+        if view.get("available") and selectable is not None:
+            _, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
+            view["unavailable"] = [u.as_json() for u in unavailable]
+        elif view.get("available"):
+            return dict(allowance.NOT_AVAILABLE)
+        return view
 
-    async def _allowance_view(self, input_doc: dict) -> dict:
+    async def _offer(self, input_doc: dict, profile_list: list[dict]) -> tuple[dict, set[str] | None, dict]:
+        """The allowance view, the profiles the user may select, and the
+        judgements of the page's candidates. One query when the view judged
+        every profile (a profile the user may not select is then refused,
+        saying so); else the profile list (opa_profiles_path) too."""
+        view, judged = await self._judged_view(input_doc, profile_list)
+        if all(offers.Candidate(p["slug"]) in judged for p in profile_list):
+            return view, {p["slug"] for p in profile_list}, judged
+        return view, await self._selectable_profiles(input_doc, profile_list), judged
+
+    async def _judged_view(self, input_doc: dict, profile_list: list[dict]) -> tuple[dict, dict]:
+        """The allowance view, and the policy's judgement of each of the
+        spawn page's candidates (jhpolicy.offers), one query for both."""
+        view_doc = dict(input_doc)
+        judged = {}
+        candidates = offers.candidates(profile_list)
+        spawns = []
+        sent = []
+        for candidate in candidates:
+            try:
+                spawns.append(self._candidate_spawn(candidate, profile_list))
+                sent.append(candidate)
+            except InvalidPod as e:
+                judged[candidate] = {"allow": False, "message": str(e)}
+            except RequestError:
+                pass  # e.g. an option with only an unlisted choice has no default spawn: offered, decided on submit
+        view_doc["candidates"] = spawns
+        view = await self._allowance_view(view_doc, len(spawns))
+        for candidate, judgement in zip(sent, view.pop("candidates", None) or []):
+            judged[candidate] = judgement
+        return view, judged
+
+    def _candidate_spawn(self, candidate: offers.Candidate, profile_list: list[dict]) -> dict:
+        """The request, pod and sources of a candidate's spawn: KubeSpawner's
+        own profile machinery on this spawner, put back as it was before
+        anything else runs (no await in between)."""
+        request = candidate.request()
+        profile = selected_profile(request.profile, profile_list)
+        snapshot = self._snapshot(self._changeable_keys(profile))
+        try:
+            self._load_profile_for(request.profile, profile_list, dict(request.profile_options))
+            doc = build_input(self, request, None, prospective(self, request, profile, self.policy_allowed_keys))
+        finally:
+            self._restore(snapshot)
+        return {key: doc[key] for key in ("request", "pod", "sources")}
+
+    async def _allowance_view(self, input_doc: dict, candidates: int = 0) -> dict:
         try:
             if self.policy_quotas:
                 # The books as they are, with what the pod reflector (once a
@@ -498,7 +583,7 @@ class PolicyKubeSpawner(KubeSpawner):
                 self._reconcile_books(running=False)
                 groups = input_doc["user"]["groups"]
                 input_doc["usage"] = self._ledger().usage(self._server_key[0], [*groups, decisions.DEFAULT_POOL])
-            return allowance.validate((await self._ask_opa(self.opa_allowance_path, input_doc)).result)
+            return allowance.validate((await self._ask_opa(self.opa_allowance_path, input_doc)).result, candidates)
         except (opa_client.PolicyUnavailable, allowance.ViewBroken) as e:
             self.log.error("jhpolicy: no allowance view for %s: %s", self._log_name, e)
             return dict(allowance.NOT_AVAILABLE)
@@ -564,7 +649,7 @@ class PolicyKubeSpawner(KubeSpawner):
                     try:
                         decision, decision_id, final = decide(client)
                     except opa_client.PolicyUnavailable as e:
-                        if waited < 0.001:
+                        if not waited:  # OPA itself failed: not queued
                             raise
                         raise Queued(
                             f"{e}: what was left of opa_timeout ({self.opa_timeout} s) after {waited:.1f} s waiting "

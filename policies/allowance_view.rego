@@ -22,6 +22,7 @@ allowance_view := {
 	"extra_resources": view_extra_maximum,
 	"profiles": sort({p | some entry in allowances; some p in entry.profiles}),
 	"quotas": quota_view,
+	"candidates": candidate_judgements,
 } if {
 	not misconfigured_message
 	count(allowances) > 0
@@ -78,3 +79,27 @@ quota_amounts(scope) := object.union(
 view_in_use(scope, resource) := in_use_amount(scope, [resource]) if {
 	resource in quota_keys
 } else := in_use_amount(scope, ["extra_resources", resource])
+
+# The spawn page's candidates (input.candidates, each one profile, or one
+# choice of a profile's option, as the request, pod and sources that spawn
+# would have): each judged by what refuses a decision (refusal, spawn.rego),
+# so what the page offers is what a spawn gets; without working out the
+# values an allowed one would get, which takes most of a decision's time. In the same order; one that is not an object of
+# those three is left out, and the spawner then trusts none of them.
+candidate_judgements := [judgement |
+	some candidate in object.get(input, "candidates", [])
+	judgement := judge(candidate)
+]
+
+# A profile the user may not select is refused whatever else it holds
+# (profiles.rego): said so without judging the rest.
+judge(candidate) := {"allow": false, "message": msg} if {
+	profile := candidate.request.profile
+	is_string(profile)
+	not profile_allowed(profile)
+	msg := sprintf("profile %s is not allowed for %s", [profile, sources_text])
+} else := {"allow": count(refused) == 0, "message": concat("; ", refused)} if {
+	spawn := {"request": candidate.request, "pod": candidate.pod, "sources": candidate.sources}
+	spawn_input := object.union(object.remove(input, ["candidates"]), spawn)
+	refused := refusal with input as spawn_input
+}

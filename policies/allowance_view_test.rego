@@ -109,3 +109,77 @@ test_each_extended_resource_shows_its_most_generous_maximum if {
 	v := view(["students", "gpu"], two)
 	v.extra_resources == {"nvidia.com/gpu": 2, "example.com/fpga": 1}
 }
+
+# The spawn page's candidates: a spawn each, judged by the decision.
+candidate(profile, pod, source) := {
+	"request": {"profile": profile, "profile_options": {}, "overrides": {}, "raw": {}},
+	"pod": object.union(base_pod, pod),
+	"sources": object.union(base_sources, {key: source | some key, _ in pod}),
+}
+
+with_candidates(request, candidates) := object.union(request, {"candidates": candidates})
+
+test_each_candidate_is_judged_by_the_decision_in_order if {
+	candidates := [
+		candidate("small", {}, "profile"),
+		candidate("gpu", {"extra_resource_limits": {"nvidia.com/gpu": 1}}, "profile"),
+		candidate("medium", {"image": "evil/miner:1"}, "profile_option"),
+	]
+	v := spawn.allowance_view with input as with_candidates(view_input(["students"]), candidates) with data.jhpolicy as cfg
+	v.candidates == [
+		{"allow": true, "message": ""},
+		{"allow": false, "message": "profile gpu is not allowed for group students"},
+		{"allow": false, "message": "image evil/miner:1 (the profile option) is not allowed for group students; allowed images: jupyterhub/k8s-singleuser-sample:*, quay.io/jupyter/*-notebook:*"},
+	]
+}
+
+test_a_candidate_the_quota_has_no_room_for_is_refused_saying_so if {
+	usage := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}}, {})
+	candidates := [candidate("gpu", {"extra_resource_limits": {"nvidia.com/gpu": 1}}, "profile"), candidate("small", {}, "profile")]
+	request := with_candidates(with_usage(view_input(["gpu"]), usage), candidates)
+	v := spawn.allowance_view with input as request with data.jhpolicy as quota_cfg
+	v.candidates[0].allow == false
+	contains(v.candidates[0].message, "gpu holds 4 of 4 nvidia.com/gpu")
+	v.candidates[1] == {"allow": true, "message": ""}
+}
+
+test_a_candidate_without_its_pod_is_left_out if {
+	candidates := [{"request": {"profile": "small"}}, candidate("small", {}, "profile")]
+	v := spawn.allowance_view with input as with_candidates(view_input(["students"]), candidates) with data.jhpolicy as cfg
+	v.candidates == [{"allow": true, "message": ""}]
+}
+
+test_no_candidates_no_judgements if {
+	v := view(["students"], cfg)
+	v.candidates == []
+}
+
+# The page judges by `refusal`: it must say what the decision says.
+test_refusal_is_what_the_decision_refuses_with if {
+	broken := object.union(cfg, {"groups": {"students": {"max": {"cpu_limit": "4 cores"}}}})
+	every case in [
+		[req(["students"], {}), cfg],
+		[req(["students"], {"image": "evil/miner:1", "cpu_limit": 64}), cfg],
+		[req(["students"], {}), broken],
+		[req(["physics"], {}), {"groups": {}}],
+	] {
+		d := spawn.decision with input as case[0] with data.jhpolicy as case[1]
+		r := spawn.refusal with input as case[0] with data.jhpolicy as case[1]
+		allowed := count(r) == 0
+		d.allow == allowed
+		same_refusal(d, r)
+	}
+}
+
+same_refusal(d, _) if d.allow
+
+same_refusal(d, r) if {
+	not d.allow
+	r == d.messages
+}
+
+test_a_candidate_without_a_profile_is_judged_as_the_spawn_it_is if {
+	candidates := [candidate(null, {}, "config")]
+	v := spawn.allowance_view with input as with_candidates(view_input(["students"]), candidates) with data.jhpolicy as cfg
+	v.candidates == [{"allow": true, "message": ""}]
+}

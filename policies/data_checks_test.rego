@@ -195,3 +195,14 @@ test_a_help_text_of_300_characters_is_fine_301_is_not if {
 	with_url := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": "ask", "url": "https://help.example.edu/x"}})}})
 	not with_url.reason == "misconfigured"
 }
+
+test_a_help_url_of_500_characters_is_fine_501_is_not if {
+	url_500 := concat("", ["https://h.example/", concat("", [x | some _ in numbers.range(1, 482); x := "a"])])
+	count(url_500) == 500
+	fine := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": "ask", "url": url_500}})}})
+	not fine.reason == "misconfigured"
+	too_long := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": "ask", "url": concat("", [url_500, "a"])}})}})
+	too_long.reason == "misconfigured"
+	spaced := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": "ask", "url": "https://h.example/a b"}})}})
+	spaced.reason == "misconfigured"
+}

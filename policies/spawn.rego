@@ -53,6 +53,12 @@ decision := {"allow": false, "overrides": {}, "messages": [misconfigured_message
 	misconfigured_message
 }
 
+# Why the decision refuses this input, as its messages; empty when it
+# allows. The spawn page judges what it offers by it (allowance_view.rego).
+refusal := [misconfigured_message] if {
+	misconfigured_message
+} else := sort(denials)
+
 # The admin's data (data.json); an absent or malformed one grants nothing.
 default config := {}
 

@@ -181,6 +181,11 @@ def test_a_refusal_says_how_to_get_more_and_is_counted_by_its_reason(hub):
 # --- the spawn page's panel, in a real browser ---
 
 ONE_GPU = {"extra_resource_limits": {"nvidia.com/gpu": 1}}
+MATLAB_REFUSED = (
+    "image registry.example.edu/licensed/matlab:r2026a (the profile option) is not allowed for group gpu-users; "
+    "allowed images: nvcr.io/nvidia/pytorch:*, quay.io/jupyter/pytorch-notebook:cuda*, "
+    "quay.io/jupyterhub/k8s-singleuser-sample:*, quay.io/jupyterhub/singleuser:*"
+)
 
 
 def spawn_page(browser, hub, user, shot):
@@ -192,19 +197,20 @@ def spawn_page(browser, hub, user, shot):
     disabled = page.eval_on_selector_all(
         "fieldset.jhpolicy-unavailable input", "inputs => inputs.map(i => [i.disabled, i.labels[0].innerText, "
         "document.getElementById(i.getAttribute('aria-describedby')).innerText])")
+    choices = page.eval_on_selector_all("select.js-profile-option-select option", "options => options.map(o => o.value)")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"allowance-{shot}.png", full_page=True)
     page.close()
-    return text, offered, disabled
+    return text, offered, disabled, choices
 
 
 def test_the_spawn_page_for_a_user_in_no_group(hub, browser):
-    text, offered, disabled = spawn_page(browser, hub, "bob", "no-group")
+    text, offered, disabled, _ = spawn_page(browser, hub, "bob", "no-group")
     assert "What you may launch" in text
     assert "Up to 1 CPU and 2G memory per server (guaranteed: up to 0.5 CPU, 1G memory)" in text
     assert "From: group default." in text and "In use now" not in text
     assert offered == ["small"]
-    assert disabled == [[True, "Medium", "(not allowed for group default)"], [True, "GPU", "(not allowed for group default)"]]
+    assert disabled == [[True, "Medium", "(profile medium is not allowed for group default)"], [True, "GPU", "(profile gpu is not allowed for group default)"]]
 
 
 def test_the_spawn_page_for_a_gpu_user_with_the_quota_partly_then_fully_used(hub, browser):
@@ -213,16 +219,22 @@ def test_the_spawn_page_for_a_gpu_user_with_the_quota_partly_then_fully_used(hub
         r = hub.start_server("gina", "g1", ONE_GPU)
         assert r.status_code in (201, 202), r.text
         assert hub.progress_events("gina", "g1")[-1].get("ready")
-        text, offered, disabled = spawn_page(browser, hub, "gina", "gpu-partly-used")
+        text, offered, disabled, choices = spawn_page(browser, hub, "gina", "gpu-partly-used")
         assert "GPUs: up to 1 per server" in text
         assert "GPUs: 1 of 4 in use in gpu-users (3 left)" in text
-        assert offered == ["small", "medium", "gpu"] and disabled == []
+        assert offered == ["small", "medium", "gpu"]
+        assert disabled == [[True, "GPU, Image: MATLAB", f"({MATLAB_REFUSED})"]]
+        assert choices == ["pytorch"]  # the image gina may not run is not in the form
         for name in names[1:]:
             r = hub.start_server("gina", name, ONE_GPU)
             assert r.status_code in (201, 202), r.text
             assert hub.progress_events("gina", name)[-1].get("ready")
-        text, _, _ = spawn_page(browser, hub, "gina", "gpu-full")
+        text, offered, disabled, _ = spawn_page(browser, hub, "gina", "gpu-full")
         assert "GPUs: 4 of 4 in use in gpu-users: none left" in text
+        # The GPU profile's every spawn would be refused now: disabled, saying why.
+        assert offered == ["small", "medium"]
+        ((off, name, why),) = disabled
+        assert off is True and name == "GPU" and "gpu-users holds 4 of 4 nvidia.com/gpu" in why, disabled
         # What the panel says is what the policy then does.
         r = hub.start_server("gina", "g5", ONE_GPU)
         assert r.status_code == 403 and "gpu-users holds 4 of 4 nvidia.com/gpu" in r.json()["message"], r.text

@@ -253,7 +253,7 @@ def test_unknown_profile_or_choice_is_400(hub):
     r = hub.start_server("gina", "prof", {"profile": "gpu", "image": "tensorflow"})
     assert r.status_code == 400
     assert r.json()["message"] == (
-        "Invalid spawn request: image: no choice 'tensorflow' for option image of profile gpu; choose one of: pytorch"
+        "Invalid spawn request: image: no choice 'tensorflow' for option image of profile gpu; choose one of: pytorch, matlab"
     )
 
 

@@ -310,6 +310,20 @@ def test_a_decision_slot_not_free_within_opa_timeout_fails_closed(quota_opa, cap
     assert books.ledger.holdings == {}
 
 
+def test_a_free_decision_slot_waited_for_nothing_however_busy_the_machine():
+    # 0.0 is what tells an OPA failure from a queued one (only the first may
+    # fall back to the defaults): never a measured time, which a busy CI
+    # machine can make any length.
+    from jhpolicy.ledger import Busy, Ledger
+
+    books = Ledger()
+    with books.decision_slot(time.monotonic() + 5) as waited:
+        assert waited == 0.0
+        with pytest.raises(Busy):  # held: a deadline already past gets no slot
+            with books.decision_slot(time.monotonic()):
+                pass
+
+
 def test_usage_and_quota_gauges(quota_opa):
     books = Books(quota_opa.url)
     spawner = books.spawner("gauge-user", "", ["gpu-users"], GPU)

@@ -402,7 +402,7 @@ def test_form_offers_only_allowed_profiles_and_shows_the_others_disabled(opa):
     # `profile` field, with the reason.
     assert ('<input type="radio" disabled id="jhpolicy-unavailable-0" name="jhpolicy-unavailable-profile" '
             'aria-describedby="jhpolicy-unavailable-0-why"> <label for="jhpolicy-unavailable-0">Medium</label> '
-            '<span id="jhpolicy-unavailable-0-why">(not allowed for group default)</span>') in default
+            '<span id="jhpolicy-unavailable-0-why">(profile medium is not allowed for group default)</span>') in default
     # Above the form, what the user may launch, in words.
     assert "<li>Up to 1 CPU and 2G memory per server (guaranteed: up to 0.5 CPU, 1G memory)</li>" in default
     assert default.index("What you may launch") < default.index('value="small"')

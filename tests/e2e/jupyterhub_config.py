@@ -90,23 +90,9 @@ if "E2E_OPA_MAX_CONNECTIONS" in env:
 # Progress events come from a Kubernetes event reflector: only with a real API server.
 c.KubeSpawner.events_enabled = bool(env.get("E2E_NAMESPACE"))
 c.KubeSpawner.image = "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"
-c.KubeSpawner.profile_list = [
-    {"display_name": "Small", "slug": "small", "default": True, "kubespawner_override": {"cpu_limit": 0.5, "mem_limit": "1G"}},
-    {"display_name": "Medium", "slug": "medium", "kubespawner_override": {"cpu_limit": 2, "mem_limit": "4G"}},
-    {
-        "display_name": "GPU",
-        "slug": "gpu",
-        "kubespawner_override": {"extra_resource_limits": {"nvidia.com/gpu": "1"}},
-        "profile_options": {
-            "image": {
-                "display_name": "Image",
-                "choices": {
-                    "pytorch": {"display_name": "PyTorch", "kubespawner_override": {"image": "quay.io/jupyter/pytorch-notebook:cuda12"}},
-                },
-            }
-        },
-    },
-]
+from tests.e2e.profiles import PROFILE_LIST  # noqa: E402
+
+c.KubeSpawner.profile_list = PROFILE_LIST
 
 # JupyterHub loads this file inside its running event loop: start the fake
 # pod server now, so the harness can hold a spawn before the first one.

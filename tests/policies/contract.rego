@@ -80,3 +80,11 @@ view_too_many_images := object.union(view_base, {"images": [sprintf("img%d", [i]
 view_misconfigured := view if {
 	view := data.jupyterhub.spawn.allowance_view with data.jhpolicy.groups.students.max.cpu_limit as "4 cores"
 }
+
+# The shipped view with one judgement fewer than the spawn page's candidates.
+view_one_judgement_short := object.union(view, {"candidates": array.slice(view.candidates, 1, count(view.candidates))}) if {
+	view := data.jupyterhub.spawn.allowance_view
+}
+
+# A view that allows every candidate, as allow_as_is decides every spawn.
+view_allowing_all := object.union(view_base, {"candidates": [{"allow": true, "message": ""} | some _ in input.candidates]})
