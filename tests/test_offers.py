@@ -213,3 +213,13 @@ async def _form_error(spawner):
     except web.HTTPError as e:
         return e
     raise AssertionError("the form was rendered")
+
+
+def test_an_unreachable_opa_gives_no_view_and_no_page():
+    from jhpolicy.local_opa import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"
+    view = _LOOP.run_until_complete(spawner_for(down, ["gpu-users"], opa_timeout=1.0).allowance_view())
+    assert view == allowance.NOT_AVAILABLE
+    error = _LOOP.run_until_complete(_form_error(spawner_for(down, ["gpu-users"], opa_timeout=1.0)))
+    assert error.status_code == 503
