@@ -90,6 +90,14 @@ def build_input(spawner, request: SpawnRequest, current_user, pod: Pod) -> dict:
         "requester": describe_requester(current_user, spawner.user),
         "groups": describe_groups(spawner.user),
         "server": {"name": spawner.name or ""},
+        **describe_spawn(request, pod),
+    }
+
+
+def describe_spawn(request: SpawnRequest, pod: Pod) -> dict:
+    """The part of the input that is this spawn's: what was asked, and the
+    pod it would give. The spawn page's candidates are this part alone."""
+    return {
         "request": {
             "profile": request.profile,
             "profile_options": dict(request.profile_options),

@@ -29,7 +29,7 @@ from traitlets import Set as SetTrait
 
 from . import decision as decisions
 from . import allowance, errors, failure_count, ledger, metrics, offers, opa_client, panel, reconcile, shadow
-from .opa_input import build_input
+from .opa_input import build_input, describe_spawn
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
 from .request import MAX_KEYS, RequestError, SpawnRequest, parse_request, selected_profile
@@ -444,20 +444,20 @@ class PolicyKubeSpawner(KubeSpawner):
             raise errors.invalid_request(str(e)) from None
         if not self.policy_allowance_panel:
             selectable = await self._selectable_profiles(input_doc, profile_list)
-            shown = [p for p in profile_list if p["slug"] in (selectable or ())]
-            unavailable = []
-        else:
-            view, selectable, judged = await self._offer(input_doc, profile_list)
-            if selectable is not None:
-                shown, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
+            if selectable is None:
+                return ""  # policy_failure_mode "defaults": no form, the admin's defaults
+            return self._form_of([p for p in profile_list if p["slug"] in selectable])
+        view, selectable, judged = await self._offer(input_doc, profile_list)
         if selectable is None:
-            return ""  # policy_failure_mode "defaults": no form, the admin's defaults
+            return ""
+        shown, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
+        form = self._form_of(shown)
+        return panel.render(view, [(u.name, u.reason) for u in unavailable]) + form
+
+    def _form_of(self, shown: list[dict]) -> str:
         if not shown:
             raise errors.denied(["none of this hub's profiles is available to you"])
-        form = self._cached_options_form(shown)
-        if not self.policy_allowance_panel:
-            return form
-        return panel.render(view, [(u.name, u.reason) for u in unavailable]) + form
+        return self._cached_options_form(shown)
 
     async def _selectable_profiles(self, input_doc: dict, profile_list: list[dict]) -> set[str] | None:
         """The slugs the policy lets this user select (opa_profiles_path);
@@ -521,12 +521,12 @@ class PolicyKubeSpawner(KubeSpawner):
             view, selectable, judged = await self._offer(input_doc, profile_list)
         except web.HTTPError:
             return dict(allowance.NOT_AVAILABLE)  # the profile list's failure, logged
-        if view.get("available") and selectable is not None:
-            _, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
-            view["unavailable"] = [u.as_json() for u in unavailable]
-        elif view.get("available"):
-            return dict(allowance.NOT_AVAILABLE)
-        return view
+        if not view.get("available"):
+            return view
+        if selectable is None:
+            return dict(allowance.NOT_AVAILABLE)  # the profile list's failure, logged
+        _, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
+        return {**view, "unavailable": [u.as_json() for u in unavailable]}
 
     async def _offer(self, input_doc: dict, profile_list: list[dict]) -> tuple[dict, set[str] | None, dict]:
         """The allowance view, the profiles the user may select, and the
@@ -541,23 +541,17 @@ class PolicyKubeSpawner(KubeSpawner):
     async def _judged_view(self, input_doc: dict, profile_list: list[dict]) -> tuple[dict, dict]:
         """The allowance view, and the policy's judgement of each of the
         spawn page's candidates (jhpolicy.offers), one query for both."""
-        view_doc = dict(input_doc)
-        judged = {}
-        candidates = offers.candidates(profile_list)
-        spawns = []
-        sent = []
-        for candidate in candidates:
+        judged, spawns = {}, {}
+        for candidate in offers.candidates(profile_list):
             try:
-                spawns.append(self._candidate_spawn(candidate, profile_list))
-                sent.append(candidate)
+                spawns[candidate] = self._candidate_spawn(candidate, profile_list)
             except InvalidPod as e:
                 judged[candidate] = {"allow": False, "message": str(e)}
             except RequestError:
                 pass  # e.g. an option with only an unlisted choice has no default spawn: offered, decided on submit
-        view_doc["candidates"] = spawns
-        view = await self._allowance_view(view_doc, len(spawns))
-        for candidate, judgement in zip(sent, view.pop("candidates", None) or []):
-            judged[candidate] = judgement
+        # A copy: the view's input gets the usage and the candidates, the profile list's does not.
+        view = await self._allowance_view({**input_doc, "candidates": list(spawns.values())}, len(spawns))
+        judged.update(zip(spawns, view.pop("candidates", None) or []))
         return view, judged
 
     def _candidate_spawn(self, candidate: offers.Candidate, profile_list: list[dict]) -> dict:
@@ -569,12 +563,11 @@ class PolicyKubeSpawner(KubeSpawner):
         snapshot = self._snapshot(self._changeable_keys(profile))
         try:
             self._load_profile_for(request.profile, profile_list, dict(request.profile_options))
-            doc = build_input(self, request, None, prospective(self, request, profile, self.policy_allowed_keys))
+            return describe_spawn(request, prospective(self, request, profile, self.policy_allowed_keys))
         finally:
             self._restore(snapshot)
-        return {key: doc[key] for key in ("request", "pod", "sources")}
 
-    async def _allowance_view(self, input_doc: dict, candidates: int = 0) -> dict:
+    async def _allowance_view(self, input_doc: dict, candidates: int) -> dict:
         try:
             if self.policy_quotas:
                 # The books as they are, with what the pod reflector (once a

@@ -83,9 +83,10 @@ view_in_use(scope, resource) := in_use_amount(scope, [resource]) if {
 # The spawn page's candidates (input.candidates, each one profile, or one
 # choice of a profile's option, as the request, pod and sources that spawn
 # would have): each judged by what refuses a decision (refusal, spawn.rego),
-# so what the page offers is what a spawn gets; without working out the
-# values an allowed one would get, which takes most of a decision's time. In the same order; one that is not an object of
-# those three is left out, and the spawner then trusts none of them.
+# so what the page offers is what a spawn gets, without working out the
+# values an allowed one would get (most of a decision's time). In the same
+# order; one without those three is left out, and the spawner then trusts
+# none of the judgements.
 candidate_judgements := [judgement |
 	some candidate in object.get(input, "candidates", [])
 	judgement := judge(candidate)
@@ -93,11 +94,10 @@ candidate_judgements := [judgement |
 
 # A profile the user may not select is refused whatever else it holds
 # (profiles.rego): said so without judging the rest.
-judge(candidate) := {"allow": false, "message": msg} if {
+judge(candidate) := {"allow": false, "message": profile_refusal(profile)} if {
 	profile := candidate.request.profile
 	is_string(profile)
 	not profile_allowed(profile)
-	msg := sprintf("profile %s is not allowed for %s", [profile, sources_text])
 } else := {"allow": count(refused) == 0, "message": concat("; ", refused)} if {
 	spawn := {"request": candidate.request, "pod": candidate.pod, "sources": candidate.sources}
 	spawn_input := object.union(object.remove(input, ["candidates"]), spawn)

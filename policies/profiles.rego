@@ -2,12 +2,13 @@
 # spawn page offers.
 package jupyterhub.spawn
 
-profile_denials contains msg if {
+profile_denials contains profile_refusal(profile) if {
 	profile := input.request.profile
 	is_string(profile)
 	not profile_allowed(profile)
-	msg := sprintf("profile %s is not allowed for %s", [profile, sources_text])
 }
+
+profile_refusal(profile) := sprintf("profile %s is not allowed for %s", [profile, sources_text])
 
 # The profiles the spawn page offers: those of input.profiles this user may select.
 visible_profiles := [slug |

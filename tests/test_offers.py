@@ -110,8 +110,17 @@ async def _made(opa_url, groups, config):
     return make_spawner(c, OfflineUser(name="alice", groups=list(groups)), {})
 
 
-def page(spawner) -> str:
-    return _LOOP.run_until_complete(spawner.get_options_form())
+def page(spawner):
+    """The spawn page's form, or the HTTPError the hub would answer with."""
+    from tornado import web
+
+    async def go():
+        try:
+            return await spawner.get_options_form()
+        except web.HTTPError as e:
+            return e
+
+    return _LOOP.run_until_complete(go())
 
 
 def test_a_gpu_user_is_offered_the_gpu_profile_without_the_image_they_may_not_run(opa):
@@ -198,21 +207,12 @@ def test_a_view_without_judgements_falls_back_to_the_profile_list(opa):
     # A policy of one's own whose view judges nothing: the profile list decides what is offered.
     spawner = spawner_for(opa.url, ["gpu-users"], opa_allowance_path="jhpolicy_contract/view_base",
                           opa_profiles_path="jhpolicy_contract/profiles_none")
-    error = _LOOP.run_until_complete(_form_error(spawner))
+    error = page(spawner)
     assert error.jupyterhub_message == "Spawn refused by policy: none of this hub's profiles is available to you"
     all_offered = page(spawner_for(opa.url, ["gpu-users"], opa_allowance_path="jhpolicy_contract/view_base",
                                    opa_profiles_path="jhpolicy_contract/profiles_all"))
     assert 'value="matlab"' in all_offered  # nothing judged: offered, decided on submit
 
-
-async def _form_error(spawner):
-    from tornado import web
-
-    try:
-        await spawner.get_options_form()
-    except web.HTTPError as e:
-        return e
-    raise AssertionError("the form was rendered")
 
 
 def test_an_unreachable_opa_gives_no_view_and_no_page():
@@ -221,5 +221,5 @@ def test_an_unreachable_opa_gives_no_view_and_no_page():
     down = f"http://127.0.0.1:{free_port()}"
     view = _LOOP.run_until_complete(spawner_for(down, ["gpu-users"], opa_timeout=1.0).allowance_view())
     assert view == allowance.NOT_AVAILABLE
-    error = _LOOP.run_until_complete(_form_error(spawner_for(down, ["gpu-users"], opa_timeout=1.0)))
+    error = page(spawner_for(down, ["gpu-users"], opa_timeout=1.0))
     assert error.status_code == 503
