@@ -89,13 +89,21 @@ def load(path: Path) -> Suite:
         raise SuiteError(f"{path}: no cases: \"cases\" must be a list of at least one case")
     lines = _case_lines(root)
     here = path.resolve().parent
+    for key in ("policies", "config"):
+        if doc.get(key) is not None and not (isinstance(doc[key], str) and doc[key]):
+            raise SuiteError(f"{path}: {key} is a path (relative to the suite), not {_shown(doc[key])}")
     suite = Suite(path, [], *(here / doc[k] if doc.get(k) else None for k in ("policies", "config")))
     values = doc.get("values") or []
     if isinstance(values, str):
         values = [values]
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
         raise SuiteError(f"{path}: values is a list of z2jh values files")
     suite.values = [here / v for v in values]
+    # Before any case runs: a path that is not there is the suite's mistake.
+    for key, found, kind in [("policies", suite.policies, "folder"), ("config", suite.config, "file"),
+                             *(("values", v, "file") for v in suite.values)]:
+        if found is not None and not (found.is_dir() if kind == "folder" else found.is_file()):
+            raise SuiteError(f"{path}: {key}: {found}: no such {kind}")
     names = set()
     for i, item in enumerate(cases):
         case = _case(f"{path}:{lines[i]}", item, lines[i], i)
@@ -123,7 +131,13 @@ def _case(where: str, item, line: int, index: int) -> Case:
     if not isinstance(item, dict):
         raise SuiteError(f"{where}: a case is a mapping (user, body, expect, ...)")
     _no_unknown(where, item, CASE_KEYS)
-    name = str(item.get("name") or f"case {index + 1}")
+    for key, kind, ok in (("name", "a non-empty string", lambda v: isinstance(v, str) and v),
+                          ("admin", "true or false", lambda v: isinstance(v, bool)),
+                          ("server", "a server name (a string; \"\" for the default server)", lambda v: isinstance(v, str)),
+                          ("requester", '"user:NAME", "admin:NAME" or "service:NAME"', _is_requester)):
+        if key in item and not ok(item[key]):
+            raise SuiteError(f"{where}: {key} is {kind}, not {_shown(item[key])}")
+    name = item.get("name") or f"case {index + 1}"
     user = item.get("user")
     if not isinstance(user, str) or not user:
         raise SuiteError(f"{where}: {name}: \"user\" (a user name) is required")
@@ -143,9 +157,25 @@ def _case(where: str, item, line: int, index: int) -> Case:
         usage = parse_usage(item["usage"]) if "usage" in item else None
     except DryRunError as e:
         raise SuiteError(f"{where}: {name}: usage: {e}") from None
-    who = Who(user=user, groups=groups, group_properties=properties, admin=bool(item.get("admin", False)),
-              server=str(item.get("server") or ""), requester=item.get("requester"))
+    who = Who(user=user, groups=groups, group_properties=properties, admin=item.get("admin", False),
+              server=item.get("server", ""), requester=item.get("requester"))
     return Case(name, line, who, body, usage, _expectation(f"{where}: {name}", item.get("expect")))
+
+
+def _shown(value) -> str:
+    """A wrong value as the admin wrote it, with its YAML type."""
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "a mapping", type(None): "null"}.get(type(value), type(value).__name__)
+    return f"{kind} ({str(value)[:40]!r})" if value is not None else kind
+
+
+def _is_requester(value) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    kind, _, name = value.partition(":")
+    return kind in ("user", "admin", "service") and bool(name)
 
 
 def _expectation(where: str, expect) -> dict:

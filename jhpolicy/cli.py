@@ -36,6 +36,8 @@ def _print_report(report: dict) -> None:
     for group in report.get("unmatched_groups", []):
         print(f"note: group {group!r} has no entry in the policy's data (groups or quotas.groups): it grants nothing "
               "(group names are case-sensitive)")
+    for note in report.get("notes", []):
+        print(f"note: {note}")
     for reason in report.get("reasons", []):
         print(f"reason (hub log): {reason}")
     if report["status"] != 200:
@@ -169,6 +171,12 @@ def cmd_test(args) -> int:
     from .local_opa import LocalOPA
 
     path = Path(args.cases)
+    # Where results go is checked before anything runs.
+    for written, flag in ((path, "--init") if args.init else (None, None),
+                          (Path(args.junit_xml), "--junit-xml") if args.junit_xml else (None, None)):
+        problem = _unwritable(written) if written is not None else None
+        if problem:
+            return _error("test", f"{flag} {written}: {problem}")
     if args.init:
         return _init_cases(args, path)
     if args.from_replay:
@@ -208,6 +216,25 @@ def cmd_test(args) -> int:
     if args.junit_xml:
         Path(args.junit_xml).write_text(cases.junit_xml(results, suite))
     return EXIT_DENIED if failed else 0
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why a file cannot be written at `path`, or None."""
+    import os
+
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return "is a folder"
+    for above in [parent, *parent.parents]:
+        if above.exists():
+            if not above.is_dir():
+                return f"{above} is a file, not a folder"
+            break
+    if not parent.is_dir():
+        return f"no such folder {parent}"
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "not writable"
+    return None
 
 
 def _init_cases(args, path: Path) -> int:

@@ -19,6 +19,8 @@ spawner treats like an unreachable OPA (fail closed).
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from .quantities import PARSERS, InvalidValue
@@ -47,6 +49,12 @@ DEFAULT_POOL = "default"
 REASONS = frozenset({"image", "profile", "limit", "quota", "invalid", "misconfigured"})
 MAX_HELP_TEXT = 300
 MAX_HELP_URL = 500
+# A help link: http(s), then printable ASCII but space, quotes and angle
+# brackets (what a page, a log line or an attribute could be broken by;
+# percent-encode them, and any non-ASCII). The one definition: the data
+# checks (policies/data_checks.rego, so `jhpolicy lint`) and the data schema
+# use this same pattern, which tests/test_hardening.py holds them to.
+HELP_URL_PATTERN = r"^https?://[!#-&(-;=?-~]+$"
 
 
 def _normalised(key: str, value: object) -> object:
@@ -86,10 +94,7 @@ def _checked_help(value: object) -> dict | None:
     text, url = value.get("text"), value.get("url")
     if not isinstance(text, str) or not 0 < len(text) <= MAX_HELP_TEXT:
         raise PolicyBroken(f"decision.help.text is not a string of 1 to {MAX_HELP_TEXT} characters")
-    if url is not None and not (
-        isinstance(url, str) and len(url) <= MAX_HELP_URL and url.startswith(("https://", "http://"))
-        and not any(c.isspace() or c in "<>\"'" for c in url)
-    ):
+    if url is not None and not (isinstance(url, str) and len(url) <= MAX_HELP_URL and re.fullmatch(HELP_URL_PATTERN, url)):
         raise PolicyBroken(f"decision.help.url is not an http(s) link of at most {MAX_HELP_URL} characters")
     return {"text": text, **({"url": url} if url is not None else {})}
 

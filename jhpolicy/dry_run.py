@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jupyterhub.utils import maybe_future
 from tornado import web
 from traitlets import TraitError
 from traitlets.config import Config, PyFileConfigLoader
@@ -183,9 +184,18 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
         raise DryRunError(f"the hub's config is not one KubeSpawner accepts: {' '.join(str(e).split())}") from None
     reasons = _Reasons()
     spawner.log.addHandler(reasons)
-    report: dict = {"user": who.user, "groups": list(who.groups), "server": who.server}
+    report: dict = {"user": who.user, "groups": list(who.groups), "server": who.server, "notes": []}
     try:
         await apply_group_overrides(spawner)
+        if spawner.pre_spawn_hook is not None:
+            # As User.spawn runs it, after group_overrides and before start().
+            report["notes"].append(f"pre_spawn_hook ran as the hub runs it (for user {who.user}, here outside a hub)")
+            try:
+                await maybe_future(spawner.run_pre_spawn_hook())
+            except Exception as e:  # noqa: BLE001  (the admin's code: the hub would fail the spawn with a 500)
+                report["notes"].append(f"pre_spawn_hook raised {type(e).__name__}: {e}")
+                report.update(status=500, message=f"pre_spawn_hook raised {type(e).__name__}: {e}", outcome="error")
+                return report
         pod = await pod_to_create(spawner)
     except web.HTTPError as e:
         outcome = spawner.policy_outcome

@@ -74,6 +74,12 @@ def unavailable() -> web.HTTPError:
     return spawn_error(503, UNAVAILABLE_MESSAGE, "unavailable")
 
 
+def misconfigured(problem: str) -> web.HTTPError:
+    """503: the hub's own configuration cannot be judged (see
+    request.check_profile_list); the admin has to fix it, the user is told so."""
+    return spawn_error(503, f"{UNAVAILABLE_MESSAGE} (the hub's configuration: {problem})", "misconfigured")
+
+
 def message_of(error: web.HTTPError) -> str:
     """The text a caller sees for an error raised by :func:`spawn_error`."""
     if SpawnException is not None and isinstance(error, SpawnException):

@@ -100,6 +100,7 @@ def describe_spawn(request: SpawnRequest, pod: Pod) -> dict:
     return {
         "request": {
             "profile": request.profile,
+            "profile_named": request.profile_named,
             "profile_options": dict(request.profile_options),
             "overrides": dict(request.overrides),
             "raw": dict(request.raw),

@@ -95,9 +95,10 @@ def images_line(view: dict) -> str:
     return escape(text)
 
 
-def render(view: dict, unavailable: list[tuple[str, str]] = ()) -> str:
-    """The panel for `view` (jhpolicy.allowance.validate's output) and the
-    profiles the user may not pick, as (display name, reason)."""
+def render(view: dict, unavailable: list[tuple[str, str]] = (), notes: list[str] = ()) -> str:
+    """The panel for `view` (jhpolicy.allowance.validate's output), the
+    profiles the user may not pick, as (display name, reason), and notes on
+    what the page could not judge beforehand."""
     out = [f"<style>{STYLE}</style>",
            '<section class="jhpolicy-allowance" aria-labelledby="jhpolicy-allowance-title">',
            '<h2 id="jhpolicy-allowance-title">What you may launch</h2>']
@@ -121,5 +122,6 @@ def render(view: dict, unavailable: list[tuple[str, str]] = ()) -> str:
                 f'<span id="jhpolicy-unavailable-{i}-why">({escape(reason)})</span></div>'
             )
         out.append("</fieldset>")
+    out += [f'<p class="small jhpolicy-note">{escape(note)}</p>' for note in notes]
     out.append("</section>")
     return "".join(out)

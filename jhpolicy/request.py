@@ -24,14 +24,56 @@ OVERRIDE_KEY = "kubespawner_override"
 PROFILE_KEY = "profile"
 UNLISTED_SUFFIX = "--unlisted-choice"
 MAX_KEYS = 64
+# No image reference, quantity or resource name comes near this (an image
+# reference is at most 255 + 128 characters plus a digest).
+MAX_STRING = 1024
+MAX_DEPTH = 8
 
 
 class RequestError(ValueError):
     """A malformed request; ``str()`` is the message the caller sees (HTTP 400)."""
 
 
+class ProfileListError(ValueError):
+    """The hub's profile_list has a shape KubeSpawner may take but no judge
+    can tell its profiles apart by (the admin's config); ``str()`` says what."""
+
+
+def check_profile_list(profile_list: object, slugs: bool = True) -> None:
+    """Raise ProfileListError unless each profile has its own slug and its
+    options and choices are objects, as the decision and the spawn page
+    need to know which profile (and choice) a spawn is. `slugs` False: the
+    shape alone (before KubeSpawner fills in slugs from display names)."""
+    if not isinstance(profile_list, list):
+        raise ProfileListError(f"profile_list must be a list of profiles, not {type(profile_list).__name__}")
+    seen: set[str] = set()
+    for i, profile in enumerate(profile_list):
+        where = f"profile_list[{i}]"
+        if not isinstance(profile, dict):
+            raise ProfileListError(f"{where} is not a dict")
+        slug = profile.get("slug") if slugs else profile.get("slug") or profile.get("display_name") or str(i)
+        if not isinstance(slug, str) or not slug:
+            raise ProfileListError(f"{where} has no slug (give it a slug or a display_name)")
+        if slugs and slug in seen:
+            raise ProfileListError(f"two profiles have the slug {slug!r}: give each profile a slug of its own")
+        seen.add(slug)
+        where = f"profile {slug}"
+        if not isinstance(profile.get("kubespawner_override", {}), dict):
+            raise ProfileListError(f"{where}: kubespawner_override is not a dict")
+        options = profile.get("profile_options", {})
+        if not isinstance(options, dict):
+            raise ProfileListError(f"{where}: profile_options is not a dict of option name to option")
+        for name, option in options.items():
+            choices = option.get("choices", {}) if isinstance(option, dict) else None
+            if not isinstance(choices, dict) or not all(isinstance(c, dict) for c in choices.values()):
+                raise ProfileListError(f"{where}: option {name} is not a dict whose choices are a dict of dicts")
+
+
 @dataclass
 class SpawnRequest:
+    # The profile KubeSpawner applies: the one named, else the hub's default
+    # (None only when the hub has no profile_list). The policy judges this
+    # one, so a default profile a user may not select is refused like a named one.
     profile: str | None
     # The selected profile's options, as KubeSpawner reads them from user_options.
     profile_options: dict[str, str] = field(default_factory=dict)
@@ -39,6 +81,8 @@ class SpawnRequest:
     overrides: dict[str, object] = field(default_factory=dict)
     # What the caller sent for each override key, before parsing.
     raw: dict[str, object] = field(default_factory=dict)
+    # False when the caller named no profile and `profile` is the hub's default.
+    profile_named: bool = True
 
 
 def selected_profile(slug: str | None, profile_list: list[dict]) -> dict | None:
@@ -68,6 +112,9 @@ def _check_json(key: str, value: object, depth: int = 0) -> None:
 
 
 def _check_size(user_options: dict, max_bytes: int | None, max_keys: int) -> None:
+    """Bounds on the whole request, nested maps and lists included (an
+    `extra_resource_limits` of 3,000 names is as costly to the policy as
+    3,000 top-level keys), before anything else reads it."""
     if max_bytes is not None:
         try:
             size = len(json.dumps(user_options, allow_nan=True))
@@ -75,10 +122,27 @@ def _check_size(user_options: dict, max_bytes: int | None, max_keys: int) -> Non
             raise RequestError("user_options is not JSON") from None
         if size > max_bytes:
             raise RequestError(f"user_options is {size} bytes; at most {max_bytes} are accepted")
-    nested = user_options.get(OVERRIDE_KEY)
-    count = len(user_options) + (len(nested) if isinstance(nested, dict) else 0)
+    count = _entries(user_options, 0)
     if count > max_keys:
-        raise RequestError(f"user_options has {count} keys; at most {max_keys} are accepted")
+        raise RequestError(
+            f"user_options has {count} keys and list items (nested ones included); at most {max_keys} are accepted"
+        )
+
+
+def _entries(value: object, depth: int) -> int:
+    """Keys and list items in `value`, at every depth; RequestError for a
+    string longer than MAX_STRING or nesting deeper than MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise RequestError(f"user_options is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            raise RequestError(f"a string of {len(value)} characters; at most {MAX_STRING} are accepted: {_short(value)!r}")
+        return 0
+    if isinstance(value, dict):
+        return sum(1 + _entries(k, depth + 1) + _entries(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(1 + _entries(v, depth + 1) for v in value)
+    return 0
 
 
 def _profile_options(user_options: dict, profile: dict | None) -> dict[str, str]:
@@ -163,7 +227,9 @@ def parse_request(
             )
         requested[key] = value
 
-    request = SpawnRequest(profile=slug, profile_options=profile_options)
+    request = SpawnRequest(
+        profile=profile["slug"] if profile else None, profile_options=profile_options, profile_named=bool(slug)
+    )
     for key, value in requested.items():
         if not isinstance(key, str):
             raise RequestError("override keys must be strings")

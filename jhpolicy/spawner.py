@@ -32,7 +32,8 @@ from . import allowance, errors, failure_count, ledger, metrics, offers, opa_cli
 from .opa_input import build_input, describe_spawn
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
-from .request import MAX_KEYS, RequestError, SpawnRequest, parse_request, selected_profile
+from .request import MAX_KEYS, ProfileListError, RequestError, SpawnRequest, check_profile_list, parse_request, selected_profile
+from .users import user_groups
 
 # Rendered profile forms, by what they depend on (_cached_options_form);
 # the oldest goes first.
@@ -41,6 +42,10 @@ MAX_CACHED_FORMS = 256
 
 # What JupyterHub's Spawner.get_env sets from each value.
 LIMIT_ENV = {"MEM_LIMIT": "mem_limit", "MEM_GUARANTEE": "mem_guarantee", "CPU_LIMIT": "cpu_limit", "CPU_GUARANTEE": "cpu_guarantee"}
+
+# The spawn page and the allowance view run no pre_spawn_hook (it may have
+# side effects, and JupyterHub runs it only in User.spawn): they say so.
+HOOK_NOTE = "This hub's pre_spawn_hook may change a server when it starts; those changes are judged then."
 
 # The ceiling's default: the keys jhpolicy knows how to parse.
 DEFAULT_ALLOWED_KEYS = frozenset(PARSERS)
@@ -243,9 +248,11 @@ class PolicyKubeSpawner(KubeSpawner):
         min=1,
         config=True,
         help="""
-        Most keys a request may have (top level plus kubespawner_override);
-        more is refused with 400 before OPA is asked, so no request can make
-        the policy's answer or its evaluation arbitrarily large.
+        Most keys and list items a request may have, counted at every depth
+        (top level, kubespawner_override, extra_resource_limits, ...); more
+        is refused with 400 before OPA is asked, so no request can make the
+        policy's answer or its evaluation arbitrarily large. Strings are at
+        most 1,024 characters and nesting at most 8 levels, also a 400.
         """,
     )
 
@@ -332,6 +339,11 @@ class PolicyKubeSpawner(KubeSpawner):
             outcome = "clamped" if final != pod.values else "allowed"
             self.policy_messages = decision.messages
             self._log_decision(input_doc, decision_id, decision, self.policy_applied)
+        except ProfileListError as e:
+            outcome = "misconfigured"
+            self._undo(snapshot)
+            self.log.error("jhpolicy: refusing spawn of %s: profile_list: %s", self._log_name, e)
+            raise errors.misconfigured(f"profile_list: {e}") from None
         except (RequestError, InvalidPod) as e:
             outcome = "invalid"
             self._undo(snapshot)
@@ -344,6 +356,9 @@ class PolicyKubeSpawner(KubeSpawner):
                 self.log.error("jhpolicy: %s; starting %s with the admin's defaults", e, self._log_name)
                 try:
                     await self._apply_defaults()
+                except ProfileListError as broken:
+                    outcome = "misconfigured"
+                    raise errors.misconfigured(f"profile_list: {broken}") from None
                 except (RequestError, InvalidPod) as invalid:
                     outcome = "invalid"
                     raise errors.invalid_request(str(invalid)) from None
@@ -437,26 +452,32 @@ class PolicyKubeSpawner(KubeSpawner):
         """KubeSpawner's profile form, with only what the policy lets this
         user pick, under the allowance panel (policy_allowance_panel): the
         view, and what is not available with why (jhpolicy.offers)."""
-        profile_list = await self._initialised_profile_list()
         try:
-            input_doc = self._input_without_request()
-        except InvalidPod as e:
+            profile_list = await self._initialised_profile_list()
+        except ProfileListError as e:
+            self.log.error("jhpolicy: no spawn page for %s: profile_list: %s", self._log_name, e)
+            raise errors.misconfigured(f"profile_list: {e}") from None
+        layers = await self._group_override_layers()
+        try:
+            input_doc = self._input_without_request(profile_list, layers)
+        except (InvalidPod, RequestError) as e:
             raise errors.invalid_request(str(e)) from None
         if not self.policy_allowance_panel:
             selectable = await self._selectable_profiles(input_doc, profile_list)
             if selectable is None:
                 return ""  # policy_failure_mode "defaults": no form, the admin's defaults
-            return self._form_of([p for p in profile_list if p["slug"] in selectable])
-        view, selectable, judged = await self._offer(input_doc, profile_list)
+            return self._form_of([p for p in profile_list if p["slug"] in selectable], [])
+        view, selectable, judged = await self._offer(input_doc, profile_list, layers)
         if selectable is None:
             return ""
         shown, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
-        form = self._form_of(shown)
-        return panel.render(view, [(u.name, u.reason) for u in unavailable]) + form
+        form = self._form_of(shown, unavailable)
+        return panel.render(view, [(u.name, u.reason) for u in unavailable], self._view_notes()) + form
 
-    def _form_of(self, shown: list[dict]) -> str:
+    def _form_of(self, shown: list[dict], unavailable: list) -> str:
         if not shown:
-            raise errors.denied(["none of this hub's profiles is available to you"])
+            reasons = "; ".join(f"{u.name}: {u.reason}" for u in unavailable if u.choice is None)
+            raise errors.denied(["none of this hub's profiles is available to you" + (f" ({reasons})" if reasons else "")])
         return self._cached_options_form(shown)
 
     async def _selectable_profiles(self, input_doc: dict, profile_list: list[dict]) -> set[str] | None:
@@ -479,27 +500,83 @@ class PolicyKubeSpawner(KubeSpawner):
 
     @staticmethod
     def _whom(view: dict) -> str:
-        return ", ".join(view["sources"]) if view.get("available") else "you"
+        return ", ".join(view["sources"]) if view.get("available") and view.get("sources") else "you"
 
-    def _input_without_request(self) -> dict:
-        """The decision input for an empty request by the user themselves:
-        what the spawn page and the allowance view ask the policy about.
+    def _input_without_request(self, profile_list: list[dict], layers: list[dict]) -> dict:
+        """The decision input for an empty request by the user themselves, as
+        the hub would run it (group_overrides, the default profile): what the
+        spawn page and the allowance view ask the policy about.
         InvalidPod if the hub's defaults are not a pod."""
-        request = SpawnRequest(profile=None)
-        return build_input(self, request, None, prospective(self, request, None, self.policy_allowed_keys))
+        default = selected_profile(None, profile_list)
+        request = SpawnRequest(profile=default["slug"] if default else None, profile_named=False)
+        try:
+            pod = self._borrowed_pod(request, profile_list, layers)
+        except RequestError:
+            # A default profile with no default spawn (an option with only a
+            # free-text choice): the hub's defaults and group_overrides alone.
+            request = SpawnRequest(profile=None, profile_named=False)
+            pod = self._borrowed_pod(request, [], layers)
+        return build_input(self, request, None, pod)
+
+    async def _group_override_layers(self) -> list[dict]:
+        """The `spawner_override`s of JupyterHub's group_overrides (5.1+) that
+        apply to this user, in the order User.spawn applies them. User.spawn
+        applies them before start(), never when the spawn page is rendered
+        or the allowance view asked: those apply them on a borrowed spawner
+        (_borrowed_pod), so they judge the spawn the hub will run."""
+        overrides = getattr(self, "group_overrides", None)
+        if callable(overrides):
+            overrides = await maybe_future(overrides(self))
+        if not isinstance(overrides, dict):
+            return []
+        names = {g if isinstance(g, str) else g.name for g in user_groups(self.user)}
+        return [overrides[key].get("spawner_override", {}) for key in sorted(overrides)
+                if names & set(overrides[key].get("groups", []))]
+
+    def _borrowed_pod(self, request: SpawnRequest, profile_list: list[dict], layers: list[dict]):
+        """The pod a spawn of `request` would give, with `layers` (the user's
+        group_overrides) and the profile applied as the hub applies them, on
+        this spawner, put back as it was before anything else runs (no await
+        in between)."""
+        profile = selected_profile(request.profile, profile_list)
+        keys = self._changeable_keys(profile) | {key for layer in layers for key in layer}
+        snapshot = self._snapshot(keys)
+        try:
+            for layer in layers:
+                self._apply_overrides(layer)  # JupyterHub's own (dicts merged, callables called)
+            self._load_profile_for(request.profile, profile_list, dict(request.profile_options))
+            return prospective(self, request, profile, self.policy_allowed_keys)
+        finally:
+            self._restore(snapshot)
+
+    def _view_notes(self) -> list[str]:
+        """What the page and the view cannot judge beforehand."""
+        if self.pre_spawn_hook is None:
+            return []
+        return [HOOK_NOTE]
 
     def _cached_options_form(self, shown: list[dict]) -> str:
         """KubeSpawner's form for these profiles. KubeSpawner renders a fixed
         profile_list once; a form cut to each user's profiles is rendered per
         page, and KubeSpawner compiles its template on every render (about
         10 ms here), so the HTML is kept for the inputs it depends on."""
+        # Saved options naming a profile the form leaves out would check no
+        # radio (KubeSpawner's template checks the saved profile, else the
+        # default): rendered as if none were saved, the first offered is checked.
+        original = self.user_options
+        saved = original or {}
+        options = saved if saved.get("profile") in {None, *(p["slug"] for p in shown)} else {}
         key = json.dumps(
-            [shown, self.user_options or {}, self.profile_form_template, list(self.additional_profile_form_template_paths)],
+            [shown, options, self.profile_form_template, list(self.additional_profile_form_template_paths)],
             sort_keys=True, default=repr,
         )
         form = _FORMS.get(key)
         if form is None:
-            form = _FORMS[key] = self._render_options_form(shown)
+            self.user_options = options
+            try:
+                form = _FORMS[key] = self._render_options_form(shown)
+            finally:
+                self.user_options = original
             while len(_FORMS) > MAX_CACHED_FORMS:
                 _FORMS.pop(next(iter(_FORMS)))
         return form
@@ -512,13 +589,18 @@ class PolicyKubeSpawner(KubeSpawner):
         a policy problem: a view that cannot be had is
         `allowance.NOT_AVAILABLE`, the reason logged."""
         try:
-            input_doc = self._input_without_request()
             profile_list = await self._initialised_profile_list()
-        except InvalidPod as e:
+        except ProfileListError as e:
+            self.log.error("jhpolicy: no allowance view for %s: profile_list: %s", self._log_name, e)
+            return dict(allowance.NOT_AVAILABLE)
+        layers = await self._group_override_layers()
+        try:
+            input_doc = self._input_without_request(profile_list, layers)
+        except (InvalidPod, RequestError) as e:
             self.log.error("jhpolicy: no allowance view for %s: the hub's defaults are not a pod: %s", self._log_name, e)
             return dict(allowance.NOT_AVAILABLE)
         try:
-            view, selectable, judged = await self._offer(input_doc, profile_list)
+            view, selectable, judged = await self._offer(input_doc, profile_list, layers)
         except web.HTTPError:
             return dict(allowance.NOT_AVAILABLE)  # the profile list's failure, logged
         if not view.get("available"):
@@ -526,25 +608,26 @@ class PolicyKubeSpawner(KubeSpawner):
         if selectable is None:
             return dict(allowance.NOT_AVAILABLE)  # the profile list's failure, logged
         _, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
-        return {**view, "unavailable": [u.as_json() for u in unavailable]}
+        return {**view, "unavailable": [u.as_json() for u in unavailable], "notes": self._view_notes()}
 
-    async def _offer(self, input_doc: dict, profile_list: list[dict]) -> tuple[dict, set[str] | None, dict]:
+    async def _offer(self, input_doc: dict, profile_list: list[dict], layers: list[dict]) -> tuple[dict, set[str] | None, dict]:
         """The allowance view, the profiles the user may select, and the
         judgements of the page's candidates. One query when the view judged
         every profile (a profile the user may not select is then refused,
         saying so); else the profile list (opa_profiles_path) too."""
-        view, judged = await self._judged_view(input_doc, profile_list)
+        view, judged = await self._judged_view(input_doc, profile_list, layers)
         if all(offers.Candidate(p["slug"]) in judged for p in profile_list):
             return view, {p["slug"] for p in profile_list}, judged
         return view, await self._selectable_profiles(input_doc, profile_list), judged
 
-    async def _judged_view(self, input_doc: dict, profile_list: list[dict]) -> tuple[dict, dict]:
+    async def _judged_view(self, input_doc: dict, profile_list: list[dict], layers: list[dict]) -> tuple[dict, dict]:
         """The allowance view, and the policy's judgement of each of the
         spawn page's candidates (jhpolicy.offers), one query for both."""
         judged, spawns = {}, {}
         for candidate in offers.candidates(profile_list):
             try:
-                spawns[candidate] = self._candidate_spawn(candidate, profile_list)
+                request = candidate.request()
+                spawns[candidate] = describe_spawn(request, self._borrowed_pod(request, profile_list, layers))
             except InvalidPod as e:
                 judged[candidate] = {"allow": False, "message": str(e)}
             except RequestError:
@@ -553,19 +636,6 @@ class PolicyKubeSpawner(KubeSpawner):
         view = await self._allowance_view({**input_doc, "candidates": list(spawns.values())}, len(spawns))
         judged.update(zip(spawns, view.pop("candidates", None) or []))
         return view, judged
-
-    def _candidate_spawn(self, candidate: offers.Candidate, profile_list: list[dict]) -> dict:
-        """The request, pod and sources of a candidate's spawn: KubeSpawner's
-        own profile machinery on this spawner, put back as it was before
-        anything else runs (no await in between)."""
-        request = candidate.request()
-        profile = selected_profile(request.profile, profile_list)
-        snapshot = self._snapshot(self._changeable_keys(profile))
-        try:
-            self._load_profile_for(request.profile, profile_list, dict(request.profile_options))
-            return describe_spawn(request, prospective(self, request, profile, self.policy_allowed_keys))
-        finally:
-            self._restore(snapshot)
 
     async def _allowance_view(self, input_doc: dict, candidates: int) -> dict:
         try:
@@ -594,12 +664,21 @@ class PolicyKubeSpawner(KubeSpawner):
             raise errors.unavailable()
 
     async def _initialised_profile_list(self) -> list[dict]:
+        """KubeSpawner's profile list, evaluated and initialised (slugs, one
+        default), checked to be one the judges can tell apart
+        (ProfileListError otherwise)."""
         profile_list = self.profile_list
         if hasattr(self, "_sorted_dict_values"):  # KubeSpawner >= 7.1 accepts a dict
             profile_list = self._sorted_dict_values(profile_list)
         if callable(profile_list):
             profile_list = await maybe_future(profile_list(self))
-        return self._get_initialized_profile_list(profile_list)
+        check_profile_list(profile_list, slugs=False)  # what KubeSpawner would trip on, said plainly
+        try:
+            profile_list = self._get_initialized_profile_list(profile_list)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ProfileListError(f"KubeSpawner cannot initialise profile_list: {type(e).__name__}: {e}") from None
+        check_profile_list(profile_list)
+        return profile_list
 
     def _requester(self):
         handler = getattr(self, "handler", None)
@@ -903,9 +982,10 @@ class PolicyKubeSpawner(KubeSpawner):
         """The admin's configured defaults, default profile included, as an
         empty request would get them (policy_failure_mode = "defaults")."""
         profile_list = await self._initialised_profile_list()
-        request = SpawnRequest(profile=None)
-        self._load_profile_for(None, profile_list, {})
-        pod = prospective(self, request, selected_profile(None, profile_list), self.policy_allowed_keys)
+        default = selected_profile(None, profile_list)
+        request = SpawnRequest(profile=default["slug"] if default else None, profile_named=False)
+        self._load_profile_for(request.profile, profile_list, {})
+        pod = prospective(self, request, default, self.policy_allowed_keys)
         self._apply(pod.values, {}, {})
         if self.policy_quotas:
             # Unchecked by any quota (the admin chose this mode), but counted.

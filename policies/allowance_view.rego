@@ -94,12 +94,14 @@ candidate_judgements := [judgement |
 
 # A profile the user may not select is refused whatever else it holds
 # (profiles.rego): said so without judging the rest.
-judge(candidate) := {"allow": false, "message": profile_refusal(profile)} if {
-	profile := candidate.request.profile
-	is_string(profile)
-	not profile_allowed(profile)
+judge(candidate) := {"allow": false, "message": profile_refusal(candidate.request)} if {
+	is_string(candidate.request.profile)
+	not profile_allowed(candidate.request.profile)
 } else := {"allow": count(refused) == 0, "message": concat("; ", refused)} if {
 	spawn := {"request": candidate.request, "pod": candidate.pod, "sources": candidate.sources}
-	spawn_input := object.union(object.remove(input, ["candidates"]), spawn)
+
+	# object.union merges objects recursively: the base input's own spawn
+	# goes first, or a candidate's pod would keep resources of the base's.
+	spawn_input := object.union(object.remove(input, ["candidates", "request", "pod", "sources"]), spawn)
 	refused := refusal with input as spawn_input
 }

@@ -183,3 +183,11 @@ test_a_candidate_without_a_profile_is_judged_as_the_spawn_it_is if {
 	v := spawn.allowance_view with input as with_candidates(view_input(["students"]), candidates) with data.jhpolicy as cfg
 	v.candidates == [{"allow": true, "message": ""}]
 }
+
+# The view's own input (the hub's default spawn) may hold a GPU a candidate
+# does not: the candidate is judged as its own pod, not merged with it.
+test_a_candidate_is_judged_without_the_base_inputs_pod if {
+	base := object.union(view_input(["students"]), {"pod": {"extra_resource_limits": {"nvidia.com/gpu": 1}}})
+	v := spawn.allowance_view with input as with_candidates(base, [candidate("small", {}, "profile")]) with data.jhpolicy as cfg
+	v.candidates == [{"allow": true, "message": ""}]
+}

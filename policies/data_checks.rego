@@ -104,7 +104,7 @@ entry_field_problems(entry, everything) := ((((unknown | lists) | maxima) | extr
 	help := {help_text | some _ in [entry.help]; not well_formed_help(entry.help)}
 }
 
-help_text := `help is not an object like {"text": "Ask for GPU access", "url": "https://..."} (text: 1 to 300 characters; url, optional: http:// or https://, at most 500 characters)`
+help_text := `help is not an object like {"text": "Ask for GPU access", "url": "https://..."} (text: 1 to 300 characters; url, optional: http:// or https://, at most 500 characters of printable ASCII without spaces, quotes or angle brackets)`
 
 # What a refusal tells the user to do to get more (messages.rego). Not an
 # object: help.text is undefined, so it is not well formed.
@@ -124,7 +124,7 @@ well_formed_help_url(help) if not "url" in object.keys(help)
 # millisecond in OPA's regex engine: the length is counted instead.
 well_formed_help_url(help) if {
 	count(help.url) <= 500
-	regex.match(`^https?://\S+$`, help.url)
+	regex.match(`^https?://[!#-&(-;=?-~]+$`, help.url)
 }
 
 repositories_problems(value, everything) := {"image_repositories is not an object of repository to a list of tag globs"} if {

@@ -206,3 +206,20 @@ test_a_help_url_of_500_characters_is_fine_501_is_not if {
 	spaced := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": "ask", "url": "https://h.example/a b"}})}})
 	spaced.reason == "misconfigured"
 }
+
+# What the spawner's contract check refuses (jhpolicy.decision.HELP_URL_PATTERN)
+# the data checks refuse too, so `jhpolicy lint` catches it before a refusal
+# turns into a 503: quotes, angle brackets, any whitespace, non-ASCII.
+test_a_help_url_with_a_character_the_spawner_refuses_is_misconfigured if {
+	every url in [
+		`https://help.example/?q="x"`, "https://help.example/?q='x'",
+		"https://help.example/<x>", "https://help.example/a>b",
+		"https://help.example/a\u00a0b", "https://help.example/a\u2028b",
+		"https://help.example/a\tb", "https://help.example/é",
+	] {
+		d := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": "ask", "url": url}})}})
+		d.reason == "misconfigured"
+	}
+	fine := decide_with(["students"], {"groups": {"students": object.union(cfg.groups.students, {"help": {"text": "ask", "url": "https://h.example/a-b_c~d?e=f&g=%22#h"}})}})
+	not fine.reason == "misconfigured"
+}

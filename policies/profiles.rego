@@ -2,13 +2,21 @@
 # spawn page offers.
 package jupyterhub.spawn
 
-profile_denials contains profile_refusal(profile) if {
-	profile := input.request.profile
-	is_string(profile)
-	not profile_allowed(profile)
+# input.request.profile is the profile the hub applies: the one named, or
+# the hub's default when none was (request.profile_named false). Both are
+# judged: a default profile is no way around the allowlist.
+profile_denials contains profile_refusal(input.request) if {
+	is_string(input.request.profile)
+	not profile_allowed(input.request.profile)
 }
 
-profile_refusal(profile) := sprintf("profile %s is not allowed for %s", [profile, sources_text])
+# Why a request's profile is refused (the spawn page's judgements say it too).
+profile_refusal(request) := sprintf("profile %s is not allowed for %s", [request.profile, sources_text]) if {
+	object.get(request, "profile_named", true) != false
+} else := sprintf(
+	"profile %s (the hub's default, used when a request names none) is not allowed for %s; name a profile you may select",
+	[request.profile, sources_text],
+)
 
 # The profiles the spawn page offers: those of input.profiles this user may select.
 visible_profiles := [slug |

@@ -14,6 +14,29 @@ test_profile_denied if {
 	d.messages == ["profile medium is not allowed for group default"]
 }
 
+# A request that names no profile gets the hub's default: judged all the same.
+test_default_profile_denied_saying_it_is_the_default if {
+	request := json.patch(req(["students"], {}), [
+		{"op": "replace", "path": "/request/profile", "value": "gpu"},
+		{"op": "add", "path": "/request/profile_named", "value": false},
+	])
+	d := decide(request)
+	d.allow == false
+	d.reason == "profile"
+	d.messages == [concat("", [
+		"profile gpu (the hub's default, used when a request names none) is not allowed for group students; ",
+		"name a profile you may select",
+	])]
+}
+
+test_default_profile_allowed if {
+	request := json.patch(req(["students"], {}), [
+		{"op": "replace", "path": "/request/profile", "value": "small"},
+		{"op": "add", "path": "/request/profile_named", "value": false},
+	])
+	decide(request).allow == true
+}
+
 test_profile_star_matches_dotted_slugs if {
 	request := json.patch(req(["gpu"], {}), [{"op": "replace", "path": "/request/profile", "value": "gpu.large"}])
 	decide(request).allow == true

@@ -117,7 +117,7 @@ def test_a_user_reads_their_own_view(hub):
 
 @pytest.mark.parametrize("reader, status", [
     ("alice", 404),                  # another user's: as if gina did not exist
-    ("course-orchestrator", 404),    # a service without the jhpolicy scope
+    ("course-orchestrator", 200),    # a service with `servers` (read:servers): it starts servers for users
     ("harness", 200),                # admin:users
     ("admin", 200),                  # a JupyterHub admin
     ("allowance-reader", 200),       # custom:jhpolicy:allowance:read
@@ -128,6 +128,43 @@ def test_who_may_read_another_users_view(hub, reader, status):
     assert r.status_code == status, r.text
     if status == 200:
         assert r.json()["user"] == "gina" and r.json()["extra_resources"] == {"nvidia.com/gpu": 1}
+
+
+def token_of(hub, user, scopes):
+    r = hub.api("POST", f"/users/{user}/tokens", token=hub.tokens["harness"], json={"note": "scoped", "scopes": scopes})
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
+
+
+def get_with(hub, path, token):
+    return hub.client.get("/hub/api/jhpolicy/allowance" + path, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.parametrize("scopes", [[], ["read:users:name!user"], ["read:users!user"]])
+def test_a_token_without_a_view_scope_reads_nothing_not_even_its_own(hub, scopes):
+    # Before: a token with no scopes read its owner's quota use (#28 item 5).
+    token = token_of(hub, "alice", scopes)
+    r = get_with(hub, "", token)
+    assert r.status_code == 403, r.text
+    assert "requires any of [read:servers, admin:users, custom:jhpolicy:allowance:read]" in r.json()["message"]
+    assert get_with(hub, "/users/alice", token).status_code == 403
+
+
+def test_a_token_with_read_servers_reads_its_owners(hub):
+    token = token_of(hub, "alice", ["read:servers!user"])
+    assert get_with(hub, "", token).status_code == 200
+    assert get_with(hub, "/users/gina", token).status_code == 404
+
+
+def test_a_filtered_grant_reads_exactly_the_users_it_covers(hub):
+    # JupyterHub's own filters: an admin's token cut down to one group.
+    token = token_of(hub, "admin", ["admin:users!group=students"])
+    r = get_with(hub, "/users/alice", token)
+    assert r.status_code == 200 and r.json()["user"] == "alice"
+    assert get_with(hub, "/users/gina", token).status_code == 404  # gina is in gpu-users
+    one = token_of(hub, "admin", ["read:servers!user=gina"])
+    assert get_with(hub, "/users/gina", one).status_code == 200
+    assert get_with(hub, "/users/alice", one).status_code == 404
 
 
 def test_a_service_must_name_the_user_and_an_unknown_user_is_404(hub):

@@ -110,7 +110,19 @@ def test_a_mismatch_fails_naming_the_case_and_the_difference(tmp_path, change, m
     ("cases:\n- user: a\n  group_properties: {physics: {}}\n  expect: {outcome: allowed}\n",
      "group_properties of 'physics', which is not in \"groups\""),
     ("cases:\n- user: a\n  usage: {hub: {servers: -1}}\n  expect: {outcome: allowed}\n", "usage: hub.servers: not a usage amount"),
-    ("cases:\n- user: a\n  requester: root\n  expect: {outcome: allowed}\n", 'write "user:NAME", "admin:NAME" or "service:NAME"'),
+    ("cases:\n- user: a\n  requester: root\n  expect: {outcome: allowed}\n",
+     'requester is "user:NAME", "admin:NAME" or "service:NAME", not a string (\'root\')'),
+    # Each field has a type (#28 item 8): before, "false" ran as an admin,
+    # [1, 2] became the server "[1, 2]", and 5 ended in "(a bug of jhpolicy's)".
+    ("cases:\n- user: a\n  admin: \"false\"\n  expect: {outcome: allowed}\n",
+     "cases.yaml:2: admin is true or false, not a string ('false')"),
+    ("cases:\n- user: a\n  server: [1, 2]\n  expect: {outcome: allowed}\n",
+     "cases.yaml:2: server is a server name (a string; \"\" for the default server), not a list ('[1, 2]')"),
+    ("cases:\n- user: a\n  requester: 5\n  expect: {outcome: allowed}\n",
+     'cases.yaml:2: requester is "user:NAME", "admin:NAME" or "service:NAME", not a number (\'5\')'),
+    ("cases:\n- user: a\n  name: 7\n  expect: {outcome: allowed}\n", "cases.yaml:2: name is a non-empty string, not a number"),
+    ("config: [x]\ncases:\n- {user: a, expect: {outcome: allowed}}\n", "config is a path (relative to the suite), not a list"),
+    ("values: [nowhere.yaml]\ncases:\n- {user: a, expect: {outcome: allowed}}\n", "values: "),
     ("cases:\n- {name: x, user: a, expect: {outcome: allowed}}\n- {name: x, user: a, expect: {outcome: allowed}}\n",
      "a second case named 'x'"),
     ("policies: nowhere\ncases:\n- {user: a, expect: {outcome: allowed}}\n", "policies: "),
@@ -122,6 +134,18 @@ def test_a_malformed_suite_is_refused_with_one_line(tmp_path, text, error):
     assert result.stdout == ""
     assert result.stderr.startswith("jhpolicy test: ") and result.stderr.count("\n") == 1, result.stderr
     assert error in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--junit-xml", "--init"])
+def test_where_results_go_is_checked_before_the_suite_runs(tmp_path, flag):
+    (tmp_path / "a-file").write_text("")
+    suite = write(tmp_path, "cases:\n- {user: a, expect: {outcome: allowed}}\n")
+    args = ["test", str(suite), "--junit-xml", str(tmp_path / "a-file" / "out.xml")] if flag == "--junit-xml" \
+        else ["test", str(tmp_path / "a-file" / "new.yaml"), "--init"]
+    result = jhpolicy(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"jhpolicy test: {flag} {tmp_path / 'a-file' / ('out.xml' if flag == '--junit-xml' else 'new.yaml')}: " \
+        f"{tmp_path / 'a-file'} is a file, not a folder\n"
 
 
 def test_a_missing_suite_is_one_line(tmp_path):

@@ -208,7 +208,11 @@ def test_a_view_without_judgements_falls_back_to_the_profile_list(opa):
     spawner = spawner_for(opa.url, ["gpu-users"], opa_allowance_path="jhpolicy_contract/view_base",
                           opa_profiles_path="jhpolicy_contract/profiles_none")
     error = page(spawner)
-    assert error.jupyterhub_message == "Spawn refused by policy: none of this hub's profiles is available to you"
+    # Each profile's reason is told (issue #28 item 6).
+    assert error.jupyterhub_message == (
+        "Spawn refused by policy: none of this hub's profiles is available to you "
+        "(Small: not allowed for you; Medium: not allowed for you; GPU: not allowed for you)"
+    )
     all_offered = page(spawner_for(opa.url, ["gpu-users"], opa_allowance_path="jhpolicy_contract/view_base",
                                    opa_profiles_path="jhpolicy_contract/profiles_all"))
     assert 'value="matlab"' in all_offered  # nothing judged: offered, decided on submit

@@ -2,6 +2,8 @@
 
 import math
 
+import re
+
 import pytest
 
 from jhpolicy.quantities import parse_cpu, parse_memory, InvalidValue
@@ -199,9 +201,35 @@ def test_cpu_and_memory_are_not_extended_resources(name):
 
 def test_key_count_is_bounded():
     body = {f"k{i}": 1 for i in range(40)} | {"kubespawner_override": {f"n{i}": 1 for i in range(30)}}
-    with pytest.raises(RequestError, match="user_options has 71 keys; at most 64"):
+    with pytest.raises(RequestError, match=re.escape("user_options has 71 keys and list items (nested ones included); at most 64")):
         parse_request(body, [])
     assert len(parse_request({f"k{i}": 1 for i in range(64)}, []).overrides) == 64
+
+
+@pytest.mark.parametrize("body, count", [
+    # Before: only the top level and kubespawner_override counted (#28 item 7):
+    # 3,300 extended resources in one map cost 132 ms of OPA time.
+    ({"extra_resource_limits": {f"example.com/r{i}": 1 for i in range(3300)}}, 3301),
+    ({"kubespawner_override": {"extra_resource_guarantees": {f"example.com/r{i}": 1 for i in range(64)}}}, 66),
+    ({"note": list(range(100))}, 101),
+    ({"a": {"b": {f"c{i}": 1 for i in range(63)}}}, 65),
+])
+def test_nested_maps_and_lists_count_against_the_key_limit(body, count):
+    with pytest.raises(RequestError, match=f"user_options has {count} keys and list items"):
+        parse_request(body, [])
+
+
+def test_strings_and_depth_are_bounded():
+    with pytest.raises(RequestError, match="a string of 1025 characters; at most 1024 are accepted"):
+        parse_request({"image": "x" * 1025}, [])
+    with pytest.raises(RequestError, match="a string of 1025 characters"):
+        parse_request({"kubespawner_override": {"x" * 1025: 1}}, [])  # keys too
+    assert parse_request({"image": "x" * 1024}, []).overrides["image"] == "x" * 1024
+    deep: dict = {}
+    for _ in range(12):
+        deep = {"d": deep}
+    with pytest.raises(RequestError, match="nested more than 8 levels deep"):
+        parse_request({"note": deep}, [])
 
 
 # --- profile options: choices, unlisted choices, with and without "profile" ---

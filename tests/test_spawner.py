@@ -256,6 +256,7 @@ def test_input_document(opa):
         "server": {"name": "gpu-box"},
         "request": {
             "profile": None,
+                "profile_named": False,
             "profile_options": {},
             "overrides": {"cpu_limit": 0.5, "mem_limit": 2 * GIB, "image": "x/y:1"},
             "raw": {"cpu_limit": "500m", "mem_limit": "2Gi", "image": "x/y:1"},
