@@ -37,7 +37,7 @@ else:
 def spawn_error(status: int, message: str, reason: str, invalid: bool = False, message_html: str | None = None) -> web.HTTPError:
     if SpawnException is not None:
         error = (InvalidSpawnException if invalid else SpawnException)(
-            message, reason=reason, status_code=status, message_html=message_html,
+            message, reason=reason, status_code=status, message_html=message_html or "",
         )
     else:
         # JupyterHub 5 renders log_message % args; given no args, tornado
@@ -45,6 +45,11 @@ def spawn_error(status: int, message: str, reason: str, invalid: bool = False, m
         error = (InvalidHTTPError if invalid else web.HTTPError)(status, message)
     # What the spawn page and the API show, instead of the exception's repr.
     error.jupyterhub_message = message
+    if message_html:
+        # What JupyterHub's format_exception reads for the spawn form's
+        # error, the spawn-pending page and the progress stream's failed
+        # event (SpawnException.message_html alone reaches only error pages).
+        error.jupyterhub_html_message = message_html
     # The caller's request or the policy said no: not a failure of the hub
     # (see jhpolicy.failure_count).
     error.jhpolicy_refusal = status < 500

@@ -123,6 +123,11 @@ class Ledger:
         self.hub = Totals()
         self._deciding = threading.Lock()
         self._totals_lock = threading.Lock()
+        # Called before /hub/metrics reads the totals: releases what the
+        # cluster no longer holds (the spawner sets it once its pod
+        # reflector lists pods), so the gauges follow the cluster even when
+        # no server of the hub runs and nothing else reconciles the books.
+        self.refresh = None
 
     def usage(self, user: str, groups: list[str]) -> dict:
         """input.usage for a spawn by `user` in `groups`."""

@@ -52,6 +52,8 @@ class UsageCollector:
             labels=["group", "resource"],
         )
         if self.ledger is not None:
+            if self.ledger.refresh is not None:
+                self.ledger.refresh()
             for group, resource, amount in self.ledger.gauges():
                 usage.add_metric([group, resource], amount)
         yield usage

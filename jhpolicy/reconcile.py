@@ -19,6 +19,13 @@ watches the hub's namespace).
 
 Pods that ended (phase Succeeded or Failed) hold nothing, as for Kubernetes'
 own ResourceQuota.
+
+Quotas are per hub. Each hub labels the pods it starts `jhpolicy/hub:
+<policy_hub_name>`, and a pod another hub labelled is never booked: hubs
+sharing a namespace each hold their own quotas, and each decides under its
+own lock, so neither can spend the other's headroom. A pod with no such
+label (a hub without jhpolicy, a pod started by hand) counts for every hub
+that sees it: unknown capacity is counted, never ignored.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from .ledger import Holding
 from .quantities import InvalidValue, kubernetes_quantity
 
 CHARGE_ANNOTATION = "jhpolicy/charge"
+HUB_LABEL = "jhpolicy/hub"
 USERNAME_ANNOTATION = "hub.jupyter.org/username"
 ENDED = ("Succeeded", "Failed")
 
@@ -35,10 +43,17 @@ def holds_resources(pod: dict | None) -> bool:
     return pod is not None and (pod.get("status") or {}).get("phase") not in ENDED
 
 
-def unnamed_holding(ref: str, pod: dict, user_key) -> Holding | None:
+def another_hubs(pod: dict, hub_name: str) -> bool:
+    """Whether `pod` was labelled by a hub other than `hub_name`."""
+    labelled = (pod.get("metadata", {}).get("labels") or {}).get(HUB_LABEL)
+    return labelled is not None and labelled != hub_name
+
+
+def unnamed_holding(ref: str, pod: dict, user_key, hub_name: str) -> Holding | None:
     """A booking of its own for a pod no booking names, keyed by the pod
-    (`user_key(name)` gives the books' key of the user the pod names)."""
-    if not holds_resources(pod):
+    (`user_key(name)` gives the books' key of the user the pod names);
+    None for a pod that holds nothing or is another hub's."""
+    if not holds_resources(pod) or another_hubs(pod, hub_name):
         return None
     name = (pod.get("metadata", {}).get("annotations") or {}).get(USERNAME_ANNOTATION) or ""
     return holding_from_pod(user_key(name) if name else "", f"pod {ref}", pod, ref)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 
@@ -280,6 +281,32 @@ class PolicyKubeSpawner(KubeSpawner):
         """,
     )
 
+    policy_hub_name = Unicode(
+        config=True,
+        help="""
+        The name of this hub's books (see policy_quotas): each pod it starts
+        gets the label `jhpolicy/hub: <name>`, and pods another hub labelled
+        are never counted here, so quotas are per hub, each hub deciding
+        under its own lock. Give every hub that shares a namespace a name of
+        its own (a label value: at most 63 letters, digits, `-`, `_`, `.`).
+        Default: the Helm release name Zero to JupyterHub puts in
+        `common_labels["release"]`, else "jupyterhub". Pods without the
+        label (started outside jhpolicy) count for every hub that sees them.
+        """,
+    )
+
+    @default("policy_hub_name")
+    def _policy_hub_name_default(self):
+        release = (self.common_labels or {}).get("release")
+        return release if isinstance(release, str) and release else "jupyterhub"
+
+    @validate("policy_hub_name")
+    def _check_policy_hub_name(self, proposal):
+        value = proposal["value"]
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?", value):
+            raise TraitError(f"policy_hub_name={value!r}: not a Kubernetes label value (at most 63 letters, digits, -, _, .)")
+        return value
+
     policy_log_decisions = Bool(
         True,
         config=True,
@@ -398,6 +425,8 @@ class PolicyKubeSpawner(KubeSpawner):
         if self.policy_pod is None:
             return pod
         self.verify_pod(pod)
+        # Whose books count this pod (jhpolicy.reconcile: quotas are per hub).
+        pod.metadata.labels = {**(pod.metadata.labels or {}), reconcile.HUB_LABEL: self.policy_hub_name}
         charge = self.policy_decision.charge if self.policy_decision is not None else None
         if charge is not None:
             # So the books can be rebuilt from the pod (jhpolicy.reconcile).
@@ -823,8 +852,9 @@ class PolicyKubeSpawner(KubeSpawner):
         pods = getattr(self.pod_reflector, "pods", None)
         if pods is None:
             return
-        for holding in books.release_gone(lambda ref: reconcile.holds_resources(pods.get(ref))):
-            self.log.info("jhpolicy: released the booking of pod %s: the pod is gone", holding.pod)
+        if books.refresh is None:
+            books.refresh = self._releaser_of_gone_pods(books)
+        books.refresh()
         pod = pods.get(self._pod_ref)
         if running and pod is not None and self._server_key not in books.holdings:
             holding = reconcile.holding_from_pod(*self._server_key, pod, self._pod_ref)
@@ -834,13 +864,30 @@ class PolicyKubeSpawner(KubeSpawner):
                 "was lost): booked from its pod, charged to %s", self._log_name, holding.group or "no group",
             )
         for ref in books.unnamed(pods):
-            holding = reconcile.unnamed_holding(ref, pods[ref], self._user_key)
+            holding = reconcile.unnamed_holding(ref, pods[ref], self._user_key, self.policy_hub_name)
             if holding is not None and books.hold_unnamed(holding):
                 self.log.warning(
                     "jhpolicy: pod %s holds resources but no server of this hub's books names it (a stop that "
                     "failed before a restart, or a pod the hub did not start): booked until it is gone, charged "
                     "to %s", ref, holding.group or "no group",
                 )
+
+    def _releaser_of_gone_pods(self, books: ledger.Ledger):
+        """Release the books' bookings whose pod the hub's pod reflector no
+        longer shows (run at each reconcile and each /hub/metrics scrape).
+        It reads the reflector through the class, as KubeSpawner shares it,
+        so it never holds this spawner."""
+        cls, key, log = type(self), self._get_reflector_key("pods"), self.log
+
+        def release() -> None:
+            reflector = cls.reflectors.get(key)
+            pods = getattr(reflector, "pods", None)
+            if pods is None:
+                return
+            for holding in books.release_gone(lambda ref: reconcile.holds_resources(pods.get(ref))):
+                log.info("jhpolicy: released the booking of pod %s: the pod is gone", holding.pod)
+
+        return release
 
     def _user_key(self, name: str):
         """The books' key of a user named `name` (its database id), or the

@@ -116,14 +116,15 @@ def test_pods_no_booking_names_count_until_they_are_gone(opa, cluster, pod_ips, 
         hub.stop_server("lingers", "a")  # fails: the pod stays
         assert ("lingers", "a") in running(hub)
         # A pod the hub did not start, charged to gpu-users: all 4 of its GPUs.
-        cluster.request("POST", pods, json={
+        outsider = {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "jupyter-outsider",
                          "labels": {"component": "singleuser-server", "hub.jupyter.org/username": "outsider"},
                          "annotations": {"hub.jupyter.org/username": "outsider", "jhpolicy/charge": "gpu-users"}},
             "spec": {"containers": [{"name": "notebook", "image": "quay.io/jupyter/base-notebook:latest",
                                      "resources": {"limits": {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "4"}}}]},
-        })
+        }
+        cluster.request("POST", pods, json=outsider)
         hub.restart()  # SIGTERM; "a" is a stopped server for the restarted hub, its pod is still there
         hub.wait_for(lambda: usage(hub, "", "servers") == 3, "the books to count b, a's pod and the outsider's pod")
         assert usage(hub, "students", "servers") == 2
@@ -145,6 +146,18 @@ def test_pods_no_booking_names_count_until_they_are_gone(opa, cluster, pod_ips, 
         assert started(hub.start_server("gpuser", "", GPU))
         for user, server in (("lingers", "b"), ("lingers", "c"), ("gpuser", "")):
             hub.stop_server(user, server)
+        assert usage(hub, "", "servers") == 0
+
+        # With nothing of the hub's running (no poll reconciles the books), the
+        # gauges still follow the cluster (#28 item 10: before, an outsider's
+        # GPUs stayed on /hub/metrics until the hub's next decision).
+        cluster.request("POST", pods, json=outsider)
+        r = hub.start_server("gpuser", "", GPU)  # a decision books the outsider's pod, and is refused for it
+        assert r.status_code == 403, r.text
+        assert usage(hub, "gpu-users", "nvidia.com/gpu") == 4 and running(hub).keys() == {("outsider", "")}
+        cluster.request("DELETE", f"{pods}/jupyter-outsider", params={"gracePeriodSeconds": "0"})
+        cluster.wait_for(lambda: ("outsider", "") not in running(hub), "the outsider's pod to go")
+        hub.wait_for(lambda: usage(hub, "gpu-users", "nvidia.com/gpu") == 0, "the gauge to follow the cluster")
         assert usage(hub, "", "servers") == 0
     finally:
         hub.stop()

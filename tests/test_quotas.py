@@ -353,6 +353,37 @@ def test_sums_are_exact():
     assert book.release("u", "0") is None
 
 
+def test_a_pod_another_hub_labelled_is_never_booked_here():
+    """Quotas are per hub (#28 item 9): hubs sharing a namespace skip each other's pods."""
+    from jhpolicy import reconcile
+
+    def pod(hub_label):
+        labels = {} if hub_label is None else {reconcile.HUB_LABEL: hub_label}
+        return {"metadata": {"labels": labels, "annotations": {"hub.jupyter.org/username": "ann", "jhpolicy/charge": "gpu-users"}},
+                "spec": {"containers": [{"name": "notebook", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]},
+                "status": {"phase": "Running"}}
+
+    assert reconcile.unnamed_holding("ns/a", pod("hub-b"), str, "hub-a") is None
+    assert reconcile.unnamed_holding("ns/a", pod("hub-a"), str, "hub-a").amounts["extra_resources"] == {"nvidia.com/gpu": 1}
+    assert reconcile.unnamed_holding("ns/a", pod(None), str, "hub-a") is not None  # unknown origin: counted
+
+
+def test_the_hub_name_defaults_to_the_release_and_must_be_a_label_value():
+    from traitlets import TraitError
+
+    async def name(config):
+        return make_spawner(config, OfflineUser(name="ann"), {}).policy_hub_name
+
+    assert _LOOP.run_until_complete(name(Config())) == "jupyterhub"
+    c = Config()
+    c.KubeSpawner.common_labels = {"release": "jhub-physics"}  # as Zero to JupyterHub sets it
+    assert _LOOP.run_until_complete(name(c)) == "jhub-physics"
+    c = Config()
+    c.PolicyKubeSpawner.policy_hub_name = "two words"
+    with pytest.raises(TraitError, match="not a Kubernetes label value"):
+        _LOOP.run_until_complete(name(c))
+
+
 def test_a_saved_amount_may_be_as_large_as_kubernetes_holds():
     held = ledger.Holding.from_state(1, 2, {"group": None, "amounts": {"servers": 1, "mem_limit": 2**63 - 1}})
     assert held.amounts["mem_limit"] == 2**63 - 1 and held.pod is None
@@ -372,8 +403,8 @@ def test_a_pod_is_booked_once_whoever_books_it():
     book = ledger.Ledger()
     book.hold(ledger.Holding.of_pod(7, 70, "gpu-users", {"cpu_limit": 2}, "ns/jupyter-bob"))
     assert book.unnamed(pods) == ["ns/jupyter-ann", "ns/jupyter-done"]
-    assert reconcile.unnamed_holding("ns/jupyter-done", pods["ns/jupyter-done"], str) is None  # an ended pod holds nothing
-    stray = reconcile.unnamed_holding("ns/jupyter-ann", pods["ns/jupyter-ann"], {"ann": 3}.get)
+    assert reconcile.unnamed_holding("ns/jupyter-done", pods["ns/jupyter-done"], str, "jupyterhub") is None  # an ended pod holds nothing
+    stray = reconcile.unnamed_holding("ns/jupyter-ann", pods["ns/jupyter-ann"], {"ann": 3}.get, "jupyterhub")
     assert (stray.user, stray.server, stray.group, stray.pod) == (3, "pod ns/jupyter-ann", "gpu-users", "ns/jupyter-ann")
     assert book.hold_unnamed(stray) and not book.hold_unnamed(stray)
     usage = book.usage(3, ["gpu-users"])
@@ -386,7 +417,7 @@ def test_a_pod_is_booked_once_whoever_books_it():
     assert book.orphans == set() and book.unnamed(pods) == ["ns/jupyter-done"]
     # Booked on its own again once the server's booking is released while the pod stays (a failed stop, then a restart).
     book.release(3, 30)
-    assert book.hold_unnamed(reconcile.unnamed_holding("ns/jupyter-ann", pods["ns/jupyter-ann"], {"ann": 3}.get))
+    assert book.hold_unnamed(reconcile.unnamed_holding("ns/jupyter-ann", pods["ns/jupyter-ann"], {"ann": 3}.get, "jupyterhub"))
     assert [h.pod for h in book.release_gone(lambda ref: reconcile.holds_resources(pods.get(ref)))] == []
     pods["ns/jupyter-ann"]["status"]["phase"] = "Failed"
     assert [h.pod for h in book.release_gone(lambda ref: reconcile.holds_resources(pods.get(ref)))] == ["ns/jupyter-ann"]

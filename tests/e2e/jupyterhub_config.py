@@ -65,6 +65,8 @@ else:
 c.JupyterHub.spawner_class = env.get("E2E_SPAWNER", "tests.e2e.recording.RecordingPolicyKubeSpawner")
 c.PolicyKubeSpawner.opa_url = env["E2E_OPA_URL"]
 c.PolicyKubeSpawner.opa_timeout = float(env.get("E2E_OPA_TIMEOUT", "5.0"))
+if env.get("E2E_HUB_NAME"):
+    c.PolicyKubeSpawner.policy_hub_name = env["E2E_HUB_NAME"]
 if "E2E_OPA_SHADOW_PATH" in env:
     c.PolicyKubeSpawner.opa_shadow_decision_path = env["E2E_OPA_SHADOW_PATH"]
 if "E2E_POLICY_QUOTAS" in env:
