@@ -95,6 +95,9 @@ c.KubeSpawner.image = "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"
 from tests.e2e.profiles import PROFILE_LIST  # noqa: E402
 
 c.KubeSpawner.profile_list = PROFILE_LIST
+if env.get("E2E_DEFAULT_PROFILE"):
+    # A default profile not every group may select (tests/test_default_profile.py).
+    c.KubeSpawner.profile_list = [{**p, "default": p["slug"] == env["E2E_DEFAULT_PROFILE"]} for p in PROFILE_LIST]
 
 # JupyterHub loads this file inside its running event loop: start the fake
 # pod server now, so the harness can hold a spawn before the first one.
