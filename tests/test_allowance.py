@@ -167,6 +167,18 @@ def test_a_filtered_grant_reads_exactly_the_users_it_covers(hub):
     assert get_with(hub, "/users/alice", one).status_code == 404
 
 
+def test_reading_a_view_leaves_a_failed_spawner_and_its_reason(hub):
+    # Before (#28 item 6): the view replaced bob's failed spawner, so his
+    # progress stream (what the spawn-pending page shows) lost the refusal.
+    r = hub.start_server("bob", "", {"image": "evil.example/miner:latest"})
+    assert r.status_code == 403, r.text
+    failed = hub.progress_events("bob")[-1]
+    assert failed["failed"] is True and r.json()["message"] in failed["message"], failed
+    assert get(hub, "/users/bob", "allowance-reader").status_code == 200
+    assert get(hub, "", "bob").status_code == 200
+    assert hub.progress_events("bob")[-1] == failed
+
+
 def test_a_service_must_name_the_user_and_an_unknown_user_is_404(hub):
     assert get(hub, "", "allowance-reader").status_code == 400
     assert get(hub, "/users/nobody", "allowance-reader").status_code == 404
