@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from .decision import PolicyBroken, checked_help
+
 VERSION = 1
 SCOPES = {"user", "member", "group", "hub"}
 MAX_KEYS = {"cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee"}
@@ -65,7 +67,13 @@ def _judgements(value: object, expected: int) -> list[dict] | None:
         item = _object(item, "candidates[]")
         if not isinstance(item.get("allow"), bool):
             raise ViewBroken("candidates[].allow is not a boolean")
-        judged.append({"allow": item["allow"], "message": _text(item.get("message"), "candidates[].message")})
+        judgement = {"allow": item["allow"], "message": _text(item.get("message"), "candidates[].message")}
+        if item.get("help") is not None:
+            try:  # the decision's own check: the page links to it
+                judgement["help"] = checked_help(item["help"])
+            except PolicyBroken as e:
+                raise ViewBroken(f"candidates[].{e}") from None
+        judged.append(judgement)
     return judged
 
 

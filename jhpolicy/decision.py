@@ -84,7 +84,7 @@ def _checked_quota(quota: object) -> dict:
     return quota
 
 
-def _checked_help(value: object) -> dict | None:
+def checked_help(value: object) -> dict | None:
     """A refusal's way to get more: a short text and, optionally, an http(s)
     link (never javascript: or data:, which the spawn page would render)."""
     if value is None:
@@ -117,7 +117,7 @@ def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[st
         reason = result.get("reason")
         if reason is not None and reason not in REASONS:
             raise PolicyBroken(f"decision.reason is not one of {sorted(REASONS)}: {reason!r:.100}")
-        return Decision(allow=False, messages=messages, reason=reason, help=_checked_help(result.get("help")))
+        return Decision(allow=False, messages=messages, reason=reason, help=checked_help(result.get("help")))
 
     outside = sorted(set(overrides) - set(ceiling))
     if outside:

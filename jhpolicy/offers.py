@@ -44,9 +44,12 @@ class Unavailable:
     choice: str | None
     name: str
     reason: str
+    # How to get more, as the refusal's decision gives it ({"text", "url"}).
+    help: dict | None = None
 
     def as_json(self) -> dict:
-        return {"profile": self.slug, "option": self.option, "choice": self.choice, "name": self.name, "reason": self.reason}
+        found = {"profile": self.slug, "option": self.option, "choice": self.choice, "name": self.name, "reason": self.reason}
+        return {**found, "help": self.help} if self.help else found
 
 
 def candidates(profile_list: list[dict]) -> list[Candidate]:
@@ -78,21 +81,22 @@ def sort_out(
         refused = {c: j for c, j in judged.items() if c.slug == slug and c.option and not j["allow"]}
         choices = [c for c in judged if c.slug == slug and c.option]
         if not default["allow"] and len(refused) == len(choices):
-            unavailable.append(Unavailable(slug, None, None, name, default["message"] or REFUSED))
+            unavailable.append(Unavailable(slug, None, None, name, default["message"] or REFUSED, default.get("help")))
             continue
         profile = copy.deepcopy(profile)
         for candidate, judgement in refused.items():
             option = profile["profile_options"][candidate.option]
             label = _choice_name(name, candidate.option, option, candidate.choice)
-            unavailable.append(Unavailable(slug, candidate.option, candidate.choice, label, judgement["message"] or REFUSED))
+            unavailable.append(Unavailable(slug, candidate.option, candidate.choice, label, judgement["message"] or REFUSED,
+                                           judgement.get("help")))
             del option["choices"][candidate.choice]
         if not default["allow"]:
-            _move_refused_defaults(profile, name, default["message"] or REFUSED, judged, unavailable)
+            _move_refused_defaults(profile, name, default, judged, unavailable)
         offered.append(profile)
     return offered, unavailable
 
 
-def _move_refused_defaults(profile: dict, name: str, message: str, judged: dict, unavailable: list) -> None:
+def _move_refused_defaults(profile: dict, name: str, default: dict, judged: dict, unavailable: list) -> None:
     """The defaults are refused but some choice is not: in each option where
     changing that option alone gives a spawn the policy allows, its default
     is refused too, and the first allowed choice becomes the default."""
@@ -103,7 +107,8 @@ def _move_refused_defaults(profile: dict, name: str, message: str, judged: dict,
             continue
         old = next(key for key, choice in option["choices"].items() if choice.get("default"))
         label = _choice_name(name, option_name, option, old)
-        unavailable.append(Unavailable(profile["slug"], option_name, old, label, message))
+        unavailable.append(Unavailable(profile["slug"], option_name, old, label, default["message"] or REFUSED,
+                                       default.get("help")))
         del option["choices"][old]
         option["choices"][allowed[0]]["default"] = True
 

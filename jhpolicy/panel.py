@@ -95,10 +95,20 @@ def images_line(view: dict) -> str:
     return escape(text)
 
 
-def render(view: dict, unavailable: list[tuple[str, str]] = (), notes: list[str] = ()) -> str:
+def help_link(help: dict | None) -> str:
+    """ " Ask for more GPU time" as a link where the data gives a URL (the
+    decision's contract checked it: http(s), no quotes or brackets)."""
+    if not help:
+        return ""
+    if help.get("url"):
+        return f' <a href="{escape(help["url"])}">{escape(help["text"])}</a>'
+    return f" {escape(help['text'])}"
+
+
+def render(view: dict, unavailable: list[tuple[str, str, dict | None]] = (), notes: list[str] = ()) -> str:
     """The panel for `view` (jhpolicy.allowance.validate's output), the
-    profiles the user may not pick, as (display name, reason), and notes on
-    what the page could not judge beforehand."""
+    profiles the user may not pick, as (display name, reason, help), and
+    notes on what the page could not judge beforehand."""
     out = [f"<style>{STYLE}</style>",
            '<section class="jhpolicy-allowance" aria-labelledby="jhpolicy-allowance-title">',
            '<h2 id="jhpolicy-allowance-title">What you may launch</h2>']
@@ -115,11 +125,11 @@ def render(view: dict, unavailable: list[tuple[str, str]] = (), notes: list[str]
         out.append(f'<p class="small">From: {escape(", ".join(view["sources"]))}.</p>')
     if unavailable:
         out.append('<fieldset class="jhpolicy-unavailable" disabled><legend class="h6">Not available to you</legend>')
-        for i, (name, reason) in enumerate(unavailable):
+        for i, (name, reason, help) in enumerate(unavailable):
             out.append(
                 f'<div><input type="radio" disabled id="jhpolicy-unavailable-{i}" name="jhpolicy-unavailable-profile" '
                 f'aria-describedby="jhpolicy-unavailable-{i}-why"> <label for="jhpolicy-unavailable-{i}">{escape(name)}</label> '
-                f'<span id="jhpolicy-unavailable-{i}-why">({escape(reason)})</span></div>'
+                f'<span id="jhpolicy-unavailable-{i}-why">({escape(reason)})</span>{help_link(help)}</div>'
             )
         out.append("</fieldset>")
     out += [f'<p class="small jhpolicy-note">{escape(note)}</p>' for note in notes]

@@ -501,12 +501,15 @@ class PolicyKubeSpawner(KubeSpawner):
             return ""
         shown, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
         form = self._form_of(shown, unavailable)
-        return panel.render(view, [(u.name, u.reason) for u in unavailable], self._view_notes()) + form
+        return panel.render(view, [(u.name, u.reason, u.help) for u in unavailable], self._view_notes()) + form
 
     def _form_of(self, shown: list[dict], unavailable: list) -> str:
         if not shown:
+            # Each profile's reason, and the first way to get more the policy gave.
             reasons = "; ".join(f"{u.name}: {u.reason}" for u in unavailable if u.choice is None)
-            raise errors.denied(["none of this hub's profiles is available to you" + (f" ({reasons})" if reasons else "")])
+            help = next((u.help for u in unavailable if u.help), None)
+            raise errors.denied(["none of this hub's profiles is available to you" + (f" ({reasons})" if reasons else "")],
+                                help=help)
         return self._cached_options_form(shown)
 
     async def _selectable_profiles(self, input_doc: dict, profile_list: list[dict]) -> set[str] | None:

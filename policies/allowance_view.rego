@@ -97,7 +97,7 @@ candidate_judgements := [judgement |
 judge(candidate) := {"allow": false, "message": profile_refusal(candidate.request)} if {
 	is_string(candidate.request.profile)
 	not profile_allowed(candidate.request.profile)
-} else := {"allow": count(refused) == 0, "message": concat("; ", refused)} if {
+} else := object.union({"allow": count(refused) == 0, "message": concat("; ", refused)}, judged_help(spawn_input, refused)) if {
 	spawn := {"request": candidate.request, "pod": candidate.pod, "sources": candidate.sources}
 
 	# object.union merges objects recursively: the base input's own spawn
@@ -105,3 +105,11 @@ judge(candidate) := {"allow": false, "message": profile_refusal(candidate.reques
 	spawn_input := object.union(object.remove(input, ["candidates", "request", "pod", "sources"]), spawn)
 	refused := refusal with input as spawn_input
 }
+
+# A refused candidate's way to get more, as its decision would give it
+# (the page shows it as a link); none for an allowed or misconfigured one.
+judged_help(spawn_input, refused) := {"help": help} if {
+	count(refused) > 0
+	not misconfigured_message with input as spawn_input
+	help := refusal_help with input as spawn_input
+} else := {}

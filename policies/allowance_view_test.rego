@@ -191,3 +191,14 @@ test_a_candidate_is_judged_without_the_base_inputs_pod if {
 	v := spawn.allowance_view with input as with_candidates(base, [candidate("small", {}, "profile")]) with data.jhpolicy as cfg
 	v.candidates == [{"allow": true, "message": ""}]
 }
+
+# A refusal's help reaches the page with the judgement, as with the decision.
+test_a_refused_candidate_carries_its_help if {
+	usage := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}}, {})
+	with_help := object.union(quota_cfg, {"groups": {"gpu": {"help": {"text": "Ask for GPUs", "url": "https://help.example.edu/gpu"}}}})
+	candidates := [candidate("gpu", {"extra_resource_limits": {"nvidia.com/gpu": 1}}, "profile"), candidate("small", {}, "profile")]
+	request := with_candidates(with_usage(view_input(["gpu"]), usage), candidates)
+	v := spawn.allowance_view with input as request with data.jhpolicy as with_help
+	v.candidates[0].help == {"text": "Ask for GPUs", "url": "https://help.example.edu/gpu"}
+	not v.candidates[1].help
+}

@@ -329,3 +329,21 @@ def test_the_cli_says_so_in_one_line(tmp_path):
                            "--user", "gina", "--group", "gpu-users", "--body", "{}"], capture_output=True, text=True, timeout=120)
     assert "Traceback" not in done.stderr + done.stdout
     assert "two profiles have the slug 'gpu'" in done.stdout, done.stdout + done.stderr
+
+
+# --- 6. users are told why, and how to get more ----------------------------
+
+
+def test_a_page_with_every_profile_unavailable_says_each_reason_and_the_help(opa):
+    # Before: only "none of this hub's profiles is available to you".
+    c = config([{"display_name": "Small", "slug": "small"}],
+               group_overrides={"01-gpu": {"groups": ["gpu-users"],
+                                           "spawner_override": {"extra_resource_limits": {"nvidia.com/gpu": "1"}}}})
+    error = page(spawner_for(opa.url, c, ["gpu-users"], usage=FULL_GPUS))
+    assert error.status_code == 403
+    assert error.jupyterhub_message.startswith(
+        "Spawn refused by policy: none of this hub's profiles is available to you (Small: quota reached: gpu-users holds 4 of 4")
+    assert error.jupyterhub_message.endswith(". Ask for more GPU time: https://help.example.edu/gpu")
+    assert '<a href="https://help.example.edu/gpu">Ask for more GPU time</a>' in error.jupyterhub_html_message
+    v = view(spawner_for(opa.url, c, ["gpu-users"], usage=FULL_GPUS))
+    assert v["unavailable"][0]["help"] == {"text": "Ask for more GPU time", "url": "https://help.example.edu/gpu"}

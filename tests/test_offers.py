@@ -145,6 +145,7 @@ def test_the_same_is_in_the_allowance_view(opa):
         "reason": f"image {MATLAB} (the profile option) is not allowed for group gpu-users; allowed images: "
                   "nvcr.io/nvidia/pytorch:*, quay.io/jupyter/pytorch-notebook:cuda*, "
                   "quay.io/jupyterhub/k8s-singleuser-sample:*, quay.io/jupyterhub/singleuser:*",
+        "help": {"text": "Ask for more GPU time", "url": "https://help.example.edu/gpu"},  # gpu-users' in the tests' data
     }]
 
 

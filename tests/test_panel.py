@@ -56,13 +56,18 @@ def test_a_view_that_is_not_available_says_why():
 
 def test_what_the_view_says_is_escaped():
     view = {**GPU_VIEW, "images": ['<img src=x onerror="alert(1)">'], "sources": ["group <b>"], "quotas": []}
-    html = panel.render(view, [("<script>alert(1)</script>", "not allowed for group <b>")])
-    assert "<img" not in html and "<script>" not in html and "<b>" not in html
+    html = panel.render(view, [("<script>alert(1)</script>", "not allowed for group <b>", {"text": "<i>ask</i>"})])
+    assert "<img" not in html and "<script>" not in html and "<b>" not in html and "<i>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+def test_an_unavailable_profile_links_to_how_to_get_more():
+    html = panel.render(GPU_VIEW, [("GPU", "quota reached", {"text": "Ask for more GPU time", "url": "https://help.example.edu/gpu?a=1&b=2"})])
+    assert '(quota reached)</span> <a href="https://help.example.edu/gpu?a=1&amp;b=2">Ask for more GPU time</a></div>' in html
+
+
 def test_the_panel_is_labelled_for_screen_readers():
-    html = panel.render(GPU_VIEW, [("Large", "not allowed for group gpu-users")])
+    html = panel.render(GPU_VIEW, [("Large", "not allowed for group gpu-users", None)])
     assert '<section class="jhpolicy-allowance" aria-labelledby="jhpolicy-allowance-title">' in html
     assert '<h2 id="jhpolicy-allowance-title">What you may launch</h2>' in html
     assert '<label for="jhpolicy-unavailable-0">Large</label>' in html
