@@ -584,17 +584,21 @@ def build_parser() -> argparse.ArgumentParser:
     values = sub.add_parser(
         "values",
         help="combine Helm values files, joining lists instead of replacing them",
-        description="Print one values file made of the given ones, applied in order as Helm would, except that "
+        description="Print one values file made of jhpolicy's shipped values for a setup (--stack) and then your "
+        "own files (-f), applied in that order as Helm would, so that what your files set wins, except that "
         "lists of named entries (hub.extraVolumes, hub.extraVolumeMounts, hub.extraContainers, list-form "
-        "hub.extraEnv) are joined, so your own entries survive jhpolicy's. E.g.: jhpolicy values -f config.yaml "
-        "-f helm-values/jhpolicy.yaml -f helm-values/hub-image.yaml > combined.yaml",
+        "hub.extraEnv) are joined, so your own entries survive jhpolicy's. E.g.: jhpolicy values --stack plain "
+        "-f config.yaml > combined.yaml",
     )
     values.add_argument("-f", "--values", dest="files", action="append", default=[],
-                        help="a values file (repeat, in Helm's order)")
+                        help="a values file of yours (repeat, in Helm's order); applied after the --stack")
     values.add_argument("--stack", choices=sorted(STACKS),
-                        help="after the -f files, jhpolicy's shipped values for this setup: plain (policies from a "
-                        "ConfigMap), token-auth (the sidecar admits only the hub), bundles (signed bundles from a "
-                        "bundle server); works from an installed package")
+                        help="jhpolicy's shipped values for this setup, applied before your -f files: plain "
+                        "(policies from a ConfigMap, your hub image), token-auth (the sidecar admits only the hub), "
+                        "bundles (signed bundles from a bundle server), no-image-build and no-image-build-token-auth "
+                        "(the chart's hub image, jhpolicy's wheels from a ConfigMap); works from an installed package")
+    values.add_argument("--explain", action="store_true",
+                        help="also print, on standard error, which file set each value (KEY.PATH: FILE)")
     values.set_defaults(func=cmd_values)
     return parser
 
@@ -602,17 +606,32 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_values(args) -> int:
     import yaml
 
-    from .values import ValuesError, combine, stack_files
+    from .values import PLACEHOLDER_IMAGE, ValuesError, combine, placeholder_image, stack_files
 
+    origin: dict = {}
     try:
-        files = [Path(f) for f in args.files] + (stack_files(args.stack) if args.stack else [])
+        # The stack first, the admin's files last: what they set wins.
+        files = (stack_files(args.stack) if args.stack else []) + [Path(f) for f in args.files]
         if not files:
             return _error("values", "give values files (-f) or a --stack")
-        combined = combine([f.read_text() for f in files])
-    except (OSError, ValuesError, yaml.YAMLError) as e:
+        texts = []
+        for f in files:
+            try:
+                texts.append(f.read_text())
+            except OSError as e:
+                raise ValuesError(f"{f}: {e.strerror or e}") from None
+        combined = combine(texts, [str(f) for f in files], origin)
+    except (ValuesError, yaml.YAMLError) as e:
         return _error("values", " ".join(str(e).split()))
     sys.stdout.write("# Made by `jhpolicy values` from: " + ", ".join(map(str, files)) + "\n")
     sys.stdout.write(yaml.safe_dump(combined, sort_keys=False))
+    if args.explain:
+        for key in sorted(origin):
+            print(f"{key}: {origin[key]}", file=sys.stderr)
+    if placeholder_image(combined):
+        print(f"jhpolicy values: note: hub.image.name is the placeholder {PLACEHOLDER_IMAGE}: set hub.image.name and "
+              "hub.image.tag in your own values to the image you built from hub-image/Dockerfile and pushed",
+              file=sys.stderr)
     return 0
 
 

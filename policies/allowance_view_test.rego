@@ -202,3 +202,18 @@ test_a_refused_candidate_carries_its_help if {
 	v.candidates[0].help == {"text": "Ask for GPUs", "url": "https://help.example.edu/gpu"}
 	not v.candidates[1].help
 }
+
+# A misconfigured refusal says only that (as the decision does): no help.
+# The malformed repository entry is one only the candidate's image looks up.
+test_a_misconfigured_candidate_carries_no_help if {
+	broken := object.union(cfg, {"groups": {"students": {
+		"image_repositories": {"registry.example.edu/broken": "*"},
+		"help": {"text": "Ask", "url": "https://help.example.edu/x"},
+	}}})
+	candidates := [candidate("small", {"image": "registry.example.edu/broken:1"}, "profile")]
+	v := spawn.allowance_view with input as with_candidates(view_input(["students"]), candidates) with data.jhpolicy as broken
+	v.available == true
+	v.candidates[0].allow == false
+	contains(v.candidates[0].message, "misconfigured")
+	not v.candidates[0].help
+}

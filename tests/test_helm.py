@@ -328,9 +328,10 @@ USER_CONFIG = ROOT / "tests" / "kube" / "user-config.yaml"
 
 
 def combined_values(*names: str) -> dict:
+    """As `jhpolicy values --stack` combines them: the shipped files, then the user's."""
     from jhpolicy.values import combine
 
-    return combine([USER_CONFIG.read_text(), *((VALUES / n).read_text() for n in names)])
+    return combine([*((VALUES / n).read_text() for n in names), USER_CONFIG.read_text()])
 
 
 def names(items) -> list[str]:
@@ -348,16 +349,16 @@ def test_helm_alone_would_drop_the_users_lists():
 def test_jhpolicy_values_keeps_the_users_lists(stack):
     values = combined_values(*STACKS[stack])
     hub = values["hub"]
-    assert names(hub["extraContainers"]) == ["log-shipper", "opa"]
-    wheels = ["jhpolicy-wheels"] if stack == "no-image-build" else []
-    assert names(hub["extraVolumeMounts"]) == ["site-templates", *wheels]
-    assert names(hub["extraVolumes"])[:2] == ["site-templates", "jhpolicy-policies"]
-    assert names(hub["extraVolumes"])[2:] == wheels or stack != "no-image-build"
-    if stack == "token-auth":
+    assert names(hub["extraContainers"]) == ["opa", "log-shipper"]
+    wheels = ["jhpolicy-wheels"] if stack.startswith("no-image-build") else []
+    assert names(hub["extraVolumeMounts"]) == [*wheels, "site-templates"]
+    assert "jhpolicy-policies" in names(hub["extraVolumes"]) and names(hub["extraVolumes"])[-1] == "site-templates"
+    assert set(wheels) <= set(names(hub["extraVolumes"]))
+    if "token-auth" in stack:
         # The later file's sidecar replaces the earlier one of the same name; env maps join the user's list.
-        assert "--authentication=token" in hub["extraContainers"][1]["args"]
-        assert names(hub["extraEnv"]) == ["SITE_NAME", "JHPOLICY_OPA_TOKEN"]
-        assert hub["extraEnv"][1]["valueFrom"]["secretKeyRef"]["name"] == "jhpolicy-opa-token"
+        assert "--authentication=token" in hub["extraContainers"][0]["args"]
+        assert names(hub["extraEnv"]) == ["JHPOLICY_OPA_TOKEN", "SITE_NAME"]
+        assert hub["extraEnv"][0]["valueFrom"]["secretKeyRef"]["name"] == "jhpolicy-opa-token"
     jsonschema.Draft7Validator(json.loads(chart_file("values.schema.json"))).validate(
         helm_merge(yaml.safe_load(chart_file("values.yaml")), values)
     )
@@ -368,9 +369,33 @@ def test_jhpolicy_values_command(tmp_path):
         [sys.executable, "-m", "jhpolicy.cli", "values", "-f", str(USER_CONFIG), "-f", str(VALUES / "jhpolicy.yaml")],
         capture_output=True, text=True, check=True,
     )
-    assert yaml.safe_load(result.stdout) == combined_values("jhpolicy.yaml")
-    # --stack: the shipped files after the user's, also from an installed package (tests/test_wheel.py).
+    from jhpolicy.values import combine
+
+    # -f files alone: in the order given.
+    assert yaml.safe_load(result.stdout) == combine([USER_CONFIG.read_text(), (VALUES / "jhpolicy.yaml").read_text()])
+    # --stack: the shipped files before the user's, also from an installed package (tests/test_wheel.py).
     for stack, files in STACKS.items():
         result = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "values", "--stack", stack, "-f", str(USER_CONFIG)],
                                 capture_output=True, text=True, check=True)
-        assert yaml.safe_load(result.stdout) == combined_values(*files)
+        assert yaml.safe_load(result.stdout) == combine([*((VALUES / n).read_text() for n in files), USER_CONFIG.read_text()])
+
+
+def test_the_admins_values_win_over_every_stack(tmp_path):
+    # Before (#29 item 2): the stack came last and replaced the admin's hub.image.
+    own = tmp_path / "config.yaml"
+    own.write_text("hub:\n  image: {name: registry.example.edu/hub, tag: '1.2'}\n"
+                   "  extraConfig: {00-mine: 'c.Spawner.start_timeout = 600'}\n"
+                   "  extraVolumes: [{name: mine, emptyDir: {}}]\n")
+    for stack in STACKS:
+        result = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "values", "--stack", stack, "-f", str(own), "--explain"],
+                                capture_output=True, text=True, check=True)
+        values = yaml.safe_load(result.stdout)["hub"]
+        assert values["image"] == {"name": "registry.example.edu/hub", "tag": "1.2"}, stack
+        assert "00-mine" in values["extraConfig"] and "jhpolicy" in values["extraConfig"]
+        assert "mine" in names(values["extraVolumes"]) and "jhpolicy-policies" in names(values["extraVolumes"])
+        assert f"hub.image.name: {own}" in result.stderr.splitlines()
+        assert "placeholder" not in result.stderr
+    # Without an image of their own, the placeholder stays and they are told.
+    result = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "values", "--stack", "plain", "-f", str(USER_CONFIG)],
+                            capture_output=True, text=True, check=True)
+    assert "note: hub.image.name is the placeholder registry.example.org/jupyterhub/k8s-hub-jhpolicy" in result.stderr
