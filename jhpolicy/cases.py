@@ -92,13 +92,13 @@ def load(path: Path) -> Suite:
     for key in ("policies", "config"):
         if doc.get(key) is not None and not (isinstance(doc[key], str) and doc[key]):
             raise SuiteError(f"{path}: {key} is a path (relative to the suite), not {_shown(doc[key])}")
-    suite = Suite(path, [], *(here / doc[k] if doc.get(k) else None for k in ("policies", "config")))
+    suite = Suite(path, [], *((here / doc[k]).resolve() if doc.get(k) else None for k in ("policies", "config")))
     values = doc.get("values") or []
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
         raise SuiteError(f"{path}: values is a list of z2jh values files")
-    suite.values = [here / v for v in values]
+    suite.values = [(here / v).resolve() for v in values]
     # Before any case runs: a path that is not there is the suite's mistake.
     for key, found, kind in [("policies", suite.policies, "folder"), ("config", suite.config, "file"),
                              *(("values", v, "file") for v in suite.values)]:
@@ -394,8 +394,10 @@ def from_logged(entry) -> tuple[Who, dict, dict | None, dict]:
     return who, body, usage, expect
 
 
-def dump(cases: list[dict], header: str) -> str:
-    body = yaml.safe_dump({"cases": cases}, sort_keys=False, allow_unicode=True, width=110)
+def dump(cases: list[dict], header: str, sources: dict | None = None) -> str:
+    """A suite's text; `sources` (policies, config, values: paths relative
+    to the suite) go first, so the suite runs as written from its header."""
+    body = yaml.safe_dump({**(sources or {}), "cases": cases}, sort_keys=False, allow_unicode=True, width=110)
     return "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + body
 
 

@@ -264,7 +264,14 @@ def _init_cases(args, path: Path) -> int:
     header = (f"Made by `jhpolicy test --init` from {policies} on {datetime.date.today()}.\n"
               "Each case expects what the policy does NOW: read every expectation and fix the ones that are\n"
               "not what you mean, then add your own. Run: jhpolicy test " + str(path))
-    path.write_text(cases.dump(written, header))
+    # What it ran with, relative to the suite, so `jhpolicy test FILE` alone runs it the same way.
+    here = path.resolve().parent
+    sources: dict = {"policies": os.path.relpath(Path(policies).resolve(), here)}
+    if args.config:
+        sources["config"] = os.path.relpath(Path(args.config).resolve(), here)
+    if args.values:
+        sources["values"] = [os.path.relpath(Path(v).resolve(), here) for v in args.values]
+    path.write_text(cases.dump(written, header, sources))
     print(f"{path}: {len(written)} cases")
     return 0
 
@@ -355,9 +362,13 @@ def _lint_problems(command: str, folder: Path) -> int | None:
 
 
 def cmd_lint(args) -> int:
+    from .lint import warnings
+
     folder = _policy_folder(args)
     failed = _lint_problems("lint", folder)
     if failed is None:
+        for warning in warnings(str(ensure_opa()), folder):
+            print(f"jhpolicy lint: {folder}: warning: {warning}", file=sys.stderr)
         print(f"{folder}: OPA loads it and its data has no problems")
     return failed or 0
 

@@ -21,21 +21,82 @@ class LintError(Exception):
     """The folder could not be checked at all (no OPA, no folder)."""
 
 
-def problems(opa: str, folder: Path) -> list[str]:
-    """Every problem found, one line each; [] when the folder is fit to ship."""
+DECISION_PATH = "jupyterhub/spawn/decision"
+
+
+def problems(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> list[str]:
+    """Every problem found, one line each; [] when the folder is fit to ship.
+
+    Beyond what OPA would not load and what the data checks find: what OPA
+    loads but a hub could not use, each with what to do (no policy files,
+    the folder `jhpolicy init` made instead of its policies/, no rule at the
+    decision path, jhpolicy's policy without a `jhpolicy` key in its data),
+    and group names no JupyterHub group can match as written."""
     if not folder.is_dir():
         raise LintError(f"{folder}: no such folder")
+    if (folder / "policies").is_dir() and any((folder / "policies").glob("*.rego")) and not any(folder.glob("*.rego")):
+        return [f"this is the folder `jhpolicy init` made, not its policies: give --policies {folder / 'policies'}"]
+    if not any(folder.rglob("*.rego")):
+        return ["no policy (.rego) files in it: give the folder that holds your policies and their data.json"]
     checked = _run([opa, "check", "--strict", "--format=json", str(folder)])
     if checked.returncode != 0:
         return _opa_errors(checked)
-    evaluated = _run([opa, "eval", "--format=json", "--data", str(folder), PROBLEMS_RULE])
+    rule = "data." + decision_path.strip("/").replace("/", ".")
+    # One query; each part a comprehension, so an undefined one is [] and not an undefined query.
+    evaluated = _run([opa, "eval", "--format=json", "--data", str(folder),
+                      f"r := {{\"problems\": [x | x := {PROBLEMS_RULE}], \"decision\": [x | x := {rule}], "
+                      "\"jhpolicy\": [x | x := data.jhpolicy]}"])
     if evaluated.returncode != 0:
         return _opa_errors(evaluated)
-    result = json.loads(evaluated.stdout).get("result")
-    if not result:
+    parts = json.loads(evaluated.stdout)["result"][0]["bindings"]["r"]
+    found = {key: values[0] for key, values in parts.items() if values}
+    if "decision" not in found:
+        return [f"no rule at {decision_path} (what PolicyKubeSpawner.opa_decision_path asks): every spawn would be "
+                "refused; is the package jupyterhub.spawn, with a rule named decision?"]
+    if "problems" not in found:
         return []  # a policy of one's own without jhpolicy's data checks: OPA's check is all there is
-    found = result[0]["expressions"][0]["value"]
-    return [f"data.jhpolicy: {problem}" for problem in sorted(found)]
+    if not isinstance(found.get("jhpolicy"), dict):
+        return ['its data has no "jhpolicy" object, so every allowance is empty and every spawn refused: '
+                'data.json must be {"jhpolicy": {"groups": ..., "quotas": ..., "requesters": ...}}']
+    listed = [f"data.jhpolicy: {problem}" for problem in sorted(found["problems"])]
+    return listed + [f"data.jhpolicy: {problem}" for problem in group_name_problems(found["jhpolicy"])[0]]
+
+
+def warnings(opa: str, folder: Path) -> list[str]:
+    """What is likely a mistake but may be meant: group names that differ
+    only by case (JupyterHub's group names are case-sensitive)."""
+    evaluated = _run([opa, "eval", "--format=json", "--data", str(folder), "data.jhpolicy"])
+    try:
+        data = json.loads(evaluated.stdout)["result"][0]["expressions"][0]["value"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return []
+    return [f"data.jhpolicy: {warning}" for warning in group_name_problems(data)[1]]
+
+
+def group_name_problems(data: object) -> tuple[list[str], list[str]]:
+    """(errors, warnings) for the group names the data uses: names with
+    leading or trailing whitespace cannot match a JupyterHub group as
+    written; names that differ only by case from another are suspicious."""
+    if not isinstance(data, dict):
+        return [], []
+    named: dict[str, str] = {}
+    groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
+    quotas = data.get("quotas") if isinstance(data.get("quotas"), dict) else {}
+    for name in groups:
+        named.setdefault(name, f"groups.{name!r}")
+    for name in quotas.get("groups") or {} if isinstance(quotas.get("groups"), dict) else {}:
+        named.setdefault(name, f"quotas.groups.{name!r}")
+    for name in quotas.get("charge_order") or [] if isinstance(quotas.get("charge_order"), list) else []:
+        if isinstance(name, str):
+            named.setdefault(name, f"quotas.charge_order {name!r}")
+    errors = [f"{where}: the group name has leading or trailing whitespace, so it matches no JupyterHub group as "
+              f"written (did you mean {name.strip()!r}?)" for name, where in named.items() if name != name.strip()]
+    by_case: dict[str, list[str]] = {}
+    for name in named:
+        by_case.setdefault(name.strip().casefold(), []).append(name)
+    warned = [f"group names {', '.join(repr(n) for n in sorted(names))} differ only by case: JupyterHub's group "
+              "names are case-sensitive, so they are different groups" for names in by_case.values() if len(set(names)) > 1]
+    return errors, warned
 
 
 def _opa_errors(done: subprocess.CompletedProcess) -> list[str]:

@@ -170,6 +170,31 @@ def test_init_writes_a_starter_that_passes_and_never_overwrites(tmp_path):
     assert again.returncode == 2 and "exists" in again.stderr
 
 
+def test_an_init_suite_runs_as_its_header_says_with_the_admins_folder_and_config(tmp_path):
+    # Before (#29 item 5): the suite recorded neither, and `jhpolicy test FILE`
+    # ran it against the packaged example policy (17 of 17 failed).
+    mine = tmp_path / "site" / "policies"
+    mine.mkdir(parents=True)
+    data = json.loads((POLICIES / "data.json").read_text())
+    data["jhpolicy"]["groups"]["physics"] = data["jhpolicy"]["groups"].pop("students")
+    for path in POLICIES.glob("*.rego"):
+        (mine / path.name).write_text(path.read_text())
+    (mine / "data.json").write_text(json.dumps(data))
+    config = tmp_path / "site" / "jupyterhub_config.py"
+    config.write_text("c.KubeSpawner.cpu_limit = 1.5\n")
+    suite = tmp_path / "site" / "suites" / "init-cases.yaml"
+    suite.parent.mkdir()
+    made = jhpolicy("test", str(suite), "--init", "--policies", str(mine), "--config", str(config))
+    assert made.returncode == 0, made.stderr
+    doc = yaml.safe_load(suite.read_text())
+    assert (doc["policies"], doc["config"]) == ("../policies", "../jupyterhub_config.py")
+    assert any(c["name"].startswith("physics:") for c in doc["cases"])
+    assert suite.read_text().splitlines()[2].endswith(f"Run: jhpolicy test {suite}")
+    ran = jhpolicy("test", str(suite))  # as the header says: nothing else given
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert f"(policies: {mine}," in ran.stdout
+
+
 def test_a_logged_decision_becomes_a_case(tmp_path):
     log, decision_id = decision_log_of_one_spawn(tmp_path, POLICIES)
     suite = tmp_path / "cases.yaml"

@@ -6,6 +6,8 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
+
 from jhpolicy.configmap import policy_files
 
 from .fixture_policies import POLICIES
@@ -229,6 +231,43 @@ def test_lint_names_what_opa_would_not_load(tmp_path):
     assert result.returncode == 1
     assert f"{folder}/broken.rego:4: " in result.stderr
     assert jhpolicy("lint", "--policies", str(tmp_path / "nope")).returncode == 2
+
+
+# What OPA loads but a hub cannot use (#29 item 4): before, each printed
+# "OPA loads it and its data has no problems" and exited 0.
+@pytest.mark.parametrize("make, problem", [
+    (lambda f: None, "no policy (.rego) files in it: give the folder that holds your policies and their data.json"),
+    (lambda f: (f / "data.json").write_text('{"jhpolicy": {}}'), "no policy (.rego) files in it"),
+    (lambda f: (f / "foo.rego").write_text("package foo\n\nx := 1\n"),
+     "no rule at jupyterhub/spawn/decision (what PolicyKubeSpawner.opa_decision_path asks)"),
+    (lambda f: policies_with(f, (POLICIES / "data.json").read_text().replace('"jhpolicy": {', '"policies": {', 1)),
+     'its data has no "jhpolicy" object, so every allowance is empty and every spawn refused'),
+    (lambda f: policies_with(f / "policies") and (f / "cases.yaml").write_text("cases: []\n"),
+     "this is the folder `jhpolicy init` made, not its policies: give --policies"),
+    (lambda f: policies_with(f, (POLICIES / "data.json").read_text().replace('"gpu-users": {', '"gpu-users ": {', 1)),
+     "data.jhpolicy: groups.'gpu-users ': the group name has leading or trailing whitespace, so it matches no "
+     "JupyterHub group as written (did you mean 'gpu-users'?)"),
+])
+def test_lint_refuses_what_opa_loads_but_a_hub_cannot_use(tmp_path, make, problem):
+    folder = tmp_path / "p"
+    (folder / "policies").mkdir(parents=True)
+    if "init" not in problem:
+        (folder / "policies").rmdir()
+    make(folder)
+    result = jhpolicy("lint", "--policies", str(folder))
+    assert result.returncode == 1 and result.stdout == "", result.stdout + result.stderr
+    assert result.stderr.startswith(f"jhpolicy lint: {folder}: ") and problem in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_lint_warns_of_group_names_that_differ_only_by_case(tmp_path):
+    data = json.loads((POLICIES / "data.json").read_text())
+    data["jhpolicy"]["groups"]["GPU-Users"] = data["jhpolicy"]["groups"]["students"]
+    folder = policies_with(tmp_path, json.dumps(data))
+    result = jhpolicy("lint", "--policies", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (f"jhpolicy lint: {folder}: warning: data.jhpolicy: group names 'GPU-Users', 'gpu-users' "
+                             "differ only by case: JupyterHub's group names are case-sensitive, so they are different groups\n")
 
 
 def test_configmap_and_bundle_refuse_a_folder_lint_refuses(tmp_path):
