@@ -13,7 +13,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from .configmap import POLICY_SUFFIXES
 from .local_opa import bundled_policies
+from .own_wheel import OwnWheelError, write_own_wheel
 from .shipped import shipped
 
 # Where each file goes in the admin's folder -> where it is (in the wheel, in a checkout).
@@ -22,7 +24,8 @@ EXTRAS = {
     "cases_hub_config.py": ("starter/cases_hub_config.py", "cases_hub_config.py"),
     ".github/workflows/jhpolicy.yml": ("starter/.github/workflows/jhpolicy.yml", "starter/.github/workflows/jhpolicy.yml"),
 }
-POLICY_SUFFIXES = (".rego", ".json", ".yaml", ".yml")
+WORKFLOW = ".github/workflows/jhpolicy.yml"
+WHEEL_FOLDER = ".github/jhpolicy"
 
 
 class StarterError(Exception):
@@ -53,4 +56,11 @@ def init(folder: Path) -> list[str]:
         destination = folder / target
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
-    return sorted(files)
+    # The workflow installs this very jhpolicy, from its wheel kept beside it.
+    try:
+        wheel = write_own_wheel(folder / WHEEL_FOLDER)
+    except OwnWheelError as e:
+        raise StarterError(str(e)) from None
+    workflow = folder / WORKFLOW
+    workflow.write_text(workflow.read_text().replace(f"{WHEEL_FOLDER}/WHEEL[cli]", f"{WHEEL_FOLDER}/{wheel.name}[cli]"))
+    return sorted([*files, f"{WHEEL_FOLDER}/{wheel.name}"])

@@ -29,20 +29,28 @@ def policy_repo(tmp_path) -> Path:
     return folder
 
 
-def run_workflow(folder: Path) -> list[tuple[str, subprocess.CompletedProcess]]:
-    """Each run step in order until one fails: [(its name, its result)]."""
+def run_workflow(folder: Path, install: Path | None = None) -> list[tuple[str, subprocess.CompletedProcess]]:
+    """Each run step in order until one fails: [(its name, its result)].
+    With `install`, a new virtualenv there runs the install step too, and
+    every step after it (as setup-python gives a clean Python); else the
+    install step is skipped and this venv's jhpolicy runs the rest."""
     workflow = yaml.safe_load((folder / ".github" / "workflows" / "jhpolicy.yml").read_text())
     (job,) = workflow["jobs"].values()
     github_env = folder.parent / "github_env"
     github_env.write_text("")
+    bin_dir = Path(sys.executable).parent
+    if install is not None:
+        subprocess.run([sys.executable, "-m", "venv", str(install)], check=True)
+        bin_dir = install / "bin"
     env = dict(os.environ, GITHUB_ENV=str(github_env), JHPOLICY_OPA=find_opa(),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **workflow.get("env", {}))
+               PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **workflow.get("env", {}))
+    env.pop("VIRTUAL_ENV", None)
     done = []
     for step in job["steps"]:
-        if "run" not in step or step.get("id") == "install":
+        if "run" not in step or (step.get("id") == "install" and install is None):
             continue
         result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-                                cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+                                cwd=folder, env=env, capture_output=True, text=True, timeout=600)
         done.append((step.get("name", step["run"]), result))
         if result.returncode != 0:
             break
@@ -50,6 +58,20 @@ def run_workflow(folder: Path) -> list[tuple[str, subprocess.CompletedProcess]]:
             key, _, value = line.partition("=")
             env[key] = value
     return done
+
+
+def test_the_recipe_installs_the_jhpolicy_that_made_it_in_a_clean_virtualenv(policy_repo, tmp_path):
+    # Every step as written, the install step included (#29 item 6: it asked
+    # a package index for jhpolicy==0.1.0, which none carries, without [cli]).
+    done = run_workflow(policy_repo, install=tmp_path / "clean-venv")
+    assert [name for name, _ in done][0] == 'pip install "$JHPOLICY"'
+    assert all(result.returncode == 0 for _, result in done), done[-1][1].stdout + done[-1][1].stderr
+    assert done[-1][0] == "every case gives what it says"
+    version = subprocess.run([str(tmp_path / "clean-venv" / "bin" / "python"), "-c",
+                              "import jhpolicy, opa_client; print(jhpolicy.__version__)"], capture_output=True, text=True)
+    from jhpolicy import __version__
+
+    assert version.stdout.strip() == __version__, version.stderr
 
 
 def test_the_recipe_passes_on_what_init_makes(policy_repo):

@@ -102,3 +102,21 @@ def test_init_then_test_from_the_wheel(installed):
     ran = installed("test", str(folder / "cases.yaml"))
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert " 0 failed" in ran.stdout
+
+
+def test_init_keeps_the_very_wheel_it_was_installed_from(installed):
+    # The CI workflow `jhpolicy init` writes installs it (#29 item 6): before,
+    # it asked a package index for a jhpolicy none carries.
+    made = installed("init", "policy-repo")
+    assert made.returncode == 0, made.stderr
+    kept = installed.work / "policy-repo" / ".github" / "jhpolicy" / installed.wheel.name
+    workflow = (installed.work / "policy-repo" / ".github" / "workflows" / "jhpolicy.yml").read_text()
+    assert f'JHPOLICY: "./.github/jhpolicy/{installed.wheel.name}[cli]"' in workflow
+    with zipfile.ZipFile(installed.wheel) as original, zipfile.ZipFile(kept) as repacked:
+        record = f"jhpolicy-{__version__}.dist-info/RECORD"
+        assert sorted(set(original.namelist()) - {record}) == sorted(set(repacked.namelist()) - {record})
+        for name in original.namelist():
+            if name != record:
+                assert original.read(name) == repacked.read(name), name
+        rows = {line.split(",")[0] for line in repacked.read(record).decode().splitlines()}
+        assert rows == set(repacked.namelist())
