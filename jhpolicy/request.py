@@ -27,7 +27,8 @@ MAX_KEYS = 64
 # No image reference, quantity or resource name comes near this (an image
 # reference is at most 255 + 128 characters plus a digest).
 MAX_STRING = 1024
-MAX_DEPTH = 8
+# Beyond the 8 levels a value may nest (_check_json): a bound on the walk itself.
+MAX_DEPTH = 32
 
 
 class RequestError(ValueError):

@@ -232,7 +232,7 @@ def test_request_key_bound_is_the_configured_one(opa):
     c = Config()
     c.PolicyKubeSpawner.policy_max_request_keys = 2
     r = run_spawn(opa.url, {"image": SAMPLE, "cpu_limit": 1, "mem_limit": "1G"}, groups=["students"], config=c)
-    assert r.status == 400 and r.message == "Invalid spawn request: user_options has 3 keys; at most 2 are accepted"
+    assert r.status == 400 and r.message == "Invalid spawn request: user_options has 3 keys and list items (nested ones included); at most 2 are accepted"
 
 
 # --- a refused spawn changes nothing, whatever the profile set ---

@@ -25,7 +25,7 @@ singleuser:
   memory: {limit: 3G, guarantee: 1G}
   cmd: null              # Helm: a null deletes the chart's default
   profileList:
-    - {display_name: Standard, slug: standard, default: true}
+    - {display_name: Standard, slug: small, default: true}
     - display_name: GPU
       slug: gpu
       kubespawner_override: {extra_resource_limits: {nvidia.com/gpu: "1"}}
@@ -66,7 +66,7 @@ def test_the_charts_config_configures_the_spawner(files):
     assert c.KubeSpawner.image == "quay.io/jupyter/scipy-notebook:2024-10-07"
     assert (c.KubeSpawner.cpu_limit, c.KubeSpawner.cpu_guarantee) == (2, 0.5)
     assert (c.KubeSpawner.mem_limit, c.KubeSpawner.mem_guarantee) == ("3G", "1G")
-    assert [p["slug"] for p in c.KubeSpawner.profile_list] == ["standard", "gpu"]
+    assert [p["slug"] for p in c.KubeSpawner.profile_list] == ["small", "gpu"]
     assert c.KubeSpawner.start_timeout == 600  # hub.config
     assert c.KubeSpawner.environment == {"SITE": "example"}  # the admin's extraConfig snippet
     assert c.JupyterHub.spawner_class == "jhpolicy.PolicyKubeSpawner"  # jhpolicy's snippet, after the chart's own
@@ -84,6 +84,11 @@ def test_check_with_values_answers_as_the_charts_hub(files):
                              "limits": {"cpu": 2.0, "memory": 3 * 2**30},
                              "requests": {"cpu": 0.5, "memory": 2**30}}
     assert report["messages"] == ["cpu_limit 4 lowered to 2: the most for group students"]
+    # A default profile students may not select is judged as if named (#28 item 1).
+    restricted = [f for f in files]
+    restricted[0].write_text(restricted[0].read_text().replace("slug: small, default: true", "slug: standard, default: true"))
+    refused = jhpolicy(*args, *(a for f in restricted for a in ("--values", str(f))))
+    assert refused.returncode == 1 and "profile standard (the hub's default" in refused.stdout, refused.stdout
     # Without them, KubeSpawner's own defaults: another answer.
     without = yaml.safe_load(jhpolicy(*args).stdout)
     assert without["pod"]["image"] == "quay.io/jupyterhub/singleuser:latest"

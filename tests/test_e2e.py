@@ -152,7 +152,7 @@ def test_malformed_value_is_400_with_the_key(hub):
         ({"mem_limit": 10**400}, "Invalid spawn request: mem_limit: a 401-digit number is not valid"),
         ({"extra_resource_limits": {"nvidia.com/gpu": "9" * 400}}, "Invalid spawn request: extra_resource_limits[nvidia.com/gpu]"),
         ({"extra_resource_limits": {"nvidia.com/gpu": 0.5}}, "Invalid spawn request: extra_resource_limits[nvidia.com/gpu]: 0.5 is not valid (extended resources are whole numbers)"),
-        ({f"k{i}": 1 for i in range(500)}, "Invalid spawn request: user_options has 500 keys; at most 64 are accepted"),
+        ({f"k{i}": 1 for i in range(500)}, "Invalid spawn request: user_options has 500 keys and list items (nested ones included); at most 64 are accepted"),
     ],
 )
 def test_hostile_values_are_400_through_the_hub(hub, body, message):

@@ -463,7 +463,7 @@ def test_size_and_key_bounds_are_inclusive():
     assert len(parse_request(keys, [], None, 5).overrides) == 4
     with pytest.raises(RequestError) as caught:
         parse_request(keys, [], None, 4)
-    assert str(caught.value) == "user_options has 5 keys; at most 4 are accepted"
+    assert str(caught.value) == "user_options has 5 keys and list items (nested ones included); at most 4 are accepted"
 
 
 def test_null_override_map_is_an_empty_one():

@@ -226,9 +226,9 @@ def test_strings_and_depth_are_bounded():
         parse_request({"kubespawner_override": {"x" * 1025: 1}}, [])  # keys too
     assert parse_request({"image": "x" * 1024}, []).overrides["image"] == "x" * 1024
     deep: dict = {}
-    for _ in range(12):
+    for _ in range(40):
         deep = {"d": deep}
-    with pytest.raises(RequestError, match="nested more than 8 levels deep"):
+    with pytest.raises(RequestError, match="user_options is nested more than 32 levels deep"):
         parse_request({"note": deep}, [])
 
 
