@@ -72,6 +72,9 @@ def hub_values(files: list[Path], release: str = "jhub", namespace: str = "jhub"
             continue
         if not isinstance(doc, dict):
             raise ChartConfigError(f"{path}: a values file is a mapping (hub:, singleuser:, ...)")
+        if "apiVersion" in doc and "kind" in doc:
+            raise ChartConfigError(f"{path}: this is a Kubernetes {doc['kind']} manifest, not Helm values "
+                                   "(hub:, singleuser:, ...); give the values files you install the chart with")
         values = coalesce(values, doc)
     values["Chart"] = {"Name": chart["name"], "Version": chart["version"], "AppVersion": chart["appVersion"]}
     values["Release"] = {"Name": release, "Namespace": namespace, "Service": "Helm"}
@@ -99,6 +102,11 @@ def load(files: list[Path]) -> Config:
         raise ChartConfigError(f"the chart's config stopped: {said[-1] if said else 'exit'}") from None
     except ChartConfigError:
         raise
+    except ModuleNotFoundError as e:  # the hub image has it (an authenticator), this Python does not
+        raise ChartConfigError(
+            f"the chart's config (with your hub.extraConfig) raised ModuleNotFoundError: {e}: the hub image has it, "
+            f"this Python does not; install it beside jhpolicy to dry-run this config (pip install {e.name})"
+        ) from None
     except Exception as e:  # the admin's extraConfig, or values the chart's config cannot use
         raise ChartConfigError(f"the chart's config (with your hub.extraConfig) raised {type(e).__name__}: {e}") from None
     finally:

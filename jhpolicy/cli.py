@@ -119,7 +119,7 @@ def cmd_check(args) -> int:
     except ValueError as e:
         return _error("check", f"--body is not JSON: {e}")
     try:
-        usage = parse_usage(json.loads(Path(args.usage).read_text())) if args.usage else None
+        usage = parse_usage(_usage_document(Path(args.usage))) if args.usage else None
     except (OSError, ValueError, DryRunError) as e:  # unreadable, not JSON, not usage
         return _error("check", f"--usage {args.usage}: {e}")
     try:
@@ -156,6 +156,16 @@ def cmd_check(args) -> int:
 def _error(command: str, message: str) -> int:
     print(f"jhpolicy {command}: {message}", file=sys.stderr)
     return EXIT_ERROR
+
+
+def _usage_document(path: Path):
+    """A --usage file: JSON, or YAML (which JSON is a part of)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ValueError(f"neither JSON nor YAML: {' '.join(str(e).split())[:200]}") from None
 
 
 def _one_line(error: Exception, limit: int = 400) -> str:
@@ -647,7 +657,17 @@ def cmd_values(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # The command's own usage, and the option meant where one is close
+        # (argparse alone prints the top-level usage for `check --groups`).
+        import difflib
+
+        command = parser._subparsers._group_actions[0].choices[args.command]  # noqa: SLF001
+        options = [o for action in command._actions for o in action.option_strings]  # noqa: SLF001
+        close = difflib.get_close_matches(unknown[0].split("=")[0], options, n=1)
+        command.error(f"unrecognized arguments: {' '.join(unknown)}" + (f" (did you mean {close[0]}?)" if close else ""))
     if args.command in ("check", "test"):
         from .offline import use_offline_kube_config
 
@@ -660,6 +680,10 @@ def main(argv: list[str] | None = None) -> int:
         return _error(args.command, f"needs {e.name}: pip install 'jhpolicy[cli]'")
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `jhpolicy check ... | head`: the reader has gone, nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
     except Exception as e:  # nothing the admin did should show them a traceback: one line, exit 2
         if os.environ.get("JHPOLICY_DEBUG"):
             raise

@@ -54,6 +54,8 @@ def wheels_manifest(wheels: list[Path], name: str, namespace: str | None = None)
     wheels the hub imports from their files."""
     binary = {}
     for wheel in wheels:
+        if not wheel.is_file():
+            raise ValueError(f"{wheel}: no such file")
         if not wheel.name.endswith("-none-any.whl"):
             raise ValueError(f"{wheel}: not a pure-Python wheel (*-none-any.whl); the hub imports these from the file")
         binary[wheel.name] = wheel.read_bytes()

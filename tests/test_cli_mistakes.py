@@ -137,3 +137,57 @@ def test_what_counts_as_a_checkout(tmp_path):
     installed.mkdir()
     (installed / "pyproject.toml").write_text('[project]\nname = "jhpolicy"\n')
     assert not is_checkout(installed)
+
+
+# --- #29 item 9: each message names the mistake ---
+
+
+def test_a_usage_file_may_be_yaml_and_a_bad_one_says_so(tmp_path):
+    usage = tmp_path / "usage.yaml"
+    usage.write_text("groups:\n  gpu-users: {extra_resources: {nvidia.com/gpu: 4}}\n")
+    result = jhpolicy("check", "--user", "g", "--group", "gpu-users", "--usage", str(usage),
+                      "--body", '{"extra_resource_limits": {"nvidia.com/gpu": 1}}')
+    assert result.returncode == 1 and "quota reached: gpu-users holds 4 of 4 nvidia.com/gpu" in result.stdout, result.stdout
+    usage.write_text("groups: [\n")
+    assert "--usage " + str(usage) + ": neither JSON nor YAML" in one_line_error(
+        jhpolicy("check", "--user", "g", "--usage", str(usage)))
+
+
+def test_an_option_misspelt_gets_the_commands_usage_and_the_option_meant():
+    result = jhpolicy("check", "--groups", "x", "--user", "a")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: jhpolicy check "), result.stderr
+    assert result.stderr.endswith("jhpolicy check: error: unrecognized arguments: --groups x (did you mean --group?)\n")
+
+
+def test_a_missing_wheel_is_no_such_file(tmp_path):
+    assert one_line_error(jhpolicy("wheels-configmap", str(tmp_path / "jhpolicy-0-py3-none-any.whl")),
+                          "wheels-configmap").endswith("jhpolicy-0-py3-none-any.whl: no such file")
+
+
+def test_a_manifest_given_as_values_is_refused(tmp_path):
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {}\n")
+    assert one_line_error(jhpolicy("check", "--user", "a", "--values", str(manifest))).endswith(
+        "cm.yaml: this is a Kubernetes ConfigMap manifest, not Helm values (hub:, singleuser:, ...); "
+        "give the values files you install the chart with")
+
+
+def test_an_extra_config_importing_what_the_hub_image_has_says_how_to_dry_run_it(tmp_path):
+    values = tmp_path / "config.yaml"
+    values.write_text("hub:\n  extraConfig:\n    auth: |\n      import oauthenticator_not_here\n")
+    assert one_line_error(jhpolicy("check", "--user", "a", "--values", str(values))).endswith(
+        "No module named 'oauthenticator_not_here': the hub image has it, this Python does not; install it beside "
+        "jhpolicy to dry-run this config (pip install oauthenticator_not_here)")
+
+
+def test_output_cut_short_by_the_reader_is_no_bug(tmp_path):
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.yaml"  # far more output than a pipe holds: the writer meets the closed pipe
+    big.write_text("hub:\n  extraConfig:\n" + "".join(f"    k{i}: 'x = {i}'\n" for i in range(50_000)))
+    done = subprocess.run(f"{sys.executable} -m jhpolicy.cli values -f {big} | head -1",
+                          shell=True, capture_output=True, text=True, timeout=120)
+    assert done.stdout == f"# Made by `jhpolicy values` from: {big}\n"
+    assert done.stderr == "", done.stderr
