@@ -164,6 +164,8 @@ def _usage_document(path: Path):
 
     try:
         return yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ValueError(e.strerror or str(e)) from None
     except yaml.YAMLError as e:
         raise ValueError(f"neither JSON nor YAML: {' '.join(str(e).split())[:200]}") from None
 
@@ -535,7 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
 
     install = sub.add_parser("install-opa", help=f"find or install OPA {OPA_VERSION}; prints its path")
-    install.add_argument("--tools-dir", help="where to put it (default: .tools/bin)")
+    install.add_argument("--tools-dir", help="where to put it (default: .tools/bin in a source checkout of jhpolicy; "
+                         "for an installed package the user's cache, $XDG_CACHE_HOME/jhpolicy/bin or ~/.cache/jhpolicy/bin)")
     install.set_defaults(func=cmd_install_opa)
     lint = sub.add_parser(
         "lint",

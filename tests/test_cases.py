@@ -4,6 +4,7 @@ OPA, on the tests' policy folder (the shipped .rego, the tests' data)."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -226,3 +227,14 @@ def test_the_shipped_suite_covers_the_shipped_data():
     assert len(suite.cases) >= 30
     assert suite.policies == ROOT / "policies" and suite.config == ROOT / "cases_hub_config.py"
     assert {c.expect["outcome"] for c in suite.cases} >= {"allowed", "clamped", "denied", "misconfigured"}
+
+
+def test_the_docs_name_every_key_a_suite_and_a_case_take():
+    from jhpolicy import cases
+
+    page = (ROOT / "docs" / "how-to" / "test-your-data.md").read_text()
+    suite_line = next(line for line in page.splitlines() if line.startswith("- The suite's keys:"))
+    case_line = next(line for line in page.splitlines() if line.startswith("- A case's keys:"))
+    named = lambda line: {k for k in re.findall(r"`([a-z_]+)`", line.split(". ")[0])}  # noqa: E731
+    assert named(suite_line) == cases.SUITE_KEYS
+    assert cases.CASE_KEYS <= named(case_line)
