@@ -185,6 +185,12 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
     reasons = _Reasons()
     spawner.log.addHandler(reasons)
     report: dict = {"user": who.user, "groups": list(who.groups), "server": who.server, "notes": []}
+    if who.server and not config.get("JupyterHub", {}).get("allow_named_servers", False):
+        # JupyterHub's default, and Zero to JupyterHub's (hub.allowNamedServers: false).
+        report["notes"].append(
+            f"this config does not enable named servers (JupyterHub.allow_named_servers; z2jh: hub.allowNamedServers), "
+            f"so the hub answers 400 'Named servers are not enabled' for server {who.server!r} before any policy runs"
+        )
     try:
         await apply_group_overrides(spawner)
         if spawner.pre_spawn_hook is not None:

@@ -191,3 +191,16 @@ def test_output_cut_short_by_the_reader_is_no_bug(tmp_path):
                           shell=True, capture_output=True, text=True, timeout=120)
     assert done.stdout == f"# Made by `jhpolicy values` from: {big}\n"
     assert done.stderr == "", done.stderr
+
+
+def test_check_says_when_the_hub_would_refuse_a_named_server(tmp_path):
+    # #29 item 8: Zero to JupyterHub turns named servers off by default.
+    note = ("note: this config does not enable named servers (JupyterHub.allow_named_servers; z2jh: hub.allowNamedServers), "
+            "so the hub answers 400 'Named servers are not enabled' for server 'lab' before any policy runs")
+    plain = tmp_path / "config.yaml"
+    plain.write_text("singleuser:\n  cpu: {limit: 1}\n")
+    assert note in jhpolicy("check", "--user", "a", "--server", "lab", "--values", str(plain)).stdout.splitlines()
+    named = tmp_path / "named.yaml"
+    named.write_text("hub:\n  allowNamedServers: true\n")
+    assert "note: this config does not enable" not in jhpolicy("check", "--user", "a", "--server", "lab", "--values", str(named)).stdout
+    assert "note: this config does not enable" not in jhpolicy("check", "--user", "a").stdout  # the default server
