@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import sys
@@ -428,11 +429,24 @@ def cmd_bundle(args) -> int:
 def cmd_wheels_configmap(args) -> int:
     from .configmap import to_yaml, wheels_manifest
 
+    import yaml
+
+    from .configmap import MAX_CONFIGMAP_BYTES
+
     try:
-        document = wheels_manifest([Path(w) for w in args.wheels], args.name, args.namespace)
+        document, values = wheels_manifest([Path(w) for w in args.wheels], args.name, args.namespace)
+        Path(args.values_out).write_text(
+            "# Made by `jhpolicy wheels-configmap`: add it after the stack, e.g.\n"
+            f"#   jhpolicy values --stack no-image-build -f config.yaml -f {args.values_out}\n"
+            + yaml.safe_dump(values, sort_keys=False, width=1000))
     except (OSError, ValueError) as e:
         return _error("wheels-configmap", str(e))
     sys.stdout.write(to_yaml(document))
+    size = sum(len(base64.b64decode(v)) for v in document["binaryData"].values())
+    print(f"jhpolicy wheels-configmap: {len(document['binaryData'])} wheels, {size:,} bytes of the {MAX_CONFIGMAP_BYTES:,} "
+          f"a ConfigMap holds ({size / MAX_CONFIGMAP_BYTES:.0%}); the hub imports them by sha256 as {args.values_out} says. "
+          "Apply it with `kubectl apply --server-side` (client-side apply copies it into an annotation of at most "
+          "262,144 bytes)", file=sys.stderr)
     return 0
 
 
@@ -581,9 +595,14 @@ def build_parser() -> argparse.ArgumentParser:
         "wheels-configmap",
         help="print the ConfigMap of wheels for a hub without its own image (helm-values/jhpolicy-no-image-build.yaml)",
         description="Print a ConfigMap whose binaryData holds the given pure-Python wheels: jhpolicy's and those the "
-        "z2jh hub image lacks (httpx, httpcore, h11, anyio). The hub imports them from the mounted files.",
+        "z2jh hub image lacks (httpx, httpcore, h11, anyio), and write the values (hub.extraConfig) that make the "
+        "hub import exactly these, each checked by its sha256. Apply the ConfigMap with `kubectl apply "
+        "--server-side`: client-side apply copies it into an annotation the API server caps at 262,144 bytes.",
     )
     wheels.add_argument("wheels", nargs="+", metavar="WHEEL")
+    wheels.add_argument("--values-out", default="jhpolicy-wheels-values.yaml", metavar="FILE",
+                        help="where to write the values that pin the wheels (default: jhpolicy-wheels-values.yaml); "
+                        "give it to `jhpolicy values` after the stack")
     wheels.add_argument("--name", default="jhpolicy-wheels", help="ConfigMap name (default: jhpolicy-wheels)")
     wheels.add_argument("--namespace", help="namespace to put in the manifest")
     wheels.set_defaults(func=cmd_wheels_configmap)

@@ -11,6 +11,7 @@ that has any, with the same messages.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def problems(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> list
         return _opa_errors(evaluated)
     parts = json.loads(evaluated.stdout)["result"][0]["bindings"]["r"]
     found = {key: values[0] for key, values in parts.items() if values}
-    if "decision" not in found:
+    if "decision" not in found and not _only_system_packages(folder):
         return [f"no rule at {decision_path} (what PolicyKubeSpawner.opa_decision_path asks): every spawn would be "
                 "refused; is the package jupyterhub.spawn, with a rule named decision?"]
     if "problems" not in found:
@@ -60,6 +61,14 @@ def problems(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> list
                 'data.json must be {"jhpolicy": {"groups": ..., "quotas": ..., "requesters": ...}}']
     listed = [f"data.jhpolicy: {problem}" for problem in sorted(found["problems"])]
     return listed + [f"data.jhpolicy: {problem}" for problem in group_name_problems(found["jhpolicy"])[0]]
+
+
+def _only_system_packages(folder: Path) -> bool:
+    """A folder of OPA's own policies (package system.authz, system.log),
+    such as helm-values/opa-authz: it decides no spawn, and needs no rule to."""
+    packages = {match.group(1) for path in folder.rglob("*.rego")
+                for match in [re.search(r"^package\s+([\w.]+)", path.read_text(), re.M)] if match}
+    return bool(packages) and all(p == "system" or p.startswith("system.") for p in packages)
 
 
 def warnings(opa: str, folder: Path) -> list[str]:

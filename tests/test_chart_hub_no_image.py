@@ -10,8 +10,10 @@ Run it alone: `.venv/bin/python -m pytest tests/test_chart_hub_no_image.py`.
 from __future__ import annotations
 
 import base64
+import io
 import subprocess
 import sys
+import zipfile
 
 import pytest
 import yaml
@@ -34,10 +36,14 @@ def hub(cluster, pod_ips, tmp_path_factory):
     build_wheel(wheels)
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                     "-d", str(wheels), *DEPENDENCIES], check=True, capture_output=True, timeout=300)
-    made = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "wheels-configmap", *map(str, sorted(wheels.iterdir()))],
-                          capture_output=True, text=True)
+    pins = folder / "jhpolicy-wheels-values.yaml"
+    made = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "wheels-configmap", *map(str, sorted(wheels.iterdir())),
+                           "--values-out", str(pins)], capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
     configmap = yaml.safe_load(made.stdout)
+    # A wheel slipped into the ConfigMap afterwards, with a jhpolicy of its own
+    # (#29 item 3: before, every *.whl of the mount went first on sys.path).
+    configmap["binaryData"]["aaa-0-py3-none-any.whl"] = base64.b64encode(impostor_wheel()).decode()
     files = {name: base64.b64decode(data) for name, data in configmap["binaryData"].items()}
     python = hub_image_python(ROOT / ".venv-hub", wheel=None)
     for module in ("jhpolicy", "httpx"):
@@ -45,7 +51,7 @@ def hub(cluster, pod_ips, tmp_path_factory):
         assert missing.returncode != 0, f"{module} is installed in the hub image's Python"
     config = folder / "config.yaml"
     config.write_text(USER_CONFIG)
-    hub = ChartHub(folder, cluster, "jhub-chart-no-image", pod_ips.port, [config, *stack_files("no-image-build")],
+    hub = ChartHub(folder, cluster, "jhub-chart-no-image", pod_ips.port, [*stack_files("no-image-build"), config, pins],
                    python, POLICIES, configmaps={"jhpolicy-wheels": files})
     try:
         hub.start()
@@ -58,9 +64,22 @@ def hub(cluster, pod_ips, tmp_path_factory):
     hub.stop()
 
 
+def impostor_wheel() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as wheel:
+        wheel.writestr("jhpolicy/__init__.py", "raise SystemExit('the impostor was imported')\n")
+    return buffer.getvalue()
+
+
 def test_the_configmap_holds_the_wheels_under_the_size_limit(hub):
     wheels = sorted(p.name for p in hub.at("/usr/local/etc/jupyterhub/jhpolicy-wheels").glob("*.whl"))
-    assert [w.split("-")[0] for w in wheels] == ["anyio", "h11", "httpcore", "httpx", "jhpolicy"]
+    assert [w.split("-")[0] for w in wheels] == ["aaa", "anyio", "h11", "httpcore", "httpx", "jhpolicy"]
+
+
+def test_only_the_pinned_wheels_are_imported(hub):
+    # The impostor is in the mount, first by name: the hub runs jhpolicy's own.
+    assert "the impostor was imported" not in hub.log_text()
+    assert "Using Spawner: jhpolicy.spawner.PolicyKubeSpawner" in hub.log_text()
 
 
 def test_jhpolicy_is_imported_from_the_mounted_wheel(hub):
