@@ -287,6 +287,20 @@ def test_the_spawn_page_for_a_gpu_user_with_the_quota_partly_then_fully_used(hub
         # What the panel says is what the policy then does.
         r = hub.start_server("gina", "g5", ONE_GPU)
         assert r.status_code == 403 and "gpu-users holds 4 of 4 nvidia.com/gpu" in r.json()["message"], r.text
+        # How to get more is a working link, beside the disabled profile and
+        # on the refused server's spawn-pending page (#28 item 6).
+        page = log_in(browser, hub, "gina")
+        try:
+            page.goto(f"{hub.url}/hub/spawn/gina/form-links")
+            link = page.locator("fieldset.jhpolicy-unavailable a")
+            assert (link.inner_text(), link.get_attribute("href")) == ("Ask for more GPU time", "https://help.example.edu/gpu")
+            page.goto(f"{hub.url}/hub/spawn-pending/gina/g5")
+            link = page.locator('a[href="https://help.example.edu/gpu"]')
+            link.first.wait_for()
+            assert link.first.inner_text() == "Ask for more GPU time"
+            page.screenshot(path=ARTIFACTS / "spawn-pending-help-link.png", full_page=True)
+        finally:
+            page.close()
     finally:
         for name in names:
             if hub.server_state("gina", name) is not None:
