@@ -165,20 +165,18 @@ def test_a_missing_wheel_is_no_such_file(tmp_path):
                           "wheels-configmap").endswith("jhpolicy-0-py3-none-any.whl: no such file")
 
 
-def test_a_manifest_given_as_values_is_refused(tmp_path):
-    manifest = tmp_path / "cm.yaml"
-    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {}\n")
-    assert one_line_error(jhpolicy("check", "--user", "a", "--values", str(manifest))).endswith(
-        "cm.yaml: this is a Kubernetes ConfigMap manifest, not Helm values (hub:, singleuser:, ...); "
-        "give the values files you install the chart with")
-
-
-def test_an_extra_config_importing_what_the_hub_image_has_says_how_to_dry_run_it(tmp_path):
+@pytest.mark.parametrize("text, error", [
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {}\n",
+     "config.yaml: this is a Kubernetes ConfigMap manifest, not Helm values (hub:, singleuser:, ...); "
+     "give the values files you install the chart with"),
+    ("hub:\n  extraConfig:\n    auth: |\n      import oauthenticator_not_here\n",
+     "No module named 'oauthenticator_not_here': the hub image has it, this Python does not; install it beside "
+     "jhpolicy to dry-run this config (pip install oauthenticator_not_here)"),
+])
+def test_values_that_cannot_be_dry_run_say_why(tmp_path, text, error):
     values = tmp_path / "config.yaml"
-    values.write_text("hub:\n  extraConfig:\n    auth: |\n      import oauthenticator_not_here\n")
-    assert one_line_error(jhpolicy("check", "--user", "a", "--values", str(values))).endswith(
-        "No module named 'oauthenticator_not_here': the hub image has it, this Python does not; install it beside "
-        "jhpolicy to dry-run this config (pip install oauthenticator_not_here)")
+    values.write_text(text)
+    assert one_line_error(jhpolicy("check", "--user", "a", "--values", str(values))).endswith(error)
 
 
 def test_output_cut_short_by_the_reader_is_no_bug(tmp_path):

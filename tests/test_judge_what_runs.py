@@ -13,7 +13,6 @@ conftest.py), so quotas read fixed books (dry_run.FixedUsage).
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
@@ -31,8 +30,8 @@ from jhpolicy.offline import OfflineHub, OfflineUser, apply_group_overrides, mak
 from jhpolicy.spawner import HOOK_NOTE
 
 from .conftest import ROOT, run_spawn
+from .test_offers import _LOOP, page  # the spawn page's form (or its error), on the loop its spawners use
 
-_LOOP = asyncio.new_event_loop()
 
 SAMPLE = "quay.io/jupyterhub/k8s-singleuser-sample:4.0.0"
 NOT_FOR_STUDENTS = "nvcr.io/nvidia/pytorch:24.01-py3"  # gpu-users' images only
@@ -74,16 +73,6 @@ def spawner_for(opa_url, c: Config, groups, user_options=None, usage=None):
         return make_spawner(c2, OfflineUser(name="sam", groups=list(groups)), user_options or {}, hub=hub)
 
     return _LOOP.run_until_complete(made())
-
-
-def page(spawner):
-    async def go():
-        try:
-            return await spawner.get_options_form()
-        except web.HTTPError as e:
-            return e
-
-    return _LOOP.run_until_complete(go())
 
 
 def view(spawner) -> dict:
