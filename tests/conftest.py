@@ -28,6 +28,39 @@ TEST_POLICIES = ROOT / "tests" / "policies"
 # in its own venv and process, never as part of this one.
 collect_ignore = ["upstream"]
 
+# Tiers, from what each test needs (the first that applies): `browser`
+# (Chromium), `kube` (the local API server with kwok nodes), `hub` (a real
+# JupyterHub process), `opa` (a real OPA process), `unit` (none of them).
+# `./dev unit` runs the unit tier alone; `-m "not kube and not browser"`
+# skips what needs Kubernetes or Chromium.
+TIERS = ("browser", "kube", "hub", "opa", "unit")
+OPA_FIXTURES = {"opa", "spawn", "opa_with_token_auth"}
+
+
+def tier_of(item) -> str:
+    needs = set(getattr(item, "fixturenames", ()))
+    module = getattr(item, "module", None)
+    if "browser" in needs:
+        return "browser"
+    if {"cluster", "pod_ips"} & needs:
+        return "kube"
+    if module is not None and any(hasattr(module, name) for name in ("Hub", "ChartHub")):
+        return "hub"
+    if OPA_FIXTURES & needs or (module is not None and any(
+            hasattr(module, name) for name in ("jhpolicy", "LocalOPA", "opa_server", "run_spawn", "installed"))):
+        return "opa"
+    return "unit"
+
+
+def pytest_configure(config):
+    for tier in TIERS:
+        config.addinivalue_line("markers", f"{tier}: a test of the {tier} tier (tests/conftest.py, tier_of)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        item.add_marker(getattr(pytest.mark, tier_of(item)))
+
 
 @pytest.fixture(scope="session")
 def opa():
