@@ -24,29 +24,19 @@ import time
 
 from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
-from tornado import web
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, validate
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
-from . import allowance, errors, failure_count, ledger, metrics, offers, opa_client, panel, reconcile, shadow
-from .opa_input import build_input, describe_spawn
+from . import errors, failure_count, ledger, metrics, opa_client, reconcile, shadow
+from .opa_input import build_input
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
 from .request import MAX_KEYS, ProfileListError, RequestError, SpawnRequest, check_profile_list, parse_request, selected_profile
-from .users import user_groups
-
-# Rendered profile forms, by what they depend on (_cached_options_form);
-# the oldest goes first.
-_FORMS: dict[str, str] = {}
-MAX_CACHED_FORMS = 256
+from .spawn_page import SpawnPage
 
 # What JupyterHub's Spawner.get_env sets from each value.
 LIMIT_ENV = {"MEM_LIMIT": "mem_limit", "MEM_GUARANTEE": "mem_guarantee", "CPU_LIMIT": "cpu_limit", "CPU_GUARANTEE": "cpu_guarantee"}
-
-# The spawn page and the allowance view run no pre_spawn_hook (it may have
-# side effects, and JupyterHub runs it only in User.spawn): they say so.
-HOOK_NOTE = "This hub's pre_spawn_hook may change a server when it starts; those changes are judged then."
 
 # The ceiling's default: the keys jhpolicy knows how to parse.
 DEFAULT_ALLOWED_KEYS = frozenset(PARSERS)
@@ -479,209 +469,15 @@ class PolicyKubeSpawner(KubeSpawner):
 
     async def _policy_options_form(self, spawner):
         """KubeSpawner's profile form, with only what the policy lets this
-        user pick, under the allowance panel (policy_allowance_panel): the
-        view, and what is not available with why (jhpolicy.offers)."""
-        try:
-            profile_list = await self._initialised_profile_list()
-        except ProfileListError as e:
-            self.log.error("jhpolicy: no spawn page for %s: profile_list: %s", self._log_name, e)
-            raise errors.misconfigured(f"profile_list: {e}") from None
-        layers = await self._group_override_layers()
-        try:
-            input_doc = self._input_without_request(profile_list, layers)
-        except (InvalidPod, RequestError) as e:
-            raise errors.invalid_request(str(e)) from None
-        if not self.policy_allowance_panel:
-            selectable = await self._selectable_profiles(input_doc, profile_list)
-            if selectable is None:
-                return ""  # policy_failure_mode "defaults": no form, the admin's defaults
-            return self._form_of([p for p in profile_list if p["slug"] in selectable], [])
-        view, selectable, judged = await self._offer(input_doc, profile_list, layers)
-        if selectable is None:
-            return ""
-        shown, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
-        form = self._form_of(shown, unavailable)
-        return panel.render(view, [(u.name, u.reason, u.help) for u in unavailable], self._view_notes()) + form
-
-    def _form_of(self, shown: list[dict], unavailable: list) -> str:
-        if not shown:
-            # Each profile's reason, and the first way to get more the policy gave.
-            reasons = "; ".join(f"{u.name}: {u.reason}" for u in unavailable if u.choice is None)
-            help = next((u.help for u in unavailable if u.help), None)
-            raise errors.denied(["none of this hub's profiles is available to you" + (f" ({reasons})" if reasons else "")],
-                                help=help)
-        return self._cached_options_form(shown)
-
-    async def _selectable_profiles(self, input_doc: dict, profile_list: list[dict]) -> set[str] | None:
-        """The slugs the policy lets this user select (opa_profiles_path);
-        None when the policy cannot say and policy_failure_mode is "defaults"."""
-        if not profile_list:
-            return set()
-        try:
-            profiles_doc = {**input_doc, "profiles": [p["slug"] for p in profile_list]}
-            visible = (await self._ask_opa(self.opa_profiles_path, profiles_doc)).result
-            if not isinstance(visible, list) or not all(isinstance(slug, str) for slug in visible):
-                raise decisions.PolicyBroken(f"{self.opa_profiles_path} is not a list of slugs: {visible!r:.200}")
-        except (opa_client.PolicyUnavailable, decisions.PolicyBroken) as e:
-            if self.policy_failure_mode == "defaults":
-                self.log.error("jhpolicy: %s; no profile form for %s", e, self._log_name)
-                return None
-            self.log.error("jhpolicy: cannot list profiles for %s: %s", self._log_name, e)
-            raise errors.unavailable() from None
-        return set(visible)
-
-    @staticmethod
-    def _whom(view: dict) -> str:
-        return ", ".join(view["sources"]) if view.get("available") and view.get("sources") else "you"
-
-    def _input_without_request(self, profile_list: list[dict], layers: list[dict]) -> dict:
-        """The decision input for an empty request by the user themselves, as
-        the hub would run it (group_overrides, the default profile): what the
-        spawn page and the allowance view ask the policy about.
-        InvalidPod if the hub's defaults are not a pod."""
-        default = selected_profile(None, profile_list)
-        request = SpawnRequest(profile=default["slug"] if default else None, profile_named=False)
-        try:
-            pod = self._borrowed_pod(request, profile_list, layers)
-        except RequestError:
-            # A default profile with no default spawn (an option with only a
-            # free-text choice): the hub's defaults and group_overrides alone.
-            request = SpawnRequest(profile=None, profile_named=False)
-            pod = self._borrowed_pod(request, [], layers)
-        return build_input(self, request, None, pod)
-
-    async def _group_override_layers(self) -> list[dict]:
-        """The `spawner_override`s of JupyterHub's group_overrides (5.1+) that
-        apply to this user, in the order User.spawn applies them. User.spawn
-        applies them before start(), never when the spawn page is rendered
-        or the allowance view asked: those apply them on a borrowed spawner
-        (_borrowed_pod), so they judge the spawn the hub will run."""
-        overrides = getattr(self, "group_overrides", None)
-        if callable(overrides):
-            overrides = await maybe_future(overrides(self))
-        if not isinstance(overrides, dict):
-            return []
-        names = {g if isinstance(g, str) else g.name for g in user_groups(self.user)}
-        return [overrides[key].get("spawner_override", {}) for key in sorted(overrides)
-                if names & set(overrides[key].get("groups", []))]
-
-    def _borrowed_pod(self, request: SpawnRequest, profile_list: list[dict], layers: list[dict]):
-        """The pod a spawn of `request` would give, with `layers` (the user's
-        group_overrides) and the profile applied as the hub applies them, on
-        this spawner, put back as it was before anything else runs (no await
-        in between)."""
-        profile = selected_profile(request.profile, profile_list)
-        keys = self._changeable_keys(profile) | {key for layer in layers for key in layer}
-        snapshot = self._snapshot(keys)
-        try:
-            for layer in layers:
-                self._apply_overrides(layer)  # JupyterHub's own (dicts merged, callables called)
-            self._load_profile_for(request.profile, profile_list, dict(request.profile_options))
-            return prospective(self, request, profile, self.policy_allowed_keys)
-        finally:
-            self._restore(snapshot)
-
-    def _view_notes(self) -> list[str]:
-        """What the page and the view cannot judge beforehand."""
-        if self.pre_spawn_hook is None:
-            return []
-        return [HOOK_NOTE]
-
-    def _cached_options_form(self, shown: list[dict]) -> str:
-        """KubeSpawner's form for these profiles. KubeSpawner renders a fixed
-        profile_list once; a form cut to each user's profiles is rendered per
-        page, and KubeSpawner compiles its template on every render (about
-        10 ms here), so the HTML is kept for the inputs it depends on."""
-        # Saved options naming a profile the form leaves out would check no
-        # radio (KubeSpawner's template checks the saved profile, else the
-        # default): rendered as if none were saved, the first offered is checked.
-        original = self.user_options
-        saved = original or {}
-        options = saved if saved.get("profile") in {None, *(p["slug"] for p in shown)} else {}
-        key = json.dumps(
-            [shown, options, self.profile_form_template, list(self.additional_profile_form_template_paths)],
-            sort_keys=True, default=repr,
-        )
-        form = _FORMS.get(key)
-        if form is None:
-            self.user_options = options
-            try:
-                form = _FORMS[key] = self._render_options_form(shown)
-            finally:
-                self.user_options = original
-            while len(_FORMS) > MAX_CACHED_FORMS:
-                _FORMS.pop(next(iter(_FORMS)))
-        return form
+        user pick, under the allowance panel (jhpolicy.spawn_page)."""
+        return await SpawnPage(self).form()
 
     async def allowance_view(self) -> dict:
         """What this spawner's user may launch, how much is in use, and which
         profiles and choices are not available to them with why, as the
-        policy describes it, for the user themselves asking (not an admin or
-        a service for them): the spawn page's panel as JSON. Never raises for
-        a policy problem: a view that cannot be had is
-        `allowance.NOT_AVAILABLE`, the reason logged."""
-        try:
-            profile_list = await self._initialised_profile_list()
-        except ProfileListError as e:
-            self.log.error("jhpolicy: no allowance view for %s: profile_list: %s", self._log_name, e)
-            return dict(allowance.NOT_AVAILABLE)
-        layers = await self._group_override_layers()
-        try:
-            input_doc = self._input_without_request(profile_list, layers)
-        except (InvalidPod, RequestError) as e:
-            self.log.error("jhpolicy: no allowance view for %s: the hub's defaults are not a pod: %s", self._log_name, e)
-            return dict(allowance.NOT_AVAILABLE)
-        try:
-            view, selectable, judged = await self._offer(input_doc, profile_list, layers)
-        except web.HTTPError:
-            return dict(allowance.NOT_AVAILABLE)  # the profile list's failure, logged
-        if not view.get("available"):
-            return view
-        if selectable is None:
-            return dict(allowance.NOT_AVAILABLE)  # the profile list's failure, logged
-        _, unavailable = offers.sort_out(profile_list, selectable, self._whom(view), judged)
-        return {**view, "unavailable": [u.as_json() for u in unavailable], "notes": self._view_notes()}
-
-    async def _offer(self, input_doc: dict, profile_list: list[dict], layers: list[dict]) -> tuple[dict, set[str] | None, dict]:
-        """The allowance view, the profiles the user may select, and the
-        judgements of the page's candidates. One query when the view judged
-        every profile (a profile the user may not select is then refused,
-        saying so); else the profile list (opa_profiles_path) too."""
-        view, judged = await self._judged_view(input_doc, profile_list, layers)
-        if all(offers.Candidate(p["slug"]) in judged for p in profile_list):
-            return view, {p["slug"] for p in profile_list}, judged
-        return view, await self._selectable_profiles(input_doc, profile_list), judged
-
-    async def _judged_view(self, input_doc: dict, profile_list: list[dict], layers: list[dict]) -> tuple[dict, dict]:
-        """The allowance view, and the policy's judgement of each of the
-        spawn page's candidates (jhpolicy.offers), one query for both."""
-        judged, spawns = {}, {}
-        for candidate in offers.candidates(profile_list):
-            try:
-                request = candidate.request()
-                spawns[candidate] = describe_spawn(request, self._borrowed_pod(request, profile_list, layers))
-            except InvalidPod as e:
-                judged[candidate] = {"allow": False, "message": str(e)}
-            except RequestError:
-                pass  # e.g. an option with only an unlisted choice has no default spawn: offered, decided on submit
-        # A copy: the view's input gets the usage and the candidates, the profile list's does not.
-        view = await self._allowance_view({**input_doc, "candidates": list(spawns.values())}, len(spawns))
-        judged.update(zip(spawns, view.pop("candidates", None) or []))
-        return view, judged
-
-    async def _allowance_view(self, input_doc: dict, candidates: int) -> dict:
-        try:
-            if self.policy_quotas:
-                # The books as they are, with what the pod reflector (once a
-                # decision started it) shows; a page never waits for the API
-                # server. A snapshot, read outside the decision slot.
-                self._reconcile_books(running=False)
-                groups = input_doc["user"]["groups"]
-                input_doc["usage"] = self._ledger().usage(self._server_key[0], [*groups, decisions.DEFAULT_POOL])
-            return allowance.validate((await self._ask_opa(self.opa_allowance_path, input_doc)).result, candidates)
-        except (opa_client.PolicyUnavailable, allowance.ViewBroken) as e:
-            self.log.error("jhpolicy: no allowance view for %s: %s", self._log_name, e)
-            return dict(allowance.NOT_AVAILABLE)
+        policy describes it (jhpolicy.spawn_page); never raises for a policy
+        problem: `allowance.NOT_AVAILABLE`, the reason logged."""
+        return await SpawnPage(self).view()
 
     def _check_config(self):
         # JupyterHub >= 5.3 runs apply_user_options before load_user_options;

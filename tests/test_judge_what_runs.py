@@ -27,9 +27,9 @@ from traitlets.config import Config
 from jhpolicy import allowance, decision, dry_run
 from jhpolicy.lint import problems
 from jhpolicy.offline import OfflineHub, OfflineUser, apply_group_overrides, make_spawner, pod_to_create
-from jhpolicy.spawner import HOOK_NOTE
+from jhpolicy.spawn_page import HOOK_NOTE
 
-from .conftest import ROOT, run_spawn
+from .conftest import ROOT
 from .test_offers import _LOOP, page  # the spawn page's form (or its error), on the loop its spawners use
 
 
