@@ -22,7 +22,7 @@ import json
 from jupyterhub.utils import maybe_future
 from tornado import web
 
-from . import allowance, errors, offers, opa_client, panel
+from . import allowance, errors, offers, opa_client, panel, upstream
 from . import decision as decisions
 from .opa_input import build_input, describe_spawn
 from .pod import InvalidPod, prospective
@@ -144,7 +144,7 @@ class SpawnPage:
         snapshot = spawner._snapshot(keys)
         try:
             for layer in layers:
-                spawner._apply_overrides(layer)  # JupyterHub's and KubeSpawner's own (dicts merged, callables called)
+                upstream.apply_overrides(spawner, layer)
             spawner._load_profile_for(request.profile, profile_list, dict(request.profile_options))
             return prospective(spawner, request, profile, spawner.policy_allowed_keys)
         finally:
@@ -249,7 +249,7 @@ class SpawnPage:
         if form is None:
             spawner.user_options = options
             try:
-                form = _FORMS[key] = spawner._render_options_form(shown)
+                form = _FORMS[key] = upstream.render_profile_form(spawner, shown)
             finally:
                 spawner.user_options = original
             while len(_FORMS) > MAX_CACHED_FORMS:

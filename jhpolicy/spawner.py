@@ -28,7 +28,7 @@ from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, 
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
-from . import errors, failure_count, ledger, metrics, opa_client, reconcile, shadow
+from . import errors, failure_count, ledger, metrics, opa_client, reconcile, shadow, upstream
 from .opa_input import build_input
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
@@ -495,14 +495,12 @@ class PolicyKubeSpawner(KubeSpawner):
         """KubeSpawner's profile list, evaluated and initialised (slugs, one
         default), checked to be one the judges can tell apart
         (ProfileListError otherwise)."""
-        profile_list = self.profile_list
-        if hasattr(self, "_sorted_dict_values"):  # KubeSpawner >= 7.1 accepts a dict
-            profile_list = self._sorted_dict_values(profile_list)
+        profile_list = upstream.sorted_profile_list(self, self.profile_list)
         if callable(profile_list):
             profile_list = await maybe_future(profile_list(self))
         check_profile_list(profile_list, slugs=False)  # what KubeSpawner would trip on, said plainly
         try:
-            profile_list = self._get_initialized_profile_list(profile_list)
+            profile_list = upstream.initialised_profile_list(self, profile_list)
         except (KeyError, TypeError, AttributeError) as e:
             raise ProfileListError(f"KubeSpawner cannot initialise profile_list: {type(e).__name__}: {e}") from None
         check_profile_list(profile_list)
@@ -676,10 +674,10 @@ class PolicyKubeSpawner(KubeSpawner):
         longer shows (run at each reconcile and each /hub/metrics scrape).
         It reads the reflector through the class, as KubeSpawner shares it,
         so it never holds this spawner."""
-        cls, key, log = type(self), self._get_reflector_key("pods"), self.log
+        (reflectors, key), log = upstream.pod_reflectors(self), self.log
 
         def release() -> None:
-            reflector = cls.reflectors.get(key)
+            reflector = reflectors.get(key)
             pods = getattr(reflector, "pods", None)
             if pods is None:
                 return
@@ -712,7 +710,7 @@ class PolicyKubeSpawner(KubeSpawner):
         if loaded is not None and loaded.done() and not loaded.cancelled() and loaded.exception() is None:
             return  # listed already: no task per decision
         try:
-            await asyncio.wait_for(self._start_watching_pods(), self.opa_timeout)
+            await asyncio.wait_for(upstream.start_watching_pods(self), self.opa_timeout)
         except Exception as e:  # noqa: BLE001  (anything: the books cannot be made to agree with the cluster)
             self._forget_pod_reflector_if_it_fails()
             raise opa_client.PolicyUnavailable(
@@ -723,13 +721,13 @@ class PolicyKubeSpawner(KubeSpawner):
         """A pod reflector whose first listing failed stays registered on
         the class, and every later spawn would await its failure again: drop
         it (now, or when its listing fails), so the next decision starts a new one."""
-        reflector, key = self.pod_reflector, self._get_reflector_key("pods")
+        reflector, (reflectors, key) = self.pod_reflector, upstream.pod_reflectors(self)
         if reflector is None:
             return
 
         def forget(future) -> None:
-            if not future.cancelled() and future.exception() is not None and self.reflectors.get(key) is reflector:
-                del self.reflectors[key]
+            if not future.cancelled() and future.exception() is not None and reflectors.get(key) is reflector:
+                del reflectors[key]
 
         reflector.first_load_future.add_done_callback(forget)
 
@@ -764,7 +762,7 @@ class PolicyKubeSpawner(KubeSpawner):
         saved = self.user_options
         self.user_options = user_options
         try:
-            self._load_profile(slug, profile_list)
+            upstream.load_profile(self, slug, profile_list)
         except (ValueError, KeyError) as e:
             raise RequestError(str(e)) from None
         finally:

@@ -1,0 +1,65 @@
+"""Every private member of KubeSpawner and JupyterHub that jhpolicy uses, in
+one place, each with why. A new KubeSpawner or JupyterHub that renames one
+breaks here first; the vendored KubeSpawner suites (7.0.0 and 7.1.0,
+tests/test_kubespawner_suite.py) run PolicyKubeSpawner in KubeSpawner's
+place and guard the behaviour around them.
+
+Overridden, not called (jhpolicy.spawner): `KubeSpawner._make_create_pod_request`,
+the last step before the API server, where the built pod is checked against
+the decision after `modify_pod_hook`.
+
+Also read: JupyterHub 5's `_track_failure_count` done callback on
+`spawner._spawn_future` and `handler.settings["failure_count"]`
+(jhpolicy.failure_count: a refusal is not a failure there).
+"""
+
+from __future__ import annotations
+
+
+def sorted_profile_list(spawner, profile_list):
+    """KubeSpawner >= 7.1 takes `profile_list` as a dict too and sorts it
+    into a list (`_sorted_dict_values`); older ones take a list only."""
+    if hasattr(spawner, "_sorted_dict_values"):
+        return spawner._sorted_dict_values(profile_list)
+    return profile_list
+
+
+def initialised_profile_list(spawner, profile_list: list) -> list:
+    """KubeSpawner's own filling-in (slugs from display names, one default
+    profile, one default choice per option): what it applies, so what the
+    policy must judge (`_get_initialized_profile_list`)."""
+    return spawner._get_initialized_profile_list(profile_list)
+
+
+def load_profile(spawner, slug, profile_list: list) -> None:
+    """KubeSpawner's profile machinery (the profile, then its options'
+    choices or unlisted choices), applied to the spawner (`_load_profile`),
+    so the pod judged is the pod KubeSpawner would build."""
+    spawner._load_profile(slug, profile_list)
+
+
+def apply_overrides(spawner, overrides: dict) -> None:
+    """Overrides as JupyterHub's group_overrides and KubeSpawner's profiles
+    apply them (dicts merged, callables called: `_apply_overrides`), for the
+    spawn page's borrowed spawner."""
+    spawner._apply_overrides(overrides)
+
+
+def render_profile_form(spawner, profiles: list) -> str:
+    """KubeSpawner's profile form for a list cut to what the user may pick
+    (`_render_options_form`; the public `options_form` renders the whole list)."""
+    return spawner._render_options_form(profiles)
+
+
+async def start_watching_pods(spawner) -> None:
+    """Start (or join) the shared pod reflector and wait for its first
+    listing (`_start_watching_pods`): KubeSpawner starts it only after
+    load_user_options, and a quota decision must see every pod."""
+    await spawner._start_watching_pods()
+
+
+def pod_reflectors(spawner) -> tuple[dict, str]:
+    """KubeSpawner's class-wide reflectors and the pod reflector's key in it
+    (`reflectors`, `_get_reflector_key`): to read the pods without holding a
+    spawner, and to drop a reflector whose first listing failed."""
+    return type(spawner).reflectors, spawner._get_reflector_key("pods")
