@@ -185,9 +185,11 @@ def cmd_test(args) -> int:
 
     path = Path(args.cases)
     # Where results go is checked before anything runs.
-    for written, flag in ((path, "--init") if args.init else (None, None),
-                          (Path(args.junit_xml), "--junit-xml") if args.junit_xml else (None, None)):
-        problem = _unwritable(written) if written is not None else None
+    outputs = [("--init", path)] if args.init else []
+    if args.junit_xml:
+        outputs.append(("--junit-xml", Path(args.junit_xml)))
+    for flag, written in outputs:
+        problem = _unwritable(written)
         if problem:
             return _error("test", f"{flag} {written}: {problem}")
     if args.init:
@@ -196,9 +198,7 @@ def cmd_test(args) -> int:
         return _case_from_replay(args, path)
     started = time.monotonic()
     try:
-        suite = cases.load(path)
-        if not args.policies and suite.policies and not suite.policies.is_dir():
-            raise DryRunError(f"{path}: policies: {suite.policies}: no such folder")
+        suite = cases.load(path)  # its paths checked there
         policies = suite.policies if suite.policies and not args.policies else _policy_folder(args)
         config = dry_run.hub_config(args.config or (str(suite.config) if suite.config else None),
                                     args.values or [str(v) for v in suite.values])
@@ -233,8 +233,6 @@ def cmd_test(args) -> int:
 
 def _unwritable(path: Path) -> str | None:
     """Why a file cannot be written at `path`, or None."""
-    import os
-
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         return "is a folder"
@@ -359,29 +357,30 @@ def _policy_folder(args) -> Path:
     return folder
 
 
-def _lint_problems(command: str, folder: Path) -> int | None:
-    """Print the folder's problems (jhpolicy.lint) as `command: ...`; the
-    exit code if any were found or it could not be checked, else None."""
-    from .lint import LintError, problems
+def _lint_problems(command: str, folder: Path, warn: bool = False) -> int | None:
+    """Print the folder's problems (jhpolicy.lint) as `command: ...`, and
+    with `warn` its warnings when it has no problems; the exit code if any
+    problem was found or it could not be checked, else None."""
+    from .lint import LintError, check
 
     try:
-        found = problems(str(ensure_opa()), folder)
+        found, warned = check(str(ensure_opa()), folder)
     except (LintError, OPANotFound) as e:
         print(f"jhpolicy {command}: {e}", file=sys.stderr)
         return EXIT_ERROR
     for problem in found:
         print(f"jhpolicy {command}: {folder}: {problem}", file=sys.stderr)
-    return EXIT_DENIED if found else None
+    if found:
+        return EXIT_DENIED
+    for warning in warned if warn else ():
+        print(f"jhpolicy {command}: {folder}: warning: {warning}", file=sys.stderr)
+    return None
 
 
 def cmd_lint(args) -> int:
-    from .lint import warnings
-
     folder = _policy_folder(args)
-    failed = _lint_problems("lint", folder)
+    failed = _lint_problems("lint", folder, warn=True)
     if failed is None:
-        for warning in warnings(str(ensure_opa()), folder):
-            print(f"jhpolicy lint: {folder}: warning: {warning}", file=sys.stderr)
         print(f"{folder}: OPA loads it and its data has no problems")
     return failed or 0
 

@@ -50,7 +50,6 @@ def configmap(name: str, data: dict[str, str], namespace: str | None = None, bin
 # The API server refuses a ConfigMap whose data is larger than this (the
 # bytes of data and binaryData together); etcd refuses a request above 1.5 MiB.
 MAX_CONFIGMAP_BYTES = 1024 * 1024
-CONFIGMAP_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 WHEELS_CONFIG_KEY = "00-jhpolicy-wheels"
 

@@ -199,7 +199,6 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
             try:
                 await maybe_future(spawner.run_pre_spawn_hook())
             except Exception as e:  # noqa: BLE001  (the admin's code: the hub would fail the spawn with a 500)
-                report["notes"].append(f"pre_spawn_hook raised {type(e).__name__}: {e}")
                 report.update(status=500, message=f"pre_spawn_hook raised {type(e).__name__}: {e}", outcome="error")
                 return report
         pod = await pod_to_create(spawner)

@@ -26,41 +26,49 @@ DECISION_PATH = "jupyterhub/spawn/decision"
 
 
 def problems(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> list[str]:
-    """Every problem found, one line each; [] when the folder is fit to ship.
+    """Every problem found, one line each; [] when the folder is fit to ship."""
+    return check(opa, folder, decision_path)[0]
+
+
+def check(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> tuple[list[str], list[str]]:
+    """(problems, warnings), one line each, from one OPA check and one query.
 
     Beyond what OPA would not load and what the data checks find: what OPA
     loads but a hub could not use, each with what to do (no policy files,
     the folder `jhpolicy init` made instead of its policies/, no rule at the
     decision path, jhpolicy's policy without a `jhpolicy` key in its data),
-    and group names no JupyterHub group can match as written."""
+    and group names no JupyterHub group can match as written. Warnings:
+    what is likely a mistake but may be meant (group names that differ only
+    by case; JupyterHub's group names are case-sensitive)."""
     if not folder.is_dir():
         raise LintError(f"{folder}: no such folder")
     if (folder / "policies").is_dir() and any((folder / "policies").glob("*.rego")) and not any(folder.glob("*.rego")):
-        return [f"this is the folder `jhpolicy init` made, not its policies: give --policies {folder / 'policies'}"]
+        return [f"this is the folder `jhpolicy init` made, not its policies: give --policies {folder / 'policies'}"], []
     if not any(folder.rglob("*.rego")):
-        return ["no policy (.rego) files in it: give the folder that holds your policies and their data.json"]
+        return ["no policy (.rego) files in it: give the folder that holds your policies and their data.json"], []
     checked = _run([opa, "check", "--strict", "--format=json", str(folder)])
     if checked.returncode != 0:
-        return _opa_errors(checked)
+        return _opa_errors(checked), []
     rule = "data." + decision_path.strip("/").replace("/", ".")
     # One query; each part a comprehension, so an undefined one is [] and not an undefined query.
     evaluated = _run([opa, "eval", "--format=json", "--data", str(folder),
                       f"r := {{\"problems\": [x | x := {PROBLEMS_RULE}], \"decision\": [x | x := {rule}], "
                       "\"jhpolicy\": [x | x := data.jhpolicy]}"])
     if evaluated.returncode != 0:
-        return _opa_errors(evaluated)
+        return _opa_errors(evaluated), []
     parts = json.loads(evaluated.stdout)["result"][0]["bindings"]["r"]
     found = {key: values[0] for key, values in parts.items() if values}
     if "decision" not in found and not _only_system_packages(folder):
         return [f"no rule at {decision_path} (what PolicyKubeSpawner.opa_decision_path asks): every spawn would be "
-                "refused; is the package jupyterhub.spawn, with a rule named decision?"]
+                "refused; is the package jupyterhub.spawn, with a rule named decision?"], []
     if "problems" not in found:
-        return []  # a policy of one's own without jhpolicy's data checks: OPA's check is all there is
+        return [], []  # a policy of one's own without jhpolicy's data checks: OPA's check is all there is
     if not isinstance(found.get("jhpolicy"), dict):
         return ['its data has no "jhpolicy" object, so every allowance is empty and every spawn refused: '
-                'data.json must be {"jhpolicy": {"groups": ..., "quotas": ..., "requesters": ...}}']
-    listed = [f"data.jhpolicy: {problem}" for problem in sorted(found["problems"])]
-    return listed + [f"data.jhpolicy: {problem}" for problem in group_name_problems(found["jhpolicy"])[0]]
+                'data.json must be {"jhpolicy": {"groups": ..., "quotas": ..., "requesters": ...}}'], []
+    errors, warned = group_name_problems(found["jhpolicy"])
+    listed = [f"data.jhpolicy: {problem}" for problem in [*sorted(found["problems"]), *errors]]
+    return listed, [f"data.jhpolicy: {warning}" for warning in warned]
 
 
 def _only_system_packages(folder: Path) -> bool:
@@ -69,17 +77,6 @@ def _only_system_packages(folder: Path) -> bool:
     packages = {match.group(1) for path in folder.rglob("*.rego")
                 for match in [re.search(r"^package\s+([\w.]+)", path.read_text(), re.M)] if match}
     return bool(packages) and all(p == "system" or p.startswith("system.") for p in packages)
-
-
-def warnings(opa: str, folder: Path) -> list[str]:
-    """What is likely a mistake but may be meant: group names that differ
-    only by case (JupyterHub's group names are case-sensitive)."""
-    evaluated = _run([opa, "eval", "--format=json", "--data", str(folder), "data.jhpolicy"])
-    try:
-        data = json.loads(evaluated.stdout)["result"][0]["expressions"][0]["value"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return []
-    return [f"data.jhpolicy: {warning}" for warning in group_name_problems(data)[1]]
 
 
 def group_name_problems(data: object) -> tuple[list[str], list[str]]:

@@ -52,13 +52,15 @@ def check_profile_list(profile_list: object, slugs: bool = True) -> None:
         where = f"profile_list[{i}]"
         if not isinstance(profile, dict):
             raise ProfileListError(f"{where} is not a dict")
-        slug = profile.get("slug") if slugs else profile.get("slug") or profile.get("display_name") or str(i)
-        if not isinstance(slug, str) or not slug:
-            raise ProfileListError(f"{where} has no slug (give it a slug or a display_name)")
-        if slugs and slug in seen:
-            raise ProfileListError(f"two profiles have the slug {slug!r}: give each profile a slug of its own")
-        seen.add(slug)
-        where = f"profile {slug}"
+        slug = profile.get("slug")
+        if slugs:  # KubeSpawner has filled them in from display names
+            if not isinstance(slug, str) or not slug:
+                raise ProfileListError(f"{where} has no slug (give it a slug or a display_name)")
+            if slug in seen:
+                raise ProfileListError(f"two profiles have the slug {slug!r}: give each profile a slug of its own")
+            seen.add(slug)
+        if isinstance(slug, str) and slug:
+            where = f"profile {slug}"
         if not isinstance(profile.get("kubespawner_override", {}), dict):
             raise ProfileListError(f"{where}: kubespawner_override is not a dict")
         options = profile.get("profile_options", {})

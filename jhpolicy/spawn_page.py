@@ -26,7 +26,7 @@ from . import allowance, errors, offers, opa_client, panel, upstream
 from . import decision as decisions
 from .opa_input import build_input, describe_spawn
 from .pod import InvalidPod, prospective
-from .request import ProfileListError, RequestError, SpawnRequest, selected_profile
+from .request import ProfileListError, RequestError, SpawnRequest, parse_request, selected_profile
 from .users import user_groups
 
 # Rendered profile forms, by what they depend on (cached_form); the oldest goes first.
@@ -122,14 +122,13 @@ class SpawnPage:
         the hub would run it (group_overrides, the default profile): what the
         spawn page and the allowance view ask the policy about.
         InvalidPod if the hub's defaults are not a pod."""
-        default = selected_profile(None, profile_list)
-        request = SpawnRequest(profile=default["slug"] if default else None, profile_named=False)
         try:
+            request = parse_request({}, profile_list)
             pod = self.borrowed_pod(request, profile_list, layers)
         except RequestError:
             # A default profile with no default spawn (an option with only a
             # free-text choice): the hub's defaults and group_overrides alone.
-            request = SpawnRequest(profile=None, profile_named=False)
+            request = parse_request({}, [])
             pod = self.borrowed_pod(request, [], layers)
         return build_input(self.spawner, request, None, pod)
 

@@ -32,7 +32,7 @@ from . import errors, failure_count, ledger, metrics, opa_client, reconcile, sha
 from .opa_input import build_input
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
-from .request import MAX_KEYS, ProfileListError, RequestError, SpawnRequest, check_profile_list, parse_request, selected_profile
+from .request import MAX_KEYS, ProfileListError, RequestError, check_profile_list, parse_request, selected_profile
 from .spawn_page import SpawnPage
 
 # What JupyterHub's Spawner.get_env sets from each value.
@@ -826,10 +826,9 @@ class PolicyKubeSpawner(KubeSpawner):
         """The admin's configured defaults, default profile included, as an
         empty request would get them (policy_failure_mode = "defaults")."""
         profile_list = await self._initialised_profile_list()
-        default = selected_profile(None, profile_list)
-        request = SpawnRequest(profile=default["slug"] if default else None, profile_named=False)
+        request = parse_request({}, profile_list)
         self._load_profile_for(request.profile, profile_list, {})
-        pod = prospective(self, request, default, self.policy_allowed_keys)
+        pod = prospective(self, request, selected_profile(request.profile, profile_list), self.policy_allowed_keys)
         self._apply(pod.values, {}, {})
         if self.policy_quotas:
             # Unchecked by any quota (the admin chose this mode), but counted.
