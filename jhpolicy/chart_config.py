@@ -26,6 +26,8 @@ from pathlib import Path
 import yaml
 from traitlets.config import Config
 
+from .configmap import WHEELS_CONFIG_KEY, WHEELS_SNIPPET_HEADER
+
 CHART = Path(__file__).resolve().parent / "z2jh" / "jupyterhub-4.4.0.tgz"
 # What the hub pod's environment would give the chart's config.
 SERVICE_PORTS = {"PROXY_API_SERVICE_PORT": "8001", "HUB_SERVICE_PORT": "8081"}
@@ -81,9 +83,27 @@ def hub_values(files: list[Path], release: str = "jhub", namespace: str = "jhub"
     return values
 
 
-def load(files: list[Path]) -> Config:
-    """The Config the chart's jupyterhub_config.py builds from these values."""
+# hub.extraConfig snippets of jhpolicy's own that only the hub pod can run,
+# by key and first line.
+NOT_RUN_HERE = {
+    # The wheels it imports are mounted from the ConfigMap: only the pod has them.
+    # (The no-image-build stack's placeholder under this key runs, and stops the dry run as it stops the hub.)
+    (WHEELS_CONFIG_KEY, WHEELS_SNIPPET_HEADER): "imports jhpolicy and httpx from the wheels of the hub's ConfigMap (in the hub pod only); "
+                          "this dry run uses the jhpolicy installed here",
+}
+
+
+def load(files: list[Path], notes: list[str] | None = None) -> Config:
+    """The Config the chart's jupyterhub_config.py builds from these values;
+    a note in `notes` for each of jhpolicy's snippets it leaves out."""
     values = hub_values(files)
+    extra = values.get("hub", {}).get("extraConfig")
+    if isinstance(extra, dict):
+        for (key, header), why in NOT_RUN_HERE.items():
+            if str(extra.get(key, "")).startswith(header):
+                values["hub"]["extraConfig"] = {k: v for k, v in extra.items() if k != key}
+                if notes is not None:
+                    notes.append(f"hub.extraConfig {key} not run: it {why}")
     z2jh = _z2jh_reading(values)
     folder = Path(__file__).resolve().parent / "z2jh"
     saved_module, saved_path = sys.modules.get("z2jh"), list(sys.path)
@@ -97,9 +117,11 @@ def load(files: list[Path]) -> Config:
             source = chart_file("files/hub/jupyterhub_config.py")
             exec(compile(source, "z2jh:files/hub/jupyterhub_config.py", "exec"), namespace)  # noqa: S102
             return config
-    except SystemExit:
+    except SystemExit as e:
+        # raise SystemExit("why") in a snippet says why; the chart's own exits print it first.
         said = [line for line in output.getvalue().splitlines() if line.strip()]
-        raise ChartConfigError(f"the chart's config stopped: {said[-1] if said else 'exit'}") from None
+        why = e.code if isinstance(e.code, str) else (said[-1] if said else f"exit {e.code}")
+        raise ChartConfigError(f"the chart's config stopped: {why}") from None
     except ChartConfigError:
         raise
     except ModuleNotFoundError as e:  # the hub image has it (an authenticator), this Python does not

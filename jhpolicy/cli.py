@@ -123,8 +123,9 @@ def cmd_check(args) -> int:
         usage = parse_usage(_usage_document(Path(args.usage))) if args.usage else None
     except (OSError, ValueError, DryRunError) as e:  # unreadable, not JSON, not usage
         return _error("check", f"--usage {args.usage}: {e}")
+    config_notes: list[str] = []
     try:
-        config = dry_run.hub_config(args.config, args.values)
+        config = dry_run.hub_config(args.config, args.values, config_notes)
         if args.opa_url:
             report = asyncio.run(dry_run.run(config, _who(args), user_options, args.opa_url, usage))
             configured = None  # not asked of the admin's OPA: it would be an entry in their decision log
@@ -137,6 +138,7 @@ def cmd_check(args) -> int:
     except (OPANotFound, RuntimeError) as e:
         return _error("check", f"cannot start a local OPA: {_one_line(e)}")
     input_doc = report.pop("input", None)
+    report["notes"] = [*config_notes, *report.get("notes", [])]
     report["unmatched_groups"] = dry_run.unmatched_groups(args.group, configured, {})
     reasons = report.pop("reasons", [])
     if args.verbose:
@@ -387,13 +389,17 @@ def cmd_lint(args) -> int:
 
 def cmd_configmap(args) -> int:
     from .configmap import manifest, to_yaml
+    from .values import shipped_values
 
-    folder = _policy_folder(args)
+    if args.opa_authz and args.policies:
+        return _error("configmap", "give --opa-authz or --policies, not both")
+    folder = shipped_values() / "opa-authz" if args.opa_authz else _policy_folder(args)
+    name = args.name or ("jhpolicy-opa-authz" if args.opa_authz else "jhpolicy-policies")
     failed = _lint_problems("configmap", folder)
     if failed is not None:
         return failed
     try:
-        document = manifest(folder, args.name, args.namespace)
+        document = manifest(folder, name, args.namespace)
     except ValueError as e:
         print(f"jhpolicy configmap: {e}", file=sys.stderr)
         return EXIT_ERROR
@@ -571,7 +577,10 @@ def build_parser() -> argparse.ArgumentParser:
         "jhpolicy lint finds problems in the folder.",
     )
     configmap.add_argument("--policies", help="policy folder (default: the bundled policies)")
-    configmap.add_argument("--name", default="jhpolicy-policies", help="ConfigMap name (default: jhpolicy-policies)")
+    configmap.add_argument("--opa-authz", action="store_true",
+                           help="instead of policies: the OPA sidecar's authorization policy for token auth "
+                                "(helm-values/opa-authz, --stack token-auth), named jhpolicy-opa-authz")
+    configmap.add_argument("--name", help="ConfigMap name (default: jhpolicy-policies, or jhpolicy-opa-authz with --opa-authz)")
     configmap.add_argument("--namespace", help="namespace to put in the manifest")
     configmap.set_defaults(func=cmd_configmap)
 

@@ -52,6 +52,8 @@ def configmap(name: str, data: dict[str, str], namespace: str | None = None, bin
 MAX_CONFIGMAP_BYTES = 1024 * 1024
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 WHEELS_CONFIG_KEY = "00-jhpolicy-wheels"
+# The first line of the snippet wheels-configmap writes (the stack's placeholder under the same key stops the hub).
+WHEELS_SNIPPET_HEADER = "# Made by `jhpolicy wheels-configmap`"
 
 
 def wheels_manifest(wheels: list[Path], name: str, namespace: str | None = None) -> tuple[dict, dict]:
@@ -91,7 +93,7 @@ def _import_snippet(pins: dict[str, str]) -> str:
     after checking its sha256; anything else stops the hub, naming why."""
     listing = "".join(f"    {key!r}: {digest!r},\n" for key, digest in pins.items())
     return (
-        "# Made by `jhpolicy wheels-configmap`: import exactly these wheels of the\n"
+        f"{WHEELS_SNIPPET_HEADER}: import exactly these wheels of the\n"
         "# jhpolicy-wheels ConfigMap, each only if its sha256 is the one listed here.\n"
         "import hashlib, os, sys\n"
         "_jhpolicy_wheels = {\n" + listing + "}\n"

@@ -64,15 +64,16 @@ def load_config(path: str | None) -> Config:
         raise DryRunError(f"{path}: loading it raised {type(e).__name__}: {e}") from None
 
 
-def hub_config(config_py: str | None, values: list[str] | None = None) -> Config:
+def hub_config(config_py: str | None, values: list[str] | None = None, notes: list[str] | None = None) -> Config:
     """The hub's spawner config: the z2jh chart's, from Helm values files
-    (jhpolicy.chart_config), then a jupyterhub_config.py on top."""
+    (jhpolicy.chart_config), then a jupyterhub_config.py on top; in `notes`
+    what of it is not run here."""
     config = Config()
     if values:
         from .chart_config import ChartConfigError, load
 
         try:
-            config = load([Path(v) for v in values])
+            config = load([Path(v) for v in values], notes)
         except ChartConfigError as e:
             raise DryRunError(f"--values: {e}") from None
     if config_py:

@@ -1,7 +1,9 @@
 """`jhpolicy init DIR`: the admin's own policy folder, to edit and keep in
 version control: the shipped policies (with their Rego tests and data), the
-shipped cases (cases.yaml, with the hub config they run with) and a CI
-workflow that checks all of it (.github/workflows/jhpolicy.yml).
+shipped cases (cases.yaml, with the hub config they run with), a CI
+workflow that checks all of it (.github/workflows/jhpolicy.yml), the wheel
+of this jhpolicy it installs (.github/jhpolicy/) and the Dockerfile of a hub
+image built from that wheel (hub-image/Dockerfile).
 
 From a source checkout the files come from the repository; from an
 installed package, from the copies the wheel carries (pyproject.toml,
@@ -23,6 +25,8 @@ EXTRAS = {
     "cases.yaml": ("starter/cases.yaml", "cases.yaml"),
     "cases_hub_config.py": ("starter/cases_hub_config.py", "cases_hub_config.py"),
     ".github/workflows/jhpolicy.yml": ("starter/.github/workflows/jhpolicy.yml", "starter/.github/workflows/jhpolicy.yml"),
+    # The hub image with this jhpolicy: its build context is WHEEL_FOLDER (install-z2jh.md, step 2).
+    "hub-image/Dockerfile": ("helm-values/hub-image/Dockerfile", "helm-values/hub-image/Dockerfile"),
 }
 WORKFLOW = ".github/workflows/jhpolicy.yml"
 WHEEL_FOLDER = ".github/jhpolicy"

@@ -34,10 +34,15 @@ collect_ignore = ["upstream"]
 # `./dev unit` runs the unit tier alone; `-m "not kube and not browser"`
 # skips what needs Kubernetes or Chromium.
 TIERS = ("browser", "kube", "hub", "opa", "unit")
-OPA_FIXTURES = {"opa", "spawn", "opa_with_token_auth"}
+OPA_FIXTURES = {"opa", "spawn", "opa_with_token_auth", "built_wheel"}
 
 
 def tier_of(item) -> str:
+    # A test may name its tier when what it needs is not a fixture (a
+    # command it runs, say).
+    named = [t for t in TIERS if item.get_closest_marker(t)] if hasattr(item, "get_closest_marker") else []
+    if named:
+        return named[0]
     needs = set(getattr(item, "fixturenames", ()))
     module = getattr(item, "module", None)
     if "browser" in needs:

@@ -140,3 +140,25 @@ def test_server_side_apply_takes_it_and_client_side_apply_could_not(wheels, clus
     with pytest.raises(ApiError) as refused:
         cluster.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", json=annotated)
     assert "may not be more than 262144 bytes" in str(refused.value)
+
+
+def test_the_dry_run_of_the_no_image_route_says_what_only_the_pod_runs(wheels, tmp_path):
+    """`jhpolicy check --values` of install-z2jh.md route B: the pinned import
+    needs the pod's mount, so it is left out with a note; the stack without
+    the pins stops the dry run as it stops the hub, with the stack's own words."""
+    assert cli(*wheels, cwd=tmp_path).returncode == 0
+
+    def check(*files):
+        values = subprocess.run([sys.executable, "-m", "jhpolicy.cli", "values", "--stack", "no-image-build",
+                                 *(a for f in files for a in ("-f", f))], capture_output=True, text=True, cwd=tmp_path, check=True)
+        (tmp_path / "combined.yaml").write_text(values.stdout)
+        return subprocess.run([sys.executable, "-m", "jhpolicy.cli", "check", "--values", "combined.yaml", "--user", "alice",
+                               "--group", "students"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+    pinned = check("jhpolicy-wheels-values.yaml")
+    assert pinned.returncode == 0, pinned.stderr
+    assert f"note: hub.extraConfig {WHEELS_CONFIG_KEY} not run: it imports jhpolicy and httpx from the wheels" in pinned.stdout
+    unpinned = check()
+    assert unpinned.returncode == 2 and unpinned.stderr == (
+        "jhpolicy check: --values: the chart's config stopped: jhpolicy: no wheel list: add the values "
+        "`jhpolicy wheels-configmap` wrote (jhpolicy-wheels-values.yaml) after the no-image-build stack\n")
