@@ -327,6 +327,9 @@ def test_install_z2jh_route_a_your_hub_image(cluster, built_wheel, chart_repo, t
         pod = running_hub_pod(cluster)
         values = hub_values(cluster)
         assert_policy_hub(cluster, pod, {"hub": {"extraConfig": values["hub"]["extraConfig"]}})
+        # "far below the 262,144 bytes its annotation copy may take": client-side apply's copy, measured.
+        policies = cluster.request("GET", f"/api/v1/namespaces/{NAMESPACE}/configmaps/jhpolicy-policies")
+        assert len(policies["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]) < 262_144 / 2
         hub = next(c for c in pod["spec"]["containers"] if c["name"] == "hub")
         assert hub["image"] == HUB_IMAGE  # the admin's image, not the stack's placeholder
         # Step 6 ran last: the hub pod is the token-auth one.
@@ -349,6 +352,15 @@ def test_install_z2jh_route_b_no_image_build(cluster, built_wheel, chart_repo, t
     try:
         printed = "".join(admin.run(block) for block in route("no-image"))
         assert "note: hub.extraConfig 00-jhpolicy-wheels not run" in printed
+        # The sizes the page quotes are what the commands give, within 5 %
+        # (the jhpolicy wheel grows with each change; the page says "measured").
+        page = (ROOT / "docs" / "tutorials" / "install-z2jh.md").read_text()
+        quoted_size, quoted_share = re.search(r"the five wheels are ([\d,]+) bytes, (\d+) %", page).groups()
+        size, share = re.search(r"5 wheels, ([\d,]+) bytes of the 1,048,576 a ConfigMap holds \((\d+)%\)", printed).groups()
+        assert abs(int(size.replace(",", "")) / int(quoted_size.replace(",", "")) - 1) < 0.05, (size, quoted_size)
+        assert abs(int(share) - int(quoted_share)) <= 3, (share, quoted_share)
+        quoted_yaml = int(re.search(r"\(([\d,]+) bytes as YAML\)", page).group(1).replace(",", ""))
+        assert abs(len((admin.folder / "jhpolicy-wheels.yaml").read_bytes()) / quoted_yaml - 1) < 0.05
         pod = running_hub_pod(cluster)
         values = hub_values(cluster)
         assert_policy_hub(cluster, pod, values)
