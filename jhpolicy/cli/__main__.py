@@ -1,0 +1,7 @@
+"""`python -m jhpolicy.cli`, as the `jhpolicy` entry point."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""What every command shares: exit codes, one-line errors, the policy folder
+and its lint gate, and the OPA a dry run asks (`policy_opa`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from .. import dry_run
+from ..dry_run import DryRunError
+from ..opa_binary import OPANotFound, ensure_opa
+
+EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
+
+
+def error(command: str, message: str) -> int:
+    print(f"jhpolicy {command}: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def one_line(error: Exception, limit: int = 400) -> str:
+    """An error's text on one line (OPA's own output included, shortened)."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def policy_folder(args) -> Path:
+    from ..local_opa import bundled_policies
+
+    if not args.policies:
+        return bundled_policies()
+    folder = Path(args.policies)
+    if not folder.is_dir():
+        raise DryRunError(f"--policies {folder}: no such folder")
+    return folder
+
+
+def lint_problems(command: str, folder: Path, warn: bool = False) -> int | None:
+    """Print the folder's problems (jhpolicy.lint) as `command: ...`, and
+    with `warn` its warnings when it has no problems; the exit code if any
+    problem was found or it could not be checked, else None."""
+    from ..lint import LintError, check
+
+    try:
+        found, warned = check(str(ensure_opa()), folder)
+    except (LintError, OPANotFound) as e:
+        print(f"jhpolicy {command}: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    for problem in found:
+        print(f"jhpolicy {command}: {folder}: {problem}", file=sys.stderr)
+    if found:
+        return EXIT_DENIED
+    for warning in warned if warn else ():
+        print(f"jhpolicy {command}: {folder}: warning: {warning}", file=sys.stderr)
+    return None
+
+
+class PolicyOPA:
+    """The OPA a dry run asks, as `policy_opa` yields it."""
+
+    def __init__(self, url: str, local: bool):
+        self.url = url
+        self.local = local
+
+    def configured_groups(self) -> set[str] | None:
+        """The groups the policy's data names; not asked of an admin's own
+        OPA (--opa-url), where it would be an entry in their decision log."""
+        return dry_run.configured_groups(dry_run.policy_data(self.url)) if self.local else None
+
+    def data(self):
+        return dry_run.policy_data(self.url)
+
+
+@contextmanager
+def policy_opa(policies: Path, opa_url: str | None = None):
+    """The admin's OPA at `opa_url`, or a local OPA on `policies` for the
+    block's duration; not starting is a DryRunError naming the folder."""
+    if opa_url:
+        yield PolicyOPA(opa_url, local=False)
+        return
+    from ..local_opa import LocalOPA
+
+    try:
+        opa = LocalOPA([policies]).start()
+    except (OPANotFound, RuntimeError) as e:
+        raise DryRunError(f"cannot start a local OPA on {policies}: {one_line(e)}") from None
+    try:
+        yield PolicyOPA(opa.url, local=True)
+    finally:
+        opa.stop()
+
+
+def usage_document(path: Path):
+    """A --usage file: JSON, or YAML (which JSON is a part of)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ValueError(e.strerror or str(e)) from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"neither JSON nor YAML: {' '.join(str(e).split())[:200]}") from None
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a file cannot be written at `path`, or None."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return "is a folder"
+    for above in [parent, *parent.parents]:
+        if above.exists():
+            if not above.is_dir():
+                return f"{above} is a file, not a folder"
+            break
+    if not parent.is_dir():
+        return f"no such folder {parent}"
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "not writable"
+    return None
