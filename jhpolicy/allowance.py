@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 
 from .decision import PolicyBroken, checked_help
+from .quantities import SCALAR_KEYS
 
 VERSION = 1
 SCOPES = {"user", "member", "group", "hub"}
-MAX_KEYS = {"cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee"}
+# The keys a data entry's "max" may have.
+MAX_KEYS = set(SCALAR_KEYS)
 # Beyond the policy's own cuts (20 images, 20 repositories), generous
 # bounds that still keep one view small whatever the policy says.
 MAX_LIST = 100

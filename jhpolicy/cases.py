@@ -18,13 +18,14 @@ from xml.sax.saxutils import quoteattr
 import yaml
 
 from .dry_run import DryRunError, Who, parse_usage
-from .quantities import PARSERS, InvalidValue
+from .errors import REFUSAL_PREFIX
+from .quantities import PARSERS, SCALAR_KEYS, InvalidValue
 
 SUITE_KEYS = {"policies", "config", "values", "cases"}
 CASE_KEYS = {"name", "user", "groups", "group_properties", "admin", "server", "requester", "body", "usage", "expect"}
 EXPECT_KEYS = {"outcome", "pod", "message", "charge"}
-POD_KEYS = ("image", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee", "extra_resource_limits",
-            "extra_resource_guarantees")
+# The pod values a case may check: the keys a request may override.
+POD_KEYS = tuple(PARSERS)
 # What a case may expect; "unavailable" is the hub's 503 (OPA unreachable, a decision the contract refused).
 OUTCOMES = ("allowed", "clamped", "denied", "invalid", "misconfigured", "unavailable")
 STARTED = ("allowed", "clamped")
@@ -259,12 +260,9 @@ def human(key: str, value) -> object:
     return dict(value)
 
 
-REFUSED = "Spawn refused by policy: "
-
-
 def policy_text(message: str) -> str:
     """A refusal as the policy worded it, without the hub's prefix."""
-    return message.removeprefix(REFUSED)
+    return message.removeprefix(REFUSAL_PREFIX)
 
 
 def pattern_of(message: str, length: int = 80) -> str:
@@ -301,7 +299,7 @@ def case_from_report(name: str, who: Who, body: dict, report: dict) -> dict:
     expect: dict = {"outcome": outcome}
     if report["status"] == 200:
         values = report.get("values") or {}
-        expect["pod"] = {k: human(k, values.get(k)) for k in POD_KEYS[:5]}
+        expect["pod"] = {k: human(k, values.get(k)) for k in ("image", *SCALAR_KEYS)}
         gpus = {n: int(v) for n, v in (values.get("extra_resource_limits") or {}).items()}
         if gpus:
             expect["pod"]["extra_resource_limits"] = gpus

@@ -60,12 +60,16 @@ def invalid_request(message: str) -> web.HTTPError:
     return spawn_error(400, f"Invalid spawn request: {message}", "invalid", invalid=True)
 
 
+# What every 403 from the policy starts with (cases.py strips it to compare).
+REFUSAL_PREFIX = "Spawn refused by policy: "
+
+
 def denied(messages: list[str], reason: str = "denied", help: dict | None = None) -> web.HTTPError:
     """403. `reason` labels the refusal in JupyterHub 6's spawn metrics
     (image, profile, limit, quota, invalid, misconfigured); `help` is how to
     get more ({"text", "url"}), a link on the spawn page (JupyterHub 6)."""
     text = "; ".join(messages) if messages else "the spawn policy does not allow this request"
-    message = f"Spawn refused by policy: {text}"
+    message = f"{REFUSAL_PREFIX}{text}"
     if not help:
         return spawn_error(403, message, reason)
     url = help.get("url")

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import metrics
+from .quantities import LIMIT_OF, SCALAR_KEYS
 
-NUMERIC_KEYS = ("cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee")
-GUARANTEE_OF = {"cpu_guarantee": "cpu_limit", "mem_guarantee": "mem_limit"}
+# A server with no guarantee set is charged its limit (what Kubernetes does).
+GUARANTEE_OF = {key: limit for key, limit in LIMIT_OF.items() if key in SCALAR_KEYS}
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Holding:
         """From the decided pod (input.pod's normalised shape): a missing
         guarantee counts as its limit, as Kubernetes sets it; "no limit" as 0."""
         amounts: dict = {"servers": Decimal(1)}
-        for key in NUMERIC_KEYS:
+        for key in SCALAR_KEYS:
             value = pod.get(key)
             if value is None and key in GUARANTEE_OF:
                 value = pod.get(GUARANTEE_OF[key])
@@ -71,7 +72,7 @@ class Holding:
         extra = amounts.get("extra_resources") or {}
         if group is not None and not isinstance(group, str):
             raise ValueError(f"group is not a name: {group!r:.50}")
-        parsed = {key: _amount(amounts.get(key, 0)) for key in ("servers", *NUMERIC_KEYS)}
+        parsed = {key: _amount(amounts.get(key, 0)) for key in ("servers", *SCALAR_KEYS)}
         parsed["extra_resources"] = {str(k): _amount(v) for k, v in extra.items()}
         return cls(user, server, group, parsed, pod_ref)
 
@@ -97,7 +98,7 @@ class Totals:
 
     def as_input(self) -> dict:
         """The totals as in input.usage."""
-        doc: dict = {key: 0 for key in ("servers", *NUMERIC_KEYS)}
+        doc: dict = {key: 0 for key in ("servers", *SCALAR_KEYS)}
         doc["extra_resources"] = {}
         for key, value in sorted(self.amounts.items(), key=str):
             if isinstance(key, tuple):

@@ -22,7 +22,7 @@ from .request import SpawnRequest
 # Each candidate is a whole decision in OPA; beyond this many, the rest are
 # offered unjudged (the spawn itself is still decided).
 MAX_CANDIDATES = 64
-REFUSED = "not allowed by the spawn policy"
+NOT_OFFERED = "not allowed by the spawn policy"
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,13 @@ def sort_out(
         refused = {c: j for c, j in judged.items() if c.slug == slug and c.option and not j["allow"]}
         choices = [c for c in judged if c.slug == slug and c.option]
         if not default["allow"] and len(refused) == len(choices):
-            unavailable.append(Unavailable(slug, None, None, name, default["message"] or REFUSED, default.get("help")))
+            unavailable.append(Unavailable(slug, None, None, name, default["message"] or NOT_OFFERED, default.get("help")))
             continue
         profile = copy.deepcopy(profile)
         for candidate, judgement in refused.items():
             option = profile["profile_options"][candidate.option]
             label = _choice_name(name, candidate.option, option, candidate.choice)
-            unavailable.append(Unavailable(slug, candidate.option, candidate.choice, label, judgement["message"] or REFUSED,
+            unavailable.append(Unavailable(slug, candidate.option, candidate.choice, label, judgement["message"] or NOT_OFFERED,
                                            judgement.get("help")))
             del option["choices"][candidate.choice]
         if not default["allow"]:
@@ -107,7 +107,7 @@ def _move_refused_defaults(profile: dict, name: str, default: dict, judged: dict
             continue
         old = next(key for key, choice in option["choices"].items() if choice.get("default"))
         label = _choice_name(name, option_name, option, old)
-        unavailable.append(Unavailable(profile["slug"], option_name, old, label, default["message"] or REFUSED,
+        unavailable.append(Unavailable(profile["slug"], option_name, old, label, default["message"] or NOT_OFFERED,
                                        default.get("help")))
         del option["choices"][old]
         option["choices"][allowed[0]]["default"] = True

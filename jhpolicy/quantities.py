@@ -194,6 +194,9 @@ PARSERS = {
     "extra_resource_guarantees": parse_extra_resources,
 }
 
+# The CPU and memory amounts (each a number once parsed), in one order.
+SCALAR_KEYS = ("cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee")
+
 # Each guarantee and the limit that bounds it.
 LIMIT_OF = {
     "cpu_guarantee": "cpu_limit",

@@ -88,7 +88,7 @@ def test_a_refused_default_gives_way_to_the_first_allowed_choice():
 
 def test_a_refusal_without_words_still_says_something():
     shown, out = offers.sort_out(initialised(PROFILES[:1]), {"small"}, "x", {Candidate("small"): {"allow": False, "message": ""}})
-    assert shown == [] and out[0].reason == offers.REFUSED
+    assert shown == [] and out[0].reason == offers.NOT_OFFERED
 
 
 # --- real spawners asking the real OPA ---
