@@ -25,7 +25,7 @@ EXTRAS = {
     "cases.yaml": ("starter/cases.yaml", "cases.yaml"),
     "cases_hub_config.py": ("starter/cases_hub_config.py", "cases_hub_config.py"),
     ".github/workflows/jhpolicy.yml": ("starter/.github/workflows/jhpolicy.yml", "starter/.github/workflows/jhpolicy.yml"),
-    # The hub image with this jhpolicy: its build context is WHEEL_FOLDER (install-z2jh.md, step 2).
+    # The hub image with this jhpolicy: its build context is WHEEL_FOLDER (install-z2jh.md, step 4A).
     "hub-image/Dockerfile": ("helm-values/hub-image/Dockerfile", "helm-values/hub-image/Dockerfile"),
 }
 WORKFLOW = ".github/workflows/jhpolicy.yml"
