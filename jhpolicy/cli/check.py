@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import dry_run
 from ..dry_run import DryRunError, Who, parse_usage
 from ..opa_binary import OPANotFound, ensure_opa
-from .common import EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR, error, policy_folder, policy_opa, usage_document
+from .common import EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR, error, policies_option, policy_folder, policy_opa, usage_document
 
 
 def register(sub) -> None:
@@ -32,7 +32,7 @@ def register(sub) -> None:
     check.add_argument("--as-admin", action="store_true", help="with --as-user: that user is an admin")
     check.add_argument("--body", default="{}", help="the REST API request body (becomes user_options), JSON")
     check.add_argument("--opa-url", help="ask this OPA; default: start a local OPA on --policies")
-    check.add_argument("--policies", help="policy folder for the local OPA (default: the bundled policies)")
+    policies_option(check, "policy folder for the local OPA (default: the bundled policies)")
     check.add_argument("--config", help="a jupyterhub_config.py to load (profile_list, PolicyKubeSpawner options)")
     check.add_argument(
         "--values", metavar="FILE", action="append",

@@ -26,6 +26,16 @@ def one_line(error: Exception, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def policies_option(parser, help: str = "policy folder (default: the bundled policies)") -> None:
+    parser.add_argument("--policies", help=help)
+
+
+def manifest_options(parser, name: str, name_help: str | None = None) -> None:
+    """--name and --namespace of a command that prints a ConfigMap."""
+    parser.add_argument("--name", default=None if name_help else name, help=name_help or f"ConfigMap name (default: {name})")
+    parser.add_argument("--namespace", help="namespace to put in the manifest")
+
+
 def policy_folder(args) -> Path:
     from ..local_opa import bundled_policies
 

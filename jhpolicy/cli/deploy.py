@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..values import STACKS
-from .common import error
+from .common import error, manifest_options
 
 
 def register(sub) -> None:
@@ -25,8 +25,7 @@ def register(sub) -> None:
     wheels.add_argument("--values-out", default="jhpolicy-wheels-values.yaml", metavar="FILE",
                         help="where to write the values that pin the wheels (default: jhpolicy-wheels-values.yaml); "
                         "give it to `jhpolicy values` after the stack")
-    wheels.add_argument("--name", default="jhpolicy-wheels", help="ConfigMap name (default: jhpolicy-wheels)")
-    wheels.add_argument("--namespace", help="namespace to put in the manifest")
+    manifest_options(wheels, "jhpolicy-wheels")
     wheels.set_defaults(func=cmd_wheels_configmap)
 
     opa_config = sub.add_parser(
@@ -42,8 +41,7 @@ def register(sub) -> None:
     opa_config.add_argument("--hub", required=True, help="this hub's name, for decision logs")
     opa_config.add_argument("--resource", default="bundles/jhpolicy.tar.gz", help="the bundle's path on the server")
     opa_config.add_argument("--algorithm", default="RS256", help="signature algorithm (default: RS256)")
-    opa_config.add_argument("--name", default="jhpolicy-opa-config", help="ConfigMap name (default: jhpolicy-opa-config)")
-    opa_config.add_argument("--namespace", help="namespace to put in the manifest")
+    manifest_options(opa_config, "jhpolicy-opa-config")
     opa_config.set_defaults(func=cmd_opa_config)
 
     values = sub.add_parser(

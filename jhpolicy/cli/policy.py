@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..opa_binary import OPA_VERSION, OPANotFound, ensure_opa
-from .common import EXIT_ERROR, error, lint_problems, one_line, policy_folder
+from .common import EXIT_ERROR, error, lint_problems, manifest_options, one_line, policies_option, policy_folder
 
 
 def register(sub) -> None:
@@ -36,7 +36,7 @@ def register(sub) -> None:
         "data.jhpolicy (every group, requester and quota, whoever it governs). Exit 0: fit to ship; 1: problems "
         "found (one per line on stderr); 2: it could not be checked. configmap and bundle run it first.",
     )
-    lint.add_argument("--policies", help="policy folder (default: the bundled policies)")
+    policies_option(lint)
     lint.set_defaults(func=cmd_lint)
 
     configmap = sub.add_parser(
@@ -46,12 +46,12 @@ def register(sub) -> None:
         "(tests left out), e.g.: jhpolicy configmap | kubectl apply -n jhub -f -. Refused (exit 1) when "
         "jhpolicy lint finds problems in the folder.",
     )
-    configmap.add_argument("--policies", help="policy folder (default: the bundled policies)")
+    policies_option(configmap)
     configmap.add_argument("--opa-authz", action="store_true",
                            help="instead of policies: the OPA sidecar's authorization policy for token auth "
                                 "(helm-values/opa-authz, --stack token-auth), named jhpolicy-opa-authz")
-    configmap.add_argument("--name", help="ConfigMap name (default: jhpolicy-policies, or jhpolicy-opa-authz with --opa-authz)")
-    configmap.add_argument("--namespace", help="namespace to put in the manifest")
+    manifest_options(configmap, "jhpolicy-policies",
+                     "ConfigMap name (default: jhpolicy-policies, or jhpolicy-opa-authz with --opa-authz)")
     configmap.set_defaults(func=cmd_configmap)
 
     bundle = sub.add_parser(
@@ -61,7 +61,7 @@ def register(sub) -> None:
         "with `opa build`, signed with --signing-key; the signature names --keyid. Prints the bundle's path. "
         "Refused (exit 1) when jhpolicy lint finds problems in the folder.",
     )
-    bundle.add_argument("--policies", help="policy folder (default: the bundled policies)")
+    policies_option(bundle)
     bundle.add_argument("-o", "--output", default="bundle.tar.gz", help="bundle file to write (default: bundle.tar.gz)")
     bundle.add_argument("--signing-key", required=True, help="PEM private key (RSA or ECDSA) to sign with")
     bundle.add_argument("--keyid", required=True, help="the key's name, as the sidecars' keys config has it")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .. import dry_run
-from .common import EXIT_DENIED, error, policy_folder, policy_opa, unwritable
+from .common import EXIT_DENIED, error, policies_option, policy_folder, policy_opa, unwritable
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def register(sub) -> None:
         "failed; 2: the suite is empty, malformed or could not run. No cluster, no hub.",
     )
     test.add_argument("cases", metavar="CASES.yaml", help="the suite (see the docs, \"Test your data\")")
-    test.add_argument("--policies", help="policy folder (default: the suite's \"policies\", else the bundled policies)")
+    policies_option(test, "policy folder (default: the suite's \"policies\", else the bundled policies)")
     test.add_argument("--config", help="a jupyterhub_config.py to load (default: the suite's \"config\")")
     test.add_argument("--values", metavar="FILE", action="append",
                       help="a z2jh values file (repeat; default: the suite's \"values\"), as in jhpolicy check")
