@@ -289,7 +289,12 @@ def test_burst_with_opa_flapping(direct_hub, opa_process, opa_port):
     final = assert_outcomes_explained(direct_hub, outcomes)
     running = sum(1 for model in final.values() if model and model["ready"])
     refused = sum(o["status"] == 503 for o in outcomes) + direct_hub.log_text().count("refusing spawn")
-    assert running > 0 and refused > 0
+    # The policy decided while OPA was up and refused while it was down. How
+    # many allowed servers then became ready measures the machine (a CI run
+    # with other work on both cores had none ready: every allowed spawn hit
+    # its timeout and failed closed, which assert_outcomes_explained checked).
+    allowed = allowed_in_log(direct_hub, "f")
+    assert (running > 0 or allowed) and refused > 0, (running, len(allowed), refused)
     assert_pods_decided(direct_hub)
     if opa_process.process.poll() is not None:
         opa_process.start(port=opa_port)
