@@ -83,27 +83,19 @@ def hub_values(files: list[Path], release: str = "jhub", namespace: str = "jhub"
     return values
 
 
-# hub.extraConfig snippets of jhpolicy's own that only the hub pod can run,
-# by key and first line.
-NOT_RUN_HERE = {
-    # The wheels it imports are mounted from the ConfigMap: only the pod has them.
-    # (The no-image-build stack's placeholder under this key runs, and stops the dry run as it stops the hub.)
-    (WHEELS_CONFIG_KEY, WHEELS_SNIPPET_HEADER): "imports jhpolicy and httpx from the wheels of the hub's ConfigMap (in the hub pod only); "
-                          "this dry run uses the jhpolicy installed here",
-}
-
-
 def load(files: list[Path], notes: list[str] | None = None) -> Config:
     """The Config the chart's jupyterhub_config.py builds from these values;
-    a note in `notes` for each of jhpolicy's snippets it leaves out."""
+    in `notes`, what of them only the hub pod can run and is left out."""
     values = hub_values(files)
     extra = values.get("hub", {}).get("extraConfig")
-    if isinstance(extra, dict):
-        for (key, header), why in NOT_RUN_HERE.items():
-            if str(extra.get(key, "")).startswith(header):
-                values["hub"]["extraConfig"] = {k: v for k, v in extra.items() if k != key}
-                if notes is not None:
-                    notes.append(f"hub.extraConfig {key} not run: it {why}")
+    if isinstance(extra, dict) and str(extra.get(WHEELS_CONFIG_KEY, "")).startswith(WHEELS_SNIPPET_HEADER):
+        # The pinned import of the wheels mounted from the ConfigMap: only the
+        # pod has them. (The no-image-build stack's placeholder under this key
+        # runs, and stops the dry run as it stops the hub.)
+        values["hub"]["extraConfig"] = {k: v for k, v in extra.items() if k != WHEELS_CONFIG_KEY}
+        if notes is not None:
+            notes.append(f"hub.extraConfig {WHEELS_CONFIG_KEY} not run: it imports jhpolicy and httpx from the wheels "
+                         "of the hub's ConfigMap (in the hub pod only); this dry run uses the jhpolicy installed here")
     z2jh = _z2jh_reading(values)
     folder = Path(__file__).resolve().parent / "z2jh"
     saved_module, saved_path = sys.modules.get("z2jh"), list(sys.path)

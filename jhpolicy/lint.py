@@ -25,11 +25,6 @@ class LintError(Exception):
 DECISION_PATH = "jupyterhub/spawn/decision"
 
 
-def problems(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> list[str]:
-    """Every problem found, one line each; [] when the folder is fit to ship."""
-    return check(opa, folder, decision_path)[0]
-
-
 def check(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> tuple[list[str], list[str]]:
     """(problems, warnings), one line each, from one OPA check and one query.
 

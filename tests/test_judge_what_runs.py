@@ -24,8 +24,7 @@ from jupyterhub.utils import maybe_future
 from tornado import web
 from traitlets.config import Config
 
-from jhpolicy import allowance, decision, dry_run
-from jhpolicy.lint import problems
+from jhpolicy import allowance, decision, dry_run, lint
 from jhpolicy.offline import OfflineHub, OfflineUser, apply_group_overrides, make_spawner, pod_to_create
 from jhpolicy.spawn_page import HOOK_NOTE
 
@@ -274,7 +273,7 @@ def test_a_help_url_the_spawner_refuses_lint_refuses(url, tmp_path):
     data = json.loads((ROOT / "policies" / "data.json").read_text())
     data["jhpolicy"]["groups"]["students"]["help"] = {"text": "ask", "url": url}
     (folder / "data.json").write_text(json.dumps(data))
-    found = problems(os.environ["JHPOLICY_OPA"], folder)
+    found, _ = lint.check(os.environ["JHPOLICY_OPA"], folder)
     assert len(found) == 1 and found[0].startswith("data.jhpolicy: group students: help is not an object"), found
 
 

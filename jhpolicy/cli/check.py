@@ -94,7 +94,7 @@ def cmd_check(args) -> int:
         if report["status"] == 503 and not args.verbose:
             print("(--verbose shows the reason the hub would log)")
     if args.explain:
-        _print_explanation(input_doc, policy_folder(args))
+        _print_explanation(input_doc, policies or policy_folder(args))
     if report["status"] == 200:
         return EXIT_ALLOWED
     return EXIT_DENIED if report["status"] == 403 else EXIT_ERROR
