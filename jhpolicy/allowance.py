@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from .decision import PolicyBroken, checked_help
+from .lifetime import Lifetime
 from .quantities import SCALAR_KEYS
 
 VERSION = 1
@@ -54,6 +55,7 @@ def validate(result: object, candidates: int = 0) -> dict:
                             for name, n in _object(result.get("extra_resources"), "extra_resources").items()},
         "profiles": _texts(result.get("profiles"), "profiles"),
         "quotas": [_quota_row(row) for row in _list(result.get("quotas"), "quotas")],
+        "lifetimes": _lifetimes(result.get("lifetimes")),
         "candidates": _judgements(result.get("candidates"), candidates),
     }
 
@@ -77,6 +79,23 @@ def _judgements(value: object, expected: int) -> list[dict] | None:
                 raise ViewBroken(f"candidates[].{e}") from None
         judged.append(judgement)
     return judged
+
+
+def _lifetimes(value: object) -> dict:
+    """{"servers": lifetime, "extra_resources": {name: lifetime}}, each as a
+    decision's (jhpolicy.lifetime); a view that says nothing of them: none."""
+    if value is None:
+        return {"servers": {}, "extra_resources": {}}
+    value = _object(value, "lifetimes")
+    resources = _object(value.get("extra_resources", {}), "lifetimes.extra_resources")
+    try:
+        return {
+            "servers": Lifetime.parse(value.get("servers", {})).to_json(),
+            "extra_resources": {_text(name, "lifetimes.extra_resources"): Lifetime.parse(lifetime).to_json()
+                                for name, lifetime in resources.items()},
+        }
+    except ValueError as e:
+        raise ViewBroken(f"lifetimes: {e}") from None
 
 
 def _quota_row(row: object) -> dict:

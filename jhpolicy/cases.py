@@ -19,11 +19,13 @@ import yaml
 
 from .dry_run import DryRunError, Who, parse_usage
 from .errors import REFUSAL_PREFIX
+from .lifetime import KINDS as LIFETIME_KINDS
+from .lifetime import duration, parse_duration
 from .quantities import PARSERS, SCALAR_KEYS, InvalidValue
 
 SUITE_KEYS = {"policies", "config", "values", "cases"}
 CASE_KEYS = {"name", "user", "groups", "group_properties", "admin", "server", "requester", "body", "usage", "expect"}
-EXPECT_KEYS = {"outcome", "pod", "message", "charge"}
+EXPECT_KEYS = {"outcome", "pod", "message", "charge", "lifetime"}
 # The pod values a case may check: the keys a request may override.
 POD_KEYS = tuple(PARSERS)
 # What a case may expect; "unavailable" is the hub's 503 (OPA unreachable, a decision the contract refused).
@@ -192,19 +194,34 @@ def _expectation(where: str, expect) -> dict:
             parsed["message"] = re.compile(str(expect["message"]))
         except re.error as e:
             raise SuiteError(f"{where}: message is not a regular expression: {e}") from None
-    for key in ("pod", "charge"):
+    for key in ("pod", "charge", "lifetime"):
         if key in expect and outcome not in STARTED:
             raise SuiteError(f"{where}: expect.{key} on a {outcome} case, which starts no pod: it would check nothing")
     if "charge" in expect:
         if expect["charge"] is not None and not isinstance(expect["charge"], str):
             raise SuiteError(f"{where}: charge is a group name, or null for none")
         parsed["charge"] = expect["charge"]
+    if "lifetime" in expect:
+        parsed["lifetime"] = _lifetime(f"{where}: expect.lifetime", expect["lifetime"])
     if "pod" in expect:
         if not isinstance(expect["pod"], dict) or not expect["pod"]:
             raise SuiteError(f"{where}: expect.pod maps pod values ({', '.join(POD_KEYS)}) to what they must be")
         _no_unknown(where + ": expect.pod", expect["pod"], set(POD_KEYS))
         parsed["pod"] = {key: _pod_value(f"{where}: expect.pod", key, value) for key, value in expect["pod"].items()}
     return parsed
+
+
+def _lifetime(where: str, value) -> dict:
+    """{"idle": "1h", "max_age": "8h"} as the data writes durations (either
+    kind may be left out: then none may be decided), or null for none, to seconds."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or set(value) - set(LIFETIME_KINDS):
+        raise SuiteError(f'{where} is null or a mapping like {{"idle": "1h", "max_age": "8h"}}')
+    try:
+        return {kind: parse_duration(v) for kind, v in value.items()}
+    except ValueError as e:
+        raise SuiteError(f"{where}: {e}") from None
 
 
 def _pod_value(where: str, key: str, value):
@@ -236,6 +253,10 @@ def compare(case: Case, report: dict) -> list[str]:
         return found
     if "charge" in expect and report.get("charge") != expect["charge"]:
         found.append(f"charge: expected {expect['charge']}, got {report.get('charge')}")
+    if "lifetime" in expect:
+        got = {kind: limit["seconds"] for kind, limit in (report.get("lifetime") or {}).items()}
+        if got != expect["lifetime"]:
+            found.append(f"lifetime: expected {lifetime_text(expect['lifetime'])}, got {lifetime_text(got)}")
     values = report.get("values") or {}
     for key, want in expect.get("pod", {}).items():
         got = values.get(key)
@@ -244,6 +265,10 @@ def compare(case: Case, report: dict) -> list[str]:
         if got != want:
             found.append(f"pod.{key}: expected {human(key, want)}, got {human(key, got)}")
     return found
+
+
+def lifetime_text(seconds: dict) -> str:
+    return ", ".join(f"{kind} {duration(n)}" for kind, n in sorted(seconds.items())) or "none"
 
 
 def human(key: str, value) -> object:
@@ -304,6 +329,8 @@ def case_from_report(name: str, who: Who, body: dict, report: dict) -> dict:
         if gpus:
             expect["pod"]["extra_resource_limits"] = gpus
         expect["charge"] = report.get("charge")
+        if report.get("lifetime"):
+            expect["lifetime"] = {kind: limit["seconds"] for kind, limit in report["lifetime"].items()}
     elif outcome in ("denied", "misconfigured"):
         expect["message"] = pattern_of(policy_text(report["message"]))
     case["expect"] = expect

@@ -8,7 +8,10 @@ hub's metrics) and, on a refusal, ``"reason"`` (what kind of refusal:
 ``"image"``, ``"profile"``, ``"limit"``, ``"quota"``, ``"invalid"``, or
 ``"misconfigured"``: the admin's data that governs the spawn is malformed,
 counted apart) and ``"help"`` (``{"text": str, "url": str}``, how to get
-more, shown with the refusal),
+more, shown with the refusal), and on an allowed one ``"lifetime"``
+(``{"idle": {"seconds": n, "from": str}, "max_age": {...}}``, how long the
+server may stay idle and live at most, and which allowance or rule said so;
+see :mod:`jhpolicy.lifetime`),
 where ``overrides`` are changes to ``input.pod`` (the pod as the request would
 give it): the pod gets ``input.pod`` with ``overrides`` laid over it, maps
 merged. ``null`` for a CPU or memory limit or guarantee means none. An answer
@@ -23,6 +26,7 @@ import re
 
 from dataclasses import dataclass, field
 
+from .lifetime import Lifetime
 from .quantities import PARSERS, InvalidValue
 
 MAX_MESSAGES = 50
@@ -42,6 +46,7 @@ class Decision:
     quota: dict = field(default_factory=dict)
     reason: str | None = None
     help: dict | None = None
+    lifetime: Lifetime | None = None
 
 
 # The pool of users in no configured group (the data's default entry).
@@ -129,10 +134,16 @@ def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[st
     if charge is not None and charge not in groups and charge != DEFAULT_POOL:
         raise PolicyBroken(f"decision.charge is not one of the user's groups: {charge!r:.100}")
     quota = _checked_quota(result.get("quota", {}))
+    lifetime = None
+    if result.get("lifetime") is not None:
+        try:
+            lifetime = Lifetime.parse(result["lifetime"], charge)
+        except ValueError as e:
+            raise PolicyBroken(f"decision.{e}") from None
     parsed = {}
     for key, value in overrides.items():
         try:
             parsed[key] = _normalised(key, value)
         except InvalidValue as e:
             raise PolicyBroken(f"decision.overrides: {e}") from None
-    return Decision(allow=True, overrides=parsed, messages=messages, charge=charge, quota=quota)
+    return Decision(allow=True, overrides=parsed, messages=messages, charge=charge, quota=quota, lifetime=lifetime)

@@ -24,6 +24,36 @@ QUOTA = Gauge(
 )
 
 
+CULLS = Counter(
+    "jhpolicy_culls",
+    "Servers stopped once past their decided lifetime (jupyterhub-idle-culler with jhpolicy's arbiter), "
+    "by reason (idle: idle past its timeout; age: older than its maximum age) and the group the server was charged to",
+    ["reason", "group"],
+)
+
+
+def count_cull(lifetime, orm_spawner) -> None:
+    """A server stopping: counted as a cull when its decided lifetime is up
+    by JupyterHub's own records (the ones the culler's arbiter judged)."""
+    reason = lifetime.reason_to_stop(*_age_and_inactive(orm_spawner))
+    if reason is not None:
+        CULLS.labels(reason=reason, group=lifetime.group or "").inc()
+
+
+def _age_and_inactive(orm_spawner):
+    from datetime import datetime, timezone
+
+    def since(moment):
+        if moment is None:
+            return None
+        if moment.tzinfo is None:  # JupyterHub's database keeps naive UTC times
+            moment = moment.replace(tzinfo=timezone.utc)
+        return datetime.now(timezone.utc) - moment
+
+    started = getattr(orm_spawner, "started", None)
+    return since(started), since(getattr(orm_spawner, "last_activity", None) or started)
+
+
 def observe(outcome: str, seconds: float) -> None:
     DECISIONS.labels(outcome=outcome).inc()
     DECISION_SECONDS.observe(seconds)

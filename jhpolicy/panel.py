@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from html import escape
 
+from .lifetime import stops_text
+
 GIB, MIB = 2**30, 2**20
 EXTRA_NAMES = {"nvidia.com/gpu": ("GPU", "GPUs"), "amd.com/gpu": ("GPU", "GPUs")}
 
@@ -95,6 +97,19 @@ def images_line(view: dict) -> str:
     return escape(text)
 
 
+def lifetime_lines(view: dict) -> list[str]:
+    """"Servers stop after 6 h idle (group students), …", then one line per
+    extended resource whose servers have lifetimes of their own."""
+    lifetimes = view.get("lifetimes") or {}
+    lines = []
+    if lifetimes.get("servers"):
+        lines.append(escape("Servers stop " + stops_text(lifetimes["servers"])))
+    for name, lifetime in sorted((lifetimes.get("extra_resources") or {}).items()):
+        if lifetime:
+            lines.append(escape(f"Servers with {_what(name)} stop " + stops_text(lifetime)))
+    return lines
+
+
 def help_link(help: dict | None) -> str:
     """ " Ask for more GPU time" as a link where the data gives a URL (the
     decision's contract checked it: http(s), no quotes or brackets)."""
@@ -118,6 +133,7 @@ def render(view: dict, unavailable: list[tuple[str, str, dict | None]] = (), not
         items = [limits_line(view)]
         items += [escape(f"{_what(name)}: up to {_number(n)} per server") for name, n in sorted(view["extra_resources"].items())]
         items.append(images_line(view))
+        items += lifetime_lines(view)
         out.append("<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
         if view["quotas"]:
             out.append('<h3 class="h6">In use now</h3><ul>'

@@ -28,7 +28,7 @@ from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, 
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
-from . import errors, failure_count, ledger, metrics, opa_client, reconcile, shadow, upstream
+from . import errors, failure_count, ledger, lifetime, metrics, opa_client, reconcile, shadow, upstream
 from .opa_input import build_input
 from .pod import InvalidPod, container_mismatches, decided, prospective, trait_value
 from .quantities import PARSERS
@@ -314,13 +314,16 @@ class PolicyKubeSpawner(KubeSpawner):
     policy_pod: dict | None = None
     # The last spawn's shadow comparison (opa_shadow_decision_path), if any.
     policy_shadow: shadow.Comparison | None = None
+    # How long the running server may live, as decided at its spawn (kept in
+    # the state, where jhpolicy's culler arbiter reads it: jhpolicy.lifetime).
+    policy_lifetime: lifetime.Lifetime | None = None
 
     async def load_user_options(self):
         started = time.perf_counter()
         self.policy_messages = []
         self.policy_applied = {}
         self.policy_decision = None
-        self.policy_input = self.policy_pod = self.policy_shadow = None
+        self.policy_input = self.policy_pod = self.policy_shadow = self.policy_lifetime = None
         # Set when this spawn is refused, fails or is cancelled: its decision,
         # if still in flight on jhpolicy's threads, must not book anything.
         self._abandoned = threading.Event()
@@ -354,7 +357,8 @@ class PolicyKubeSpawner(KubeSpawner):
             self.policy_applied = self._apply(final, decision.overrides, request.overrides)
             self._save_booking()
             outcome = "clamped" if final != pod.values else "allowed"
-            self.policy_messages = decision.messages
+            self.policy_lifetime = decision.lifetime
+            self.policy_messages = decision.messages + ([decision.lifetime.sentence()] if decision.lifetime else [])
             self._log_decision(input_doc, decision_id, decision, self.policy_applied)
         except ProfileListError as e:
             outcome = "misconfigured"
@@ -421,6 +425,10 @@ class PolicyKubeSpawner(KubeSpawner):
         if charge is not None:
             # So the books can be rebuilt from the pod (jhpolicy.reconcile).
             pod.metadata.annotations = {**(pod.metadata.annotations or {}), reconcile.CHARGE_ANNOTATION: charge}
+        if self.policy_lifetime is not None:
+            # For people with kubectl; the culler reads the state (jhpolicy.lifetime).
+            pod.metadata.annotations = {**(pod.metadata.annotations or {}),
+                                        lifetime.ANNOTATION: lifetime.annotation(self.policy_lifetime)}
         return pod
 
     async def _make_create_pod_request(self, pod, request_timeout):
@@ -626,8 +634,11 @@ class PolicyKubeSpawner(KubeSpawner):
         (but a server whose stop failed, while its pod is there)."""
         super().clear_state()
         self._release()
+        self.policy_lifetime = None
 
     async def stop(self, now=False):
+        if self.policy_lifetime is not None:
+            metrics.count_cull(self.policy_lifetime, self.orm_spawner)
         try:
             return await super().stop(now=now)
         except BaseException:
@@ -740,12 +751,18 @@ class PolicyKubeSpawner(KubeSpawner):
         holding = self._ledger().holdings.get(self._server_key) if self.policy_quotas else None
         if holding is not None:
             state["jhpolicy_holding"] = holding.to_state()
+        if self.policy_lifetime is not None:
+            state[lifetime.STATE_KEY] = self.policy_lifetime.to_json()
         return state
 
     def load_state(self, state):
         """A restarted hub rebuilds the books from the active servers' state;
         booking is by server, so loading one twice never counts it twice."""
         super().load_state(state)
+        try:
+            self.policy_lifetime = lifetime.saved(state)
+        except ValueError as e:
+            self.log.error("jhpolicy: %s has an unreadable saved lifetime (%s): the culler's own rules apply", self._log_name, e)
         saved = state.get("jhpolicy_holding")
         if not saved or not self.policy_quotas or getattr(self.orm_spawner, "server", None) is None:
             return

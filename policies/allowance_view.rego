@@ -22,6 +22,7 @@ allowance_view := {
 	"extra_resources": view_extra_maximum,
 	"profiles": sort({p | some entry in allowances; some p in entry.profiles}),
 	"quotas": quota_view,
+	"lifetimes": view_lifetimes,
 	"candidates": candidate_judgements,
 } if {
 	not misconfigured_message
@@ -45,6 +46,14 @@ view_extra_maximum[name] := max({n |
 }) if {
 	some entry in allowances
 	some name, _ in object.get(entry, "extra_resources", {})
+}
+
+# How long the user's servers may live: one holding no extended resource,
+# and one holding each resource a lifetime rule names, by the decision's own
+# rule (lifetime_for).
+view_lifetimes := {
+	"servers": lifetime_for(set()),
+	"extra_resources": {resource: lifetime_for({resource}) | some resource, _ in lifetime_rules},
 }
 
 # Every quota amount that applies to the user, with what is in use and left:

@@ -13,9 +13,9 @@ misconfigured_message := sprintf("the hub's spawn policy is misconfigured, ask y
 	count(spawn_problems) > 0
 }
 
-spawn_problems := (shape_problems | applying_allowance_problems) | applying_quota_problems
+spawn_problems := ((shape_problems | applying_allowance_problems) | applying_quota_problems) | applying_lifetime_problems
 
-problems_everywhere := ((shape_problems | all_allowance_problems) | all_quota_problems) | charge_order_problems
+problems_everywhere := (((shape_problems | all_allowance_problems) | all_quota_problems) | charge_order_problems) | lifetime_rules_problems
 
 # One message of bounded length, however many problems.
 problems_text(problems) := concat("; ", sort(problems)) if {
@@ -24,9 +24,9 @@ problems_text(problems) := concat("; ", sort(problems)) if {
 
 # --- the document's shape ---
 
-top_keys := {"groups", "quotas", "requesters"}
+top_keys := {"groups", "quotas", "requesters", "lifetimes"}
 
-entry_keys := {"images", "image_repositories", "max", "extra_resources", "profiles", "help"}
+entry_keys := {"images", "image_repositories", "max", "extra_resources", "profiles", "help", "lifetime"}
 
 quota_top_keys := {"users", "hub", "groups", "charge_order"}
 
@@ -91,7 +91,7 @@ entry_problems(name, entry, everything) := {sprintf("%s is not an object", [name
 	not is_object(entry)
 } else := {sprintf("%s: %s", [name, p]) | some p in entry_field_problems(entry, everything)}
 
-entry_field_problems(entry, everything) := ((((unknown | lists) | maxima) | extras) | repositories) | help if {
+entry_field_problems(entry, everything) := (((((unknown | lists) | maxima) | extras) | repositories) | help) | lifetimes if {
 	unknown := {unknown_key_text("", key, entry_keys) | some key, _ in entry; not key in entry_keys}
 	lists := {sprintf("%s is not a list of strings", [key]) |
 		some key in {"images", "profiles"}
@@ -102,6 +102,7 @@ entry_field_problems(entry, everything) := ((((unknown | lists) | maxima) | extr
 	extras := extra_amounts_problems("extra_resources", object.get(entry, "extra_resources", {}))
 	repositories := repositories_problems(object.get(entry, "image_repositories", {}), everything)
 	help := {help_text | some _ in [entry.help]; not well_formed_help(entry.help)}
+	lifetimes := {p | some setting in [entry.lifetime]; some p in lifetime_problems("lifetime", setting)}
 }
 
 help_text := `help is not an object like {"text": "Ask for GPU access", "url": "https://..."} (text: 1 to 300 characters; url, optional: http:// or https://, at most 500 characters of printable ASCII without spaces, quotes or angle brackets)`

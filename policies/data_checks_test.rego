@@ -32,7 +32,7 @@ test_malformed_maxima_refuse_with_where_and_what_is_accepted if {
 test_malformed_entries_refuse if {
 	cases := [
 		[{"students": "all"}, "group students is not an object"],
-		[{"students": {"image": ["**"]}}, "group students: image is not a known key (known: extra_resources, help, image_repositories, images, max, profiles)"],
+		[{"students": {"image": ["**"]}}, "group students: image is not a known key (known: extra_resources, help, image_repositories, images, lifetime, max, profiles)"],
 		[{"students": {"help": "ask the admins"}}, sprintf("group students: %s", [spawn.help_text])],
 		[{"students": {"help": {"text": ""}}}, sprintf("group students: %s", [spawn.help_text])],
 		[{"students": {"help": {"text": "ask", "url": "javascript:alert(1)"}}}, sprintf("group students: %s", [spawn.help_text])],
@@ -93,7 +93,7 @@ test_malformed_quota_properties_refuse if {
 
 test_the_top_level_of_the_data_is_checked if {
 	d := decide_with(["students"], {"quota": {"users": {"servers": 1}}})
-	d.messages == [misconfigured("data.jhpolicy.quota is not a known key (known: groups, quotas, requesters)")]
+	d.messages == [misconfigured("data.jhpolicy.quota is not a known key (known: groups, lifetimes, quotas, requesters)")]
 	d2 := spawn.decision with input as req(["students"], {}) with data.jhpolicy as ["groups"]
 	"the hub's spawn policy is misconfigured, ask your hub admin: data.jhpolicy is not an object" in d2.messages
 	d3 := decide_with(["students"], {"requesters": {"services": []}})
@@ -153,7 +153,7 @@ test_zero_quotas_are_well_formed if {
 
 test_more_shape_problems_are_named_once if {
 	d := decide_with(["students"], {"quota": 5, "groups": {"students": {"images": {"a": "quay.io/*"}}}})
-	d.messages == [misconfigured("data.jhpolicy.quota is not a known key (known: groups, quotas, requesters); group students: images is not a list of strings")]
+	d.messages == [misconfigured("data.jhpolicy.quota is not a known key (known: groups, lifetimes, quotas, requesters); group students: images is not a list of strings")]
 	d2 := decide_with(["students"], {"quotas": {"groups": {"students": {"members": {"servers": "x"}}}}})
 	d2.messages == [misconfigured("quotas.groups.students.members is not a known key (known: group, member)")]
 	d3 := decide_with(["students"], {"groups": {"students": {"max": {"cpu_limit": "2k"}}}})

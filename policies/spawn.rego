@@ -7,12 +7,14 @@
 #   profile options, the request) would set them, input.sources where each
 #   came from. Admins configure it through data.jhpolicy (see data.json).
 #   Contract: decision = {"allow": bool, "overrides": {key: value}, "messages": [string],
-#   "charge": group or null, "quota": {...}}, overrides being changes to input.pod,
-#   charge the one group of the user's the server is charged to (quotas.rego).
+#   "charge": group or null, "quota": {...}, "lifetime": {...}}, overrides being
+#   changes to input.pod, charge the one group of the user's the server is
+#   charged to (quotas.rego), lifetime how long it may live (lifetimes.rego).
 #   One package in several files, one concern each: spawn.rego (the decision,
 #   the input, the request as a whole), allowances.rego, images.rego,
 #   profiles.rego, resources.rego (CPU and memory), extended_resources.rego
-#   (GPUs), quotas.rego (what is in use at once), messages.rego and
+#   (GPUs), quotas.rego (what is in use at once), lifetimes.rego (how
+#   long a server may live), messages.rego and
 #   allowance_view.rego (what a user may launch, for the spawn page and the
 #   REST API), each beside its _test.rego.
 package jupyterhub.spawn
@@ -24,13 +26,16 @@ default decision := {
 	"messages": ["the spawn policy could not decide this request"],
 }
 
-decision := {
-	"allow": true,
-	"overrides": overrides,
-	"messages": sort(messages),
-	"charge": charge,
-	"quota": charged_quota,
-} if {
+decision := object.union(
+	{
+		"allow": true,
+		"overrides": overrides,
+		"messages": sort(messages),
+		"charge": charge,
+		"quota": charged_quota,
+	},
+	decided_lifetime,
+) if {
 	count(denials) == 0
 	not misconfigured_message
 }
@@ -52,6 +57,11 @@ decision := {"allow": false, "overrides": {}, "messages": sort(denials), "reason
 decision := {"allow": false, "overrides": {}, "messages": [misconfigured_message], "reason": "misconfigured"} if {
 	misconfigured_message
 }
+
+# How long the server may live (lifetimes.rego), when anything decides it.
+decided_lifetime := {"lifetime": lifetime} if {
+	count(lifetime) > 0
+} else := {}
 
 # Why the decision refuses this input, as its messages; empty when it
 # allows. The spawn page judges what it offers by it (allowance_view.rego).

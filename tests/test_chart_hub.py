@@ -34,6 +34,8 @@ singleuser:
   storage: {type: none}
 scheduling:
   userScheduler: {enabled: false}  # the chart's own scheduler Deployment does not run here: the cluster's schedules
+# The chart's culler, culling every second (its default: 600) so that lifetimes of seconds are tested.
+cull: {every: 1}
 """
 
 
@@ -160,3 +162,39 @@ def test_a_policy_change_through_the_configmap_files_applies_without_a_restart(h
 
     hub.wait_for(lambda: cpu_after_spawn() == "3", "OPA to reload the ConfigMap files", timeout=90)
     hub.change_policy(lambda files: None)  # back to the tests' data
+
+
+def culler_line(hub) -> str:
+    """The culler service's start line (jhpolicy.culler): which culler, from where."""
+    hub.wait_for(lambda: "culling with jhpolicy's arbiter" in hub.log_text(), "the chart's culler service to start")
+    return next(line for line in hub.log_text().splitlines() if "culling with jhpolicy's arbiter" in line)
+
+
+def test_the_charts_culler_runs_with_the_arbiter_and_reads_the_saved_lifetime(hub):
+    """cull.* as the chart turns it into a hub service, made jhpolicy's by
+    the plain stack: a GPU server idle past its decided 2 s is culled; the
+    culler's --timeout (3600) would have kept it."""
+    assert "jupyterhub-idle-culler 2.0.0 (" in culler_line(hub) and "site-packages" in culler_line(hub)
+
+    def gpu_servers_idle_2s(files):
+        data = json.loads(files["data.json"])
+        data["jhpolicy"]["lifetimes"] = {"extra_resources": {"nvidia.com/gpu": {"idle": "2s"}}}
+        files["data.json"] = json.dumps(data)
+
+    hub.change_policy(gpu_servers_idle_2s)
+
+    def decided_lifetime():
+        r = hub.start_server("gina", "lt", GPU)
+        assert r.status_code in (201, 202), r.text
+        ready(hub, "gina", "lt")
+        state = (hub.server_state("gina", "lt") or {}).get("state") or {}
+        if "jhpolicy_lifetime" not in state:  # decided before OPA reloaded the files
+            hub.stop_server("gina", "lt")
+        return state.get("jhpolicy_lifetime")
+
+    try:
+        hub.wait_for(lambda: decided_lifetime() is not None, "OPA to reload the ConfigMap files", timeout=90)
+        hub.wait_for(lambda: hub.server_state("gina", "lt") is None, "the culler to stop gina's GPU server")
+        assert "jhpolicy: culling gina/lt: idle timeout 2 s reached (servers holding nvidia.com/gpu)" in hub.log_text()
+    finally:
+        hub.change_policy(lambda files: None)  # back to the tests' data

@@ -1,7 +1,7 @@
 """The route with no image build (helm-values/jhpolicy-no-image-build.yaml):
 the chart's hub exactly as in tests/test_chart_hub.py, but from the hub
 image's packages alone (jhpolicy is *not* pip-installed), with jhpolicy's
-wheel and the four it needs from a ConfigMap made by `jhpolicy
+wheel and the five it needs from a ConfigMap made by `jhpolicy
 wheels-configmap`, mounted as the kubelet mounts it.
 
 Run it alone: `.venv/bin/python -m pytest tests/test_chart_hub_no_image.py`.
@@ -22,11 +22,11 @@ from jhpolicy.values import stack_files
 
 from .e2e.chart_hub import ChartHub, build_wheel, hub_image_python
 from .fixture_policies import POLICIES, ROOT
-from .test_chart_hub import FORUM_BODY, USER_CONFIG, ready
+from .test_chart_hub import FORUM_BODY, USER_CONFIG, culler_line, ready
 from .test_quotas_e2e import running
 
 # What the no-image-build values file tells admins to download.
-DEPENDENCIES = ["httpx==0.28.1", "httpcore==1.0.9", "h11==0.16.0", "anyio==4.16.0"]
+DEPENDENCIES = ["httpx==0.28.1", "httpcore==1.0.9", "h11==0.16.0", "anyio==4.16.0", "jupyterhub-idle-culler==2.0.0"]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,8 @@ def impostor_wheel() -> bytes:
 
 def test_the_configmap_holds_the_wheels_under_the_size_limit(hub):
     wheels = sorted(p.name for p in hub.at("/usr/local/etc/jupyterhub/jhpolicy-wheels").glob("*.whl"))
-    assert [w.split("-")[0] for w in wheels] == ["aaa", "anyio", "h11", "httpcore", "httpx", "jhpolicy"]
+    assert [w.split("-")[0] for w in wheels] == ["aaa", "anyio", "h11", "httpcore", "httpx", "jhpolicy",
+                                                 "jupyterhub_idle_culler"]
 
 
 def test_only_the_pinned_wheels_are_imported(hub):
@@ -86,6 +87,13 @@ def test_jhpolicy_is_imported_from_the_mounted_wheel(hub):
     log = hub.log_text()
     assert "Loading extra config: 00-jhpolicy-wheels" in log
     assert "Using Spawner: jhpolicy.spawner.PolicyKubeSpawner" in log
+
+
+def test_the_charts_culler_runs_culler_2_from_the_mounted_wheel(hub):
+    # The hub image has jupyterhub-idle-culler 1.4.0, without the arbiter hook.
+    line = culler_line(hub)
+    assert "jupyterhub-idle-culler 2.0.0 (" in line
+    assert "/jhpolicy-wheels/jupyterhub_idle_culler-2.0.0-py3-none-any.whl/" in line
 
 
 def test_the_readme_example_and_a_refusal(hub):

@@ -351,8 +351,8 @@ def test_install_z2jh_route_b_no_image_build(cluster, built_wheel, chart_repo, t
         # The sizes the page quotes are what the commands give, within 5 %
         # (the jhpolicy wheel grows with each change; the page says "measured").
         page = (ROOT / "docs" / "tutorials" / "install-z2jh.md").read_text()
-        quoted_size, quoted_share = re.search(r"the five wheels are ([\d,]+) bytes, (\d+) %", page).groups()
-        size, share = re.search(r"5 wheels, ([\d,]+) bytes of the 1,048,576 a ConfigMap holds \((\d+)%\)", printed).groups()
+        quoted_size, quoted_share = re.search(r"the six wheels are ([\d,]+) bytes, (\d+) %", page).groups()
+        size, share = re.search(r"6 wheels, ([\d,]+) bytes of the 1,048,576 a ConfigMap holds \((\d+)%\)", printed).groups()
         assert abs(int(size.replace(",", "")) / int(quoted_size.replace(",", "")) - 1) < 0.05, (size, quoted_size)
         assert abs(int(share) - int(quoted_share)) <= 3, (share, quoted_share)
         quoted_yaml = int(re.search(r"\(([\d,]+) bytes as YAML\)", page).group(1).replace(",", ""))
@@ -363,7 +363,7 @@ def test_install_z2jh_route_b_no_image_build(cluster, built_wheel, chart_repo, t
         hub = next(c for c in pod["spec"]["containers"] if c["name"] == "hub")
         assert hub["image"] == "quay.io/jupyterhub/k8s-hub:4.4.0"  # the chart's own
         wheels = sorted((admin.folder / "wheels").glob("*.whl"))
-        assert [w.name.split("-")[0] for w in wheels] == ["anyio", "h11", "httpcore", "httpx", "jhpolicy"]
+        assert [w.name.split("-")[0] for w in wheels] == ["anyio", "h11", "httpcore", "httpx", "jhpolicy", "jupyterhub_idle_culler"]
         # The hub imports exactly these, by sha256.
         pins = values["hub"]["extraConfig"]["00-jhpolicy-wheels"]
         for wheel in wheels:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,7 @@ from .hub import ROOT, Hub, find_chp
 CHART = ROOT / "jhpolicy" / "z2jh" / "jupyterhub-4.4.0.tgz"
 HELM = ROOT / ".tools" / "k8s" / "bin" / "helm"
 POD_ETC = "/usr/local/etc/jupyterhub"
+DOCKERFILE = ROOT / "helm-values" / "hub-image" / "Dockerfile"
 
 
 def render(values: list[Path], namespace: str, workdir: Path) -> list[dict]:
@@ -229,21 +231,31 @@ def hub_image_python(venv: Path, wheel: Path | None) -> Path:
     made by ./dev), then, given a `wheel`, jhpolicy installed as the hub Dockerfile installs it."""
     python = venv / "bin" / "python"
     assert python.exists(), f"{venv} is missing: ./dev setup makes it"
-    image = {line.split("==")[0].lower().replace("_", "-") for line in
-             (ROOT / "helm-values" / "hub-image" / "requirements.txt").read_text().splitlines() if "==" in line}
-    frozen = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True,
-                            check=True).stdout.splitlines()
-    added = [n for n in (line.split("==")[0].lower().replace("_", "-") for line in frozen) if n not in image | {"pip"}]
+    def pins(lines) -> dict[str, str]:
+        return {name.lower().replace("_", "-"): version for name, _, version in
+                (line.strip().partition("==") for line in lines if "==" in line and not line.startswith("#"))}
+
+    image = pins((ROOT / "helm-values" / "hub-image" / "requirements.txt").read_text().splitlines())
+    frozen = pins(subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True,
+                                 check=True).stdout.splitlines())
+    added = [n for n in frozen if n not in image and n != "pip"]
     if added:  # back to the image: what an earlier run installed goes
         subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", *added], check=True, capture_output=True)
+    upgraded = [f"{n}=={image[n]}" for n, version in frozen.items() if n in image and version != image[n]]
+    if upgraded:  # and what it upgraded (the idle culler) is the image's again
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", *upgraded], check=True,
+                       capture_output=True, timeout=600)
     if wheel is None:
         return python
     versions = {}
     for module in ("jupyterhub", "kubespawner"):
         versions[module] = subprocess.run([str(python), "-c", f"import {module}; print({module}.__version__)"],
                                           capture_output=True, text=True, check=True).stdout.strip()
-    # The Dockerfile's RUN line: the wheel, keeping the image's jupyterhub and kubespawner.
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-cache-dir", str(wheel),
+    # The Dockerfile's RUN line: the wheel and the culler it pins, keeping the
+    # image's jupyterhub and kubespawner.
+    culler = re.findall(r"^\s+(jupyterhub-idle-culler==[0-9.]+) ", DOCKERFILE.read_text(), re.M)
+    assert len(culler) == 1, "the hub Dockerfile's RUN line pins jupyterhub-idle-culler once"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-cache-dir", str(wheel), *culler,
                     f"jupyterhub=={versions['jupyterhub']}", f"jupyterhub-kubespawner=={versions['kubespawner']}"],
                    check=True, capture_output=True, timeout=600)
     return python

@@ -42,6 +42,25 @@ c.JupyterHub.load_roles = [
     {"name": "allowance-reader", "scopes": ["custom:jhpolicy:allowance:read"], "services": ["allowance-reader"]},
 ]
 
+if env.get("E2E_CULL_TIMEOUT"):
+    # The culler service as Zero to JupyterHub 4.4.0's jupyterhub_config.py
+    # defines it from cull.* (its interpreter: this venv's), culling every
+    # second, then made jhpolicy's as the values stacks do (jhpolicy.culler).
+    import sys
+
+    c.JupyterHub.services.append({"name": "jupyterhub-idle-culler", "command": [
+        sys.executable, "-m", "jupyterhub_idle_culler", f"--url=http://127.0.0.1:{env['E2E_HUB_API_PORT']}/hub/api",
+        f"--timeout={env['E2E_CULL_TIMEOUT']}", "--cull-every=1", "--concurrency=10",
+    ]})
+    c.JupyterHub.load_roles.append({
+        "name": "jupyterhub-idle-culler",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["jupyterhub-idle-culler"],
+    })
+    import jhpolicy.culler
+
+    jhpolicy.culler.configure(c)
+
 import jhpolicy.api  # noqa: E402
 
 jhpolicy.api.configure(c)

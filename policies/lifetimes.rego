@@ -1,0 +1,121 @@
+# How long a server may live: idle at most ("idle") and in all ("max_age"),
+# decided at spawn and kept with the server; jupyterhub-idle-culler 2.0 stops
+# it through jhpolicy's arbiter (jhpolicy.lifetime). Each allowance entry
+# that applies may set a lifetime, a group's jhpolicy_lifetime property
+# (admin page) in place of its entry's; the user gets the most generous of
+# those for each kind, as for maxima. data.jhpolicy.lifetimes.extra_resources
+# shortens it for servers that hold an extended resource (any GPU: idle 1 h,
+# 8 h at most), whatever the allowance says. A kind no source sets is not
+# decided: the culler's own --timeout applies.
+package jupyterhub.spawn
+
+lifetime_kinds := {"idle", "max_age"}
+
+lifetime_config := object_or_empty(object.get(config, "lifetimes", {}))
+
+lifetime_rules := object_or_empty(object.get(lifetime_config, "extra_resources", {}))
+
+# The server's lifetime: {kind: {"seconds": n, "from": where}}, empty when
+# nothing applies.
+lifetime := lifetime_for(held_extra)
+
+# What a server holding the extended resources `held` (a set of names) may live.
+lifetime_for(held) := {kind: {"seconds": pair[0], "from": pair[1]} |
+	some kind in lifetime_kinds
+	pairs := {p | some p in [granted_lifetime[kind]]} | resource_lifetimes(kind, held)
+	count(pairs) > 0
+	pair := min(pairs)
+}
+
+# The most generous over the allowances that set this kind ([seconds, source]).
+granted_lifetime[kind] := max(pairs) if {
+	some kind in lifetime_kinds
+	pairs := {[seconds, name] |
+		some name, setting in lifetime_settings
+		seconds := duration_seconds(setting[kind])
+	}
+	count(pairs) > 0
+}
+
+resource_lifetimes(kind, held) := {[seconds, sprintf("servers holding %s", [resource])] |
+	some resource in held
+	seconds := duration_seconds(lifetime_rules[resource][kind])
+}
+
+# Source name -> its lifetime setting: a group's property replaces its entry's.
+lifetime_settings[name] := setting if {
+	some name in lifetime_sources
+	setting := lifetime_setting(name)
+}
+
+# The allowances that apply, and the user's groups that have a property but no entry.
+lifetime_sources := object.keys(allowances) | {sprintf("group %s", [group]) |
+	some group in input.user.groups
+	property_set(group)
+}
+
+property_set(group) if "jhpolicy_lifetime" in object.keys(object.get(input, ["groups", group, "properties"], {}))
+
+lifetime_setting(name) := input.groups[group].properties.jhpolicy_lifetime if {
+	startswith(name, "group ")
+	group := substring(name, 6, -1)
+	property_set(group)
+} else := allowances[name].lifetime
+
+# The extended resources the server holds once decided (a lowered amount
+# counts as lowered; 0 holds nothing).
+held_extra contains resource if {
+	some key in extra_keys
+	some resource, amount in pod[key]
+	held := min({amount} | {n | n := overrides[key][resource]})
+	held > 0
+}
+
+# Seconds in a duration: a whole number of seconds above 0, or a string of
+# digits and one unit: "90s", "90m", "2h", "1d".
+duration_seconds(value) := value if {
+	whole_number(value)
+	value > 0
+}
+
+duration_seconds(value) := n * duration_units[unit] if {
+	is_string(value)
+	[[_, digits, unit]] := regex.find_all_string_submatch_n(`^([0-9]{1,6})([smhd])$`, value, 1)
+	n := to_number(digits)
+	n > 0
+}
+
+duration_units := {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# --- the data's checks (data_checks.rego gathers them) ---
+
+duration_text := `a whole number of seconds above 0 or a string like "90m", "2h" or "1d"`
+
+lifetime_problems(path, setting) := {sprintf(`%s is not an object like {"idle": "2h", "max_age": "8h"}`, [path])} if {
+	not is_object(setting)
+} else := {unknown_key_text(path, key, lifetime_kinds) |
+	some key, _ in setting
+	not key in lifetime_kinds
+} | {sprintf("%s.%s %s is not %s", [path, kind, json.marshal(value), duration_text]) |
+	some kind in lifetime_kinds
+	value := setting[kind]
+	not duration_seconds(value)
+}
+
+# The properties a decision reads (entries are checked with their allowance).
+applying_lifetime_problems := lifetime_rules_problems | {p |
+	some group in input.user.groups
+	property_set(group)
+	some p in lifetime_problems(sprintf("group %s property jhpolicy_lifetime", [group]), input.groups[group].properties.jhpolicy_lifetime)
+}
+
+lifetime_rules_problems := ({unknown_key_text("lifetimes", key, {"extra_resources"}) |
+	some key, _ in lifetime_config
+	key != "extra_resources"
+} | {"lifetimes.extra_resources is not an object of resource name to lifetime" |
+	value := lifetime_config.extra_resources
+	not is_object(value)
+}) | {p |
+	some resource, setting in lifetime_rules
+	some p in lifetime_problems(sprintf("lifetimes.extra_resources.%s", [resource]), setting)
+}
