@@ -104,7 +104,11 @@ def checked_help(value: object) -> dict | None:
     return {"text": text, **({"url": url} if url is not None else {})}
 
 
-def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[str] = ()) -> Decision:
+def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[str] = (),
+             lifetime_ceiling: dict[str, int] | None = None) -> Decision:
+    """The decision, or PolicyBroken. `ceiling`: the keys it may set
+    (policy_allowed_keys); `lifetime_ceiling`: the longest lifetime of each
+    kind it may give, in seconds (policy_max_lifetime)."""
     if not isinstance(result, dict):
         raise PolicyBroken(f"decision is not an object: {result!r:.200}")
     allow = result.get("allow")
@@ -140,6 +144,10 @@ def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[st
             lifetime = Lifetime.parse(result["lifetime"], charge)
         except ValueError as e:
             raise PolicyBroken(f"decision.{e}") from None
+        for kind, most in (lifetime_ceiling or {}).items():
+            limit = getattr(lifetime, kind)
+            if limit is not None and limit.seconds > most:
+                raise PolicyBroken(f"decision.lifetime.{kind} {limit.seconds} s is above policy_max_lifetime ({most} s)")
     parsed = {}
     for key, value in overrides.items():
         try:

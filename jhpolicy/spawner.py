@@ -24,7 +24,7 @@ import time
 
 from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
-from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Integer, TraitError, Unicode, default, validate
 from traitlets import Set as SetTrait
 
 from . import decision as decisions
@@ -222,6 +222,30 @@ class PolicyKubeSpawner(KubeSpawner):
         for keys you mean users to choose under policy, e.g. `node_selector`.
         """,
     )
+
+    policy_max_lifetime = Dict(
+        {},
+        config=True,
+        help="""
+        The ceiling on decided server lifetimes: the longest `idle` timeout
+        and `max_age` a decision may give, as durations (seconds, or "90m",
+        "8h", "1d"), e.g. {"max_age": "7d"}. A decision above it is a policy
+        bug and fails closed (503, error logged), like a key outside
+        policy_allowed_keys. Empty (the default): no ceiling. See
+        docs/how-to/server-lifetimes.md.
+        """,
+    )
+
+    @validate("policy_max_lifetime")
+    def _check_policy_max_lifetime(self, proposal):
+        value = proposal["value"]
+        unknown = set(value) - set(lifetime.KINDS)
+        if unknown:
+            raise TraitError(f"policy_max_lifetime: {', '.join(sorted(map(str, unknown)))} is not idle or max_age")
+        try:
+            return {kind: lifetime.parse_duration(v) for kind, v in value.items()}
+        except ValueError as e:
+            raise TraitError(f"policy_max_lifetime: {e}") from None
 
     policy_max_request_bytes = Integer(
         64 * 1024,
@@ -544,7 +568,7 @@ class PolicyKubeSpawner(KubeSpawner):
 
         def decide(client):
             response = opa_client.query(client, self.opa_decision_path, input_doc, limits, deadline)
-            decision = decisions.validate(response.result, self.policy_allowed_keys, groups)
+            decision = decisions.validate(response.result, self.policy_allowed_keys, groups, self.policy_max_lifetime)
             return decision, response.decision_id, self._decided_pod(pod, decision) if decision.allow else None
 
         def decide_and_book(client):

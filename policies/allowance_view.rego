@@ -32,10 +32,7 @@ allowance_view := {
 # Long allowlists are cut here and counted, so the view stays small.
 view_list_limit := 20
 
-sorted_repositories := sort({repository |
-	some entry in allowances
-	some repository, _ in object.get(entry, "image_repositories", {})
-})
+sorted_repositories := sort(listed_repositories)
 
 # Every extended resource an allowance grants (extra_maximum has only the
 # ones a pod asks for).

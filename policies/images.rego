@@ -67,4 +67,11 @@ separator := "" if count(sorted_globs) == 0
 
 else := ", and "
 
-repository_count := sum([count(object.get(entry, "image_repositories", {})) | some entry in allowances])
+repository_count := count(listed_repositories)
+
+# The repositories the user's allowances list, each once however many list
+# it (the allowance view lists these too).
+listed_repositories := {repository |
+	some entry in allowances
+	some repository, _ in object.get(entry, "image_repositories", {})
+}

@@ -97,6 +97,19 @@ test_refusal_counts_repositories if {
 	d.messages == ["image docker.io/evil/miner:1 is not allowed for group default; allowed images: quay.io/jupyter/*-notebook:*, and 3 listed repositories"]
 }
 
+# A repository two of the user's groups list is one repository, in the
+# refusal as on the allowance view (it was counted once per group).
+test_a_repository_listed_twice_counts_once_in_the_refusal_and_the_view if {
+	two := {"groups": {
+		"a": {"image_repositories": {"quay.io/x/y": ["1"], "quay.io/x/z": ["*"]}},
+		"b": {"image_repositories": {"quay.io/x/y": ["2"]}},
+	}}
+	d := spawn.decision with input as req(["a", "b"], {"image": "x/y:1"}) with data.jhpolicy as two
+	d.messages == ["image x/y:1 is not allowed for group a, group b; allowed images: 2 listed repositories"]
+	v := spawn.allowance_view with input as req(["a", "b"], {}) with data.jhpolicy as two
+	v.repositories_total == 2
+}
+
 test_refusal_with_only_repositories if {
 	d := spawn.decision with input as req([], {"image": "x/y:1"}) with data.jhpolicy as {"groups": {"default": {"image_repositories": {"a/b": ["*"]}}}}
 	d.messages == ["image x/y:1 is not allowed for group default; allowed images: 1 listed repositories"]

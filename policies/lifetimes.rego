@@ -23,18 +23,17 @@ lifetime := lifetime_for(held_extra)
 lifetime_for(held) := {kind: {"seconds": pair[0], "from": pair[1]} |
 	some kind in lifetime_kinds
 	pairs := {p | some p in [granted_lifetime[kind]]} | resource_lifetimes(kind, held)
-	count(pairs) > 0
-	pair := min(pairs)
+	pair := min(pairs) # undefined when empty: the kind is not decided
 }
 
-# The most generous over the allowances that set this kind ([seconds, source]).
+# The most generous over the allowances that set this kind ([seconds,
+# source]); undefined when none does (max of an empty set).
 granted_lifetime[kind] := max(pairs) if {
 	some kind in lifetime_kinds
 	pairs := {[seconds, name] |
 		some name, setting in lifetime_settings
 		seconds := duration_seconds(setting[kind])
 	}
-	count(pairs) > 0
 }
 
 resource_lifetimes(kind, held) := {[seconds, sprintf("servers holding %s", [resource])] |
@@ -42,25 +41,21 @@ resource_lifetimes(kind, held) := {[seconds, sprintf("servers holding %s", [reso
 	seconds := duration_seconds(lifetime_rules[resource][kind])
 }
 
-# Source name -> its lifetime setting: a group's property replaces its entry's.
-lifetime_settings[name] := setting if {
-	some name in lifetime_sources
-	setting := lifetime_setting(name)
+# Source name -> its lifetime setting: each allowance's that applies, a
+# group's jhpolicy_lifetime property in place of its entry's, and a group
+# of the user's with the property but no entry.
+lifetime_settings[name] := entry.lifetime if {
+	some name, entry in allowances
+	not name in property_sources
 }
 
-# The allowances that apply, and the user's groups that have a property but no entry.
-lifetime_sources := object.keys(allowances) | {sprintf("group %s", [group]) |
+lifetime_settings[sprintf("group %s", [group])] := input.groups[group].properties.jhpolicy_lifetime if {
 	some group in input.user.groups
-	property_set(group)
 }
+
+property_sources := {sprintf("group %s", [group]) | some group in input.user.groups; property_set(group)}
 
 property_set(group) if "jhpolicy_lifetime" in object.keys(object.get(input, ["groups", group, "properties"], {}))
-
-lifetime_setting(name) := input.groups[group].properties.jhpolicy_lifetime if {
-	startswith(name, "group ")
-	group := substring(name, 6, -1)
-	property_set(group)
-} else := allowances[name].lifetime
 
 # The extended resources the server holds once decided (a lowered amount
 # counts as lowered; 0 holds nothing).
@@ -105,7 +100,6 @@ lifetime_problems(path, setting) := {sprintf(`%s is not an object like {"idle": 
 # The properties a decision reads (entries are checked with their allowance).
 applying_lifetime_problems := lifetime_rules_problems | {p |
 	some group in input.user.groups
-	property_set(group)
 	some p in lifetime_problems(sprintf("group %s property jhpolicy_lifetime", [group]), input.groups[group].properties.jhpolicy_lifetime)
 }
 

@@ -77,6 +77,13 @@ test_a_gpu_lowered_to_the_maximum_is_still_held if {
 	d.lifetime.idle.from == "servers holding nvidia.com/gpu"
 }
 
+test_a_gpu_lowered_to_zero_is_not_held if {
+	none := object.union(life_cfg, {"groups": {"gpu": {"extra_resources": {"nvidia.com/gpu": 0}}}})
+	d := spawn.decision with input as req(["gpu"], gpus(1)) with data.jhpolicy as none
+	d.overrides.extra_resource_limits == {"nvidia.com/gpu": 0}
+	d.lifetime == {"idle": {"seconds": 21600, "from": "group gpu"}}
+}
+
 test_a_gpu_guarantee_alone_is_held if {
 	d := decide_life(req(["gpu"], {"extra_resource_guarantees": {"nvidia.com/gpu": 1}}))
 	d.lifetime.idle.seconds == 3600
@@ -100,6 +107,7 @@ test_other_properties_leave_the_entry if {
 }
 
 test_durations if {
+	spawn.duration_seconds(1) == 1
 	spawn.duration_seconds(90) == 90
 	spawn.duration_seconds("90s") == 90
 	spawn.duration_seconds("90m") == 5400
@@ -126,6 +134,10 @@ test_a_malformed_entry_lifetime_refuses if {
 test_an_unknown_lifetime_key_refuses if {
 	d := misconfigured_life({"groups": {"students": {"lifetime": {"idle": "2h", "maxage": "1d"}}}}, req(["students"], {}))
 	d.messages == [misconfigured("group students: lifetime.maxage is not a known key (known: idle, max_age)")]
+
+	# An unknown key is named once, whatever its value.
+	d2 := misconfigured_life({"groups": {"students": {"lifetime": {"ttl": "soon"}}}}, req(["students"], {}))
+	d2.messages == [misconfigured("group students: lifetime.ttl is not a known key (known: idle, max_age)")]
 }
 
 test_a_lifetime_that_is_not_an_object_refuses if {

@@ -6,7 +6,6 @@ tests/test_lifetime_e2e.py."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,7 +16,7 @@ from jhpolicy.lifetime import Lifetime, Limit, arbiter
 from jhpolicy.local_opa import LocalOPA
 
 from .conftest import run_spawn
-from .fixture_policies import POLICIES
+from .quota_data import policies_with
 
 GPU_RULE = {"idle": {"seconds": 3600, "from": "servers holding nvidia.com/gpu"},
             "max_age": {"seconds": 28800, "from": "servers holding nvidia.com/gpu"}}
@@ -215,14 +214,11 @@ def test_a_view_with_a_malformed_lifetime_is_broken():
 
 @pytest.fixture(scope="module")
 def lifetime_opa(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lifetime-policies")
-    for rego in POLICIES.glob("*.rego"):
-        shutil.copy(rego, folder)
-    data = json.loads((POLICIES / "data.json").read_text())
-    data["jhpolicy"]["lifetimes"] = {"extra_resources": {"nvidia.com/gpu": {"idle": "1h", "max_age": "8h"}}}
-    data["jhpolicy"]["groups"]["students"]["lifetime"] = {"idle": "6h"}
-    (folder / "data.json").write_text(json.dumps(data))
-    server = LocalOPA([folder]).start()
+    def gpu_and_student_lifetimes(jhpolicy: dict) -> None:
+        jhpolicy["lifetimes"] = {"extra_resources": {"nvidia.com/gpu": {"idle": "1h", "max_age": "8h"}}}
+        jhpolicy["groups"]["students"]["lifetime"] = {"idle": "6h"}
+
+    server = LocalOPA([policies_with(tmp_path_factory.mktemp("lifetime-policies"), gpu_and_student_lifetimes)]).start()
     yield server
     server.stop()
 
@@ -305,3 +301,36 @@ def test_parse_duration_agrees_with_the_policys():
     for bad in (0, -5, 1.5, "0h", "2 h", "2H", "1h30m", True, None, "1234567s"):
         with pytest.raises(ValueError):
             lifetime.parse_duration(bad)
+
+
+# --- the admin's ceiling on decided lifetimes (policy_max_lifetime) ---
+
+def test_a_lifetime_above_the_ceiling_is_a_broken_policy():
+    ceiling = {"max_age": 28800}
+    assert decision.validate({"allow": True, "lifetime": GPU_RULE}, {"image"}, (), ceiling).lifetime.max_age.seconds == 28800
+    longer = {"max_age": {"seconds": 28801, "from": "group gpu"}}
+    with pytest.raises(decision.PolicyBroken, match=r"decision.lifetime.max_age 28801 s is above policy_max_lifetime \(28800 s\)"):
+        decision.validate({"allow": True, "lifetime": longer}, {"image"}, (), ceiling)
+    # A kind the ceiling does not name, or one not decided, is not bounded.
+    assert decision.validate({"allow": True, "lifetime": {"idle": {"seconds": 10**6, "from": "x"}}}, {"image"}, (), ceiling)
+
+
+def test_the_ceiling_trait_takes_durations_and_refuses_typos():
+    from traitlets import TraitError
+
+    from jhpolicy.spawner import PolicyKubeSpawner
+
+    def check(value):  # the trait's validator, as traitlets calls it
+        return PolicyKubeSpawner._check_policy_max_lifetime(None, {"value": value})
+
+    assert check({"max_age": "7d", "idle": 60}) == {"max_age": 604800, "idle": 60}
+    for bad, says in (({"maxage": "7d"}, "maxage is not idle or max_age"), ({"idle": "1 week"}, "'1 week' is not")):
+        with pytest.raises(TraitError, match=says):
+            check(bad)
+
+
+def test_a_spawn_whose_decision_exceeds_the_ceiling_is_a_503(lifetime_opa):
+    config = Config({"PolicyKubeSpawner": {"policy_max_lifetime": {"idle": "30m"}}})
+    result = run_spawn(lifetime_opa.url, GPU_BODY, groups=("gpu-users",), config=config)
+    assert result.status == 503
+    assert result.changed() == {}

@@ -12,9 +12,7 @@ at spawn, read back from the hub's database.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from datetime import datetime, timezone
 
 import httpx
@@ -23,24 +21,20 @@ import pytest
 from jhpolicy.local_opa import LocalOPA
 
 from .e2e.hub import Hub
-from .fixture_policies import POLICIES
+from .quota_data import policies_with
 
 GLOBAL_TIMEOUT = 5
 
 
 @pytest.fixture(scope="module")
 def opa(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lifetime-e2e-policies")
-    for rego in POLICIES.glob("*.rego"):
-        shutil.copy(rego, folder)
-    data = json.loads((POLICIES / "data.json").read_text())
-    jhpolicy = data["jhpolicy"]
-    jhpolicy["lifetimes"] = {"extra_resources": {"nvidia.com/gpu": {"idle": "2s"}}}
-    jhpolicy["groups"]["students"]["lifetime"] = {"idle": "1h"}
-    jhpolicy["groups"]["short-lived"] = {**jhpolicy["groups"]["students"], "lifetime": {"max_age": "6s"}}
-    jhpolicy["quotas"] = {"users": {"servers": 2}}
-    (folder / "data.json").write_text(json.dumps(data))
-    server = LocalOPA([folder]).start()
+    def lifetimes_of_seconds(jhpolicy: dict) -> None:
+        jhpolicy["lifetimes"] = {"extra_resources": {"nvidia.com/gpu": {"idle": "2s"}}}
+        jhpolicy["groups"]["students"]["lifetime"] = {"idle": "1h"}
+        jhpolicy["groups"]["short-lived"] = {**jhpolicy["groups"]["students"], "lifetime": {"max_age": "6s"}}
+        jhpolicy["quotas"] = {"users": {"servers": 2}}
+
+    server = LocalOPA([policies_with(tmp_path_factory.mktemp("lifetime-e2e-policies"), lifetimes_of_seconds)]).start()
     yield server
     server.stop()
 
