@@ -6,6 +6,13 @@
 package jupyterhub.spawn
 
 # Fails closed: no view rather than a wrong one.
+# METADATA
+# title: allowance_view
+# description: |
+#   What the user may launch and how much is in use, for the spawn page and
+#   GET /hub/api/jhpolicy/allowance (opa_allowance_path), judging the
+#   candidates in input.candidates. Fails closed: no view rather than a wrong one.
+# entrypoint: true
 default allowance_view := {"available": false, "message": "the spawn policy could not describe your allowance"}
 
 # The admin's data that governs this user is malformed: no view, saying where.
@@ -55,7 +62,7 @@ view_lifetimes := {
 
 # Every quota amount that applies to the user, with what is in use and left:
 # the user's own first, then per group, then the hub's.
-quota_view := [row | some keyed in sort(keyed_quota_rows); row := keyed[3]]
+quota_view := [keyed[3] | some keyed in sort(keyed_quota_rows)]
 
 keyed_quota_rows contains [rank, scope.group, resource, row] if {
 	some scope in view_scopes
@@ -103,19 +110,24 @@ candidate_judgements := [judgement |
 judge(candidate) := {"allow": false, "message": profile_refusal(candidate.request)} if {
 	is_string(candidate.request.profile)
 	not profile_allowed(candidate.request.profile)
-} else := object.union({"allow": count(refused) == 0, "message": concat("; ", refused)}, judged_help(spawn_input, refused)) if {
+} else := object.union(
+	{"allow": count(refused) == 0, "message": concat("; ", refused)},
+	judged_help(spawn_input, refused),
+) if {
 	spawn := {"request": candidate.request, "pod": candidate.pod, "sources": candidate.sources}
 
 	# object.union merges objects recursively: the base input's own spawn
 	# goes first, or a candidate's pod would keep resources of the base's.
 	spawn_input := object.union(object.remove(input, ["candidates", "request", "pod", "sources"]), spawn)
-	refused := refusal with input as spawn_input
+
+	# The decision's own rules on the candidate's spawn: the view cannot drift from them.
+	refused := refusal with input as spawn_input # regal ignore:with-outside-test-context
 }
 
 # A refused candidate's way to get more, as its decision would give it
 # (the page shows it as a link); none for an allowed or misconfigured one.
 judged_help(spawn_input, refused) := {"help": help} if {
 	count(refused) > 0
-	not misconfigured_message with input as spawn_input
-	help := refusal_help with input as spawn_input
+	not misconfigured_message with input as spawn_input # regal ignore:with-outside-test-context
+	help := refusal_help with input as spawn_input # regal ignore:with-outside-test-context
 } else := {}

@@ -9,14 +9,14 @@ allowances[name] := entry if {
 	name := sprintf("group %s", [group])
 }
 
-allowances["group default"] := config.groups["default"] if {
-	not in_configured_group
-}
-
 allowances[name] := entry if {
 	input.requester.kind == "service"
 	entry := config.requesters.services[input.requester.name]
 	name := sprintf("service %s", [input.requester.name])
+}
+
+allowances["group default"] := config.groups["default"] if {
+	not in_configured_group
 }
 
 allowances["admins"] := config.requesters.admins if {
@@ -28,6 +28,8 @@ in_configured_group if {
 	config.groups[group]
 }
 
+default sources_text := "you"
+
 sources_text := concat(", ", sort(object.keys(allowances))) if {
 	count(allowances) > 0
-} else := "you"
+}

@@ -9,13 +9,24 @@ package jupyterhub.spawn
 
 # The one message of a misconfigured decision (spawn.rego): what else the
 # malformed data would make the policy say would only mislead.
-misconfigured_message := sprintf("the hub's spawn policy is misconfigured, ask your hub admin: %s", [problems_text(spawn_problems)]) if {
-	count(spawn_problems) > 0
+misconfigured_message := sprintf(
+	"the hub's spawn policy is misconfigured, ask your hub admin: %s",
+	[problems_text(governing_problems)],
+) if {
+	count(governing_problems) > 0
 }
 
-spawn_problems := ((shape_problems | applying_allowance_problems) | applying_quota_problems) | applying_lifetime_problems
+governing_problems := shape_problems | applying_data_problems
 
-problems_everywhere := (((shape_problems | all_allowance_problems) | all_quota_problems) | charge_order_problems) | lifetime_rules_problems
+applying_data_problems := (applying_allowance_problems | applying_quota_problems) | applying_lifetime_problems
+
+# METADATA
+# title: problems_everywhere
+# description: Every problem of data.jhpolicy, wherever it is (jhpolicy lint).
+# entrypoint: true
+problems_everywhere := (shape_problems | all_data_problems) | charge_order_problems
+
+all_data_problems := (all_allowance_problems | all_quota_problems) | lifetime_rules_problems
 
 # One message of bounded length, however many problems.
 problems_text(problems) := concat("; ", sort(problems)) if {
@@ -68,11 +79,17 @@ charge_order_problems contains "quotas.charge_order is not a list of group names
 	not is_string_list(value)
 }
 
-unknown_key_text(path, key, known) := sprintf("%s is not a known key (known: %s)", [concat(".", [p | some p in [path, key]; p != ""]), concat(", ", sort(known))])
+unknown_key_text(path, key, known) := sprintf(
+	"%s is not a known key (known: %s)",
+	[concat(".", [p | some p in [path, key]; p != ""]), concat(", ", sort(known))],
+)
 
 # --- allowances: images, maxima, extended resources, profiles ---
 
-applying_allowance_problems := {p | some name, entry in allowances; some p in entry_problems(name, entry, false)}
+applying_allowance_problems contains p if {
+	some name, entry in allowances
+	some p in entry_problems(name, entry, false)
+}
 
 all_allowance_problems := ({p |
 	some group, entry in object_or_empty(object.get(config, "groups", {}))
@@ -91,7 +108,7 @@ entry_problems(name, entry, everything) := {sprintf("%s is not an object", [name
 	not is_object(entry)
 } else := {sprintf("%s: %s", [name, p]) | some p in entry_field_problems(entry, everything)}
 
-entry_field_problems(entry, everything) := (((((unknown | lists) | maxima) | extras) | repositories) | help) | lifetimes if {
+entry_field_problems(entry, everything) := (listed | help) | lifetimes if {
 	unknown := {unknown_key_text("", key, entry_keys) | some key, _ in entry; not key in entry_keys}
 	lists := {sprintf("%s is not a list of strings", [key]) |
 		some key in {"images", "profiles"}
@@ -101,22 +118,27 @@ entry_field_problems(entry, everything) := (((((unknown | lists) | maxima) | ext
 	maxima := amounts_problems("max", object.get(entry, "max", {}), "max")
 	extras := extra_amounts_problems("extra_resources", object.get(entry, "extra_resources", {}))
 	repositories := repositories_problems(object.get(entry, "image_repositories", {}), everything)
-	help := {help_text | some _ in [entry.help]; not well_formed_help(entry.help)}
-	lifetimes := {p | some setting in [entry.lifetime]; some p in lifetime_problems("lifetime", setting)}
+	listed := (((unknown | lists) | maxima) | extras) | repositories
+	help := {help_text | "help" in object.keys(entry); not well_formed_help(entry.help)}
+	lifetimes := {p | "lifetime" in object.keys(entry); some p in lifetime_problems("lifetime", entry.lifetime)}
 }
 
-help_text := `help is not an object like {"text": "Ask for GPU access", "url": "https://..."} (text: 1 to 300 characters; url, optional: http:// or https://, at most 500 characters of printable ASCII without spaces, quotes or angle brackets)`
+help_text := concat(" ", [
+	`help is not an object like {"text": "Ask for GPU access", "url": "https://..."}`,
+	"(text: 1 to 300 characters; url, optional: http:// or https://, at most 500 characters",
+	"of printable ASCII without spaces, quotes or angle brackets)",
+])
 
 # What a refusal tells the user to do to get more (messages.rego). Not an
 # object: help.text is undefined, so it is not well formed.
 well_formed_help(help) if {
-	every key, _ in help {
-		key in {"text", "url"}
-	}
 	is_string(help.text)
 	count(help.text) > 0
 	count(help.text) <= 300
 	well_formed_help_url(help)
+	every key, _ in help {
+		key in {"text", "url"}
+	}
 }
 
 well_formed_help_url(help) if not "url" in object.keys(help)
@@ -128,13 +150,15 @@ well_formed_help_url(help) if {
 	regex.match(`^https?://[!#-&(-;=?-~]+$`, help.url)
 }
 
-repositories_problems(value, everything) := {"image_repositories is not an object of repository to a list of tag globs"} if {
+repositories_problems(value, everything) := {repositories_shape_text} if {
 	not is_object(value)
 } else := {sprintf("image_repositories.%s is not a list of tag globs", [repository]) |
 	some repository in checked_repositories(value, everything)
 	globs := value[repository]
 	not is_string_list(globs)
 }
+
+repositories_shape_text := "image_repositories is not an object of repository to a list of tag globs"
 
 checked_repositories(value, true) := object.keys(value)
 
@@ -168,7 +192,10 @@ group_quota_problems(group) := group_quota_shape_problems(property_path(group), 
 
 property_path(group) := sprintf("group %s property jhpolicy_quota", [group])
 
-group_quota_shape_problems(path, quota) := {sprintf(`%s is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`, [path])} if {
+group_quota_shape_problems(path, quota) := {sprintf(
+	`%s is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`,
+	[path],
+)} if {
 	not is_object(quota)
 } else := {unknown_key_text(path, key, {"member", "group"}) |
 	some key, _ in quota

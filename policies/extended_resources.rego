@@ -8,6 +8,13 @@ invalid_denials contains msg if {
 	msg := sprintf("%s must be an object of resource name to amount", [key])
 }
 
+invalid_denials contains msg if {
+	some key in extra_keys
+	some resource, amount in pod[key]
+	not is_number(amount)
+	msg := sprintf("%s: %s must be a number", [key, resource])
+}
+
 limit_denials contains msg if {
 	some resource in extra_names
 	not extra_maximum[resource]
@@ -19,13 +26,6 @@ extra_names contains resource if {
 	some key in extra_keys
 	some resource, amount in pod[key]
 	amount != 0
-}
-
-invalid_denials contains msg if {
-	some key in extra_keys
-	some resource, amount in pod[key]
-	not is_number(amount)
-	msg := sprintf("%s: %s must be a number", [key, resource])
 }
 
 extra_maximum[resource] := max({value |

@@ -11,12 +11,14 @@ image_denials contains msg if {
 	)
 }
 
+default short_image := "(not a string)"
+
 short_image := pod.image if {
 	is_string(pod.image)
 	count(pod.image) <= 200
 } else := sprintf("%s...", [substring(pod.image, 0, 197)]) if {
 	is_string(pod.image)
-} else := "(not a string)"
+}
 
 # Large allowlists go in image_repositories (repository -> tag globs): a
 # direct lookup by the image's repository, whatever the list's size. images
@@ -63,15 +65,15 @@ repositories_text := "none" if {
 	repository_count == 0
 } else := sprintf("%s%d listed repositories", [separator, repository_count])
 
-separator := "" if count(sorted_globs) == 0
+default separator := ", and "
 
-else := ", and "
+separator := "" if count(sorted_globs) == 0
 
 repository_count := count(listed_repositories)
 
 # The repositories the user's allowances list, each once however many list
 # it (the allowance view lists these too).
-listed_repositories := {repository |
+listed_repositories contains repository if {
 	some entry in allowances
 	some repository, _ in object.get(entry, "image_repositories", {})
 }

@@ -22,7 +22,7 @@ lifetime := lifetime_for(held_extra)
 # What a server holding the extended resources `held` (a set of names) may live.
 lifetime_for(held) := {kind: {"seconds": pair[0], "from": pair[1]} |
 	some kind in lifetime_kinds
-	pairs := {p | some p in [granted_lifetime[kind]]} | resource_lifetimes(kind, held)
+	pairs := {p | p := granted_lifetime[kind]} | resource_lifetimes(kind, held)
 	pair := min(pairs) # undefined when empty: the kind is not decided
 }
 
@@ -53,7 +53,10 @@ lifetime_settings[sprintf("group %s", [group])] := input.groups[group].propertie
 	some group in input.user.groups
 }
 
-property_sources := {sprintf("group %s", [group]) | some group in input.user.groups; property_set(group)}
+property_sources contains sprintf("group %s", [group]) if {
+	some group in input.user.groups
+	property_set(group)
+}
 
 property_set(group) if "jhpolicy_lifetime" in object.keys(object.get(input, ["groups", group, "properties"], {}))
 
@@ -100,7 +103,10 @@ lifetime_problems(path, setting) := {sprintf(`%s is not an object like {"idle": 
 # The properties a decision reads (entries are checked with their allowance).
 applying_lifetime_problems := lifetime_rules_problems | {p |
 	some group in input.user.groups
-	some p in lifetime_problems(sprintf("group %s property jhpolicy_lifetime", [group]), input.groups[group].properties.jhpolicy_lifetime)
+	some p in lifetime_problems(
+		sprintf("group %s property jhpolicy_lifetime", [group]),
+		input.groups[group].properties.jhpolicy_lifetime,
+	)
 }
 
 lifetime_rules_problems := ({unknown_key_text("lifetimes", key, {"extra_resources"}) |

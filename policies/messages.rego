@@ -24,7 +24,10 @@ messages contains msg if {
 	got := overrides[key]
 	asked := pod[key]
 	set_somewhere(key)
-	msg := sprintf("%s %s%s lowered to %s: %s", [key, show(key, asked), from_text(key), show(key, got), lowered_because(key, got)])
+	msg := sprintf(
+		"%s %s%s lowered to %s: %s",
+		[key, show(key, asked), from_text(key), show(key, got), lowered_because(key, got)],
+	)
 }
 
 messages contains msg if {
@@ -32,7 +35,10 @@ messages contains msg if {
 	some resource, got in overrides[key]
 	not sources[key][resource] == "limit"
 	asked := pod[key][resource]
-	msg := sprintf("%s %s %v%s lowered to %v: %s", [key, resource, asked, extra_from_text(key, resource), got, extra_lowered_because(resource, got)])
+	msg := sprintf(
+		"%s %s %v%s lowered to %v: %s",
+		[key, resource, asked, extra_from_text(key, resource), got, extra_lowered_because(resource, got)],
+	)
 }
 
 set_somewhere(key) if {
@@ -48,7 +54,7 @@ extra_from_text(key, resource) := "" if {
 	source_names[sources[key][resource]]
 } else := ""
 
-lowered_because(key, got) := sprintf("the most for %s", [concat(", ", providers(key, got))]) if {
+lowered_because(key, got) := sprintf("the most for %s", [concat(", ", providing_entries(key, got))]) if {
 	got == charged_maximum[key]
 } else := quota_clamp_text(key) if {
 	got == quota_left(key)
@@ -65,7 +71,7 @@ extra_providers(resource, value) := sort({name |
 })
 
 # The allowances whose maximum for key is value, to name them to the user.
-providers(key, value) := sort({name |
+providing_entries(key, value) := sort({name |
 	some name, entry in allowances
 	bounds_the_server(name)
 	as_number(key, entry.max[key]) == value

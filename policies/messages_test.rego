@@ -6,8 +6,7 @@ import data.jupyterhub.spawn
 test_sources_named_in_messages if {
 	texts := {source: msg |
 		some source in ["group_overrides", "profile", "profile_option", "limit", "somewhere-else"]
-		d := decide(from_layer([], {"image": "x/y:1"}, source))
-		msg := d.messages[0]
+		msg := decide(from_layer([], {"image": "x/y:1"}, source)).messages[0]
 	}
 	startswith(texts.group_overrides, "image x/y:1 (your group's settings) is not")
 	startswith(texts.profile, "image x/y:1 (the profile) is not")

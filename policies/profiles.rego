@@ -18,7 +18,12 @@ profile_refusal(request) := sprintf("profile %s is not allowed for %s", [request
 	[request.profile, sources_text],
 )
 
-# The profiles the spawn page offers: those of input.profiles this user may select.
+# METADATA
+# title: visible_profiles
+# description: |
+#   The slugs of input.profiles the spawn page offers this user
+#   (opa_profiles_path), when the allowance view did not judge them all.
+# entrypoint: true
 visible_profiles := [slug |
 	some slug in input.profiles
 	profile_allowed(slug)

@@ -138,13 +138,29 @@ charge_order := quota_config.charge_order if is_string_list(quota_config.charge_
 # What a server charged to group would be held against: each a quota and
 # what is in use under it. group is null for a server charged to no group.
 scopes(group) := {
-	{"kind": "user", "group": "", "quota": object_or_empty(object.get(quota_config, "users", {})), "used": object_or_empty(object.get(usage, "user", {}))},
-	{"kind": "hub", "group": "", "quota": object_or_empty(object.get(quota_config, "hub", {})), "used": object_or_empty(object.get(usage, "hub", {}))},
+	{
+		"kind": "user", "group": "",
+		"quota": object_or_empty(object.get(quota_config, "users", {})),
+		"used": object_or_empty(object.get(usage, "user", {})),
+	},
+	{
+		"kind": "hub", "group": "",
+		"quota": object_or_empty(object.get(quota_config, "hub", {})),
+		"used": object_or_empty(object.get(usage, "hub", {})),
+	},
 } | group_scopes(group)
 
 group_scopes(group) := {
-	{"kind": "member", "group": group, "quota": object_or_empty(object.get(quota, "member", {})), "used": object_or_empty(object.get(usage, ["user_by_group", group], {}))},
-	{"kind": "group", "group": group, "quota": object_or_empty(object.get(quota, "group", {})), "used": object_or_empty(object.get(usage, ["groups", group], {}))},
+	{
+		"kind": "member", "group": group,
+		"quota": object_or_empty(object.get(quota, "member", {})),
+		"used": object_or_empty(object.get(usage, ["user_by_group", group], {})),
+	},
+	{
+		"kind": "group", "group": group,
+		"quota": object_or_empty(object.get(quota, "group", {})),
+		"used": object_or_empty(object.get(usage, ["groups", group], {})),
+	},
 } if {
 	quota := group_quota(group)
 } else := set()
@@ -152,7 +168,9 @@ group_scopes(group) := {
 # What is left under a scope's quota; undefined where it sets none.
 left(scope, key) := as_number(key, scope.quota[key]) - in_use_amount(scope, [key])
 
-extra_left(scope, resource) := as_number("extra", scope.quota.extra_resources[resource]) - in_use_amount(scope, ["extra_resources", resource])
+extra_left(scope, resource) := extra_quota(scope, resource) - in_use_amount(scope, ["extra_resources", resource])
+
+extra_quota(scope, resource) := as_number("extra", scope.quota.extra_resources[resource])
 
 in_use_amount(scope, path) := amount if {
 	amount := object.get(scope.used, path, 0)
@@ -216,7 +234,10 @@ extra_clamp_text(resource) := sprintf("what the quota leaves (%s)", [texts[0]]) 
 	})
 }
 
-holds_text(scope, key) := sprintf(holds_format[scope.kind], [scope.group, in_use(scope, key), quota_of(scope, key), unit(key)])
+holds_text(scope, key) := sprintf(
+	holds_format[scope.kind],
+	[scope.group, in_use(scope, key), quota_of(scope, key), unit(key)],
+)
 
 holds_format := {
 	"user": "you hold %[2]s of the %[3]s %[4]s each user may hold",

@@ -257,10 +257,10 @@ test_the_binding_quota_is_named_not_the_first_in_order if {
 test_when_no_group_fits_the_first_in_charge_order_says_why if {
 	full := usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}, "students": {"cpu_limit": 6}}, {})
 	d := decide_quota(with_usage(req(["gpu", "students"], one_gpu), full))
-	d.messages == [GROUP_FULL_MESSAGE]
+	d.messages == [group_full_message]
 }
 
-GROUP_FULL_MESSAGE := "quota reached: gpu holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"
+group_full_message := "quota reached: gpu holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"
 
 test_a_malformed_group_quota_in_data_refuses_its_members_only if {
 	malformed := object.union(cfg, {"quotas": {"groups": {"students": "lots"}}})

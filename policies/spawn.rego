@@ -19,7 +19,13 @@
 #   REST API), each beside its _test.rego.
 package jupyterhub.spawn
 
-# Default deny: whatever the input, the answer is a decision, never undefined.
+# METADATA
+# title: decision
+# description: |
+#   The spawn's decision (the contract above): what the hub asks at
+#   opa_decision_path. Default deny: whatever the input, the answer is a
+#   decision, never undefined.
+# entrypoint: true
 default decision := {
 	"allow": false,
 	"overrides": {},
@@ -47,7 +53,10 @@ decision := {"allow": false, "overrides": {}, "messages": sort(denials), "reason
 }
 
 # With how to get more, where the admin's data says (messages.rego).
-decision := {"allow": false, "overrides": {}, "messages": sort(denials), "reason": denial_reason, "help": refusal_help} if {
+decision := {
+	"allow": false, "overrides": {}, "messages": sort(denials),
+	"reason": denial_reason, "help": refusal_help,
+} if {
 	count(denials) > 0
 	not misconfigured_message
 }
@@ -59,9 +68,11 @@ decision := {"allow": false, "overrides": {}, "messages": [misconfigured_message
 }
 
 # How long the server may live (lifetimes.rego), when anything decides it.
+default decided_lifetime := {}
+
 decided_lifetime := {"lifetime": lifetime} if {
 	count(lifetime) > 0
-} else := {}
+}
 
 # Why the decision refuses this input, as its messages; empty when it
 # allows. The spawn page judges what it offers by it (allowance_view.rego).
@@ -109,6 +120,8 @@ user_sources := {"request", "unlisted_choice"}
 # grants), a quota. With several kinds, the first in that order.
 denials := (((invalid_denials | image_denials) | profile_denials) | limit_denials) | quota_denials
 
+default denial_reason := "quota"
+
 denial_reason := "invalid" if {
 	count(invalid_denials) > 0
 } else := "image" if {
@@ -117,18 +130,18 @@ denial_reason := "invalid" if {
 	count(profile_denials) > 0
 } else := "limit" if {
 	count(limit_denials) > 0
-} else := "quota"
+}
 
 invalid_denials contains "unsupported input version: this policy reads jhpolicy input version 2" if {
 	not input.version == 2
 }
 
-limit_denials contains "you are in no group this hub's spawn policy knows, and it has no default entry" if {
-	count(allowances) == 0
-}
-
 invalid_denials contains "request.overrides must be an object" if {
 	not is_object(requested)
+}
+
+limit_denials contains "you are in no group this hub's spawn policy knows, and it has no default entry" if {
+	count(allowances) == 0
 }
 
 # One message for every unknown key, of bounded length whatever was sent.
