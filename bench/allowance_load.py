@@ -37,7 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from jhpolicy.local_opa import LocalOPA  # noqa: E402
 from tests.e2e.hub import Hub  # noqa: E402
-from tests.fixture_policies import POLICIES  # noqa: E402
+from tests.helpers.policies import assemble_policies  # noqa: E402
+
+POLICIES = assemble_policies()
 
 TARGET = 1.5
 USERS = [f"u{i:03d}" for i in range(100)]

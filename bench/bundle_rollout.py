@@ -26,9 +26,10 @@ sys.path.insert(0, str(ROOT))
 from jhpolicy import bundle  # noqa: E402
 from jhpolicy.configmap import policy_files  # noqa: E402
 from jhpolicy.opa_binary import ensure_opa  # noqa: E402
-from tests.bundle_server import BundleServer  # noqa: E402
-from tests.test_bundles import KEYID, Hub  # noqa: E402
-from tests.test_helm import INPUT  # noqa: E402  (students ask for 8 CPUs)
+from tests.helpers.bundle_server import BundleServer  # noqa: E402
+from tests.helpers.bundles import KEYID, Hub  # noqa: E402
+from tests.helpers.helm import INPUT  # noqa: E402  (students ask for 8 CPUs)
+
 
 def keypair(folder: Path) -> tuple[Path, str]:
     from cryptography.hazmat.primitives import serialization

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from jhpolicy.local_opa import LocalOPA  # noqa: E402
 from tests.e2e.hub import Hub  # noqa: E402
-from tests.faults import FaultServer  # noqa: E402
+from tests.helpers.faults import FaultServer  # noqa: E402
 
 TARGET = 1.10
 SPAWNERS = {

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bench.decision_overhead import BODY, percentile  # noqa: E402
 from jhpolicy.local_opa import LocalOPA  # noqa: E402
 from jhpolicy.offline import OfflineUser, make_spawner  # noqa: E402
-from tests.faults import FaultServer  # noqa: E402
+from tests.helpers.faults import FaultServer  # noqa: E402
 
 TARGET = 1.05
 

@@ -10,19 +10,11 @@ the session fixtures `cluster` and `pod_ips` (tests/kube).
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
-
 import pytest
-from tornado import web
-from traitlets.config import Config
 
-from jhpolicy.offline import OfflineRequester, OfflineUser, apply_group_overrides, make_spawner, pod_summary, pod_to_create
-
-from .fixture_policies import POLICIES, ROOT  # the shipped .rego with the tests' own data
-from .opa_server import opa_server
-
-TEST_POLICIES = ROOT / "tests" / "policies"
+from .helpers.opa_server import opa_server
+from .helpers.policies import POLICIES, TEST_POLICIES, assemble_policies
+from .helpers.spawns import run_spawn
 
 # KubeSpawner's own suite, vendored: tests/test_kubespawner_suite.py runs it
 # in its own venv and process, never as part of this one.
@@ -58,6 +50,8 @@ def tier_of(item) -> str:
 
 
 def pytest_configure(config):
+    # The shipped .rego with the tests' own data (tests/helpers/policies.py).
+    assemble_policies()
     for tier in TIERS:
         config.addinivalue_line("markers", f"{tier}: a test of the {tier} tier (tests/conftest.py, tier_of)")
 
@@ -72,71 +66,6 @@ def opa():
     """OPA with the shipped policies and the tests' data, plus the contract-breaking test policies."""
     with opa_server([POLICIES, TEST_POLICIES], ["--set=decision_logs.console=true"]) as server:
         yield server
-
-
-@dataclass
-class SpawnResult:
-    error: web.HTTPError | None
-    spawner: object
-    before: dict
-    after: dict
-    pod: dict | None
-    manifest: object = None  # the V1Pod KubeSpawner built
-
-    @property
-    def status(self) -> int:
-        return self.error.status_code if self.error else 200
-
-    @property
-    def message(self) -> str:
-        from jhpolicy.errors import message_of
-
-        return message_of(self.error) if self.error else ""
-
-    def changed(self) -> dict:
-        """Config traits whose value differs after the request, as (before, after)."""
-        return {k: (self.before[k], self.after[k]) for k in self.before if self.before[k] != self.after[k]}
-
-
-def _trait_values(spawner) -> dict:
-    from jhpolicy.spawner import _copy_containers
-
-    return {name: _copy_containers(getattr(spawner, name)) for name in spawner.trait_names(config=True)}
-
-
-# One loop for all offline spawns: KubeSpawner caches its (never used)
-# Kubernetes client per loop, and building one costs ~50 ms of SSL setup.
-_LOOP = asyncio.new_event_loop()
-
-
-def run_spawn(
-    opa_url: str,
-    body: dict,
-    *,
-    groups=(),
-    user="alice",
-    server="",
-    requester: OfflineRequester | None = None,
-    config: Config | None = None,
-) -> SpawnResult:
-    """group_overrides, load_user_options, then get_pod_manifest, as a hub does."""
-
-    async def go():
-        c = Config(config) if config else Config()
-        c.PolicyKubeSpawner.opa_url = opa_url
-        who = user if isinstance(user, OfflineUser) else OfflineUser(name=user, groups=list(groups))
-        spawner = make_spawner(c, who, body, server, requester)
-        await apply_group_overrides(spawner)
-        before = _trait_values(spawner)
-        error = pod = manifest = None
-        try:
-            manifest = await pod_to_create(spawner)
-            pod = pod_summary(manifest)
-        except web.HTTPError as e:
-            error = e
-        return SpawnResult(error, spawner, before, _trait_values(spawner), pod, manifest)
-
-    return _LOOP.run_until_complete(go())
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 stream, and a spawner that JupyterHub reuses for the next start.
 
 Real OPA and real PolicyKubeSpawner objects; Kubernetes is the one missing
-part (see conftest.py), and the one test that reaches the API call stops at
+part (see tests/helpers/spawns.py), and the one test that reaches the API call stops at
 the check made just before it.
 """
 
@@ -19,7 +19,7 @@ from jhpolicy import spawner as spawner_module
 from jhpolicy.errors import UNAVAILABLE_MESSAGE
 from jhpolicy.local_opa import free_port
 
-from .conftest import _LOOP, run_spawn
+from .helpers.spawns import LOOP, run_spawn
 
 SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
 
@@ -219,7 +219,7 @@ def test_a_reused_spawner_keeps_nothing_of_its_last_decision(opa):
     assert spawner.policy_messages and spawner.policy_applied and spawner.policy_pod and spawner.policy_input
     spawner.user_options = {"cpu_limit": "lots"}
     with pytest.raises(Exception) as caught:
-        _LOOP.run_until_complete(spawner.load_user_options())
+        LOOP.run_until_complete(spawner.load_user_options())
     assert caught.value.status_code == 400
     assert spawner.policy_messages == [] and spawner.policy_applied == {}
     assert spawner.policy_pod is None and spawner.policy_input is None and spawner.policy_decision is None
@@ -321,7 +321,7 @@ def render(opa_url, config):
         except web.HTTPError as e:
             return e
 
-    return _LOOP.run_until_complete(go())
+    return LOOP.run_until_complete(go())
 
 
 def test_form_with_no_profile_for_the_user_says_so(opa):
@@ -358,7 +358,7 @@ def test_progress_stream_starts_with_the_policy_messages(opa):
     async def events():
         return [e async for e in r.spawner.progress()]
 
-    assert _LOOP.run_until_complete(events()) == [
+    assert LOOP.run_until_complete(events()) == [
         {"progress": 1, "message": f"Spawn policy: {m}"} for m in r.spawner.policy_messages
     ]
     assert r.spawner.policy_messages
@@ -368,12 +368,12 @@ def test_create_pod_request_checks_the_pod_first(opa, caplog):
     r = run_spawn(opa.url, {"cpu_limit": 1}, groups=["students"])
     r.manifest.spec.containers[0].resources.limits["cpu"] = "64"
     with caplog.at_level(logging.ERROR), pytest.raises(Exception) as caught:
-        _LOOP.run_until_complete(r.spawner._make_create_pod_request(r.manifest, 1))
+        LOOP.run_until_complete(r.spawner._make_create_pod_request(r.manifest, 1))
     assert caught.value.status_code == 503
     assert any("refusing pod for alice" in m for m in jhpolicy_lines(caplog, logging.ERROR))
     r.spawner.policy_pod = None
     with caplog.at_level(logging.ERROR), pytest.raises(Exception) as caught:
-        _LOOP.run_until_complete(r.spawner._make_create_pod_request(r.manifest, 1))
+        LOOP.run_until_complete(r.spawner._make_create_pod_request(r.manifest, 1))
     assert caught.value.status_code == 503
     assert jhpolicy_lines(caplog, logging.ERROR)[-1] == (
         "jhpolicy: refusing pod for alice: no policy decision was made for it"
@@ -445,7 +445,7 @@ def test_a_decided_pod_goes_on_to_the_api_server(opa, caplog):
 
     r = run_spawn(opa.url, {"cpu_limit": 1}, groups=["students"])
     with caplog.at_level(logging.INFO), pytest.raises(aiohttp.ClientError):
-        _LOOP.run_until_complete(r.spawner._make_create_pod_request(r.manifest, 7))
+        LOOP.run_until_complete(r.spawner._make_create_pod_request(r.manifest, 7))
     assert f"Attempting to create pod {r.manifest.metadata.name}, with timeout 7" in caplog.messages
 
 

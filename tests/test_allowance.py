@@ -17,8 +17,8 @@ from traitlets.config import Config
 from jhpolicy import allowance
 from jhpolicy.offline import OfflineUser, make_spawner
 
-from .e2e.hub import Hub
 from .e2e.browser import ARTIFACTS, log_in
+from .e2e.hub import Hub
 
 _LOOP = asyncio.new_event_loop()
 

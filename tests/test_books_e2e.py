@@ -12,10 +12,9 @@ import pytest
 
 from jhpolicy.local_opa import LocalOPA
 
-from .conftest import POLICIES
 from .e2e.hub import Hub
-from .quota_data import policies_with_quotas
-from .test_quotas_e2e import GPU, GPU_HELP, GROUP_FULL, USER_FULL, running, usage
+from .helpers.hub_quotas import GPU, GPU_HELP, GROUP_FULL, USER_FULL, running, usage
+from .helpers.policies import POLICIES, policies_with_quotas
 
 
 @pytest.fixture(scope="module")

@@ -19,35 +19,18 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from jhpolicy import bundle
-from jhpolicy.local_opa import free_port, stop_process
 
-from .bundle_server import BundleServer
-from .conftest import run_spawn
-from .test_helm import merged_values, sidecar, sidecar_command
+from .helpers.bundle_server import BundleServer
+from .helpers.bundles import BODY, KEYID, Hub, wait_for
+from .helpers.spawns import run_spawn
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYID = "jhpolicy-test"
-BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8}}
-DEADLINE = 120  # seconds: far above any poll interval here; only a broken rollout gets near it
-
-
-def wait_for(condition, what: str, timeout: float = DEADLINE):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +59,8 @@ def keys(tmp_path_factory):
 def bundles(tmp_path_factory, keys):
     """Revisions r1 (the shipped policy: students up to 2 CPUs) and r2 (up to 3),
     a bundle signed with another key, and one not signed at all."""
-    from jhpolicy.opa_binary import ensure_opa
-
     from jhpolicy.configmap import policy_files
+    from jhpolicy.opa_binary import ensure_opa
 
     opa = str(Path(ensure_opa()).resolve())
     folder = tmp_path_factory.mktemp("bundles")
@@ -99,69 +81,6 @@ def bundles(tmp_path_factory, keys):
                    cwd=r2_policies, check=True, capture_output=True)
     made["unsigned"] = unsigned
     return made
-
-
-class Hub:
-    """One hub's OPA sidecar, run with the Helm variant's own arguments
-    (helm-values/jhpolicy-bundles.yaml) and a configuration made by the same
-    code as `jhpolicy opa-config`."""
-
-    def __init__(self, name: str, server: BundleServer, public_key: str, workdir: Path, min_delay=1, max_delay=2):
-        self.name = name
-        self.resource = f"{bundle.RESOURCE}?hub={name}"  # tells the two hubs apart in nginx's log
-        config = bundle.sidecar_config(
-            server.url, keyid=KEYID, public_key=public_key, hub=name, resource=self.resource,
-            persistence_directory=str(workdir / f"{name}-persisted"), min_delay=min_delay, max_delay=max_delay,
-        )
-        config_dir = workdir / f"{name}-config"
-        config_dir.mkdir()
-        (config_dir / "opa-config.yaml").write_text(yaml.safe_dump(config))
-        decision_port, diag_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{decision_port}"
-        self.diag = f"http://127.0.0.1:{diag_port}"
-        self.command = sidecar_command(sidecar(merged_values("bundles")), {"/config": config_dir}, decision_port, diag_port)
-        self.log = workdir / f"{name}-opa.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "Hub":
-        self.process = subprocess.Popen(self.command, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        wait_for(lambda: self.answers("/health") or self.process.poll() is not None, f"{self.name}'s OPA to start")
-        assert self.process.poll() is None, self.log_text()
-        return self
-
-    def stop(self) -> None:
-        if self.process:
-            stop_process(self.process)
-            self.process = None
-
-    def answers(self, path: str) -> bool:
-        try:
-            return httpx.get(self.diag + path, trust_env=False, timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def bundle_active(self) -> bool:
-        """What the Helm variant's readiness probe asks."""
-        return self.answers("/health?bundles=true")
-
-    def cpu_limit(self) -> float | None:
-        """What this hub's policy makes of the students' 8-CPU request, asked of OPA directly."""
-        r = run_spawn(self.url, BODY, groups=["students"])
-        return r.pod["limits"]["cpu"] if r.status == 200 else None
-
-    def decision_log(self) -> list[dict]:
-        entries = []
-        for line in self.log_text().splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("msg") == "Decision Log":
-                entries.append(entry)
-        return entries
 
 
 @pytest.fixture
@@ -206,7 +125,7 @@ def test_a_new_revision_reaches_every_hub_without_a_restart(fleet, bundles, capl
     assert latest["bundles"] == {"jhpolicy": {"revision": "r2"}}
 
     # "Why was this spawn decided so?" from the log line alone: replayed against r1's files.
-    from .test_cli import jhpolicy
+    from .helpers.cli import jhpolicy
 
     replay = jhpolicy("check", "--replay", str(hubs[0].log), "--decision-id", ids[0])
     assert replay.returncode == 0, replay.stderr

@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from .fixture_policies import POLICIES, ROOT
-from .test_cli import FORUM_BODY, decision_log_of_one_spawn, jhpolicy
+from .helpers.cli import FORUM_BODY, decision_log_of_one_spawn, jhpolicy
+from .helpers.policies import POLICIES, ROOT
 
 SUITE = f"""\
 policies: {POLICIES}

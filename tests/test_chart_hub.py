@@ -18,25 +18,17 @@ import pytest
 
 from jhpolicy.values import stack_files
 
-from .e2e.chart_hub import ChartHub, build_wheel, hub_image_python
-from .fixture_policies import POLICIES, ROOT
-from .test_quotas_e2e import GPU, gpus, running, usage
-
-FORUM_BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8}}
-USER_CONFIG = """\
-singleuser:
-  image: {name: quay.io/jupyterhub/k8s-singleuser-sample, tag: "4.4.0"}
-  memory: {limit: 2G, guarantee: 1G}
-  cpu: {limit: 1}
-  # The test API server admits no privileged container (the chart's iptables init container is one),
-  # and has no storage provisioner to bind a home volume's claim.
-  cloudMetadata: {blockWithIptables: false}
-  storage: {type: none}
-scheduling:
-  userScheduler: {enabled: false}  # the chart's own scheduler Deployment does not run here: the cluster's schedules
-# The chart's culler, culling every second (its default: 600) so that lifetimes of seconds are tested.
-cull: {every: 1}
-"""
+from .e2e.chart_hub import (
+    FORUM_BODY,
+    USER_CONFIG,
+    ChartHub,
+    build_wheel,
+    culler_line,
+    hub_image_python,
+    ready,
+)
+from .helpers.hub_quotas import GPU, gpus, running, usage
+from .helpers.policies import POLICIES, ROOT
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +53,6 @@ def hub(cluster, pod_ips, tmp_path_factory):
     for user, server in running(hub):
         hub.stop_server(user, server)
     hub.stop()
-
-
-def ready(hub, user: str, server: str) -> None:
-    hub.wait_for(lambda: (hub.server_state(user, server) or {}).get("ready"), f"{user}:{server} to be ready", timeout=120)
 
 
 def test_jhpolicy_runs_from_the_installed_wheel_in_the_hub_images_python(hub):
@@ -162,12 +150,6 @@ def test_a_policy_change_through_the_configmap_files_applies_without_a_restart(h
 
     hub.wait_for(lambda: cpu_after_spawn() == "3", "OPA to reload the ConfigMap files", timeout=90)
     hub.change_policy(lambda files: None)  # back to the tests' data
-
-
-def culler_line(hub) -> str:
-    """The culler service's start line (jhpolicy.culler): which culler, from where."""
-    hub.wait_for(lambda: "culling with jhpolicy's arbiter" in hub.log_text(), "the chart's culler service to start")
-    return next(line for line in hub.log_text().splitlines() if "culling with jhpolicy's arbiter" in line)
 
 
 def test_the_charts_culler_runs_with_the_arbiter_and_reads_the_saved_lifetime(hub):

@@ -20,10 +20,17 @@ import yaml
 
 from jhpolicy.values import stack_files
 
-from .e2e.chart_hub import ChartHub, build_wheel, hub_image_python
-from .fixture_policies import POLICIES, ROOT
-from .test_chart_hub import FORUM_BODY, USER_CONFIG, culler_line, ready
-from .test_quotas_e2e import running
+from .e2e.chart_hub import (
+    FORUM_BODY,
+    USER_CONFIG,
+    ChartHub,
+    build_wheel,
+    culler_line,
+    hub_image_python,
+    ready,
+)
+from .helpers.hub_quotas import running
+from .helpers.policies import POLICIES, ROOT
 
 # What the no-image-build values file tells admins to download.
 DEPENDENCIES = ["httpx==0.28.1", "httpcore==1.0.9", "h11==0.16.0", "anyio==4.16.0", "jupyterhub-idle-culler==2.0.0"]

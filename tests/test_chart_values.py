@@ -14,9 +14,9 @@ import yaml
 
 from jhpolicy.chart_config import CHART, hub_values, load
 
-from .fixture_policies import POLICIES, ROOT
+from .helpers.cli import jhpolicy
+from .helpers.policies import POLICIES, ROOT
 from .kube.cluster import BIN
-from .test_cli import jhpolicy
 
 CONFIG = """\
 singleuser:

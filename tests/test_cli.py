@@ -1,8 +1,6 @@
 """`jhpolicy check` as a user runs it: a subprocess that starts its own OPA."""
 
 import json
-import subprocess
-import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -10,19 +8,10 @@ import pytest
 
 from jhpolicy.configmap import policy_files
 
-from .fixture_policies import POLICIES
+from .helpers.cli import FORUM_BODY, decision_log_of_one_spawn, jhpolicy
+from .helpers.policies import POLICIES
+
 POLICY_FILES = [POLICIES / name for name in policy_files(POLICIES)]
-FORUM_BODY = '{"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8}}'
-
-
-def jhpolicy(*args, **kwargs):
-    """The command as a user runs it; on the tests' policy folder (the shipped
-    .rego, the tests' data) unless the test names another or an OPA."""
-    if args[0] in ("check", "lint") and not {"--policies", "--opa-url"} & set(args):
-        args = (*args, "--policies", str(POLICIES))
-    return subprocess.run(
-        [sys.executable, "-m", "jhpolicy.cli", *args], capture_output=True, text=True, timeout=120, **kwargs
-    )
 
 
 def test_check_allowed_starts_and_stops_its_own_opa():
@@ -102,20 +91,6 @@ def test_check_explain_lists_the_rules_that_decided():
     # Trimmed to the policy's own rules: no tables, no tests, no built-ins.
     assert all(s.split(":")[0] in {p.name for p in POLICY_FILES} for s in steps)
     assert not any("handled_keys := {" in s for s in steps)
-
-
-def decision_log_of_one_spawn(tmp_path, policies: Path) -> tuple[Path, str]:
-    """Run one spawn against an OPA with console decision logs; return the log file and the decision id."""
-    from jhpolicy.local_opa import LocalOPA
-
-    with LocalOPA([policies], ["--set=decision_logs.console=true"]) as opa:
-        result = jhpolicy("check", "--user", "alice", "--group", "students", "--body", FORUM_BODY,
-                          "--opa-url", opa.url, "--json")
-        assert result.returncode == 0, result.stderr
-        log = tmp_path / "decisions.log"
-        log.write_text(opa.log_text())
-    (entry,) = [json.loads(line) for line in log.read_text().splitlines() if '"decision_id"' in line]
-    return log, entry["decision_id"]
 
 
 def test_replay_of_a_logged_decision(tmp_path):

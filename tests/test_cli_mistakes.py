@@ -11,8 +11,8 @@ import pytest
 
 from jhpolicy.opa_binary import OPA_VERSION, default_tools_dir, is_checkout
 
-from .fixture_policies import POLICIES, ROOT
-from .test_cli import jhpolicy
+from .helpers.cli import jhpolicy
+from .helpers.policies import POLICIES, ROOT
 
 
 def one_line_error(result, command: str = "check") -> str:

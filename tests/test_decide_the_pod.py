@@ -5,7 +5,7 @@ them: admin config, JupyterHub's group_overrides, the profile, a profile
 option's choice or unlisted choice, the request. Each test here checks the
 built pod manifest (KubeSpawner's own get_pod_manifest), not the request.
 Real OPA with the shipped policy and data; Kubernetes is the one missing
-part (see conftest.py).
+part (see tests/helpers/spawns.py).
 """
 
 from __future__ import annotations
@@ -18,30 +18,12 @@ from traitlets.config import Config
 
 from jhpolicy.errors import UNAVAILABLE_MESSAGE
 
-from .conftest import run_spawn
+from .helpers.profiles import POD_TEST_PROFILES as PROFILES
+from .helpers.profiles import SAMPLE
+from .helpers.spawns import run_spawn
 
 GIB = 1024**3
-SAMPLE = "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"
 EVIL = "evil.example/miner:latest"
-
-PROFILES = [
-    {
-        "display_name": "Small",
-        "slug": "small",
-        "default": True,
-        "kubespawner_override": {"cpu_limit": 0.5},
-        "profile_options": {
-            "image": {
-                "display_name": "Image",
-                "choices": {"sample": {"display_name": "Sample", "kubespawner_override": {"image": SAMPLE}}},
-                # The usual z2jh "Other..." field, with no validation_regex.
-                "unlisted_choice": {"enabled": True, "kubespawner_override": {"image": "{value}"}},
-            }
-        },
-    },
-    {"display_name": "Huge", "slug": "huge", "kubespawner_override": {"cpu_limit": 16, "mem_limit": "64G"}},
-    {"display_name": "Half a GPU", "slug": "half-gpu", "kubespawner_override": {"extra_resource_limits": {"nvidia.com/gpu": "0.5"}}},
-]
 
 
 def config(**traits) -> Config:

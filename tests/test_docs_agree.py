@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from .fixture_policies import ROOT
+from .helpers.policies import ROOT
 
 
 def excerpt_of(shown, actual, path="data") -> list[str]:

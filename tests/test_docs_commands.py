@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from .fixture_policies import ROOT
+from .helpers.policies import ROOT
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 

@@ -19,9 +19,9 @@ import pytest
 from jhpolicy.local_opa import LocalOPA
 from jhpolicy.quantities import kubernetes_quantity
 
-from .conftest import POLICIES, TEST_POLICIES
 from .e2e.browser import ARTIFACTS, log_in
 from .e2e.hub import Hub
+from .helpers.policies import POLICIES, TEST_POLICIES
 
 GIB = 1024**3
 SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"

@@ -2,7 +2,7 @@
 Kubernetes (tests/kube/cluster.py), the bursts with the recorder standing in
 for Kubernetes (see direct_hub for why).
 
-- every answer fault of tests/faults.py: 503 inside slow_spawn_timeout, no
+- every answer fault of tests/helpers/faults.py: 503 inside slow_spawn_timeout, no
   pod, the hub keeps answering, the next request works without a restart;
 - OPA not started when the hub starts, then started;
 - bursts of concurrent spawn requests with OPA healthy, killed in the middle
@@ -23,9 +23,9 @@ import pytest
 from jhpolicy.local_opa import LocalOPA, free_port
 from jhpolicy.quantities import kubernetes_quantity
 
-from .conftest import POLICIES
 from .e2e.hub import Hub
-from .faults import ANSWERS, FaultServer
+from .helpers.faults import ANSWERS, FaultServer
+from .helpers.policies import POLICIES
 
 SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
 BODY = {"image": SAMPLE, "cpu_limit": 8}

@@ -18,8 +18,8 @@ import pytest
 
 from jhpolicy.local_opa import LocalOPA
 
-from .conftest import POLICIES
 from .e2e.hub import Hub
+from .helpers.policies import POLICIES
 
 FORBIDDEN_IMAGE = {"kubespawner_override": {"image": "docker.io/library/evil:latest"}}
 MALFORMED = {"cpu_limit": "lots"}

@@ -1,6 +1,6 @@
 """The fault matrix: every way OPA can fail, in both failure modes.
 
-Real OPA behind a small fault-injecting server (tests/faults.py). For each
+Real OPA behind a small fault-injecting server (tests/helpers/faults.py). For each
 fault: a clear 503 (mode "deny") or the admin's defaults (mode "defaults"),
 inside slow_spawn_timeout, no spawner attribute changed, and the next request
 after the fault clears succeeds. The same matrix then runs through a real
@@ -17,8 +17,8 @@ from traitlets.config import Config
 
 from jhpolicy.errors import UNAVAILABLE_MESSAGE
 
-from .conftest import run_spawn
-from .faults import FAULTS, FaultServer
+from .helpers.faults import FAULTS, FaultServer
+from .helpers.spawns import run_spawn
 
 SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
 BODY = {"image": SAMPLE, "cpu_limit": 8}

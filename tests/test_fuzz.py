@@ -28,9 +28,9 @@ from jhpolicy.pod import decided
 from jhpolicy.quantities import kubernetes_quantity
 from jhpolicy.spawner import DEFAULT_ALLOWED_KEYS
 
-from .conftest import POLICIES, run_spawn
-from .test_decide_the_pod import PROFILES as POD_TEST_PROFILES
-from .test_spawner import PROFILES as SPAWNER_TEST_PROFILES
+from .helpers.policies import POLICIES
+from .helpers.profiles import POD_TEST_PROFILES, SPAWNER_TEST_PROFILES
+from .helpers.spawns import run_spawn
 
 EXAMPLES = int(os.environ.get("JHPOLICY_FUZZ_EXAMPLES", "3000"))
 

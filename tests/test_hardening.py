@@ -11,8 +11,9 @@ from traitlets.config import Config
 from jhpolicy.errors import UNAVAILABLE_MESSAGE
 from jhpolicy.offline import OfflineUser
 
-from .conftest import POLICIES, ROOT, run_spawn
-from .opa_server import opa_server
+from .helpers.opa_server import opa_server
+from .helpers.policies import POLICIES, ROOT
+from .helpers.spawns import run_spawn
 
 AUTHZ = ROOT / "helm-values" / "opa-authz"
 SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"

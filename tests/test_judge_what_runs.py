@@ -25,12 +25,20 @@ from tornado import web
 from traitlets.config import Config
 
 from jhpolicy import allowance, decision, dry_run, lint
-from jhpolicy.offline import OfflineHub, OfflineUser, apply_group_overrides, make_spawner, pod_to_create
+from jhpolicy.offline import (
+    OfflineHub,
+    OfflineUser,
+    apply_group_overrides,
+    make_spawner,
+    pod_to_create,
+)
 from jhpolicy.spawn_page import HOOK_NOTE
 
-from .conftest import ROOT
-from .test_offers import _LOOP, page  # the spawn page's form (or its error), on the loop its spawners use
-
+from .helpers.policies import ROOT
+from .helpers.spawns import (  # the spawn page's form (or its error), on the loop its spawners use
+    LOOP,
+    page,
+)
 
 SAMPLE = "quay.io/jupyterhub/k8s-singleuser-sample:4.0.0"
 NOT_FOR_STUDENTS = "nvcr.io/nvidia/pytorch:24.01-py3"  # gpu-users' images only
@@ -71,11 +79,11 @@ def spawner_for(opa_url, c: Config, groups, user_options=None, usage=None):
             hub._jhpolicy_ledger = dry_run.FixedUsage(usage)
         return make_spawner(c2, OfflineUser(name="sam", groups=list(groups)), user_options or {}, hub=hub)
 
-    return _LOOP.run_until_complete(made())
+    return LOOP.run_until_complete(made())
 
 
 def view(spawner) -> dict:
-    return _LOOP.run_until_complete(spawner.allowance_view())
+    return LOOP.run_until_complete(spawner.allowance_view())
 
 
 def spawn(spawner):
@@ -89,11 +97,11 @@ def spawn(spawner):
         except web.HTTPError as e:
             return e
 
-    return _LOOP.run_until_complete(go())
+    return LOOP.run_until_complete(go())
 
 
 def check(opa_url, c: Config, groups, body, usage=None) -> dict:
-    return _LOOP.run_until_complete(dry_run.run(c, dry_run.Who(user="sam", groups=list(groups)), body, opa_url, usage))
+    return LOOP.run_until_complete(dry_run.run(c, dry_run.Who(user="sam", groups=list(groups)), body, opa_url, usage))
 
 
 def checked_radio(html: str) -> str | None:

@@ -22,8 +22,8 @@ import yaml
 from jhpolicy.local_opa import LocalOPA
 from jhpolicy.values import STACKS
 
-from .conftest import POLICIES, ROOT
 from .e2e.hub import Hub
+from .helpers.policies import POLICIES, ROOT
 from .kube.cluster import BIN, ApiError
 
 NAMESPACE = "jhub-e2e"

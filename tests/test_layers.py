@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import configparser
 
-from .fixture_policies import ROOT
+from .helpers.policies import ROOT
 
 
 def test_every_module_is_in_a_layer():
@@ -19,3 +19,17 @@ def test_every_module_is_in_a_layer():
     assert sorted(modules - set(named)) == []
     assert sorted(set(named) - modules) == []  # and no layer names a module that is gone
     assert len(named) == len(set(named))
+
+
+def test_no_test_module_imports_another_or_conftest():
+    """Shared code lives in tests/helpers, tests/e2e and tests/kube."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                name = node.module.split(".")[-1] if node.level else node.module.removeprefix("tests.")
+                if name.startswith("test_") or name == "conftest":
+                    offenders.append(f"{path.name}:{node.lineno} imports {name}")
+    assert offenders == []

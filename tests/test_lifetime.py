@@ -15,8 +15,8 @@ from jhpolicy import allowance, culler, decision, lifetime, panel
 from jhpolicy.lifetime import Lifetime, Limit, arbiter
 from jhpolicy.local_opa import LocalOPA
 
-from .conftest import run_spawn
-from .quota_data import policies_with
+from .helpers.policies import policies_with
+from .helpers.spawns import run_spawn
 
 GPU_RULE = {"idle": {"seconds": 3600, "from": "servers holding nvidia.com/gpu"},
             "max_age": {"seconds": 28800, "from": "servers holding nvidia.com/gpu"}}

@@ -21,7 +21,7 @@ import pytest
 from jhpolicy.local_opa import LocalOPA
 
 from .e2e.hub import Hub
-from .quota_data import policies_with
+from .helpers.policies import policies_with
 
 GLOBAL_TIMEOUT = 5
 

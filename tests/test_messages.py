@@ -7,7 +7,6 @@ to any of them is a deliberate one (and a mutant that garbles one is caught).
 
 from __future__ import annotations
 
-
 import pytest
 from tornado import web
 

@@ -10,7 +10,6 @@ hub and the local API server, is in tests/test_allowance.py.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 
 import pytest
@@ -21,8 +20,7 @@ from jhpolicy.offers import Candidate, Unavailable
 from jhpolicy.offline import OfflineUser, make_spawner
 
 from .e2e.profiles import MATLAB, PROFILE_LIST, PYTORCH
-
-_LOOP = asyncio.new_event_loop()
+from .helpers.spawns import LOOP, page
 
 # The end-to-end hub's profiles, PyTorch the GPU image's default choice.
 PROFILES = copy.deepcopy(PROFILE_LIST)
@@ -96,7 +94,7 @@ def test_a_refusal_without_words_still_says_something():
 
 def spawner_for(opa_url, groups, **config):
     """A spawner made on the tests' event loop (KubeSpawner's client needs one)."""
-    return _LOOP.run_until_complete(_made(opa_url, groups, config))
+    return LOOP.run_until_complete(_made(opa_url, groups, config))
 
 
 async def _made(opa_url, groups, config):
@@ -108,19 +106,6 @@ async def _made(opa_url, groups, config):
     for key, value in config.items():
         setattr(c.PolicyKubeSpawner, key, value)
     return make_spawner(c, OfflineUser(name="alice", groups=list(groups)), {})
-
-
-def page(spawner):
-    """The spawn page's form, or the HTTPError the hub would answer with."""
-    from tornado import web
-
-    async def go():
-        try:
-            return await spawner.get_options_form()
-        except web.HTTPError as e:
-            return e
-
-    return _LOOP.run_until_complete(go())
 
 
 def test_a_gpu_user_is_offered_the_gpu_profile_without_the_image_they_may_not_run(opa):
@@ -138,7 +123,7 @@ def test_a_gpu_user_is_offered_the_gpu_profile_without_the_image_they_may_not_ru
 
 
 def test_the_same_is_in_the_allowance_view(opa):
-    view = _LOOP.run_until_complete(spawner_for(opa.url, ["gpu-users"]).allowance_view())
+    view = LOOP.run_until_complete(spawner_for(opa.url, ["gpu-users"]).allowance_view())
     assert view["available"] is True and "candidates" not in view
     assert view["unavailable"] == [{
         "profile": "gpu", "option": "image", "choice": "matlab", "name": "GPU, Image: MATLAB",
@@ -159,7 +144,7 @@ def test_a_student_sees_the_gpu_profile_disabled_with_why(opa):
 def test_a_profile_kubernetes_would_refuse_is_not_offered_and_says_why(opa):
     broken = copy.deepcopy(PROFILES)
     broken[1]["kubespawner_override"]["extra_resource_guarantees"] = {"example.com/fpga": 1}  # and no limit
-    view = _LOOP.run_until_complete(spawner_for(opa.url, ["students"], profile_list=broken).allowance_view())
+    view = LOOP.run_until_complete(spawner_for(opa.url, ["students"], profile_list=broken).allowance_view())
     assert view["unavailable"][0]["profile"] == "medium"
     assert view["unavailable"][0]["reason"] == (
         "the pod would be refused by Kubernetes: "
@@ -179,7 +164,7 @@ def test_judgements_that_do_not_match_the_candidates_give_no_view(opa, caplog):
 
 @pytest.mark.parametrize("choice, status", [("pytorch", 200), ("matlab", 403)])
 def test_submitting_a_choice_the_page_took_out_is_still_decided(opa, choice, status):
-    from .test_admin_view import run_spawn
+    from .helpers.spawns import run_spawn
 
     c = Config()
     c.PolicyKubeSpawner.profile_list = PROFILES
@@ -194,7 +179,7 @@ def test_a_profile_with_only_a_free_text_option_is_offered_unjudged(opa):
     free = [{"display_name": "Own image", "slug": "small", "profile_options": {"image": {
         "display_name": "Image", "unlisted_choice": {"enabled": True, "display_name": "Image", "kubespawner_override": {"image": "{value}"}},
     }}}]
-    view = _LOOP.run_until_complete(spawner_for(opa.url, ["students"], profile_list=free).allowance_view())
+    view = LOOP.run_until_complete(spawner_for(opa.url, ["students"], profile_list=free).allowance_view())
     assert view["available"] is True and view["unavailable"] == []
 
 
@@ -219,12 +204,11 @@ def test_a_view_without_judgements_falls_back_to_the_profile_list(opa):
     assert 'value="matlab"' in all_offered  # nothing judged: offered, decided on submit
 
 
-
 def test_an_unreachable_opa_gives_no_view_and_no_page():
     from jhpolicy.local_opa import free_port
 
     down = f"http://127.0.0.1:{free_port()}"
-    view = _LOOP.run_until_complete(spawner_for(down, ["gpu-users"], opa_timeout=1.0).allowance_view())
+    view = LOOP.run_until_complete(spawner_for(down, ["gpu-users"], opa_timeout=1.0).allowance_view())
     assert view == allowance.NOT_AVAILABLE
     error = page(spawner_for(down, ["gpu-users"], opa_timeout=1.0))
     assert error.status_code == 503

@@ -18,7 +18,7 @@ import yaml
 
 from jhpolicy.opa_binary import find_opa
 
-from .test_cli import jhpolicy
+from .helpers.cli import jhpolicy
 
 
 @pytest.fixture

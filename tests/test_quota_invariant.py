@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from jhpolicy.local_opa import LocalOPA
 from jhpolicy.offline import OfflineGroup
 
-from .quota_data import POLICIES
-from .test_quotas import Books, play
+from .helpers.books import Books, play
+from .helpers.policies import POLICIES
 
 GIB = 2**30
 ENTRIES = {

@@ -25,10 +25,11 @@ from traitlets.config import Config
 
 from jhpolicy import ledger
 from jhpolicy.local_opa import LocalOPA
-from jhpolicy.offline import OfflineGroup, OfflineHub, OfflineUser, make_spawner
+from jhpolicy.offline import OfflineGroup, OfflineUser, make_spawner
 
-from .conftest import _LOOP
-from .quota_data import policies_with_quotas
+from .helpers.books import Books, assert_books_add_up, expected_totals, play
+from .helpers.policies import policies_with_quotas
+from .helpers.spawns import LOOP
 
 QUOTAS = {
     "charge_order": ["gpu-users"],
@@ -48,74 +49,6 @@ def quota_opa(tmp_path_factory):
     server = LocalOPA([policies_with_quotas(tmp_path_factory.mktemp("quota-policies"), QUOTAS)]).start()
     yield server
     server.stop()
-
-
-def config(opa_url: str, **traits) -> Config:
-    c = Config()
-    c.PolicyKubeSpawner.opa_url = opa_url
-    for name, value in traits.items():
-        setattr(c.PolicyKubeSpawner, name, value)
-    return c
-
-
-class Books:
-    """Spawners of one hub: they share `hub` and so its ledger."""
-
-    def __init__(self, opa_url: str, **traits):
-        self.hub = OfflineHub()
-        self.config = config(opa_url, **traits)
-        self.spawners: dict[tuple[str, str], object] = {}
-
-    @property
-    def ledger(self) -> ledger.Ledger:
-        return ledger.for_hub(self.hub)
-
-    def spawner(self, user: str, server: str, groups=(), body=None):
-        # Built on the shared loop: KubeSpawner needs a running one.
-        async def build():
-            who = OfflineUser(name=user, groups=[g if isinstance(g, OfflineGroup) else OfflineGroup(g) for g in groups])
-            return make_spawner(self.config, who, body or {}, server, hub=self.hub)
-
-        spawner = self.spawners[(user, server)] = _LOOP.run_until_complete(build())
-        return spawner
-
-    async def start(self, spawner) -> int:
-        """load_user_options as KubeSpawner._start runs it; the HTTP status a caller would get."""
-        try:
-            await spawner.load_user_options()
-            return 200
-        except web.HTTPError as e:
-            return e.status_code
-
-    def run(self, *coroutines):
-        async def gather():
-            return await asyncio.gather(*coroutines)
-
-        return _LOOP.run_until_complete(gather())
-
-    def held(self, user: str, server: str):
-        return self.ledger.holdings.get((user, server))
-
-
-def expected_totals(holdings, keep) -> dict:
-    totals = ledger.Totals()
-    for h in holdings:
-        if keep(h):
-            totals.add(h.amounts, +1)
-    return totals.as_input()
-
-
-def assert_books_add_up(books: Books) -> None:
-    """Every total equals the sum over the booked servers; nothing is negative."""
-    book = books.ledger
-    holdings = list(book.holdings.values())
-    assert book.hub.as_input() == expected_totals(holdings, lambda h: True)
-    for user in {h.user for h in holdings} | set(book.users):
-        assert book.usage(user, [])["user"] == expected_totals(holdings, lambda h, u=user: h.user == u)
-    for group in {h.group for h in holdings if h.group} | set(book.groups):
-        assert book.usage("-", [group])["groups"][group] == expected_totals(holdings, lambda h, g=group: h.group == g)
-    for totals in [book.hub, *book.users.values(), *book.groups.values(), *book.user_groups.values()]:
-        assert all(v >= 0 for v in totals.amounts.values())
 
 
 # --- what the policy sees ---
@@ -374,14 +307,14 @@ def test_the_hub_name_defaults_to_the_release_and_must_be_a_label_value():
     async def name(config):
         return make_spawner(config, OfflineUser(name="ann"), {}).policy_hub_name
 
-    assert _LOOP.run_until_complete(name(Config())) == "jupyterhub"
+    assert LOOP.run_until_complete(name(Config())) == "jupyterhub"
     c = Config()
     c.KubeSpawner.common_labels = {"release": "jhub-physics"}  # as Zero to JupyterHub sets it
-    assert _LOOP.run_until_complete(name(c)) == "jhub-physics"
+    assert LOOP.run_until_complete(name(c)) == "jhub-physics"
     c = Config()
     c.PolicyKubeSpawner.policy_hub_name = "two words"
     with pytest.raises(TraitError, match="not a Kubernetes label value"):
-        _LOOP.run_until_complete(name(c))
+        LOOP.run_until_complete(name(c))
 
 
 def test_a_saved_amount_may_be_as_large_as_kubernetes_holds():
@@ -434,32 +367,6 @@ STEP = st.tuples(st.sampled_from(["start", "start", "stop", "fail"]), st.sampled
                  st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(range(len(BODIES))))
 
 
-def play(books: Books, batches, groups_of, bodies, check) -> None:
-    """Run `batches` of (action, user, server, body index) steps; `check()` after each batch."""
-    active: set[tuple[str, str]] = set()
-    for batch in batches:
-        starting, coroutines = [], []
-        for action, user, server, body in batch:
-            key = (user, server)
-            if action == "start" and key not in active and key not in starting:
-                spawner = books.spawner(user, server, groups_of(user), bodies[body])
-                starting.append(key)
-                coroutines.append(books.start(spawner))
-            elif action in ("stop", "fail") and key in active:
-                # A stop, or a spawn that failed after its decision: JupyterHub's User.stop clears the state.
-                books.spawners[key].clear_state()
-                active.discard(key)
-        # Starts of one batch run concurrently, interleaved by the event loop.
-        for key, status in zip(starting, books.run(*coroutines)):
-            # 403: a quota or an allowance said no; never a 500 or a 503.
-            assert status in (200, 403), (key, status)
-            if status == 200:
-                active.add(key)
-        assert set(books.ledger.holdings) == active
-        assert_books_add_up(books)
-        check()
-
-
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(STEP, min_size=1, max_size=8), min_size=1, max_size=5))
 def test_any_interleaving_keeps_the_books_exact_and_within_the_quotas(quota_opa, batches):
@@ -479,7 +386,7 @@ def assert_within_the_quotas(books: Books) -> None:
 
 
 def test_a_spawn_cancelled_while_its_decision_is_in_flight_books_nothing(quota_opa):
-    from .faults import FaultServer
+    from .helpers.faults import FaultServer
 
     faults = FaultServer(quota_opa.url, slow_seconds=2.0).start()
     try:
@@ -545,7 +452,7 @@ def test_a_quota_typed_into_the_admin_page_as_text_applies(quota_opa):
 def test_a_malformed_quota_property_refuses_the_groups_members_and_says_where(quota_opa, caplog, value, problem, failure_mode):
     books = Books(quota_opa.url, policy_failure_mode=failure_mode)
     spawner = books.spawner("cy", "", [OfflineGroup("students", {"jhpolicy_quota": value})])
-    error = _LOOP.run_until_complete(_error_of(spawner))
+    error = LOOP.run_until_complete(_error_of(spawner))
     assert error.status_code == 403
     assert error.jupyterhub_message.startswith(MISCONFIGURED + problem)
     assert spawner.policy_outcome == "misconfigured"

@@ -16,18 +16,22 @@ import pytest
 
 from jhpolicy.local_opa import LocalOPA
 
-from .conftest import POLICIES
-from .e2e.hub import Hub
-from .quota_data import policies_with_quotas
 from .e2e.browser import ARTIFACTS, log_in
+from .e2e.hub import Hub
+from .helpers.hub_quotas import (
+    GPU,
+    GPU_HELP,
+    GROUP_FULL,
+    HUB_FULL,
+    USER_FULL,
+    gpus,
+    running,
+    usage,
+)
+from .helpers.policies import POLICIES, policies_with_quotas
 
-GPU = {"extra_resource_limits": {"nvidia.com/gpu": 1}}
 GPU_USERS = [f"gpu{i}" for i in range(10)]
 STUDENTS = [f"stu{i}" for i in range(5)]
-GROUP_FULL = "quota reached: gpu-users holds 4 of 4 nvidia.com/gpu; try again when one of the group's servers stops"
-GPU_HELP = ". Ask for more GPU time: https://help.example.edu/gpu"  # gpu-users' help in tests/fixtures/data.json
-USER_FULL = "quota reached: you hold 2 of the 2 servers each user may hold; stop one of your servers to free some"
-HUB_FULL = "quota reached: the hub holds 7 of 7 servers; try again when servers stop"
 
 
 @pytest.fixture(scope="module")
@@ -69,20 +73,6 @@ def refusals(*messages: str, help: str = GPU_HELP) -> set[str]:
 
 def started(outcome) -> bool:
     return outcome["status"] in (201, 202)
-
-
-def running(hub) -> dict[tuple[str, str], dict]:
-    return {(p["user"], p["server"]): p["pod"] for p in hub.pods()}
-
-
-def gpus(pod) -> int:
-    return int(pod["spec"]["containers"][0]["resources"].get("limits", {}).get("nvidia.com/gpu", 0))
-
-
-def usage(hub, group: str, resource: str, gauge: str = "jhpolicy_usage") -> float:
-    text = hub.client.get("/hub/metrics").text
-    match = re.search(rf'^{gauge}{{group="{re.escape(group)}",resource="{re.escape(resource)}"}} (\S+)$', text, re.M)
-    return float(match.group(1)) if match else 0.0
 
 
 def stop_all(hub) -> None:

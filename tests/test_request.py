@@ -1,12 +1,11 @@
 """Parsing what callers send, before any policy is asked."""
 
 import math
-
 import re
 
 import pytest
 
-from jhpolicy.quantities import parse_cpu, parse_memory, InvalidValue
+from jhpolicy.quantities import InvalidValue, parse_cpu, parse_memory
 from jhpolicy.request import RequestError, parse_request
 
 GIB = 1024**3

@@ -13,8 +13,8 @@ import pytest
 from prometheus_client import REGISTRY
 from traitlets.config import Config
 
-from .conftest import run_spawn
-from .faults import FaultServer
+from .helpers.faults import FaultServer
+from .helpers.spawns import run_spawn
 
 SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
 BODY = {"image": SAMPLE, "cpu_limit": 8}
@@ -153,7 +153,7 @@ def test_the_same_outcome_with_another_pod_disagrees(opa):
 def test_without_decision_logs_the_ids_are_dashes(caplog):
     from jhpolicy.local_opa import LocalOPA
 
-    from .conftest import POLICIES, TEST_POLICIES
+    from .helpers.policies import POLICIES, TEST_POLICIES
 
     with LocalOPA([POLICIES, TEST_POLICIES]) as plain_opa, caplog.at_level(logging.INFO):
         r = run_spawn(plain_opa.url, BODY, groups=["students"], config=shadow_config("jhpolicy_contract/allow_as_is"))

@@ -1,6 +1,6 @@
 """PolicyKubeSpawner against a real OPA running the shipped policies and data.
 
-Kubernetes is the one missing part: see conftest.py.
+Kubernetes is the one missing part: see tests/helpers/spawns.py.
 """
 
 import json
@@ -13,30 +13,13 @@ from jhpolicy.errors import UNAVAILABLE_MESSAGE
 from jhpolicy.local_opa import free_port
 from jhpolicy.offline import OfflineRequester
 
-from .conftest import run_spawn
+from .helpers.profiles import SPAWNER_TEST_PROFILES as PROFILES
+from .helpers.spawns import run_spawn
 
 GIB = 1024**3
 SAMPLE = "jupyterhub/k8s-singleuser-sample:0.8.4"
 FORUM_BODY = {"kubespawner_override": {"image": SAMPLE}}
 DEFAULT_IMAGE = "quay.io/jupyterhub/singleuser:latest"
-
-PROFILES = [
-    {"display_name": "Small", "slug": "small", "default": True, "kubespawner_override": {"cpu_limit": 0.5}},
-    {
-        "display_name": "Medium",
-        "slug": "medium",
-        "kubespawner_override": {"cpu_limit": 1.5, "mem_limit": "3G", "environment": {"PROFILE": "medium"}},
-        "profile_options": {
-            "image": {
-                "display_name": "Image",
-                "choices": {
-                    "scipy": {"display_name": "SciPy", "kubespawner_override": {"image": "quay.io/jupyter/scipy-notebook:2025"}},
-                    "r": {"display_name": "R", "kubespawner_override": {"image": "quay.io/jupyter/r-notebook:2025"}},
-                },
-            }
-        },
-    },
-]
 
 
 def profiles_config():
@@ -429,8 +412,9 @@ def test_the_form_asks_opa_with_the_token(tmp_path):
     opa_token too: an OPA that admits only the hub answers it."""
     import os
 
-    from .opa_server import opa_server
-    from .test_hardening import AUTHZ, POLICIES
+    from .helpers.helm import AUTHZ
+    from .helpers.opa_server import opa_server
+    from .helpers.policies import POLICIES
 
     token = "hub-" + os.urandom(8).hex()
     os.environ["JHPOLICY_OPA_TOKEN"] = token  # what OPA's system.authz reads

@@ -49,7 +49,7 @@ import yaml
 from jhpolicy import __version__
 from jhpolicy.opa_binary import find_opa
 
-from .fixture_policies import ROOT
+from .helpers.policies import ROOT
 from .kube.cluster import ApiError
 
 BIN = ROOT / ".tools" / "k8s" / "bin"

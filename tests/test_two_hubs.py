@@ -19,10 +19,9 @@ import pytest
 
 from jhpolicy.local_opa import LocalOPA
 
-from .conftest import POLICIES
 from .e2e.hub import Hub
-from .quota_data import policies_with_quotas
-from .test_quotas_e2e import GPU, gpus, usage
+from .helpers.hub_quotas import GPU, gpus, usage
+from .helpers.policies import POLICIES, policies_with_quotas
 
 NAMESPACE = "jhub-two-hubs"
 

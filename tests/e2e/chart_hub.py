@@ -38,7 +38,7 @@ import yaml
 from jhpolicy.configmap import policy_files
 from jhpolicy.local_opa import free_port, stop_process
 
-from ..sidecar import ConfigMapMount, sidecar_command
+from ..helpers.sidecar import ConfigMapMount, sidecar_command
 from .hub import ROOT, Hub, find_chp
 
 CHART = ROOT / "jhpolicy" / "z2jh" / "jupyterhub-4.4.0.tgz"
@@ -259,3 +259,32 @@ def hub_image_python(venv: Path, wheel: Path | None) -> Path:
                     f"jupyterhub=={versions['jupyterhub']}", f"jupyterhub-kubespawner=={versions['kubespawner']}"],
                    check=True, capture_output=True, timeout=600)
     return python
+
+
+FORUM_BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8}}
+
+
+USER_CONFIG = """\
+singleuser:
+  image: {name: quay.io/jupyterhub/k8s-singleuser-sample, tag: "4.4.0"}
+  memory: {limit: 2G, guarantee: 1G}
+  cpu: {limit: 1}
+  # The test API server admits no privileged container (the chart's iptables init container is one),
+  # and has no storage provisioner to bind a home volume's claim.
+  cloudMetadata: {blockWithIptables: false}
+  storage: {type: none}
+scheduling:
+  userScheduler: {enabled: false}  # the chart's own scheduler Deployment does not run here: the cluster's schedules
+# The chart's culler, culling every second (its default: 600) so that lifetimes of seconds are tested.
+cull: {every: 1}
+"""
+
+
+def ready(hub, user: str, server: str) -> None:
+    hub.wait_for(lambda: (hub.server_state(user, server) or {}).get("ready"), f"{user}:{server} to be ready", timeout=120)
+
+
+def culler_line(hub) -> str:
+    """The culler service's start line (jhpolicy.culler): which culler, from where."""
+    hub.wait_for(lambda: "culling with jhpolicy's arbiter" in hub.log_text(), "the chart's culler service to start")
+    return next(line for line in hub.log_text().splitlines() if "culling with jhpolicy's arbiter" in line)
