@@ -56,6 +56,7 @@ def matches(shown: list[str], printed: list[str]) -> bool:
     return re.fullmatch(pattern, printed[0]) is not None and matches(shown[1:], printed[1:])
 
 
+@pytest.mark.opa  # the commands start OPA
 @pytest.mark.parametrize("blocks", list(console_blocks()))
 def test_the_commands_print_what_the_docs_show(blocks, tmp_path):
     status = 0

@@ -268,6 +268,7 @@ def test_the_help_url_has_one_definition():
     assert f"regex.match(`{decision.HELP_URL_PATTERN}`, help.url)" in rego
 
 
+@pytest.mark.opa  # jhpolicy lint runs OPA
 @pytest.mark.parametrize("url", REFUSED_URLS)
 def test_a_help_url_the_spawner_refuses_lint_refuses(url, tmp_path):
     import os

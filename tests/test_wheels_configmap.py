@@ -142,6 +142,7 @@ def test_server_side_apply_takes_it_and_client_side_apply_could_not(wheels, clus
     assert "may not be more than 262144 bytes" in str(refused.value)
 
 
+@pytest.mark.opa  # the dry run starts OPA
 def test_the_dry_run_of_the_no_image_route_says_what_only_the_pod_runs(wheels, tmp_path):
     """`jhpolicy check --values` of install-z2jh.md route B: the pinned import
     needs the pod's mount, so it is left out with a note; the stack without
