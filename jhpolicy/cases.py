@@ -254,7 +254,7 @@ def compare(case: Case, report: dict) -> list[str]:
     if "charge" in expect and report.get("charge") != expect["charge"]:
         found.append(f"charge: expected {expect['charge']}, got {report.get('charge')}")
     if "lifetime" in expect:
-        got = {kind: limit["seconds"] for kind, limit in (report.get("lifetime") or {}).items()}
+        got = lifetime_seconds(report)
         if got != expect["lifetime"]:
             found.append(f"lifetime: expected {lifetime_text(expect['lifetime'])}, got {lifetime_text(got)}")
     values = report.get("values") or {}
@@ -265,6 +265,11 @@ def compare(case: Case, report: dict) -> list[str]:
         if got != want:
             found.append(f"pod.{key}: expected {human(key, want)}, got {human(key, got)}")
     return found
+
+
+def lifetime_seconds(report: dict) -> dict:
+    """{kind: seconds} of the spawn's decided lifetime; {} for none."""
+    return {kind: limit["seconds"] for kind, limit in (report.get("lifetime") or {}).items()}
 
 
 def lifetime_text(seconds: dict) -> str:
@@ -330,7 +335,7 @@ def case_from_report(name: str, who: Who, body: dict, report: dict) -> dict:
             expect["pod"]["extra_resource_limits"] = gpus
         expect["charge"] = report.get("charge")
         if report.get("lifetime"):
-            expect["lifetime"] = {kind: limit["seconds"] for kind, limit in report["lifetime"].items()}
+            expect["lifetime"] = lifetime_seconds(report)
     elif outcome in ("denied", "misconfigured"):
         expect["message"] = pattern_of(policy_text(report["message"]))
     case["expect"] = expect

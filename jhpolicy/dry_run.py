@@ -219,18 +219,11 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
         messages=spawner.policy_messages,
         applied=spawner.policy_applied,
         charge=spawner.policy_decision.charge if spawner.policy_decision else None,
-        lifetime=_lifetime_of(spawner.policy_lifetime),
+        lifetime=spawner.policy_lifetime.limits_json() if spawner.policy_lifetime else None,
         values=spawner.policy_pod,
         pod=pod_summary(pod),
     )
     return report
-
-
-def _lifetime_of(lifetime) -> dict | None:
-    """The decided lifetime as the decision gives it (without the charge), or None."""
-    if lifetime is None:
-        return None
-    return {kind: value for kind, value in lifetime.to_json().items() if kind != "group"}
 
 
 def policy_data(opa_url: str) -> dict | None:

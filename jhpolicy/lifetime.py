@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -32,7 +33,7 @@ ANNOTATION = "jhpolicy/lifetime"
 # A decided lifetime above this (about 10 years) is a policy bug, not a lifetime.
 MAX_SECONDS = 10 * 366 * 86400
 MAX_FROM_CHARS = 300
-# What the z2jh integration (jhpolicy.z2jh_culler) moves the chart's
+# What the z2jh integration (jhpolicy.culler.configure) moves the chart's
 # cull.maxAge into: the maximum age of servers with none decided.
 FALLBACK_MAX_AGE_ENV = "JHPOLICY_CULL_MAX_AGE"
 
@@ -70,10 +71,15 @@ class Lifetime:
             limits[kind] = Limit(seconds, source)
         return cls(group=group, **limits)
 
+    def limits_json(self) -> dict:
+        """The limits as the decision gives them: {kind: {"seconds", "from"}}."""
+        return {kind: {"seconds": limit.seconds, "from": limit.source}
+                for kind in KINDS if (limit := getattr(self, kind)) is not None}
+
     def to_json(self) -> dict:
-        saved = {kind: {"seconds": limit.seconds, "from": limit.source}
-                 for kind in KINDS if (limit := getattr(self, kind)) is not None}
-        return {**saved, "group": self.group} if self.group is not None else saved
+        """As kept in the state: the limits and the charged group."""
+        limits = self.limits_json()
+        return {**limits, "group": self.group} if self.group is not None else limits
 
     @classmethod
     def from_json(cls, saved: dict) -> Lifetime:
@@ -84,7 +90,7 @@ class Lifetime:
     def sentence(self) -> str:
         """What the user is told, e.g. "this server stops after 1 h idle
         (servers holding nvidia.com/gpu), and after 8 h at most (group gpu)"."""
-        return "this server stops " + stops_text(self.to_json())
+        return "this server stops " + stops_text(self.limits_json())
 
     def reason_to_stop(self, age: timedelta | None, inactive: timedelta | None) -> str | None:
         """"age" or "idle" when this lifetime is up, else None."""
@@ -122,8 +128,6 @@ DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def parse_duration(value: object) -> int:
     """Seconds in a duration as the policy's data writes it (policies/lifetimes.rego,
     duration_seconds): a whole number above 0, or "90s", "90m", "2h", "1d"."""
-    import re
-
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     match = re.fullmatch(r"([0-9]{1,6})([smhd])", value) if isinstance(value, str) else None
@@ -146,11 +150,16 @@ def _log() -> logging.Logger:
     return Application.instance().log if Application.initialized() else logging.getLogger(__name__)
 
 
-def _started(server: dict) -> datetime | None:
-    text = server.get("started")
-    if not text:
+def since(moment: datetime | str | None) -> timedelta | None:
+    """How long ago `moment` was: a datetime (JupyterHub's database keeps
+    naive UTC ones) or an ISO 8601 text (its REST API's), None for none."""
+    if not moment:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) - moment
 
 
 def arbiter(*, inactive: timedelta | None, inactive_limit: int, server: dict, **kwargs) -> bool:
@@ -158,7 +167,7 @@ def arbiter(*, inactive: timedelta | None, inactive_limit: int, server: dict, **
     past its decided timeout or older than its decided maximum age; one with
     none decided (or a kind not decided) follows the culler's --timeout and
     the chart's cull.maxAge (moved to JHPOLICY_CULL_MAX_AGE, see
-    jhpolicy.z2jh_culler: the culler's own --max-age would cut across decided ages)."""
+    jhpolicy.culler.configure: the culler's own --max-age would cut across decided ages)."""
     log = _log()
     try:
         decided = saved(server.get("state"))
@@ -173,9 +182,7 @@ def arbiter(*, inactive: timedelta | None, inactive_limit: int, server: dict, **
         idle=decided.idle or (Limit(inactive_limit, "the culler's --timeout") if inactive_limit else None),
         max_age=decided.max_age or (Limit(fallback_age, "cull.maxAge") if fallback_age > 0 else None),
     )
-    started = _started(server)
-    age = datetime.now(timezone.utc) - started if started is not None else None
-    reason = lifetime.reason_to_stop(age, inactive)
+    reason = lifetime.reason_to_stop(since(server.get("started")), inactive)
     if reason is not None:
         limit = lifetime.max_age if reason == "age" else lifetime.idle
         log.info("jhpolicy: culling %s: %s %s reached (%s)", server.get("full_name") or server.get("name"),

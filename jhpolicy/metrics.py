@@ -35,23 +35,12 @@ CULLS = Counter(
 def count_cull(lifetime, orm_spawner) -> None:
     """A server stopping: counted as a cull when its decided lifetime is up
     by JupyterHub's own records (the ones the culler's arbiter judged)."""
-    reason = lifetime.reason_to_stop(*_age_and_inactive(orm_spawner))
-    if reason is not None:
-        CULLS.labels(reason=reason, group=lifetime.group or "").inc()
-
-
-def _age_and_inactive(orm_spawner):
-    from datetime import datetime, timezone
-
-    def since(moment):
-        if moment is None:
-            return None
-        if moment.tzinfo is None:  # JupyterHub's database keeps naive UTC times
-            moment = moment.replace(tzinfo=timezone.utc)
-        return datetime.now(timezone.utc) - moment
+    from .lifetime import since
 
     started = getattr(orm_spawner, "started", None)
-    return since(started), since(getattr(orm_spawner, "last_activity", None) or started)
+    reason = lifetime.reason_to_stop(since(started), since(getattr(orm_spawner, "last_activity", None) or started))
+    if reason is not None:
+        CULLS.labels(reason=reason, group=lifetime.group or "").inc()
 
 
 def observe(outcome: str, seconds: float) -> None:

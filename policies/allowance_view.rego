@@ -5,7 +5,6 @@
 # It names no other user and no server: group and hub usage are totals.
 package jupyterhub.spawn
 
-# Fails closed: no view rather than a wrong one.
 # METADATA
 # title: allowance_view
 # description: |

@@ -18,8 +18,7 @@ from traitlets.config import Config
 
 from jhpolicy.errors import UNAVAILABLE_MESSAGE
 
-from .helpers.profiles import POD_TEST_PROFILES as PROFILES
-from .helpers.profiles import SAMPLE
+from .helpers.profiles import POD_TEST_PROFILES as PROFILES, SAMPLE
 from .helpers.spawns import run_spawn
 
 GIB = 1024**3

@@ -15,6 +15,7 @@ from jhpolicy import allowance, culler, decision, lifetime, panel
 from jhpolicy.lifetime import Lifetime, Limit, arbiter
 from jhpolicy.local_opa import LocalOPA
 
+from .helpers.culler import z2jh_culler
 from .helpers.policies import policies_with
 from .helpers.spawns import run_spawn
 
@@ -133,11 +134,9 @@ def test_an_unreadable_saved_lifetime_follows_the_culler(monkeypatch, caplog):
 
 def z2jh_config(max_age: int = 0) -> Config:
     c = Config()
-    command = ["python3", "-m", "jupyterhub_idle_culler", "--url=http://localhost:8081/hub/api", "--timeout=3600",
-               "--cull-every=600", "--concurrency=10"] + ([f"--max-age={max_age}"] if max_age else [])
-    c.JupyterHub.services = [{"name": "jupyterhub-idle-culler", "command": command}]
-    c.JupyterHub.load_roles = [{"name": "jupyterhub-idle-culler", "services": ["jupyterhub-idle-culler"],
-                                "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]}]
+    service, role = z2jh_culler("python3", "http://localhost:8081/hub/api", timeout=3600, every=600, max_age=max_age)
+    c.JupyterHub.services = [service]
+    c.JupyterHub.load_roles = [role]
     return c
 
 

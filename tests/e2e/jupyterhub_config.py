@@ -48,16 +48,13 @@ if env.get("E2E_CULL_TIMEOUT"):
     # second, then made jhpolicy's as the values stacks do (jhpolicy.culler).
     import sys
 
-    c.JupyterHub.services.append({"name": "jupyterhub-idle-culler", "command": [
-        sys.executable, "-m", "jupyterhub_idle_culler", f"--url=http://127.0.0.1:{env['E2E_HUB_API_PORT']}/hub/api",
-        f"--timeout={env['E2E_CULL_TIMEOUT']}", "--cull-every=1", "--concurrency=10",
-    ]})
-    c.JupyterHub.load_roles.append({
-        "name": "jupyterhub-idle-culler",
-        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
-        "services": ["jupyterhub-idle-culler"],
-    })
     import jhpolicy.culler
+    from tests.helpers.culler import z2jh_culler
+
+    service, role = z2jh_culler(sys.executable, f"http://127.0.0.1:{env['E2E_HUB_API_PORT']}/hub/api",
+                                timeout=int(env["E2E_CULL_TIMEOUT"]), every=1)
+    c.JupyterHub.services.append(service)
+    c.JupyterHub.load_roles.append(role)
 
     jhpolicy.culler.configure(c)
 
