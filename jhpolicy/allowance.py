@@ -18,8 +18,6 @@ from .quantities import SCALAR_KEYS
 
 VERSION = 1
 SCOPES = {"user", "member", "group", "hub"}
-# The keys a data entry's "max" may have.
-MAX_KEYS = set(SCALAR_KEYS)
 # Beyond the policy's own cuts (20 images, 20 repositories), generous
 # bounds that still keep one view small whatever the policy says.
 MAX_LIST = 100
@@ -50,7 +48,7 @@ def validate(result: object, candidates: int = 0) -> dict:
         "repositories": _texts(result.get("repositories"), "repositories"),
         "repositories_total": _count(result.get("repositories_total"), "repositories_total"),
         "max": {key: _amount(value, f"max.{key}") for key, value in _object(result.get("max"), "max").items()
-                if _known(key, MAX_KEYS, "max")},
+                if _known(key, SCALAR_KEYS, "max")},
         "extra_resources": {_text(name, "extra_resources"): _amount(n, f"extra_resources.{name}")
                             for name, n in _object(result.get("extra_resources"), "extra_resources").items()},
         "profiles": _texts(result.get("profiles"), "profiles"),
@@ -113,7 +111,7 @@ def _quota_row(row: object) -> dict:
     }
 
 
-def _known(key: str, known: set[str], where: str) -> bool:
+def _known(key: str, known, where: str) -> bool:
     if key not in known:
         raise ViewBroken(f"{where}.{key:.50} is not one of {sorted(known)}")
     return True

@@ -18,16 +18,16 @@ from xml.sax.saxutils import quoteattr
 import yaml
 
 from .dry_run import DryRunError, Who, parse_usage
+from .decision import outcome_name
 from .errors import REFUSAL_PREFIX
 from .lifetime import KINDS as LIFETIME_KINDS
 from .lifetime import duration, parse_duration
-from .quantities import PARSERS, SCALAR_KEYS, InvalidValue
+from .quantities import PARSERS, SCALAR_KEYS, InvalidValue, memory_text
 
 SUITE_KEYS = {"policies", "config", "values", "cases"}
 CASE_KEYS = {"name", "user", "groups", "group_properties", "admin", "server", "requester", "body", "usage", "expect"}
 EXPECT_KEYS = {"outcome", "pod", "message", "charge", "lifetime"}
 # The pod values a case may check: the keys a request may override.
-POD_KEYS = tuple(PARSERS)
 # What a case may expect; "unavailable" is the hub's 503 (OPA unreachable, a decision the contract refused).
 OUTCOMES = ("allowed", "clamped", "denied", "invalid", "misconfigured", "unavailable")
 STARTED = ("allowed", "clamped")
@@ -205,8 +205,8 @@ def _expectation(where: str, expect) -> dict:
         parsed["lifetime"] = _lifetime(f"{where}: expect.lifetime", expect["lifetime"])
     if "pod" in expect:
         if not isinstance(expect["pod"], dict) or not expect["pod"]:
-            raise SuiteError(f"{where}: expect.pod maps pod values ({', '.join(POD_KEYS)}) to what they must be")
-        _no_unknown(where + ": expect.pod", expect["pod"], set(POD_KEYS))
+            raise SuiteError(f"{where}: expect.pod maps pod values ({', '.join(PARSERS)}) to what they must be")
+        _no_unknown(where + ": expect.pod", expect["pod"], set(PARSERS))
         parsed["pod"] = {key: _pod_value(f"{where}: expect.pod", key, value) for key, value in expect["pod"].items()}
     return parsed
 
@@ -281,10 +281,7 @@ def human(key: str, value) -> object:
     if value is None or key == "image":
         return value
     if key.startswith("mem_"):
-        for unit, size in (("G", 2**30), ("M", 2**20), ("K", 2**10)):
-            if value and value % size == 0:
-                return f"{value // size}{unit}"
-        return value
+        return memory_text(value) or value
     if key.startswith("cpu_"):
         return int(value) if float(value).is_integer() else value
     return dict(value)
@@ -407,15 +404,14 @@ def from_logged(entry) -> tuple[Who, dict, dict | None, dict]:
     result = entry.result if isinstance(entry.result, dict) else {}
     messages = result.get("messages") or []
     if not result.get("allow"):
-        outcome = "misconfigured" if result.get("reason") == "misconfigured" else "denied"
-        expect = {"outcome": outcome}
+        expect = {"outcome": outcome_name(False, result.get("reason"), False)}
         if messages:
             expect["message"] = pattern_of(str(messages[0]))
     else:
         pod = doc.get("pod") or {}
         overrides = result.get("overrides") or {}
-        changed = {k: v for k, v in overrides.items() if k in POD_KEYS and pod.get(k) != v}
-        expect = {"outcome": "clamped" if changed else "allowed"}
+        changed = {k: v for k, v in overrides.items() if k in PARSERS and pod.get(k) != v}
+        expect = {"outcome": outcome_name(True, None, bool(changed))}
         if changed:
             expect["pod"] = {k: human(k, v) for k, v in changed.items()}
         if "charge" in result:

@@ -155,3 +155,17 @@ def validate(result: object, ceiling: set[str] | frozenset[str], groups: list[st
         except InvalidValue as e:
             raise PolicyBroken(f"decision.overrides: {e}") from None
     return Decision(allow=True, overrides=parsed, messages=messages, charge=charge, quota=quota, lifetime=lifetime)
+
+
+def outcome_of(decision: Decision, requested: dict, final: dict | None) -> str:
+    """What a contract-checked decision did to a spawn whose pod had the
+    values `requested`, by the names the hub's metrics, `jhpolicy check`
+    and the suites use: "misconfigured" (refused: the admin's data for it is
+    malformed), "denied", "clamped" (it changed a value) or "allowed"."""
+    return outcome_name(decision.allow, decision.reason, final != requested)
+
+
+def outcome_name(allow: bool, reason: str | None, changed: bool) -> str:
+    if not allow:
+        return "misconfigured" if reason == "misconfigured" else "denied"
+    return "clamped" if changed else "allowed"

@@ -168,7 +168,7 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
     values and manifest summary, the OPA input, and `reasons` for the admin."""
     from .offline import (OfflineGroup, OfflineHub, OfflineUser, apply_group_overrides, make_spawner, pod_summary,
                           pod_to_create)
-    from .opa_client import close_clients
+    from .opa_http import close_clients
 
     if not isinstance(body, dict):
         raise DryRunError(f"the request body must be a JSON object (as the REST API takes), not {json.dumps(body)[:50]}")

@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 DECISIONS = Counter(
     "jhpolicy_decisions",
-    "Spawn policy decisions by outcome: allowed, clamped, denied, misconfigured (refused: the admin's data for it is malformed), invalid (400), error (503), defaults",
+    "Spawn policy decisions by outcome: allowed, clamped, denied, misconfigured (refused: the admin's data for it is malformed), invalid (400), unavailable (503: OPA unreachable, or its answer broke the contract), defaults, error (the spawn failed otherwise, e.g. cancelled)",
     ["outcome"],
 )
 DECISION_SECONDS = Histogram(

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from .books import ServerBooks
+
 OFFLINE_KUBECONFIG = Path(__file__).resolve().parent / "offline-kubeconfig.yaml"
 
 
@@ -109,6 +111,15 @@ class OfflineORMSpawner:
     user_options: dict = field(default_factory=dict)
 
 
+class OfflineBooks(ServerBooks):
+    """A server's books with no cluster behind them: the pods are never
+    listed (the offline kube config's address is unroutable), so only what
+    the spawns themselves booked counts (jhpolicy.books)."""
+
+    async def _watch_pods(self) -> None:
+        return None
+
+
 def make_spawner(
     config: Config,
     user: OfflineUser,
@@ -127,6 +138,8 @@ def make_spawner(
     spawner = spawner_class(config=config, user=user, hub=hub or OfflineHub(), orm_spawner=orm_spawner)
     spawner.user_options = user_options
     spawner.handler = OfflineHandler(requester) if requester else None
+    if hasattr(spawner, "policy_books"):
+        spawner.policy_books = OfflineBooks(spawner)
     return spawner
 
 

@@ -50,7 +50,7 @@ def describe_groups(user) -> dict:
             properties = properties if isinstance(properties, dict) else {}
             groups[group.name] = {"properties": {k: property_value(k, v) for k, v in properties.items()}}
     # NaN and Infinity, which the REST API accepts in properties, become text
-    # where the input is sent (opa_client; see finite()).
+    # where the input is sent (opa_http; see finite()).
     return groups
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from html import escape
 
 from .lifetime import stops_text
+from .quantities import memory_text, number_text
 
-GIB, MIB = 2**30, 2**20
 EXTRA_NAMES = {"nvidia.com/gpu": ("GPU", "GPUs"), "amd.com/gpu": ("GPU", "GPUs")}
 
 # The panel's few rules: dark text on a light background (contrast well
@@ -30,22 +30,15 @@ def amount(resource: str, n: float) -> str:
     if resource.startswith("mem_"):
         return _bytes(n) + " memory"
     if resource.startswith("cpu_"):
-        return f"{_number(n)} CPU" + ("" if n == 1 or n < 1 else "s")
+        return f"{number_text(n)} CPU" + ("" if n == 1 or n < 1 else "s")
     if resource == "servers":
-        return f"{_number(n)} server" + ("" if n == 1 else "s")
+        return f"{number_text(n)} server" + ("" if n == 1 else "s")
     one, many = EXTRA_NAMES.get(resource, (resource, resource))
-    return f"{_number(n)} {one if n == 1 else many}"
-
-
-def _number(n: float) -> str:
-    return str(int(n)) if float(n).is_integer() else f"{n:g}"
+    return f"{number_text(n)} {one if n == 1 else many}"
 
 
 def _bytes(n: float) -> str:
-    for unit, size in (("T", 2**40), ("G", GIB), ("M", MIB), ("K", 2**10)):
-        if n >= size and (n / size * 10).is_integer():
-            return f"{_number(n / size)}{unit}"
-    return f"{_number(n)} bytes"
+    return memory_text(n) or f"{number_text(n)} bytes"
 
 
 def _what(resource: str) -> str:
@@ -57,7 +50,7 @@ def _what(resource: str) -> str:
 
 
 def _of(resource: str, n: float) -> str:
-    return _bytes(n) if resource.startswith("mem_") else _number(n)
+    return _bytes(n) if resource.startswith("mem_") else number_text(n)
 
 
 def quota_line(row: dict) -> str:
@@ -131,7 +124,7 @@ def render(view: dict, unavailable: list[tuple[str, str, dict | None]] = (), not
         out.append(f'<p role="status">{escape(view.get("message", ""))}</p>')
     else:
         items = [limits_line(view)]
-        items += [escape(f"{_what(name)}: up to {_number(n)} per server") for name, n in sorted(view["extra_resources"].items())]
+        items += [escape(f"{_what(name)}: up to {number_text(n)} per server") for name, n in sorted(view["extra_resources"].items())]
         items.append(images_line(view))
         items += lifetime_lines(view)
         out.append("<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")

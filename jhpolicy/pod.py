@@ -24,6 +24,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from .decision import PolicyBroken
 from .quantities import LIMIT_OF, InvalidValue, check_resource_name, kubernetes_quantity, parse_amount
 from .request import UNLISTED_SUFFIX, SpawnRequest
 from .users import user_groups
@@ -207,6 +208,17 @@ def decided(values: dict, overrides: dict, sources: dict | None = None) -> dict:
     _guarantees_follow_limits(final)
     _refuse_if(kubernetes_problems(final, decided=True))
     return final
+
+
+def approved(pod: Pod, overrides: dict) -> dict:
+    """The final values of a pod a decision allowed. A pod Kubernetes would
+    refuse is the caller's fault (InvalidPod, a 400) if they asked for it,
+    the policy's (PolicyBroken, a 503) if its overrides made it."""
+    try:
+        return decided(pod.values, overrides, pod.sources)
+    except InvalidPod as e:
+        decided(pod.values, {}, pod.sources)  # raises InvalidPod if the request alone is the problem
+        raise PolicyBroken(f"decision.overrides: {e}") from None
 
 
 def trait_value(key: str, value: object) -> object:

@@ -203,3 +203,18 @@ LIMIT_OF = {
     "mem_guarantee": "mem_limit",
     "extra_resource_guarantees": "extra_resource_limits",
 }
+
+
+def number_text(n: float) -> str:
+    """An amount as people write it: 2, 0.5 (never 2.0)."""
+    return str(int(n)) if float(n).is_integer() else f"{n:g}"
+
+
+def memory_text(n: float) -> str | None:
+    """Bytes in the largest 1024-based unit that shows them exactly with at
+    most one decimal ("4G", "1.5G", "512M"), in the form an admin writes
+    and JupyterHub parses; None when no unit does."""
+    for unit, size in (("T", 2**40), ("G", 2**30), ("M", 2**20), ("K", 2**10)):
+        if n >= size and (n / size * 10).is_integer():
+            return f"{number_text(n / size)}{unit}"
+    return None

@@ -23,7 +23,7 @@ from .quantities import PARSERS, InvalidValue
 OVERRIDE_KEY = "kubespawner_override"
 PROFILE_KEY = "profile"
 UNLISTED_SUFFIX = "--unlisted-choice"
-MAX_KEYS = 64
+MAX_REQUEST_KEYS = 64
 # No image reference, quantity or resource name comes near this (an image
 # reference is at most 255 + 128 characters plus a digest).
 MAX_STRING = 1024
@@ -186,7 +186,7 @@ def _profile_options(user_options: dict, profile: dict | None) -> dict[str, str]
 
 
 def parse_request(
-    user_options: object, profile_list: list[dict], max_bytes: int | None = None, max_keys: int = MAX_KEYS
+    user_options: object, profile_list: list[dict], max_bytes: int | None = None, max_keys: int = MAX_REQUEST_KEYS
 ) -> SpawnRequest:
     """Split and parse ``user_options``.
 

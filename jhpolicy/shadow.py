@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 
 from .decision import Decision, PolicyBroken, validate
-from .opa_client import PolicyUnavailable
+from .decision import outcome_of as outcome_of_spawn
+from .opa_http import OPA, PolicyUnavailable
 from .pod import InvalidPod, decided
 
 # A candidate that hangs must not pile up queries on jhpolicy's OPA threads,
@@ -78,7 +79,20 @@ def outcome_of(decision: Decision, pod_values: dict, pod_sources: dict | None = 
     if not decision.allow:
         return Outcome("denied", messages=tuple(decision.messages))
     final = decided(pod_values, decision.overrides, pod_sources)
-    return Outcome("clamped" if final != pod_values else "allowed", pod=final)
+    return Outcome(outcome_of_spawn(decision, pod_values, final), pod=final)
+
+
+def start(opa: OPA, path: str, input_doc: dict, pod, decision: Decision, decision_id: str | None, ceiling,
+          who: str, log: logging.Logger) -> Comparison | None:
+    """Ask the candidate policy at `path` about the spawn the live one
+    decided, without waiting for it; None when too many are in flight."""
+    live = outcome_of(decision, pod.values, pod.sources)
+    if not admit():
+        SHADOW_DECISIONS.labels(live=live.name, shadow="skipped", agree="unknown").inc()
+        return None
+    comparison = Comparison(live, decision_id, pod.values, ceiling, who, log, input_doc["user"]["groups"], pod.sources)
+    opa.submit(path, input_doc, lane="shadow").add_done_callback(comparison.finish)
+    return comparison
 
 
 class Comparison:

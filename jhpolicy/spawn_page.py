@@ -22,7 +22,7 @@ import json
 from jupyterhub.utils import maybe_future
 from tornado import web
 
-from . import allowance, errors, offers, opa_client, panel, upstream
+from . import allowance, errors, offers, opa_http, panel, transaction, upstream
 from . import decision as decisions
 from .opa_input import build_input, describe_spawn
 from .pod import InvalidPod, prospective
@@ -49,7 +49,7 @@ class SpawnPage:
         view, and what is not available with why (jhpolicy.offers)."""
         spawner = self.spawner
         try:
-            profile_list = await spawner._initialised_profile_list()
+            profile_list = await upstream.profile_list(spawner)
         except ProfileListError as e:
             spawner.log.error("jhpolicy: no spawn page for %s: profile_list: %s", spawner._log_name, e)
             raise errors.misconfigured(f"profile_list: {e}") from None
@@ -78,7 +78,7 @@ class SpawnPage:
         cannot be had is `allowance.NOT_AVAILABLE`, the reason logged."""
         spawner = self.spawner
         try:
-            profile_list = await spawner._initialised_profile_list()
+            profile_list = await upstream.profile_list(spawner)
         except ProfileListError as e:
             spawner.log.error("jhpolicy: no allowance view for %s: profile_list: %s", spawner._log_name, e)
             return dict(allowance.NOT_AVAILABLE)
@@ -139,15 +139,15 @@ class SpawnPage:
         in between)."""
         spawner = self.spawner
         profile = selected_profile(request.profile, profile_list)
-        keys = spawner._changeable_keys(profile) | {key for layer in layers for key in layer}
-        snapshot = spawner._snapshot(keys)
+        keys = transaction.changeable_keys(spawner.policy_allowed_keys, profile) | {key for layer in layers for key in layer}
+        snapshot = transaction.Snapshot(spawner, keys)
         try:
             for layer in layers:
                 upstream.apply_overrides(spawner, layer)
-            spawner._load_profile_for(request.profile, profile_list, dict(request.profile_options))
+            upstream.load_profile_for(spawner, request.profile, profile_list, dict(request.profile_options))
             return prospective(spawner, request, profile, spawner.policy_allowed_keys)
         finally:
-            spawner._restore(snapshot)
+            snapshot.restore(spawner)
 
     def notes(self) -> list[str]:
         """What the page and the view cannot judge beforehand."""
@@ -185,16 +185,16 @@ class SpawnPage:
     async def allowance_view(self, input_doc: dict, candidates: int) -> dict:
         spawner = self.spawner
         try:
-            if spawner.policy_quotas:
+            books = spawner.policy_books
+            if books.on:
                 # The books as they are, with what the pod reflector (once a
                 # decision started it) shows; a page never waits for the API
                 # server. A snapshot, read outside the decision slot.
-                spawner._reconcile_books(running=False)
-                groups = input_doc["user"]["groups"]
-                input_doc["usage"] = spawner._ledger().usage(spawner._server_key[0], [*groups, decisions.DEFAULT_POOL])
-            answer = await spawner._ask_opa(spawner.opa_allowance_path, input_doc)
+                books.reconcile(running=False)
+                input_doc["usage"] = books.usage(input_doc["user"]["groups"])
+            answer = await spawner.opa().ask(spawner.opa_allowance_path, input_doc)
             return allowance.validate(answer.result, candidates)
-        except (opa_client.PolicyUnavailable, allowance.ViewBroken) as e:
+        except (opa_http.PolicyUnavailable, allowance.ViewBroken) as e:
             spawner.log.error("jhpolicy: no allowance view for %s: %s", spawner._log_name, e)
             return dict(allowance.NOT_AVAILABLE)
 
@@ -206,10 +206,10 @@ class SpawnPage:
             return set()
         try:
             profiles_doc = {**input_doc, "profiles": [p["slug"] for p in profile_list]}
-            visible = (await spawner._ask_opa(spawner.opa_profiles_path, profiles_doc)).result
+            visible = (await spawner.opa().ask(spawner.opa_profiles_path, profiles_doc)).result
             if not isinstance(visible, list) or not all(isinstance(slug, str) for slug in visible):
                 raise decisions.PolicyBroken(f"{spawner.opa_profiles_path} is not a list of slugs: {visible!r:.200}")
-        except (opa_client.PolicyUnavailable, decisions.PolicyBroken) as e:
+        except (opa_http.PolicyUnavailable, decisions.PolicyBroken) as e:
             if spawner.policy_failure_mode == "defaults":
                 spawner.log.error("jhpolicy: %s; no profile form for %s", e, spawner._log_name)
                 return None

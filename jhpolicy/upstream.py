@@ -15,6 +15,42 @@ Also read: JupyterHub 5's `_track_failure_count` done callback on
 
 from __future__ import annotations
 
+from jupyterhub.utils import maybe_future
+
+from .request import ProfileListError, RequestError, check_profile_list
+
+
+async def profile_list(spawner) -> list[dict]:
+    """KubeSpawner's profile list, evaluated and initialised (slugs, one
+    default), checked to be one the judges can tell apart
+    (ProfileListError otherwise)."""
+    profiles = sorted_profile_list(spawner, spawner.profile_list)
+    if callable(profiles):
+        profiles = await maybe_future(profiles(spawner))
+    check_profile_list(profiles, slugs=False)  # what KubeSpawner would trip on, said plainly
+    try:
+        profiles = initialised_profile_list(spawner, profiles)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ProfileListError(f"KubeSpawner cannot initialise profile_list: {type(e).__name__}: {e}") from None
+    check_profile_list(profiles)
+    return profiles
+
+
+def load_profile_for(spawner, slug: str | None, profile_list: list[dict], user_options: dict) -> None:
+    """KubeSpawner's own profile machinery (profile, then its options'
+    choices or unlisted choices) for `user_options`, on the list built once
+    per spawn; what it cannot apply is the request's fault (RequestError)."""
+    if not profile_list:
+        return
+    saved = spawner.user_options
+    spawner.user_options = user_options
+    try:
+        load_profile(spawner, slug, profile_list)
+    except (ValueError, KeyError) as e:
+        raise RequestError(str(e)) from None
+    finally:
+        spawner.user_options = saved
+
 
 def sorted_profile_list(spawner, profile_list):
     """KubeSpawner >= 7.1 takes `profile_list` as a dict too and sorts it

@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from traitlets import TraitError
 from traitlets.config import Application, Config
 
-from jhpolicy import spawner as spawner_module
+from jhpolicy import settings as settings_module
 from jhpolicy.errors import UNAVAILABLE_MESSAGE
 from jhpolicy.local_opa import free_port
 
@@ -184,7 +184,7 @@ def decisions_count(outcome):
         ({"cpu_limit": 1, "mem_limit": "1G"}, ["students"], "closed", "allowed"),
         ({"image": "evil/miner:1"}, ["students"], "closed", "denied"),
         ({"cpu_limit": "lots"}, ["students"], "closed", "invalid"),
-        ({}, [], "down", "error"),
+        ({}, [], "down", "unavailable"),
         ({}, [], "down-defaults", "defaults"),
     ],
 )
@@ -195,7 +195,7 @@ def test_each_outcome_is_counted_once(opa, body, groups, failure_mode, outcome):
         url = down_url()
     if failure_mode == "down-defaults":
         c.PolicyKubeSpawner.policy_failure_mode = "defaults"
-    counts = {o: decisions_count(o) for o in ("allowed", "clamped", "denied", "invalid", "error", "defaults")}
+    counts = {o: decisions_count(o) for o in ("allowed", "clamped", "denied", "invalid", "unavailable", "error", "defaults")}
     observed = REGISTRY.get_sample_value("jhpolicy_decision_duration_seconds_count")
     total = REGISTRY.get_sample_value("jhpolicy_decision_duration_seconds_sum")
     r = run_spawn(url, body, groups=groups, config=c)
@@ -394,24 +394,24 @@ def test_create_pod_request_checks_the_pod_first(opa, caplog):
 def test_bad_token_stops_the_hub_at_start(monkeypatch, token, problem):
     monkeypatch.setenv("JHPOLICY_OPA_TOKEN", token)
     with pytest.raises(TraitError) as caught:
-        spawner_module._check_token_at_hub_start()
+        settings_module.check_token_at_hub_start()
     assert str(caught.value) == problem
     monkeypatch.setenv("JHPOLICY_OPA_TOKEN", "good")
     app = Application.instance()
     try:
         app.config.PolicyKubeSpawner.opa_token = token
         with pytest.raises(TraitError) as caught:
-            spawner_module._check_token_at_hub_start()
+            settings_module.check_token_at_hub_start()
         assert str(caught.value) == problem
         app.config.PolicyKubeSpawner.opa_token = " fine\n"
-        spawner_module._check_token_at_hub_start()
+        settings_module.check_token_at_hub_start()
     finally:
         Application.clear_instance()
 
 
 def test_token_whitespace_from_a_secret_file_is_stripped():
-    assert spawner_module.checked_token("  s3cret\n") == "s3cret"
-    assert spawner_module.checked_token("") == ""
+    assert settings_module.checked_token("  s3cret\n") == "s3cret"
+    assert settings_module.checked_token("") == ""
 
 
 def test_lowering_only_a_gpu_count_is_counted_as_clamped(opa):
@@ -479,10 +479,10 @@ def test_defaults_mode_leaves_a_widened_key_as_the_admin_set_it():
 
 def test_token_check_at_start_with_nothing_configured(monkeypatch):
     monkeypatch.delenv("JHPOLICY_OPA_TOKEN", raising=False)
-    spawner_module._check_token_at_hub_start()
+    settings_module.check_token_at_hub_start()
     Application.instance()  # a hub whose config has no PolicyKubeSpawner section
     try:
-        spawner_module._check_token_at_hub_start()
+        settings_module.check_token_at_hub_start()
     finally:
         Application.clear_instance()
 

@@ -96,10 +96,10 @@ def _text(page: Path) -> str:
 
 
 def test_the_configuration_reference_is_every_trait_with_its_own_help(site):
-    from jhpolicy.spawner import PolicyKubeSpawner
+    from jhpolicy.settings import PolicySettings
 
     page = _text(site / "reference" / "configuration.html")
-    own = PolicyKubeSpawner.class_own_traits(config=True)
+    own = PolicySettings.class_traits(config=True)
     assert own
     for name, trait in own.items():
         assert f"c.PolicyKubeSpawner.{name}" in page, name

@@ -26,7 +26,7 @@ from traitlets.config import Config
 
 from jhpolicy.pod import decided
 from jhpolicy.quantities import kubernetes_quantity
-from jhpolicy.spawner import DEFAULT_ALLOWED_KEYS
+from jhpolicy.settings import DEFAULT_ALLOWED_KEYS
 
 from .helpers.policies import POLICIES
 from .helpers.profiles import POD_TEST_PROFILES, SPAWNER_TEST_PROFILES

@@ -239,7 +239,7 @@ def test_a_decision_slot_not_free_within_opa_timeout_fails_closed(quota_opa, cap
         assert books.run(while_another_decides()) == [503]
     assert "no decision slot within opa_timeout (0.2 s)" in caplog.text
     assert "admin's defaults" not in caplog.text
-    assert spawner.policy_outcome == "error"
+    assert spawner.policy_outcome == "unavailable"
     assert books.ledger.holdings == {}
 
 
@@ -531,11 +531,11 @@ def test_a_hub_that_cannot_list_its_pods_refuses_with_quotas_on(quota_opa, caplo
     that does not answer (here the offline kube config's unroutable address)
     leaves nothing to count them with: 503, never a spawn the quotas did not
     see, and within opa_timeout."""
-    from types import SimpleNamespace
+    from jhpolicy.books import ServerBooks
 
     books = Books(quota_opa.url, opa_timeout=2.0)
     spawner = books.spawner("ann", "lab", ["gpu-users"], GPU)
-    spawner.user.orm_user = SimpleNamespace(id=7)  # what a hub's User has: the reflector is started
+    spawner.policy_books = ServerBooks(spawner)  # a hub's: the pods are listed, the reflector is started
     try:
         with caplog.at_level(logging.ERROR):
             assert books.run(books.start(spawner)) == [503]

@@ -361,7 +361,7 @@ def render_form(opa_url, groups, config):
     from tornado import web
 
     from jhpolicy.offline import OfflineUser, make_spawner
-    from jhpolicy.opa_client import close_clients
+    from jhpolicy.opa_http import close_clients
 
     async def go():
         config.PolicyKubeSpawner.opa_url = opa_url

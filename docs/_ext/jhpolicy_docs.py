@@ -1,6 +1,6 @@
 """Reference pages generated from the code, so that they cannot drift from it.
 
-- ``jhpolicy-config``: PolicyKubeSpawner's own configurable traits, through
+- ``jhpolicy-config``: PolicyKubeSpawner's own configurable traits (PolicySettings'), through
   autodoc-traits (their ``help`` is the one source).
 - ``jhpolicy-cli``: every ``jhpolicy`` subcommand's ``--help``, from the parser.
 - ``jhpolicy-metrics``: the Prometheus metrics jhpolicy registers.
@@ -34,9 +34,11 @@ class _Generated(SphinxDirective):
 
 class ConfigDirective(_Generated):
     def rst(self) -> list[str]:
+        from jhpolicy.settings import PolicySettings
         from jhpolicy.spawner import PolicyKubeSpawner
 
-        own = set(PolicyKubeSpawner.class_own_traits(config=True))
+        # jhpolicy's traits are PolicySettings', which PolicyKubeSpawner inherits.
+        own = set(PolicySettings.class_traits(config=True))
         # autodoc-traits adds every configurable trait, inherited ones too:
         # KubeSpawner's are documented by KubeSpawner.
         inherited = sorted(set(PolicyKubeSpawner.class_traits(config=True)) - own)

@@ -103,7 +103,7 @@ def cmd_check(args) -> int:
 def cmd_replay(args) -> int:
     """Evaluate a decision from OPA's decision log again and compare it with the logged result."""
     from ..explain import ExplainError, logged_decisions, pick
-    from ..opa_client import Limits, PolicyUnavailable, ask, close_clients
+    from ..opa_http import OPA, Limits, PolicyUnavailable, close_clients
 
     try:
         entry = pick(logged_decisions(Path(args.replay).read_text()), args.decision_id)
@@ -113,7 +113,7 @@ def cmd_replay(args) -> int:
 
     async def evaluate(url):
         try:
-            return (await ask(url, None, 1, entry.path, entry.input, Limits(10.0, 1, 16 * 2**20))).result
+            return (await OPA(url, None, 1, Limits(10.0, 1, 16 * 2**20)).ask(entry.path, entry.input)).result
         finally:
             await close_clients()
 

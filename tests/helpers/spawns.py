@@ -45,9 +45,9 @@ class SpawnResult:
 
 
 def _trait_values(spawner) -> dict:
-    from jhpolicy.spawner import _copy_containers
+    from jhpolicy.transaction import Snapshot
 
-    return {name: _copy_containers(getattr(spawner, name)) for name in spawner.trait_names(config=True)}
+    return Snapshot(spawner, spawner.trait_names(config=True)).values
 
 
 # One loop for all offline spawns: KubeSpawner caches its (never used)

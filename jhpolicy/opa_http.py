@@ -1,7 +1,7 @@
 """Ask OPA for a decision over HTTP.
 
 Each query is one blocking request on one of jhpolicy's own threads
-(:func:`submit`), and the hub awaits its result without a timeout of its
+(:meth:`OPA.submit`), and the hub awaits its result without a timeout of its
 own. The hub's event loop is busy during a burst of spawns (tokens,
 database, proxy routes), and a timeout measured there expires while OPA's
 answer sits unread: spawns would fail closed because the hub was busy, not
@@ -95,29 +95,32 @@ def _pool(base_url: str, token: str | None, max_connections: int, lane: str) -> 
     return pool
 
 
-def submit(
-    base_url: str, token: str | None, max_connections: int, path: str, input_doc: dict, limits: Limits,
-    lane: str = "live",
-) -> concurrent.futures.Future:
-    """Start a query on jhpolicy's threads; the future holds the OPAResponse.
-    Each `lane` has its own threads and connections, so queries to a shadow
-    policy that hang never hold up live decisions."""
-    deadline = time.monotonic() + limits.timeout
-    return run(base_url, token, max_connections, lambda client: query(client, path, input_doc, limits, deadline), lane)
+@dataclass(frozen=True)
+class OPA:
+    """An OPA server as the spawner's traits name it (PolicySettings.opa):
+    the settings every query to it needs, given once."""
 
+    url: str
+    token: str | None
+    max_connections: int
+    limits: Limits
 
-def run(base_url: str, token: str | None, max_connections: int, work, lane: str = "live") -> concurrent.futures.Future:
-    """Run ``work(client)`` on one of the lane's threads, e.g. a query and
-    what must happen with no other decision in between (jhpolicy.ledger)."""
-    pool = _pool(base_url, token, max_connections, lane)
-    return pool.threads.submit(work, pool.client)
+    def run(self, work, lane: str = "live") -> concurrent.futures.Future:
+        """Run ``work(client)`` on one of the lane's threads, e.g. a query and
+        what must happen with no other decision in between (jhpolicy.ledger).
+        Each `lane` has its own threads and connections, so queries to a
+        shadow policy that hang never hold up live decisions."""
+        pool = _pool(self.url, self.token, self.max_connections, lane)
+        return pool.threads.submit(work, pool.client)
 
+    def submit(self, path: str, input_doc: dict, lane: str = "live") -> concurrent.futures.Future:
+        """Start a query on jhpolicy's threads; the future holds the OPAResponse."""
+        deadline = time.monotonic() + self.limits.timeout
+        return self.run(lambda client: query(client, path, input_doc, self.limits, deadline), lane)
 
-async def ask(
-    base_url: str, token: str | None, max_connections: int, path: str, input_doc: dict, limits: Limits
-) -> OPAResponse:
-    """Query OPA on jhpolicy's threads; await the answer on the caller's loop."""
-    return await asyncio.wrap_future(submit(base_url, token, max_connections, path, input_doc, limits))
+    async def ask(self, path: str, input_doc: dict) -> OPAResponse:
+        """Query OPA on jhpolicy's threads; await the answer on the caller's loop."""
+        return await asyncio.wrap_future(self.submit(path, input_doc))
 
 
 async def close_clients() -> None:
