@@ -2,7 +2,7 @@
 
 Debian's nginx serves signed bundles on loopback; two OPA sidecars, run with
 the Helm variant's arguments and the documented polling settings
-(jhpolicy.bundle.MIN_DELAY..MAX_DELAY seconds), poll it. Each round
+(jhpolicy.tooling.bundle.MIN_DELAY..MAX_DELAY seconds), poll it. Each round
 publishes the other revision and measures, per hub, the time until its
 decisions follow the new revision (polled every 50 ms by a direct query).
 Target: every hub within MAX_DELAY seconds plus one download (+1 s).
@@ -23,9 +23,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jhpolicy import bundle  # noqa: E402
-from jhpolicy.configmap import policy_files  # noqa: E402
-from jhpolicy.opa_binary import ensure_opa  # noqa: E402
+from jhpolicy.tooling import bundle  # noqa: E402
+from jhpolicy.tooling.configmap import policy_files  # noqa: E402
+from jhpolicy.tooling.opa_binary import ensure_opa  # noqa: E402
 from tests.helpers.bundle_server import BundleServer  # noqa: E402
 from tests.helpers.bundles import KEYID, Hub  # noqa: E402
 from tests.helpers.helm import INPUT  # noqa: E402  (students ask for 8 CPUs)

@@ -26,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jhpolicy.local_opa import LocalOPA  # noqa: E402
+from jhpolicy.tooling.local_opa import LocalOPA  # noqa: E402
 from tests.e2e.hub import Hub  # noqa: E402
 from tests.helpers.faults import FaultServer  # noqa: E402
 

@@ -24,8 +24,8 @@ from traitlets.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jhpolicy.local_opa import LocalOPA  # noqa: E402
-from jhpolicy.offline import OfflineUser, make_spawner  # noqa: E402
+from jhpolicy.tooling.local_opa import LocalOPA  # noqa: E402
+from jhpolicy.tooling.offline import OfflineUser, make_spawner  # noqa: E402
 
 BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8, "mem_limit": "8G"}}
 TARGET = 1.25

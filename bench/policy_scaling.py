@@ -23,8 +23,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jhpolicy.local_opa import LocalOPA  # noqa: E402
-from jhpolicy.opa_binary import ensure_opa  # noqa: E402
+from jhpolicy.tooling.local_opa import LocalOPA  # noqa: E402
+from jhpolicy.tooling.opa_binary import ensure_opa  # noqa: E402
 
 TARGET = 2.0
 # LocalOPA runs OPA as the sidecar does, with --optimize-store-for-read-speed:

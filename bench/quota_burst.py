@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.burst import SPAWNERS, alternating_rounds, burst_args, one_round  # noqa: E402
-from jhpolicy.local_opa import LocalOPA  # noqa: E402
+from jhpolicy.tooling.local_opa import LocalOPA  # noqa: E402
 from tests.helpers.policies import policies_with_quotas  # noqa: E402
 
 TARGET = 1.10

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.decision_overhead import percentile  # noqa: E402
-from jhpolicy import ledger  # noqa: E402
-from jhpolicy.local_opa import LocalOPA  # noqa: E402
-from jhpolicy.offline import OfflineHub, OfflineUser, make_spawner  # noqa: E402
+from jhpolicy.hub import ledger  # noqa: E402
+from jhpolicy.tooling.local_opa import LocalOPA  # noqa: E402
+from jhpolicy.tooling.offline import OfflineHub, OfflineUser, make_spawner  # noqa: E402
 
 BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 2, "mem_limit": "2G"}}
 TARGET = 1.1
@@ -83,7 +83,7 @@ def ledger_costs(servers: int) -> dict:
     for _ in range(10_000):
         book.usage("user-1", ["students", "course-1", "course-2"])
     usage_us = (time.perf_counter() - start) / 10_000 * 1e6
-    # What a decision in a hub adds (jhpolicy.reconcile): the scan of the pod
+    # What a decision in a hub adds (jhpolicy.hub.reconcile): the scan of the pod
     # reflector for pods no booking names, here with every pod named.
     pods = {holding.pod: {"status": {"phase": "Running"}} for holding in book.holdings.values()}
     start = time.perf_counter()

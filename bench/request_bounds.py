@@ -26,9 +26,9 @@ from traitlets.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jhpolicy.local_opa import LocalOPA  # noqa: E402
-from jhpolicy.offline import OfflineUser, make_spawner  # noqa: E402
-from jhpolicy.request import RequestError, parse_request  # noqa: E402
+from jhpolicy.core.request import RequestError, parse_request  # noqa: E402
+from jhpolicy.tooling.local_opa import LocalOPA  # noqa: E402
+from jhpolicy.tooling.offline import OfflineUser, make_spawner  # noqa: E402
 
 TYPICAL = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8, "mem_limit": "8G"}}
 REQUESTS = {

@@ -4,7 +4,7 @@ The spawner's decision path (load_user_options) in two passes, each
 interleaving no shadow with one kind of shadow so that machine drift hits
 both alike: a shadow that answers (the same policy, so every comparison
 runs), and a shadow that hangs (a fault server that never answers; beyond
-jhpolicy.shadow.MAX_IN_FLIGHT unanswered queries a comparison is skipped). The spawn never waits for the shadow, so the target is
+jhpolicy.hub.shadow.MAX_IN_FLIGHT unanswered queries a comparison is skipped). The spawn never waits for the shadow, so the target is
 no added latency: p50 and p99 at most 1.05x those without a shadow.
 """
 
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.decision_overhead import BODY, percentile  # noqa: E402
-from jhpolicy.local_opa import LocalOPA  # noqa: E402
-from jhpolicy.offline import OfflineUser, make_spawner  # noqa: E402
+from jhpolicy.tooling.local_opa import LocalOPA  # noqa: E402
+from jhpolicy.tooling.offline import OfflineUser, make_spawner  # noqa: E402
 from tests.helpers.faults import FaultServer  # noqa: E402
 
 TARGET = 1.05

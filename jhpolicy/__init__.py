@@ -6,7 +6,7 @@ __all__ = ["PolicyKubeSpawner", "__version__"]
 
 
 def __getattr__(name):
-    # Lazy, so `jhpolicy.request` and the CLI's argument parsing do not pay
+    # Lazy, so `jhpolicy.core.request` and the CLI's argument parsing do not pay
     # for importing KubeSpawner and the Kubernetes client.
     if name == "PolicyKubeSpawner":
         from .spawner import PolicyKubeSpawner

@@ -1,7 +1,7 @@
 """jupyterhub-idle-culler 2.0 with jhpolicy's arbiter, and the hub configuration that runs it.
 
 ``python -m jhpolicy.culler [the culler's own options]`` is the culler with
-``IdleCuller.cull_arbiter_hook`` set to :func:`jhpolicy.lifetime.arbiter`:
+``IdleCuller.cull_arbiter_hook`` set to :func:`jhpolicy.core.lifetime.arbiter`:
 servers are culled when their decided lifetime is up, the rest as the
 culler's options say. :func:`configure` turns the culler service Zero to
 JupyterHub starts from its ``cull.*`` values into that one (the values
@@ -14,7 +14,7 @@ import os
 import sys
 
 # The culler's scopes as Zero to JupyterHub 4.4.0 grants them, plus the one
-# the arbiter needs to read a server's saved lifetime (jhpolicy.lifetime).
+# the arbiter needs to read a server's saved lifetime (jhpolicy.core.lifetime).
 STATE_SCOPE = "admin:server_state"
 Z2JH_SERVICE = "jupyterhub-idle-culler"
 CULLER_MODULE = "jupyterhub_idle_culler"
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     import jupyterhub_idle_culler
     from traitlets.config import Config
 
-    from .lifetime import arbiter
+    from .core.lifetime import arbiter
 
     version = getattr(jupyterhub_idle_culler, "__version__", "0")
     if _version(version) < MINIMUM_VERSION:
@@ -62,7 +62,7 @@ def configure(c, service: str = Z2JH_SERVICE) -> None:
 
     Without that service (``cull.enabled: false``) it does nothing.
     """
-    from .lifetime import FALLBACK_MAX_AGE_ENV
+    from .core.lifetime import FALLBACK_MAX_AGE_ENV
 
     # Unset, these are traitlets' LazyConfigValue, not lists: then there is no culler.
     services = c.JupyterHub.services if "services" in c.JupyterHub else []

@@ -11,12 +11,12 @@ and then :meth:`PolicyKubeSpawner.verify_pod` checks the built pod (again
 after ``modify_pod_hook``) against the decided values.
 
 The spawner is that pipeline and KubeSpawner's overrides; the work is done
-by collaborators, each in its own module: the traits (jhpolicy.settings),
-the OPA server they name (jhpolicy.opa_http), the books of what servers
-hold (jhpolicy.books), the trait values a spawn sets and puts back
-(jhpolicy.transaction), the spawn page and allowance view
-(jhpolicy.spawn_page), the shadow policy (jhpolicy.shadow), and KubeSpawner's
-private members (jhpolicy.upstream). Anything that goes wrong restores the
+by collaborators, each in its own module: the traits (jhpolicy.hub.settings),
+the OPA server they name (jhpolicy.hub.opa_http), the books of what servers
+hold (jhpolicy.hub.books), the trait values a spawn sets and puts back
+(jhpolicy.hub.transaction), the spawn page and allowance view
+(jhpolicy.hub.spawn_page), the shadow policy (jhpolicy.hub.shadow), and KubeSpawner's
+private members (jhpolicy.hub.upstream). Anything that goes wrong restores the
 spawner's configuration as it was before the request, so a refused request
 changes nothing.
 """
@@ -31,14 +31,15 @@ import time
 from kubespawner import KubeSpawner
 from traitlets import default
 
-from . import decision as decisions
-from . import errors, failure_count, lifetime, metrics, opa_http, reconcile, shadow, transaction, upstream
-from .books import Queued, ServerBooks
-from .opa_input import build_input
-from .pod import InvalidPod, approved, container_mismatches, prospective
-from .request import ProfileListError, RequestError, parse_request, selected_profile
-from .settings import PolicySettings
-from .spawn_page import SpawnPage
+from .core import decision as decisions
+from .core import lifetime
+from .core.opa_input import build_input
+from .core.pod import InvalidPod, approved, container_mismatches, prospective
+from .core.request import ProfileListError, RequestError, parse_request, selected_profile
+from .hub import errors, failure_count, metrics, opa_http, reconcile, shadow, transaction, upstream
+from .hub.books import Queued, ServerBooks
+from .hub.settings import PolicySettings
+from .hub.spawn_page import SpawnPage
 
 # What JupyterHub's Spawner.get_env sets from each value.
 LIMIT_ENV = {"MEM_LIMIT": "mem_limit", "MEM_GUARANTEE": "mem_guarantee", "CPU_LIMIT": "cpu_limit", "CPU_GUARANTEE": "cpu_guarantee"}
@@ -62,7 +63,7 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
     # The last spawn's shadow comparison (opa_shadow_decision_path), if any.
     policy_shadow: shadow.Comparison | None = None
     # How long the running server may live, as decided at its spawn (kept in
-    # the state, where jhpolicy's culler arbiter reads it: jhpolicy.lifetime).
+    # the state, where jhpolicy's culler arbiter reads it: jhpolicy.core.lifetime).
     policy_lifetime: lifetime.Lifetime | None = None
 
     @functools.cached_property
@@ -96,7 +97,7 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
             if not decision.allow:
                 self._log_decision(input_doc, decision_id, decision, {})
                 if outcome == "misconfigured":  # the admin's data: worth an error, not just a decision line
-                    self.log.error("jhpolicy: refusing spawn of %s: %s", self._log_name, "; ".join(decision.messages))
+                    self.log.error("jhpolicy: refusing spawn of %s: %s", upstream.log_name(self), "; ".join(decision.messages))
                 raise errors.denied(decision.messages, reason=decision.reason or "denied", help=decision.help)
             self.policy_applied = transaction.apply(self, final, decision.overrides, request.overrides)
             self.policy_pod, self.policy_lifetime = final, decision.lifetime
@@ -106,7 +107,7 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
         except REFUSALS as e:
             self._undo(snapshot)
             if self._falls_back(e):
-                self.log.error("jhpolicy: %s; starting %s with the admin's defaults", e, self._log_name)
+                self.log.error("jhpolicy: %s; starting %s with the admin's defaults", e, upstream.log_name(self))
                 try:
                     outcome = await self._start_with_defaults()
                     return
@@ -124,7 +125,7 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
     async def _decide(self, input_doc: dict, pod):
         """The decision and the pod it approves. With `policy_quotas`, reading
         the usage, asking OPA and booking the pod happen on one of jhpolicy's
-        threads with no other decision in between (jhpolicy.books)."""
+        threads with no other decision in between (jhpolicy.hub.books)."""
         opa, books = self.opa(), self.policy_books
         deadline = time.monotonic() + self.opa_timeout
         path, ceiling, groups, max_lifetime = (
@@ -152,11 +153,11 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
     def _refusal(self, e: Exception) -> tuple[str, Exception]:
         """The outcome of a spawn that failed with `e`, and what its caller gets."""
         if isinstance(e, ProfileListError):
-            self.log.error("jhpolicy: refusing spawn of %s: profile_list: %s", self._log_name, e)
+            self.log.error("jhpolicy: refusing spawn of %s: profile_list: %s", upstream.log_name(self), e)
             return "misconfigured", errors.misconfigured(f"profile_list: {e}")
         if isinstance(e, RequestError | InvalidPod):
             return "invalid", errors.invalid_request(str(e))
-        self.log.error("jhpolicy: refusing spawn of %s: %s", self._log_name, e)
+        self.log.error("jhpolicy: refusing spawn of %s: %s", upstream.log_name(self), e)
         return "unavailable", errors.unavailable()
 
     async def _start_with_defaults(self) -> str:
@@ -194,7 +195,7 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
             self.log.error(
                 "jhpolicy: refusing spawn of %s: Spawner.apply_user_options is set and applies user input "
                 "unchecked; unset it, PolicyKubeSpawner decides user_options itself",
-                self._log_name,
+                upstream.log_name(self),
             )
             raise errors.unavailable()
 
@@ -239,10 +240,10 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
         if self.policy_pod is None:
             return pod
         self.verify_pod(pod)
-        # Whose books count this pod (jhpolicy.reconcile: quotas are per hub).
+        # Whose books count this pod (jhpolicy.hub.reconcile: quotas are per hub).
         labels, annotations = {reconcile.HUB_LABEL: self.policy_hub_name}, {}
         charge = self.policy_decision.charge if self.policy_decision is not None else None
-        if charge is not None:  # so the books can be rebuilt from the pod (jhpolicy.reconcile)
+        if charge is not None:  # so the books can be rebuilt from the pod (jhpolicy.hub.reconcile)
             annotations[reconcile.CHARGE_ANNOTATION] = charge
         if self.policy_lifetime is not None:  # for people with kubectl; the culler reads the state
             annotations[lifetime.ANNOTATION] = lifetime.annotation(self.policy_lifetime)
@@ -259,14 +260,14 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
     def verify_pod(self, pod) -> None:
         """Refuse (503) a pod whose notebook container differs from the decision."""
         if self.policy_pod is None:
-            self.log.error("jhpolicy: refusing pod for %s: no policy decision was made for it", self._log_name)
+            self.log.error("jhpolicy: refusing pod for %s: no policy decision was made for it", upstream.log_name(self))
             raise errors.unavailable()
         mismatches = container_mismatches(pod.spec.containers[0], self.policy_pod)
         if mismatches:
             self.log.error(
                 "jhpolicy: refusing pod for %s: it differs from the policy's decision (extra_container_config "
                 "or modify_pod_hook?): %s",
-                self._log_name,
+                upstream.log_name(self),
                 "; ".join(mismatches),
             )
             raise errors.unavailable()
@@ -299,17 +300,17 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
 
     async def _policy_options_form(self, spawner):
         """KubeSpawner's profile form, with only what the policy lets this
-        user pick, under the allowance panel (jhpolicy.spawn_page)."""
+        user pick, under the allowance panel (jhpolicy.hub.spawn_page)."""
         return await SpawnPage(self).form()
 
     async def allowance_view(self) -> dict:
         """What this spawner's user may launch, how much is in use, and which
         profiles and choices are not available to them with why, as the
-        policy describes it (jhpolicy.spawn_page); never raises for a policy
+        policy describes it (jhpolicy.hub.spawn_page); never raises for a policy
         problem: `allowance.NOT_AVAILABLE`, the reason logged."""
         return await SpawnPage(self).view()
 
-    # -- the server's life: the books (jhpolicy.books) and the lifetime ----------
+    # -- the server's life: the books (jhpolicy.hub.books) and the lifetime ----------
 
     def start(self):
         # Not a coroutine, as in KubeSpawner: the spawn is scheduled at once and
@@ -361,5 +362,5 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
         try:
             self.policy_lifetime = lifetime.saved(state)
         except ValueError as e:
-            self.log.error("jhpolicy: %s has an unreadable saved lifetime (%s): the culler's own rules apply", self._log_name, e)
+            self.log.error("jhpolicy: %s has an unreadable saved lifetime (%s): the culler's own rules apply", upstream.log_name(self), e)
         self.policy_books.load(state)

@@ -207,7 +207,7 @@ test_a_help_url_of_500_characters_is_fine_501_is_not if {
 	spaced.reason == "misconfigured"
 }
 
-# What the spawner's contract check refuses (jhpolicy.decision.HELP_URL_PATTERN)
+# What the spawner's contract check refuses (jhpolicy.core.decision.HELP_URL_PATTERN)
 # the data checks refuse too, so `jhpolicy lint` catches it before a refusal
 # turns into a 503: quotes, angle brackets, any whitespace, non-ASCII.
 test_a_help_url_with_a_character_the_spawner_refuses_is_misconfigured if {

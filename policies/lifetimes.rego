@@ -1,6 +1,6 @@
 # How long a server may live: idle at most ("idle") and in all ("max_age"),
 # decided at spawn and kept with the server; jupyterhub-idle-culler 2.0 stops
-# it through jhpolicy's arbiter (jhpolicy.lifetime). Each allowance entry
+# it through jhpolicy's arbiter (jhpolicy.core.lifetime). Each allowance entry
 # that applies may set a lifetime, a group's jhpolicy_lifetime property
 # (admin page) in place of its entry's; the user gets the most generous of
 # those for each kind, as for maxima. data.jhpolicy.lifetimes.extra_resources

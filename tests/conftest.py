@@ -3,7 +3,7 @@
 Real parts only: a real OPA process with the project's policies and real
 PolicyKubeSpawner objects. The offline spawns (run_spawn) need no Kubernetes
 API server: the spawner is built with a throwaway kube config
-(jhpolicy.offline) that nothing connects to, because load_user_options and
+(jhpolicy.tooling.offline) that nothing connects to, because load_user_options and
 get_pod_manifest make no API call. The end-to-end tests get a real one from
 the session fixtures `cluster` and `pod_ips` (tests/kube).
 """

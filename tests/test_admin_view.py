@@ -15,9 +15,9 @@ from prometheus_client import REGISTRY
 from traitlets import TraitError
 from traitlets.config import Application, Config
 
-from jhpolicy import settings as settings_module
-from jhpolicy.errors import UNAVAILABLE_MESSAGE
-from jhpolicy.local_opa import free_port
+from jhpolicy.hub.errors import UNAVAILABLE_MESSAGE
+from jhpolicy.hub import settings as settings_module
+from jhpolicy.tooling.local_opa import free_port
 
 from .helpers.spawns import LOOP, run_spawn
 
@@ -311,7 +311,7 @@ def form_config(path):
 def render(opa_url, config):
     from tornado import web
 
-    from jhpolicy.offline import OfflineUser, make_spawner
+    from jhpolicy.tooling.offline import OfflineUser, make_spawner
 
     async def go():
         config.PolicyKubeSpawner.opa_url = opa_url

@@ -14,8 +14,8 @@ import math
 import pytest
 from traitlets.config import Config
 
-from jhpolicy import allowance
-from jhpolicy.offline import OfflineUser, make_spawner
+from jhpolicy.core import allowance
+from jhpolicy.tooling.offline import OfflineUser, make_spawner
 
 from .e2e.browser import ARTIFACTS, log_in
 from .e2e.hub import Hub
@@ -57,7 +57,7 @@ def test_a_view_the_policy_gets_wrong_is_not_shown(opa, path):
 
 
 def test_an_unreachable_opa_gives_no_view():
-    from jhpolicy.local_opa import free_port
+    from jhpolicy.tooling.local_opa import free_port
 
     assert offline_view(f"http://127.0.0.1:{free_port()}", ["students"], opa_timeout=1.0) == allowance.NOT_AVAILABLE
 

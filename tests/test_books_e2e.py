@@ -1,4 +1,4 @@
-"""Books that equal the cluster (jhpolicy.reconcile), through a real hub on
+"""Books that equal the cluster (jhpolicy.hub.reconcile), through a real hub on
 the real Kubernetes API server with kwok nodes: servers that were running
 before quotas were turned on, and a stop that fails while its pod stays.
 Quota data: the shipped data, each user at most 2 servers.
@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from jhpolicy.local_opa import LocalOPA
+from jhpolicy.tooling.local_opa import LocalOPA
 
 from .e2e.hub import Hub
 from .helpers.hub_quotas import GPU, GPU_HELP, GROUP_FULL, USER_FULL, running, usage

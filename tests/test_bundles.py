@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jhpolicy import bundle
+from jhpolicy.tooling import bundle
 
 from .helpers.bundle_server import BundleServer
 from .helpers.bundles import BODY, KEYID, Hub, wait_for
@@ -59,8 +59,8 @@ def keys(tmp_path_factory):
 def bundles(tmp_path_factory, keys):
     """Revisions r1 (the shipped policy: students up to 2 CPUs) and r2 (up to 3),
     a bundle signed with another key, and one not signed at all."""
-    from jhpolicy.configmap import policy_files
-    from jhpolicy.opa_binary import ensure_opa
+    from jhpolicy.tooling.configmap import policy_files
+    from jhpolicy.tooling.opa_binary import ensure_opa
 
     opa = str(Path(ensure_opa()).resolve())
     folder = tmp_path_factory.mktemp("bundles")

@@ -221,7 +221,7 @@ def test_a_logged_decision_becomes_a_case(tmp_path):
 def test_the_shipped_suite_covers_the_shipped_data():
     """cases.yaml is the admin's suite for policies/ (run by ./dev test with
     the shipped data); here only its size and that it loads."""
-    from jhpolicy.cases import load
+    from jhpolicy.tooling.cases import load
 
     suite = load(ROOT / "cases.yaml")
     assert len(suite.cases) >= 30
@@ -230,7 +230,7 @@ def test_the_shipped_suite_covers_the_shipped_data():
 
 
 def test_the_docs_name_every_key_a_suite_and_a_case_take():
-    from jhpolicy import cases
+    from jhpolicy.tooling import cases
 
     page = (ROOT / "docs" / "how-to" / "test-your-data.md").read_text()
     suite_line = next(line for line in page.splitlines() if line.startswith("- The suite's keys:"))

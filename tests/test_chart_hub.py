@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from jhpolicy.values import stack_files
+from jhpolicy.tooling.values import stack_files
 
 from .e2e.chart_hub import (
     FORUM_BODY,

@@ -18,7 +18,7 @@ import zipfile
 import pytest
 import yaml
 
-from jhpolicy.values import stack_files
+from jhpolicy.tooling.values import stack_files
 
 from .e2e.chart_hub import (
     FORUM_BODY,

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from jhpolicy.chart_config import CHART, hub_values, load
+from jhpolicy.tooling.chart_config import CHART, hub_values, load
 
 from .helpers.cli import jhpolicy
 from .helpers.policies import POLICIES, ROOT

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jhpolicy.configmap import policy_files
+from jhpolicy.tooling.configmap import policy_files
 
 from .helpers.cli import FORUM_BODY, decision_log_of_one_spawn, jhpolicy
 from .helpers.policies import POLICIES
@@ -46,7 +46,7 @@ def test_check_bad_value_exits_2():
 
 
 def test_check_unreachable_opa_exits_2(opa):
-    from jhpolicy.local_opa import free_port
+    from jhpolicy.tooling.local_opa import free_port
 
     result = jhpolicy("check", "--user", "bob", "--opa-url", f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 2

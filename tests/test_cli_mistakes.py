@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from jhpolicy.opa_binary import OPA_VERSION, default_tools_dir, is_checkout
+from jhpolicy.tooling.opa_binary import OPA_VERSION, default_tools_dir, is_checkout
 
 from .helpers.cli import jhpolicy
 from .helpers.policies import POLICIES, ROOT
@@ -114,7 +114,7 @@ def test_group_names_no_entry_matches_are_named():
 
 
 def test_verbose_shows_the_reason_behind_a_503():
-    from jhpolicy.local_opa import free_port
+    from jhpolicy.tooling.local_opa import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     quiet = jhpolicy("check", "--user", "a", "--opa-url", url)

@@ -16,9 +16,10 @@ import pytest
 from traitlets import TraitError
 from traitlets.config import Config
 
-from jhpolicy.errors import UNAVAILABLE_MESSAGE
+from jhpolicy.hub.errors import UNAVAILABLE_MESSAGE
 
-from .helpers.profiles import POD_TEST_PROFILES as PROFILES, SAMPLE
+from .helpers.profiles import POD_TEST_PROFILES as PROFILES
+from .helpers.profiles import SAMPLE
 from .helpers.spawns import run_spawn
 
 GIB = 1024**3
@@ -265,7 +266,7 @@ def test_modify_pod_hook_cannot_change_the_decided_image(spawn, caplog):
 def spawner_with_token(value):
     import asyncio
 
-    from jhpolicy.offline import OfflineUser, make_spawner
+    from jhpolicy.tooling.offline import OfflineUser, make_spawner
 
     async def go():
         c = Config()

@@ -96,7 +96,7 @@ def _text(page: Path) -> str:
 
 
 def test_the_configuration_reference_is_every_trait_with_its_own_help(site):
-    from jhpolicy.settings import PolicySettings
+    from jhpolicy.hub.settings import PolicySettings
 
     page = _text(site / "reference" / "configuration.html")
     own = PolicySettings.class_traits(config=True)

@@ -16,8 +16,8 @@ import threading
 import jupyterhub
 import pytest
 
-from jhpolicy.local_opa import LocalOPA
-from jhpolicy.quantities import kubernetes_quantity
+from jhpolicy.core.quantities import kubernetes_quantity
+from jhpolicy.tooling.local_opa import LocalOPA
 
 from .e2e.browser import ARTIFACTS, log_in
 from .e2e.hub import Hub

@@ -20,8 +20,8 @@ import time
 
 import pytest
 
-from jhpolicy.local_opa import LocalOPA, free_port
-from jhpolicy.quantities import kubernetes_quantity
+from jhpolicy.core.quantities import kubernetes_quantity
+from jhpolicy.tooling.local_opa import LocalOPA, free_port
 
 from .e2e.hub import Hub
 from .helpers.faults import ANSWERS, FaultServer

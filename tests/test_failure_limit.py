@@ -4,7 +4,7 @@ JupyterHub sets it (5), through a real hub on the real API server with kwok.
 JupyterHub 5 counts every failed spawn toward the limit and exits the hub
 when it is reached; JupyterHub 6 counts only errors. jhpolicy's refusals
 (400, 403) must leave the hub up on both, and genuine spawn errors must
-still stop it exactly as upstream does (jhpolicy.failure_count). The tests
+still stop it exactly as upstream does (jhpolicy.hub.failure_count). The tests
 run in order on one hub: the last one ends it.
 """
 
@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from jhpolicy.local_opa import LocalOPA
+from jhpolicy.tooling.local_opa import LocalOPA
 
 from .e2e.hub import Hub
 from .helpers.policies import POLICIES

@@ -15,7 +15,7 @@ import time
 import pytest
 from traitlets.config import Config
 
-from jhpolicy.errors import UNAVAILABLE_MESSAGE
+from jhpolicy.hub.errors import UNAVAILABLE_MESSAGE
 
 from .helpers.faults import FAULTS, FaultServer
 from .helpers.spawns import run_spawn

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from traitlets.config import Config
 
-from jhpolicy.pod import decided
-from jhpolicy.quantities import kubernetes_quantity
-from jhpolicy.settings import DEFAULT_ALLOWED_KEYS
+from jhpolicy.core.pod import decided
+from jhpolicy.core.quantities import kubernetes_quantity
+from jhpolicy.hub.settings import DEFAULT_ALLOWED_KEYS
 
 from .helpers.policies import POLICIES
 from .helpers.profiles import POD_TEST_PROFILES, SPAWNER_TEST_PROFILES

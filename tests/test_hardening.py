@@ -8,8 +8,8 @@ import time
 import pytest
 from traitlets.config import Config
 
-from jhpolicy.errors import UNAVAILABLE_MESSAGE
-from jhpolicy.offline import OfflineUser
+from jhpolicy.hub.errors import UNAVAILABLE_MESSAGE
+from jhpolicy.tooling.offline import OfflineUser
 
 from .helpers.opa_server import opa_server
 from .helpers.policies import POLICIES, ROOT
@@ -120,7 +120,7 @@ def test_the_token_never_reaches_any_log(opa_with_token_auth, token, caplog):
     """Every log record (root logger at DEBUG: jhpolicy, httpx, httpcore,
     traitlets) of succeeding and failing spawns, with the token as a
     Kubernetes Secret file usually gives it (trailing newline)."""
-    from jhpolicy.local_opa import free_port
+    from jhpolicy.tooling.local_opa import free_port
 
     down = f"http://127.0.0.1:{free_port()}"
     with caplog.at_level(logging.DEBUG):

@@ -24,11 +24,11 @@ import pytest
 import yaml
 from traitlets.config import Config
 
-from jhpolicy.chart_config import chart_file
-from jhpolicy.configmap import policy_files
-from jhpolicy.local_opa import free_port
-from jhpolicy.opa_binary import ensure_opa
-from jhpolicy.values import STACKS
+from jhpolicy.tooling.chart_config import chart_file
+from jhpolicy.tooling.configmap import policy_files
+from jhpolicy.tooling.local_opa import free_port
+from jhpolicy.tooling.opa_binary import ensure_opa
+from jhpolicy.tooling.values import STACKS
 
 from .helpers.helm import AUTHZ, INPUT, VALUES, helm_merge, merged_values, sidecar
 from .helpers.policies import POLICIES, ROOT
@@ -128,8 +128,8 @@ def run_extra_config(values: dict) -> Config:
 def test_extra_config_selects_policy_spawner(opa):
     import asyncio
 
-    from jhpolicy.offline import OfflineUser, make_spawner
     from jhpolicy.spawner import PolicyKubeSpawner
+    from jhpolicy.tooling.offline import OfflineUser, make_spawner
 
     c = run_extra_config(merged_values("plain"))
     assert c.JupyterHub.spawner_class == "jhpolicy.PolicyKubeSpawner"
@@ -290,7 +290,7 @@ USER_CONFIG = ROOT / "tests" / "kube" / "user-config.yaml"
 
 def combined_values(*names: str) -> dict:
     """As `jhpolicy values --stack` combines them: the shipped files, then the user's."""
-    from jhpolicy.values import combine
+    from jhpolicy.tooling.values import combine
 
     return combine([*((VALUES / n).read_text() for n in names), USER_CONFIG.read_text()])
 
@@ -330,7 +330,7 @@ def test_jhpolicy_values_command(tmp_path):
         [sys.executable, "-m", "jhpolicy.cli", "values", "-f", str(USER_CONFIG), "-f", str(VALUES / "jhpolicy.yaml")],
         capture_output=True, text=True, check=True,
     )
-    from jhpolicy.values import combine
+    from jhpolicy.tooling.values import combine
 
     # -f files alone: in the order given.
     assert yaml.safe_load(result.stdout) == combine([USER_CONFIG.read_text(), (VALUES / "jhpolicy.yaml").read_text()])

@@ -24,15 +24,16 @@ from jupyterhub.utils import maybe_future
 from tornado import web
 from traitlets.config import Config
 
-from jhpolicy import allowance, decision, dry_run, lint
-from jhpolicy.offline import (
+from jhpolicy.core import allowance, decision
+from jhpolicy.hub.spawn_page import HOOK_NOTE
+from jhpolicy.tooling import dry_run, lint
+from jhpolicy.tooling.offline import (
     OfflineHub,
     OfflineUser,
     apply_group_overrides,
     make_spawner,
     pod_to_create,
 )
-from jhpolicy.spawn_page import HOOK_NOTE
 
 from .helpers.policies import ROOT
 from .helpers.spawns import (  # the spawn page's form (or its error), on the loop its spawners use

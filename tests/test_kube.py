@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jhpolicy.local_opa import LocalOPA
-from jhpolicy.values import STACKS
+from jhpolicy.tooling.local_opa import LocalOPA
+from jhpolicy.tooling.values import STACKS
 
 from .e2e.hub import Hub
 from .helpers.policies import POLICIES, ROOT

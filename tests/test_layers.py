@@ -1,5 +1,6 @@
-"""Every module of the package is in one of the layers that import-linter
-checks (.importlinter, run by ./dev test): a new module must be placed."""
+"""Every top-level module and subpackage of the package is in one of the
+layers that import-linter checks (.importlinter, run by ./dev test): a new
+one must be placed."""
 
 from __future__ import annotations
 

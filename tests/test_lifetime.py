@@ -1,4 +1,4 @@
-"""Server lifetimes (jhpolicy.lifetime, jhpolicy.culler): the decision's
+"""Server lifetimes (jhpolicy.core.lifetime, jhpolicy.culler): the decision's
 lifetime checked and kept, the culler's arbiter, and the z2jh culler
 service turned into jhpolicy's. The real culler against a real hub is
 tests/test_lifetime_e2e.py."""
@@ -11,9 +11,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from traitlets.config import Config
 
-from jhpolicy import allowance, culler, decision, lifetime, panel
-from jhpolicy.lifetime import Lifetime, Limit, arbiter
-from jhpolicy.local_opa import LocalOPA
+from jhpolicy import culler
+from jhpolicy.core import allowance, decision, lifetime, panel
+from jhpolicy.core.lifetime import Lifetime, Limit, arbiter
+from jhpolicy.tooling.local_opa import LocalOPA
 
 from .helpers.culler import z2jh_culler
 from .helpers.policies import policies_with
@@ -260,7 +261,7 @@ def test_a_restarted_hub_reads_the_lifetime_back_and_a_stop_clears_it(lifetime_o
 
 
 def test_a_malformed_property_refuses_the_spawn(lifetime_opa):
-    from jhpolicy.offline import OfflineGroup, OfflineUser
+    from jhpolicy.tooling.offline import OfflineGroup, OfflineUser
 
     user = OfflineUser("alice", [OfflineGroup("students", {"jhpolicy_lifetime": "6 hours"})])
     result = run_spawn(lifetime_opa.url, {}, user=user)
@@ -271,7 +272,7 @@ def test_a_malformed_property_refuses_the_spawn(lifetime_opa):
 # --- jhpolicy test: a case may expect the lifetime ---
 
 def test_a_case_expects_a_lifetime_in_the_datas_words():
-    from jhpolicy import cases
+    from jhpolicy.tooling import cases
 
     parsed = cases._expectation("cases.yaml:1: gpu", {"outcome": "allowed", "lifetime": {"idle": "1h", "max_age": 28800}})
     assert parsed["lifetime"] == {"idle": 3600, "max_age": 28800}
@@ -285,7 +286,7 @@ def test_a_case_expects_a_lifetime_in_the_datas_words():
 
 
 def test_a_case_whose_lifetime_differs_fails_saying_both():
-    from jhpolicy import cases
+    from jhpolicy.tooling import cases
 
     case = cases.Case("gpu", 1, None, {}, None, cases._expectation("w", {"outcome": "allowed", "lifetime": {"idle": "2h"}}))
     report = {"outcome": "allowed", "status": 200, "lifetime": GPU_RULE}

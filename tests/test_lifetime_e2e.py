@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from jhpolicy.local_opa import LocalOPA
+from jhpolicy.tooling.local_opa import LocalOPA
 
 from .e2e.hub import Hub
 from .helpers.policies import policies_with

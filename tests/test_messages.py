@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 from tornado import web
 
-from jhpolicy import decision as decisions
-from jhpolicy import errors, quantities
-from jhpolicy.decision import MAX_MESSAGE_CHARS, MAX_MESSAGES, PolicyBroken, validate
-from jhpolicy.quantities import (
+from jhpolicy.core import decision as decisions
+from jhpolicy.core import quantities
+from jhpolicy.hub import errors
+from jhpolicy.core.decision import MAX_MESSAGE_CHARS, MAX_MESSAGES, PolicyBroken, validate
+from jhpolicy.core.quantities import (
     CPU_FORMS,
     EXTRA_RESOURCE_FORMS,
     IMAGE_FORMS,
@@ -21,7 +22,7 @@ from jhpolicy.quantities import (
     InvalidValue,
     kubernetes_quantity,
 )
-from jhpolicy.request import RequestError, parse_request
+from jhpolicy.core.request import RequestError, parse_request
 
 BIG = 2**60  # MAX_BYTES and MAX_AMOUNT
 

@@ -1,5 +1,5 @@
 """What the spawn page offers: profiles and choices judged by the policy
-before the user picks (jhpolicy.offers, candidate_judgements in
+before the user picks (jhpolicy.core.offers, candidate_judgements in
 policies/allowance_view.rego).
 
 The rules on their own, then real PolicyKubeSpawner objects asking the real
@@ -15,9 +15,9 @@ import copy
 import pytest
 from traitlets.config import Config
 
-from jhpolicy import allowance, offers
-from jhpolicy.offers import Candidate, Unavailable
-from jhpolicy.offline import OfflineUser, make_spawner
+from jhpolicy.core import allowance, offers
+from jhpolicy.core.offers import Candidate, Unavailable
+from jhpolicy.tooling.offline import OfflineUser, make_spawner
 
 from .e2e.profiles import MATLAB, PROFILE_LIST, PYTORCH
 from .helpers.spawns import LOOP, page
@@ -205,7 +205,7 @@ def test_a_view_without_judgements_falls_back_to_the_profile_list(opa):
 
 
 def test_an_unreachable_opa_gives_no_view_and_no_page():
-    from jhpolicy.local_opa import free_port
+    from jhpolicy.tooling.local_opa import free_port
 
     down = f"http://127.0.0.1:{free_port()}"
     view = LOOP.run_until_complete(spawner_for(down, ["gpu-users"], opa_timeout=1.0).allowance_view())

@@ -1,11 +1,11 @@
-"""The spawn page's allowance panel in words (jhpolicy/panel.py)."""
+"""The spawn page's allowance panel in words (jhpolicy/core/panel.py)."""
 
 from __future__ import annotations
 
 import html as html_module
 import re
 
-from jhpolicy import panel
+from jhpolicy.core import panel
 
 GIB = 2**30
 

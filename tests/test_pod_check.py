@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio.client import V1Container, V1ResourceRequirements
 
-from jhpolicy.pod import container_mismatches
+from jhpolicy.core.pod import container_mismatches
 
 DECIDED = {
     "image": "x/y:1",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jhpolicy.opa_binary import find_opa
+from jhpolicy.tooling.opa_binary import find_opa
 
 from .helpers.cli import jhpolicy
 

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jhpolicy.local_opa import LocalOPA
-from jhpolicy.offline import OfflineGroup
+from jhpolicy.tooling.local_opa import LocalOPA
+from jhpolicy.tooling.offline import OfflineGroup
 
 from .helpers.books import Books, play
 from .helpers.policies import POLICIES

@@ -23,9 +23,9 @@ from prometheus_client import REGISTRY
 from tornado import web
 from traitlets.config import Config
 
-from jhpolicy import ledger
-from jhpolicy.local_opa import LocalOPA
-from jhpolicy.offline import OfflineGroup, OfflineUser, make_spawner
+from jhpolicy.hub import ledger
+from jhpolicy.tooling.local_opa import LocalOPA
+from jhpolicy.tooling.offline import OfflineGroup, OfflineUser, make_spawner
 
 from .helpers.books import Books, assert_books_add_up, expected_totals, play
 from .helpers.policies import policies_with_quotas
@@ -180,7 +180,7 @@ def test_a_restarted_hub_rebuilds_the_books_once_from_the_saved_state(quota_opa,
     again.load_state(state)
     again.load_state(state)  # loading twice never counts twice
     assert set(restarted.ledger.holdings) == {("ann", "a")}
-    # It names its pod, so the reflector's scan never books that pod a second time (jhpolicy.reconcile).
+    # It names its pod, so the reflector's scan never books that pod a second time (jhpolicy.hub.reconcile).
     assert restarted.ledger.holdings[("ann", "a")].pod == f"{again.namespace}/{again.pod_name}"
     assert restarted.ledger.pods == {f"{again.namespace}/{again.pod_name}": ("ann", "a")}
     only_a = expected_totals([books.ledger.holdings[("ann", "a")]], lambda h: True)
@@ -247,7 +247,7 @@ def test_a_free_decision_slot_waited_for_nothing_however_busy_the_machine():
     # 0.0 is what tells an OPA failure from a queued one (only the first may
     # fall back to the defaults): never a measured time, which a busy CI
     # machine can make any length.
-    from jhpolicy.ledger import Busy, Ledger
+    from jhpolicy.hub.ledger import Busy, Ledger
 
     books = Ledger()
     with books.decision_slot(time.monotonic() + 5) as waited:
@@ -288,7 +288,7 @@ def test_sums_are_exact():
 
 def test_a_pod_another_hub_labelled_is_never_booked_here():
     """Quotas are per hub (#28 item 9): hubs sharing a namespace skip each other's pods."""
-    from jhpolicy import reconcile
+    from jhpolicy.hub import reconcile
 
     def pod(hub_label):
         labels = {} if hub_label is None else {reconcile.HUB_LABEL: hub_label}
@@ -323,8 +323,8 @@ def test_a_saved_amount_may_be_as_large_as_kubernetes_holds():
 
 
 def test_a_pod_is_booked_once_whoever_books_it():
-    """jhpolicy.reconcile's books of pods no server names: one pod, one booking."""
-    from jhpolicy import reconcile
+    """jhpolicy.hub.reconcile's books of pods no server names: one pod, one booking."""
+    from jhpolicy.hub import reconcile
 
     def pod(user, group, phase="Running"):
         return {"metadata": {"annotations": {"hub.jupyter.org/username": user, "jhpolicy/charge": group}},
@@ -411,7 +411,7 @@ def test_a_spawn_cancelled_while_its_decision_is_in_flight_books_nothing(quota_o
 
 
 def test_a_server_started_with_the_defaults_while_opa_is_down_is_counted_but_charged_to_no_group():
-    from jhpolicy.local_opa import free_port
+    from jhpolicy.tooling.local_opa import free_port
 
     books = Books(f"http://127.0.0.1:{free_port()}", policy_failure_mode="defaults")
     spawner = books.spawner("ann", "lab", ["gpu-users"], GPU)
@@ -464,7 +464,7 @@ def test_a_malformed_quota_property_refuses_the_groups_members_and_says_where(qu
 
 
 def test_non_finite_numbers_become_text():
-    from jhpolicy.opa_input import finite
+    from jhpolicy.core.opa_input import finite
 
     nan, inf = float("nan"), float("inf")
     assert finite({"a": [nan, inf, -inf, 1.5], "b": (-inf,), "c": "x"}) == {
@@ -531,7 +531,7 @@ def test_a_hub_that_cannot_list_its_pods_refuses_with_quotas_on(quota_opa, caplo
     that does not answer (here the offline kube config's unroutable address)
     leaves nothing to count them with: 503, never a spawn the quotas did not
     see, and within opa_timeout."""
-    from jhpolicy.books import ServerBooks
+    from jhpolicy.hub.books import ServerBooks
 
     books = Books(quota_opa.url, opa_timeout=2.0)
     spawner = books.spawner("ann", "lab", ["gpu-users"], GPU)

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from jhpolicy.local_opa import LocalOPA
+from jhpolicy.tooling.local_opa import LocalOPA
 
 from .e2e.browser import ARTIFACTS, log_in
 from .e2e.hub import Hub

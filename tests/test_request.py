@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from jhpolicy.quantities import InvalidValue, parse_cpu, parse_memory
-from jhpolicy.request import RequestError, parse_request
+from jhpolicy.core.quantities import InvalidValue, parse_cpu, parse_memory
+from jhpolicy.core.request import RequestError, parse_request
 
 GIB = 1024**3
 

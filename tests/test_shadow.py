@@ -151,7 +151,7 @@ def test_the_same_outcome_with_another_pod_disagrees(opa):
 
 
 def test_without_decision_logs_the_ids_are_dashes(caplog):
-    from jhpolicy.local_opa import LocalOPA
+    from jhpolicy.tooling.local_opa import LocalOPA
 
     from .helpers.policies import POLICIES, TEST_POLICIES
 
@@ -167,7 +167,7 @@ def test_an_unexpected_failure_of_the_candidate_is_an_error_outcome(caplog):
     error, and raises nothing into the thread that ran the query."""
     from concurrent.futures import Future
 
-    from jhpolicy.shadow import Comparison, Outcome, admit
+    from jhpolicy.hub.shadow import Comparison, Outcome, admit
 
     assert admit()  # as the spawner does before it starts a query
     before = counted("allowed", "error", "false")
@@ -189,7 +189,7 @@ def test_an_unexpected_failure_of_the_candidate_is_an_error_outcome(caplog):
 def test_a_hanging_candidate_cannot_pile_up_queries(opa, monkeypatch):
     """Beyond MAX_IN_FLIGHT unanswered candidate queries, a spawn's comparison
     is skipped and counted, so a hung candidate cannot crowd the live decisions."""
-    from jhpolicy import shadow
+    from jhpolicy.hub import shadow
 
     monkeypatch.setattr(shadow, "MAX_IN_FLIGHT", 1)
     faults = FaultServer(opa.url).start()
@@ -212,7 +212,7 @@ def test_a_hanging_candidate_cannot_pile_up_queries(opa, monkeypatch):
 
 
 def test_a_candidate_that_lowers_only_a_limit_is_compared_on_the_pod_it_would_give(opa):
-    # The guarantee nobody set follows the candidate's lower limit (jhpolicy.pod.decided), as
+    # The guarantee nobody set follows the candidate's lower limit (jhpolicy.core.pod.decided), as
     # live decisions do: the shadow's pod is a valid one, not an error.
     body = {"image": SAMPLE, "cpu_limit": 2, "mem_limit": "4G"}
     r = run_spawn(opa.url, body, groups=["students"], config=shadow_config("jhpolicy_contract/clamp_limits_only"))

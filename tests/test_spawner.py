@@ -9,9 +9,9 @@ import logging
 import pytest
 from traitlets.config import Config
 
-from jhpolicy.errors import UNAVAILABLE_MESSAGE
-from jhpolicy.local_opa import free_port
-from jhpolicy.offline import OfflineRequester
+from jhpolicy.hub.errors import UNAVAILABLE_MESSAGE
+from jhpolicy.tooling.local_opa import free_port
+from jhpolicy.tooling.offline import OfflineRequester
 
 from .helpers.profiles import SPAWNER_TEST_PROFILES as PROFILES
 from .helpers.spawns import run_spawn
@@ -208,7 +208,7 @@ def test_a_user_object_that_is_not_jupyterhubs_is_in_no_group_and_no_admin():
     # admin's allowance or a crash.
     from unittest.mock import Mock
 
-    from jhpolicy.opa_input import describe_groups, describe_requester, describe_user
+    from jhpolicy.core.opa_input import describe_groups, describe_requester, describe_user
 
     user = Mock()
     user.name = "mock"
@@ -360,8 +360,8 @@ def render_form(opa_url, groups, config):
 
     from tornado import web
 
-    from jhpolicy.offline import OfflineUser, make_spawner
-    from jhpolicy.opa_http import close_clients
+    from jhpolicy.hub.opa_http import close_clients
+    from jhpolicy.tooling.offline import OfflineUser, make_spawner
 
     async def go():
         config.PolicyKubeSpawner.opa_url = opa_url
@@ -434,9 +434,9 @@ def test_no_form_without_profiles(opa):
 
 
 def test_only_4xx_errors_are_refusals():
-    """What jhpolicy.failure_count exempts from consecutive_failure_limit:
+    """What jhpolicy.hub.failure_count exempts from consecutive_failure_limit:
     a 400 or 403 of jhpolicy's, never a 5xx."""
-    from jhpolicy import errors
+    from jhpolicy.hub import errors
 
     assert errors.invalid_request("x").jhpolicy_refusal and errors.denied(["x"]).jhpolicy_refusal
     assert not errors.unavailable().jhpolicy_refusal
@@ -453,7 +453,7 @@ def test_a_manifest_outside_a_spawn_is_kubespawners_and_creates_nothing(opa, cap
     without one (the check before the API server)."""
     import asyncio
 
-    from jhpolicy.offline import OfflineUser, make_spawner
+    from jhpolicy.tooling.offline import OfflineUser, make_spawner
 
     async def go():
         c = Config()

@@ -47,7 +47,7 @@ import pytest
 import yaml
 
 from jhpolicy import __version__
-from jhpolicy.opa_binary import find_opa
+from jhpolicy.tooling.opa_binary import find_opa
 
 from .helpers.policies import ROOT
 from .kube.cluster import ApiError

@@ -17,7 +17,7 @@ import json
 
 import pytest
 
-from jhpolicy.local_opa import LocalOPA
+from jhpolicy.tooling.local_opa import LocalOPA
 
 from .e2e.hub import Hub
 from .helpers.hub_quotas import GPU, gpus, usage

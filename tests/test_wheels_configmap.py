@@ -20,7 +20,7 @@ import zipfile
 import pytest
 import yaml
 
-from jhpolicy.configmap import MAX_CONFIGMAP_BYTES, WHEELS_CONFIG_KEY, wheels_manifest
+from jhpolicy.tooling.configmap import MAX_CONFIGMAP_BYTES, WHEELS_CONFIG_KEY, wheels_manifest
 
 from .e2e.chart_hub import build_wheel
 from .kube.cluster import ApiError

@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import importlib
+import json
 import pkgutil
 import re
 from importlib import resources
@@ -34,7 +34,7 @@ class _Generated(SphinxDirective):
 
 class ConfigDirective(_Generated):
     def rst(self) -> list[str]:
-        from jhpolicy.settings import PolicySettings
+        from jhpolicy.hub.settings import PolicySettings
         from jhpolicy.spawner import PolicyKubeSpawner
 
         # jhpolicy's traits are PolicySettings', which PolicyKubeSpawner inherits.
@@ -82,11 +82,14 @@ class MetricsDirective(_Generated):
 
 def _metrics():
     """(exposed name, type, labels, help) of every metric a jhpolicy module defines."""
-    import jhpolicy
     from prometheus_client.metrics import MetricWrapperBase
 
+    import jhpolicy
+
     found = {}
-    for info in pkgutil.iter_modules(jhpolicy.__path__, "jhpolicy."):
+    for info in pkgutil.walk_packages(jhpolicy.__path__, "jhpolicy."):
+        if info.name.endswith(".__main__"):
+            continue  # running the command is not defining metrics
         module = importlib.import_module(info.name)
         for obj in vars(module).values():
             if isinstance(obj, MetricWrapperBase):

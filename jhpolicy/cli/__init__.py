@@ -18,8 +18,8 @@ import os
 import sys
 
 from .. import __version__
-from ..dry_run import DryRunError
-from ..opa_binary import OPA_VERSION
+from ..tooling.dry_run import DryRunError
+from ..tooling.opa_binary import OPA_VERSION
 from . import check, deploy, policy, suite
 from .common import EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR, error, one_line
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         close = difflib.get_close_matches(unknown[0].split("=")[0], options, n=1)
         command.error(f"unrecognized arguments: {' '.join(unknown)}" + (f" (did you mean {close[0]}?)" if close else ""))
     if args.command in ("check", "test"):
-        from ..offline import use_offline_kube_config
+        from ..tooling.offline import use_offline_kube_config
 
         use_offline_kube_config()
     try:

@@ -9,9 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from .. import dry_run
-from ..dry_run import DryRunError, Who, parse_usage
-from ..opa_binary import OPANotFound, ensure_opa
+from ..tooling import dry_run
+from ..tooling.dry_run import DryRunError, Who, parse_usage
+from ..tooling.opa_binary import OPANotFound, ensure_opa
 from .common import EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR, error, policies_option, policy_folder, policy_opa, usage_document
 
 
@@ -102,8 +102,8 @@ def cmd_check(args) -> int:
 
 def cmd_replay(args) -> int:
     """Evaluate a decision from OPA's decision log again and compare it with the logged result."""
-    from ..explain import ExplainError, logged_decisions, pick
-    from ..opa_http import OPA, Limits, PolicyUnavailable, close_clients
+    from ..hub.opa_http import OPA, Limits, PolicyUnavailable, close_clients
+    from ..tooling.explain import ExplainError, logged_decisions, pick
 
     try:
         entry = pick(logged_decisions(Path(args.replay).read_text()), args.decision_id)
@@ -169,7 +169,7 @@ def print_report(report: dict) -> None:
 
 
 def _print_explanation(input_doc: dict | None, policies: Path) -> None:
-    from ..explain import explain
+    from ..tooling.explain import explain
 
     if input_doc is None:
         print("explain: no decision was asked for (the request was refused before the policy)")

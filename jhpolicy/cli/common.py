@@ -8,9 +8,9 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import dry_run
-from ..dry_run import DryRunError
-from ..opa_binary import OPANotFound, ensure_opa
+from ..tooling import dry_run
+from ..tooling.dry_run import DryRunError
+from ..tooling.opa_binary import OPANotFound, ensure_opa
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
@@ -37,7 +37,7 @@ def manifest_options(parser, name: str, name_help: str | None = None) -> None:
 
 
 def policy_folder(args) -> Path:
-    from ..local_opa import bundled_policies
+    from ..tooling.local_opa import bundled_policies
 
     if not args.policies:
         return bundled_policies()
@@ -48,10 +48,10 @@ def policy_folder(args) -> Path:
 
 
 def lint_problems(command: str, folder: Path, warn: bool = False) -> int | None:
-    """Print the folder's problems (jhpolicy.lint) as `command: ...`, and
+    """Print the folder's problems (jhpolicy.tooling.lint) as `command: ...`, and
     with `warn` its warnings when it has no problems; the exit code if any
     problem was found or it could not be checked, else None."""
-    from ..lint import LintError, check
+    from ..tooling.lint import LintError, check
 
     try:
         found, warned = check(str(ensure_opa()), folder)
@@ -90,7 +90,7 @@ def policy_opa(policies: Path, opa_url: str | None = None):
     if opa_url:
         yield PolicyOPA(opa_url, local=False)
         return
-    from ..local_opa import LocalOPA
+    from ..tooling.local_opa import LocalOPA
 
     try:
         opa = LocalOPA([policies]).start()

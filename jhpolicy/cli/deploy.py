@@ -8,7 +8,7 @@ import base64
 import sys
 from pathlib import Path
 
-from ..values import STACKS
+from ..tooling.values import STACKS
 from .common import error, manifest_options
 
 
@@ -68,7 +68,7 @@ def register(sub) -> None:
 def cmd_values(args) -> int:
     import yaml
 
-    from ..values import PLACEHOLDER_IMAGE, ValuesError, combine, placeholder_image, stack_files
+    from ..tooling.values import PLACEHOLDER_IMAGE, ValuesError, combine, placeholder_image, stack_files
 
     origin: dict = {}
     try:
@@ -100,7 +100,7 @@ def cmd_values(args) -> int:
 def cmd_wheels_configmap(args) -> int:
     import yaml
 
-    from ..configmap import MAX_CONFIGMAP_BYTES, to_yaml, wheels_manifest
+    from ..tooling.configmap import MAX_CONFIGMAP_BYTES, to_yaml, wheels_manifest
 
     try:
         document, values = wheels_manifest([Path(w) for w in args.wheels], args.name, args.namespace)
@@ -122,8 +122,8 @@ def cmd_wheels_configmap(args) -> int:
 def cmd_opa_config(args) -> int:
     import yaml
 
-    from ..bundle import sidecar_config
-    from ..configmap import configmap, to_yaml
+    from ..tooling.bundle import sidecar_config
+    from ..tooling.configmap import configmap, to_yaml
 
     try:
         public_key = Path(args.public_key).read_text()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..opa_binary import OPA_VERSION, OPANotFound, ensure_opa
+from ..tooling.opa_binary import OPA_VERSION, OPANotFound, ensure_opa
 from .common import EXIT_ERROR, error, lint_problems, manifest_options, one_line, policies_option, policy_folder
 
 
@@ -71,7 +71,7 @@ def register(sub) -> None:
 
 
 def cmd_init(args) -> int:
-    from ..starter import StarterError, init
+    from ..tooling.starter import StarterError, init
 
     folder = Path(args.folder)
     try:
@@ -101,8 +101,8 @@ def cmd_lint(args) -> int:
 
 
 def cmd_configmap(args) -> int:
-    from ..configmap import manifest, to_yaml
-    from ..values import shipped_values
+    from ..tooling.configmap import manifest, to_yaml
+    from ..tooling.values import shipped_values
 
     if args.opa_authz and args.policies:
         return error("configmap", "give --opa-authz or --policies, not both")
@@ -120,7 +120,7 @@ def cmd_configmap(args) -> int:
 
 
 def cmd_bundle(args) -> int:
-    from ..bundle import BundleError, build
+    from ..tooling.bundle import BundleError, build
 
     folder = policy_folder(args)
     failed = lint_problems("bundle", folder)

@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from .. import dry_run
+from ..tooling import dry_run
 from .common import EXIT_DENIED, error, policies_option, policy_folder, policy_opa, unwritable
 
 
@@ -39,7 +39,7 @@ def register(sub) -> None:
 
 
 def cmd_test(args) -> int:
-    from .. import cases
+    from ..tooling import cases
 
     path = Path(args.cases)
     # Where results go is checked before anything runs.
@@ -92,7 +92,7 @@ def cmd_test(args) -> int:
 
 def _init_cases(args, path: Path) -> int:
     """A starter suite: requests made from the data's entries, expecting what the policy does now."""
-    from .. import cases
+    from ..tooling import cases
 
     if path.exists() and not args.force:
         return error("test", f"{path} exists; --init writes a new file (add --force to replace it)")
@@ -123,8 +123,8 @@ def _case_from_replay(args, path: Path) -> int:
     """Append the logged decision as a case (creating the file if needed)."""
     import yaml
 
-    from .. import cases
-    from ..explain import ExplainError, logged_decisions, pick
+    from ..tooling import cases
+    from ..tooling.explain import ExplainError, logged_decisions, pick
 
     try:
         entry = pick(logged_decisions(Path(args.from_replay).read_text()), args.decision_id)

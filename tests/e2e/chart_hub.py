@@ -35,8 +35,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from jhpolicy.configmap import policy_files
-from jhpolicy.local_opa import free_port, stop_process
+from jhpolicy.tooling.configmap import policy_files
+from jhpolicy.tooling.local_opa import free_port, stop_process
 
 from ..helpers.sidecar import ConfigMapMount, sidecar_command
 from .hub import ROOT, Hub, find_chp

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from jhpolicy.local_opa import free_port, stop_process
+from jhpolicy.tooling.local_opa import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("jupyterhub_config.py")

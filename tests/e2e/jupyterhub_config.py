@@ -74,7 +74,7 @@ if env.get("E2E_NAMESPACE"):
 else:
     # No cluster: a throwaway kube config that nothing connects to (the
     # recorder replaces every Kubernetes API call, see recording.py).
-    from jhpolicy.offline import ensure_kube_config
+    from jhpolicy.tooling.offline import ensure_kube_config
 
     ensure_kube_config()
 

@@ -28,8 +28,8 @@ from kubespawner import KubeSpawner
 from tornado import web
 from tornado.httpserver import HTTPServer
 
-from jhpolicy.offline import pod_to_create
 from jhpolicy.spawner import PolicyKubeSpawner
+from jhpolicy.tooling.offline import pod_to_create
 
 RECORD_FILE = os.environ.get("E2E_RECORD_FILE", "")
 POD_PORT = int(os.environ.get("E2E_POD_PORT", "0"))

@@ -1,4 +1,4 @@
-"""One hub's spawners without a hub, sharing its books (jhpolicy.ledger),
+"""One hub's spawners without a hub, sharing its books (jhpolicy.hub.ledger),
 started concurrently on one loop; and a player of start/stop steps that
 checks the books after each batch (tests/test_quotas.py,
 tests/test_quota_invariant.py)."""
@@ -10,8 +10,8 @@ import asyncio
 from tornado import web
 from traitlets.config import Config
 
-from jhpolicy import ledger
-from jhpolicy.offline import OfflineGroup, OfflineHub, OfflineUser, make_spawner
+from jhpolicy.hub import ledger
+from jhpolicy.tooling.offline import OfflineGroup, OfflineHub, OfflineUser, make_spawner
 
 from .spawns import LOOP
 

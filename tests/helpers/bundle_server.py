@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from jhpolicy.local_opa import free_port, stop_process
+from jhpolicy.tooling.local_opa import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from jhpolicy import bundle
-from jhpolicy.local_opa import free_port, stop_process
+from jhpolicy.tooling import bundle
+from jhpolicy.tooling.local_opa import free_port, stop_process
 
 from .bundle_server import BundleServer
 from .helm import merged_values, sidecar

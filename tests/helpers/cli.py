@@ -24,7 +24,7 @@ def jhpolicy(*args, **kwargs):
 
 def decision_log_of_one_spawn(tmp_path, policies: Path) -> tuple[Path, str]:
     """Run one spawn against an OPA with console decision logs; return the log file and the decision id."""
-    from jhpolicy.local_opa import LocalOPA
+    from jhpolicy.tooling.local_opa import LocalOPA
 
     with LocalOPA([policies], ["--set=decision_logs.console=true"]) as opa:
         result = jhpolicy("check", "--user", "alice", "--group", "students", "--body", FORUM_BODY,

@@ -13,7 +13,7 @@ import threading
 
 import httpx
 
-from jhpolicy.local_opa import free_port
+from jhpolicy.tooling.local_opa import free_port
 
 HUGE_BYTES = 50 * 1024 * 1024
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from jhpolicy.chart_config import chart_file, coalesce
-from jhpolicy.values import STACKS
+from jhpolicy.tooling.chart_config import chart_file, coalesce
+from jhpolicy.tooling.values import STACKS
 
 from .policies import ROOT
 
@@ -46,7 +46,7 @@ helm_merge = coalesce
 
 def merged_values(stack: str) -> dict:
     """The chart's values with the stack's files as the docs combine them (`jhpolicy values --stack`)."""
-    from jhpolicy.values import combine
+    from jhpolicy.tooling.values import combine
 
     stack_values = combine([(VALUES / name).read_text() for name in STACKS[stack]])
     return helm_merge(yaml.safe_load(chart_file("values.yaml")), stack_values)

@@ -8,8 +8,8 @@ import contextlib
 import logging
 from pathlib import Path
 
-from jhpolicy.local_opa import LocalOPA
-from jhpolicy.opa_binary import OPA_VERSION
+from jhpolicy.tooling.local_opa import LocalOPA
+from jhpolicy.tooling.opa_binary import OPA_VERSION
 
 log = logging.getLogger(__name__)
 

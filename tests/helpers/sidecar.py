@@ -7,7 +7,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jhpolicy.opa_binary import ensure_opa
+from jhpolicy.tooling.opa_binary import ensure_opa
 
 
 class ConfigMapMount:

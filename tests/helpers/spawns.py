@@ -1,5 +1,5 @@
 """Spawns without a hub: real PolicyKubeSpawner objects built with a
-throwaway kube config (jhpolicy.offline), driven as a hub drives them, all
+throwaway kube config (jhpolicy.tooling.offline), driven as a hub drives them, all
 on one event loop (LOOP); and the spawn page's form the same way."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from tornado import web
 from traitlets.config import Config
 
-from jhpolicy.offline import (
+from jhpolicy.tooling.offline import (
     OfflineRequester,
     OfflineUser,
     apply_group_overrides,
@@ -35,7 +35,7 @@ class SpawnResult:
 
     @property
     def message(self) -> str:
-        from jhpolicy.errors import message_of
+        from jhpolicy.hub.errors import message_of
 
         return message_of(self.error) if self.error else ""
 
@@ -45,7 +45,7 @@ class SpawnResult:
 
 
 def _trait_values(spawner) -> dict:
-    from jhpolicy.transaction import Snapshot
+    from jhpolicy.hub.transaction import Snapshot
 
     return Snapshot(spawner, spawner.trait_names(config=True)).values
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from jhpolicy.local_opa import free_port
+from jhpolicy.tooling.local_opa import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".tools" / "k8s" / "bin"

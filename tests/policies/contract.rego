@@ -64,7 +64,7 @@ clamp_limits_only := {"allow": true, "overrides": overrides, "messages": []} if 
 	)
 }
 
-# Allowance views the spawner must not show (jhpolicy/allowance.py).
+# Allowance views the spawner must not show (jhpolicy/core/allowance.py).
 view_base := {
 	"available": true, "sources": [], "images": [], "images_total": 0, "repositories": [],
 	"repositories_total": 0, "max": {}, "extra_resources": {}, "profiles": [], "quotas": [],

@@ -20,6 +20,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from .shipped import PACKAGE
+
 OPA_VERSION = "1.22.3"
 OPA_MODULE = "github.com/open-policy-agent/opa"
 RELEASE_URL = "https://github.com/open-policy-agent/opa/releases/download/v{version}/opa_{os}_{arch}_static"
@@ -31,7 +33,7 @@ class OPANotFound(RuntimeError):
 
 def default_tools_dir() -> Path:
     """`.tools/bin` of a source checkout of jhpolicy, else the user's cache."""
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = PACKAGE.parent
     if is_checkout(checkout):
         return checkout / ".tools" / "bin"
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

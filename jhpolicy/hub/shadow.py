@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter
 
-from .decision import Decision, PolicyBroken, validate
-from .decision import outcome_of as outcome_of_spawn
+from ..core.decision import Decision, PolicyBroken, validate
+from ..core.decision import outcome_of as outcome_of_spawn
+from ..core.pod import InvalidPod, decided
 from .opa_http import OPA, PolicyUnavailable
-from .pod import InvalidPod, decided
 
 # A candidate that hangs must not pile up queries on jhpolicy's OPA threads,
 # where the live decisions run: beyond this many unanswered, a spawn's

@@ -2,7 +2,7 @@
 that applies to them is in use, as the policy describes it
 (``allowance_view`` in policies/allowance_view.rego).
 
-The policy's answer is checked here as decisions are (jhpolicy.decision):
+The policy's answer is checked here as decisions are (jhpolicy.core.decision):
 a view of the wrong shape, too long, or with amounts that are not finite
 non-negative numbers is never shown; the caller gets ``NOT_AVAILABLE``
 instead, with a reason for the hub log.
@@ -33,7 +33,7 @@ class ViewBroken(Exception):
 def validate(result: object, candidates: int = 0) -> dict:
     """The view as shown to users, or ViewBroken saying what is wrong.
     `candidates` is how many spawns the input asked to be judged
-    (jhpolicy.offers); a view without judgements judges none, one with
+    (jhpolicy.core.offers); a view without judgements judges none, one with
     another number of them is broken."""
     if not isinstance(result, dict) or not isinstance(result.get("available"), bool):
         raise ViewBroken(f"not an allowance view: {result!r:.200}")
@@ -81,7 +81,7 @@ def _judgements(value: object, expected: int) -> list[dict] | None:
 
 def _lifetimes(value: object) -> dict:
     """{"servers": lifetime, "extra_resources": {name: lifetime}}, each as a
-    decision's (jhpolicy.lifetime); a view that says nothing of them: none."""
+    decision's (jhpolicy.core.lifetime); a view that says nothing of them: none."""
     if value is None:
         return {"servers": {}, "extra_resources": {}}
     value = _object(value, "lifetimes")

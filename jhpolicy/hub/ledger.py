@@ -25,8 +25,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ..core.quantities import LIMIT_OF, SCALAR_KEYS
 from . import metrics
-from .quantities import LIMIT_OF, SCALAR_KEYS
 
 # A server with no guarantee set is charged its limit (what Kubernetes does).
 GUARANTEE_OF = {key: limit for key, limit in LIMIT_OF.items() if key in SCALAR_KEYS}
@@ -114,7 +114,7 @@ class Ledger:
         # Keyed by (user, server) as the spawner names them (jhpolicy.spawner: database ids in a hub).
         self.holdings: dict[tuple, Holding] = {}
         # Bookings held until their pod (Holding.pod) is gone: servers whose
-        # stop failed, and pods no server's booking names (jhpolicy.reconcile).
+        # stop failed, and pods no server's booking names (jhpolicy.hub.reconcile).
         self.orphans: set[tuple] = set()
         # Which booking holds each pod: one pod is booked once, whoever books it.
         self.pods: dict[str, tuple] = {}

@@ -15,9 +15,10 @@ from traitlets import Bool, Dict, Enum, Float, Integer, TraitError, Unicode, def
 from traitlets import Set as SetTrait
 from traitlets.config import Application, Configurable
 
-from . import lifetime, opa_http
-from .quantities import PARSERS
-from .request import MAX_REQUEST_KEYS
+from ..core import lifetime
+from ..core.quantities import PARSERS
+from ..core.request import MAX_REQUEST_KEYS
+from . import opa_http
 
 # The ceiling's default: the keys jhpolicy knows how to parse.
 DEFAULT_ALLOWED_KEYS = frozenset(PARSERS)

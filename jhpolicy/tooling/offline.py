@@ -15,9 +15,10 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from .books import ServerBooks
+from ..hub.books import ServerBooks
+from .shipped import PACKAGE
 
-OFFLINE_KUBECONFIG = Path(__file__).resolve().parent / "offline-kubeconfig.yaml"
+OFFLINE_KUBECONFIG = PACKAGE / "offline-kubeconfig.yaml"
 
 
 def use_offline_kube_config() -> None:
@@ -114,7 +115,7 @@ class OfflineORMSpawner:
 class OfflineBooks(ServerBooks):
     """A server's books with no cluster behind them: the pods are never
     listed (the offline kube config's address is unroutable), so only what
-    the spawns themselves booked counts (jhpolicy.books)."""
+    the spawns themselves booked counts (jhpolicy.hub.books)."""
 
     async def _watch_pods(self) -> None:
         return None
@@ -130,10 +131,10 @@ def make_spawner(
     hub: OfflineHub | None = None,
 ):
     """Build the spawner; call from inside a running event loop (KubeSpawner needs one).
-    Spawners given the same `hub` share its books (jhpolicy.ledger), as in a hub."""
+    Spawners given the same `hub` share its books (jhpolicy.hub.ledger), as in a hub."""
     ensure_kube_config()
     if spawner_class is None:
-        from .spawner import PolicyKubeSpawner as spawner_class
+        from ..spawner import PolicyKubeSpawner as spawner_class
     orm_spawner = OfflineORMSpawner(name=server_name, user_options=user_options)
     spawner = spawner_class(config=config, user=user, hub=hub or OfflineHub(), orm_spawner=orm_spawner)
     spawner.user_options = user_options

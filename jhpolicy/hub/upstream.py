@@ -8,16 +8,16 @@ Overridden, not called (jhpolicy.spawner): `KubeSpawner._make_create_pod_request
 the last step before the API server, where the built pod is checked against
 the decision after `modify_pod_hook`.
 
-Also read: JupyterHub 5's `_track_failure_count` done callback on
-`spawner._spawn_future` and `handler.settings["failure_count"]`
-(jhpolicy.failure_count: a refusal is not a failure there).
+Read for jhpolicy.hub.failure_count (on JupyterHub 5 a refusal must not
+count as a failure): the spawn's future, its `_track_failure_count` done
+callback, and the handler's `settings["failure_count"]`.
 """
 
 from __future__ import annotations
 
 from jupyterhub.utils import maybe_future
 
-from .request import ProfileListError, RequestError, check_profile_list
+from ..core.request import ProfileListError, RequestError, check_profile_list
 
 
 async def profile_list(spawner) -> list[dict]:
@@ -99,3 +99,29 @@ def pod_reflectors(spawner) -> tuple[dict, str]:
     (`reflectors`, `_get_reflector_key`): to read the pods without holding a
     spawner, and to drop a reflector whose first listing failed."""
     return type(spawner).reflectors, spawner._get_reflector_key("pods")
+
+
+def log_name(spawner) -> str:
+    """How JupyterHub names a server in its log ("user:server", `_log_name`),
+    so jhpolicy's lines name it the same way."""
+    return spawner._log_name
+
+
+def spawn_future(spawner):
+    """The pending spawn's future (`_spawn_future`), None outside a hub's spawn."""
+    return getattr(spawner, "_spawn_future", None)
+
+
+def done_callbacks(future) -> list:
+    """The callbacks a future will call when done (asyncio's `_callbacks`):
+    where JupyterHub 5's handler put its failure counting."""
+    return [callback for callback, *_ in getattr(future, "_callbacks", None) or ()]
+
+
+def failure_count(handler) -> int:
+    """JupyterHub's count of consecutive failed spawns (`settings["failure_count"]`)."""
+    return handler.settings.get("failure_count", 0)
+
+
+def set_failure_count(handler, count: int) -> None:
+    handler.settings["failure_count"] = count

@@ -35,7 +35,7 @@ CULLS = Counter(
 def count_cull(lifetime, orm_spawner) -> None:
     """A server stopping: counted as a cull when its decided lifetime is up
     by JupyterHub's own records (the ones the culler's arbiter judged)."""
-    from .lifetime import since
+    from ..core.lifetime import since
 
     started = getattr(orm_spawner, "started", None)
     reason = lifetime.reason_to_stop(since(started), since(getattr(orm_spawner, "last_activity", None) or started))

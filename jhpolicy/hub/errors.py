@@ -51,7 +51,7 @@ def spawn_error(status: int, message: str, reason: str, invalid: bool = False, m
         # event (SpawnException.message_html alone reaches only error pages).
         error.jupyterhub_html_message = message_html
     # The caller's request or the policy said no: not a failure of the hub
-    # (see jhpolicy.failure_count).
+    # (see jhpolicy.hub.failure_count).
     error.jhpolicy_refusal = status < 500
     return error
 

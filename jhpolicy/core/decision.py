@@ -11,7 +11,7 @@ counted apart) and ``"help"`` (``{"text": str, "url": str}``, how to get
 more, shown with the refusal), and on an allowed one ``"lifetime"``
 (``{"idle": {"seconds": n, "from": str}, "max_age": {...}}``, how long the
 server may stay idle and live at most, and which allowance or rule said so;
-see :mod:`jhpolicy.lifetime`),
+see :mod:`jhpolicy.core.lifetime`),
 where ``overrides`` are changes to ``input.pod`` (the pod as the request would
 give it): the pod gets ``input.pod`` with ``overrides`` laid over it, maps
 merged. ``null`` for a CPU or memory limit or guarantee means none. An answer
@@ -23,7 +23,6 @@ spawner treats like an unreachable OPA (fail closed).
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 
 from .lifetime import Lifetime

@@ -4,9 +4,9 @@ Both judge the spawns the hub would run for the user, before they ask:
 
     the profile list (checked) -> the user's group_overrides -> the empty
     request's input (the default profile) -> each candidate the form would
-    offer (jhpolicy.offers), built on the borrowed spawner -> one query:
+    offer (jhpolicy.core.offers), built on the borrowed spawner -> one query:
     the allowance view with every candidate judged -> what to offer, what
-    is not available and why -> the panel (jhpolicy.panel) above
+    is not available and why -> the panel (jhpolicy.core.panel) above
     KubeSpawner's form, or the view as JSON (jhpolicy.api)
 
 A SpawnPage is made per page or view; it borrows the spawner's
@@ -22,12 +22,13 @@ import json
 from jupyterhub.utils import maybe_future
 from tornado import web
 
-from . import allowance, errors, offers, opa_http, panel, transaction, upstream
-from . import decision as decisions
-from .opa_input import build_input, describe_spawn
-from .pod import InvalidPod, prospective
-from .request import ProfileListError, RequestError, SpawnRequest, parse_request, selected_profile
-from .users import user_groups
+from ..core import allowance, offers, panel
+from ..core import decision as decisions
+from ..core.opa_input import build_input, describe_spawn
+from ..core.pod import InvalidPod, prospective
+from ..core.request import ProfileListError, RequestError, SpawnRequest, parse_request, selected_profile
+from ..core.users import user_groups
+from . import errors, opa_http, transaction, upstream
 
 # Rendered profile forms, by what they depend on (cached_form); the oldest goes first.
 _FORMS: dict[str, str] = {}
@@ -46,12 +47,12 @@ class SpawnPage:
     async def form(self) -> str:
         """KubeSpawner's profile form, with only what the policy lets this
         user pick, under the allowance panel (policy_allowance_panel): the
-        view, and what is not available with why (jhpolicy.offers)."""
+        view, and what is not available with why (jhpolicy.core.offers)."""
         spawner = self.spawner
         try:
             profile_list = await upstream.profile_list(spawner)
         except ProfileListError as e:
-            spawner.log.error("jhpolicy: no spawn page for %s: profile_list: %s", spawner._log_name, e)
+            spawner.log.error("jhpolicy: no spawn page for %s: profile_list: %s", upstream.log_name(spawner), e)
             raise errors.misconfigured(f"profile_list: {e}") from None
         layers = await self.group_override_layers()
         try:
@@ -80,13 +81,13 @@ class SpawnPage:
         try:
             profile_list = await upstream.profile_list(spawner)
         except ProfileListError as e:
-            spawner.log.error("jhpolicy: no allowance view for %s: profile_list: %s", spawner._log_name, e)
+            spawner.log.error("jhpolicy: no allowance view for %s: profile_list: %s", upstream.log_name(spawner), e)
             return dict(allowance.NOT_AVAILABLE)
         layers = await self.group_override_layers()
         try:
             input_doc = self.input_without_request(profile_list, layers)
         except (InvalidPod, RequestError) as e:
-            spawner.log.error("jhpolicy: no allowance view for %s: the hub's defaults are not a pod: %s", spawner._log_name, e)
+            spawner.log.error("jhpolicy: no allowance view for %s: the hub's defaults are not a pod: %s", upstream.log_name(spawner), e)
             return dict(allowance.NOT_AVAILABLE)
         try:
             view, selectable, judged = await self.offer(input_doc, profile_list, layers)
@@ -167,7 +168,7 @@ class SpawnPage:
 
     async def judged_view(self, input_doc: dict, profile_list: list[dict], layers: list[dict]) -> tuple[dict, dict]:
         """The allowance view, and the policy's judgement of each of the
-        spawn page's candidates (jhpolicy.offers), one query for both."""
+        spawn page's candidates (jhpolicy.core.offers), one query for both."""
         judged, spawns = {}, {}
         for candidate in offers.candidates(profile_list):
             try:
@@ -195,7 +196,7 @@ class SpawnPage:
             answer = await spawner.opa().ask(spawner.opa_allowance_path, input_doc)
             return allowance.validate(answer.result, candidates)
         except (opa_http.PolicyUnavailable, allowance.ViewBroken) as e:
-            spawner.log.error("jhpolicy: no allowance view for %s: %s", spawner._log_name, e)
+            spawner.log.error("jhpolicy: no allowance view for %s: %s", upstream.log_name(spawner), e)
             return dict(allowance.NOT_AVAILABLE)
 
     async def selectable_profiles(self, input_doc: dict, profile_list: list[dict]) -> set[str] | None:
@@ -211,9 +212,9 @@ class SpawnPage:
                 raise decisions.PolicyBroken(f"{spawner.opa_profiles_path} is not a list of slugs: {visible!r:.200}")
         except (opa_http.PolicyUnavailable, decisions.PolicyBroken) as e:
             if spawner.policy_failure_mode == "defaults":
-                spawner.log.error("jhpolicy: %s; no profile form for %s", e, spawner._log_name)
+                spawner.log.error("jhpolicy: %s; no profile form for %s", e, upstream.log_name(spawner))
                 return None
-            spawner.log.error("jhpolicy: cannot list profiles for %s: %s", spawner._log_name, e)
+            spawner.log.error("jhpolicy: cannot list profiles for %s: %s", upstream.log_name(spawner), e)
             raise errors.unavailable() from None
         return set(visible)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+# The jhpolicy package's own folder (this module is in jhpolicy/tooling/).
+PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def shipped(in_wheel: str, in_checkout: str | None = None) -> Path | None:

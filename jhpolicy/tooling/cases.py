@@ -1,5 +1,5 @@
 """`jhpolicy test CASES.yaml`: an admin's table of spawn requests and what
-each must give, run through the spawner's own input path (jhpolicy.dry_run)
+each must give, run through the spawner's own input path (jhpolicy.tooling.dry_run)
 against their policy folder with a local OPA. No cluster, no hub.
 
 A suite fails on any mismatch, and refuses to run (exit 2) when it is empty
@@ -17,12 +17,12 @@ from xml.sax.saxutils import quoteattr
 
 import yaml
 
+from ..core.decision import outcome_name
+from ..core.lifetime import KINDS as LIFETIME_KINDS
+from ..core.lifetime import duration, parse_duration
+from ..core.quantities import PARSERS, SCALAR_KEYS, InvalidValue, memory_text
+from ..hub.errors import REFUSAL_PREFIX
 from .dry_run import DryRunError, Who, parse_usage
-from .decision import outcome_name
-from .errors import REFUSAL_PREFIX
-from .lifetime import KINDS as LIFETIME_KINDS
-from .lifetime import duration, parse_duration
-from .quantities import PARSERS, SCALAR_KEYS, InvalidValue, memory_text
 
 SUITE_KEYS = {"policies", "config", "values", "cases"}
 CASE_KEYS = {"name", "user", "groups", "group_properties", "admin", "server", "requester", "body", "usage", "expect"}
@@ -381,7 +381,7 @@ def starter_requests(data: dict) -> list[tuple[str, Who, dict]]:
 
 
 def from_logged(entry) -> tuple[Who, dict, dict | None, dict]:
-    """Who, body, usage and the expectation of a logged decision (jhpolicy.explain.LoggedDecision)."""
+    """Who, body, usage and the expectation of a logged decision (jhpolicy.tooling.explain.LoggedDecision)."""
     doc = entry.input if isinstance(entry.input, dict) else {}
     user = doc.get("user") or {}
     if not user.get("name"):
@@ -428,7 +428,7 @@ def dump(cases: list[dict], header: str, sources: dict | None = None) -> str:
 
 
 def run(suite: Suite, opa_url: str, config) -> list[Result]:
-    """Every case through jhpolicy.dry_run against the OPA at `opa_url`."""
+    """Every case through jhpolicy.tooling.dry_run against the OPA at `opa_url`."""
     import asyncio
 
     from . import dry_run

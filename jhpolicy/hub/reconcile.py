@@ -30,8 +30,8 @@ that sees it: unknown capacity is counted, never ignored.
 
 from __future__ import annotations
 
+from ..core.quantities import InvalidValue, kubernetes_quantity
 from .ledger import Holding
-from .quantities import InvalidValue, kubernetes_quantity
 
 CHARGE_ANNOTATION = "jhpolicy/charge"
 HUB_LABEL = "jhpolicy/hub"

@@ -1,4 +1,4 @@
-"""One server's side of its hub's books (jhpolicy.ledger), for PolicyKubeSpawner.
+"""One server's side of its hub's books (jhpolicy.hub.ledger), for PolicyKubeSpawner.
 
 The spawner builds one :class:`ServerBooks` and calls it at the points of a
 server's life where the books change: before a decision (read what the
@@ -11,7 +11,7 @@ How a server is named in the books: by the database ids JupyterHub gives the
 user and the server, which renaming either does not change; by name where
 there is no database row (KubeSpawner's own tests' mock users). Spawners
 built outside a hub (`jhpolicy check`, offline spawns) have no cluster:
-jhpolicy.offline gives them books that never list pods.
+jhpolicy.tooling.offline gives them books that never list pods.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from . import decision as decisions
+from ..core import decision as decisions
 from . import ledger, opa_http, reconcile, upstream
 
 STATE_KEY = "jhpolicy_holding"
@@ -154,10 +154,10 @@ class ServerBooks:
             self.ledger.hold(ledger.Holding.from_state(*self.key, saved, self.pod_ref))
         except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as e:
             self.spawner.log.error(
-                "jhpolicy: cannot book %s from its saved state (%s): it counts for nothing", self.spawner._log_name, e
+                "jhpolicy: cannot book %s from its saved state (%s): it counts for nothing", upstream.log_name(self.spawner), e
             )
 
-    # -- agreeing with the cluster (jhpolicy.reconcile) --------------------
+    # -- agreeing with the cluster (jhpolicy.hub.reconcile) --------------------
 
     def reconcile(self, running: bool) -> None:
         """Make the books agree with the pods the hub's pod reflector lists."""
@@ -176,7 +176,7 @@ class ServerBooks:
             books.hold(holding)
             spawner.log.warning(
                 "jhpolicy: %s was running without a booking (started before quotas were on, or its saved booking "
-                "was lost): booked from its pod, charged to %s", spawner._log_name, holding.group or "no group",
+                "was lost): booked from its pod, charged to %s", upstream.log_name(spawner), holding.group or "no group",
             )
         for ref in books.unnamed(pods):
             holding = reconcile.unnamed_holding(ref, pods[ref], self._user_key, spawner.policy_hub_name)

@@ -114,7 +114,7 @@ def help_link(help: dict | None) -> str:
 
 
 def render(view: dict, unavailable: list[tuple[str, str, dict | None]] = (), notes: list[str] = ()) -> str:
-    """The panel for `view` (jhpolicy.allowance.validate's output), the
+    """The panel for `view` (jhpolicy.core.allowance.validate's output), the
     profiles the user may not pick, as (display name, reason, help), and
     notes on what the page could not judge beforehand."""
     out = [f"<style>{STYLE}</style>",

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from .opa_input import finite
+from ..core.opa_input import finite
 
 
 class PolicyUnavailable(Exception):
@@ -107,7 +107,7 @@ class OPA:
 
     def run(self, work, lane: str = "live") -> concurrent.futures.Future:
         """Run ``work(client)`` on one of the lane's threads, e.g. a query and
-        what must happen with no other decision in between (jhpolicy.ledger).
+        what must happen with no other decision in between (jhpolicy.hub.ledger).
         Each `lane` has its own threads and connections, so queries to a
         shadow policy that hang never hold up live decisions."""
         pool = _pool(self.url, self.token, self.max_connections, lane)

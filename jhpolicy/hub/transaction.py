@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from traitlets import TraitError
 
-from .decision import PolicyBroken
-from .pod import trait_value
-from .quantities import PARSERS
+from ..core.decision import PolicyBroken
+from ..core.pod import trait_value
+from ..core.quantities import PARSERS
+from . import upstream
 
 
 def changeable_keys(ceiling, profile: dict | None) -> set[str]:
@@ -41,7 +42,7 @@ class Snapshot:
                 if getattr(spawner, name) != value:
                     spawner.set_trait(name, value)
             except Exception:
-                spawner.log.exception("jhpolicy: could not restore %s on %s", name, spawner._log_name)
+                spawner.log.exception("jhpolicy: could not restore %s on %s", name, upstream.log_name(spawner))
 
 
 def apply(spawner, final: dict, decided: dict, requested: dict) -> dict:

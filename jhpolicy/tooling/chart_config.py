@@ -27,8 +27,9 @@ import yaml
 from traitlets.config import Config
 
 from .configmap import WHEELS_CONFIG_KEY, WHEELS_SNIPPET_HEADER
+from .shipped import PACKAGE
 
-CHART = Path(__file__).resolve().parent / "z2jh" / "jupyterhub-4.4.0.tgz"
+CHART = PACKAGE / "z2jh" / "jupyterhub-4.4.0.tgz"
 # What the hub pod's environment would give the chart's config.
 SERVICE_PORTS = {"PROXY_API_SERVICE_PORT": "8001", "HUB_SERVICE_PORT": "8081"}
 
@@ -97,7 +98,7 @@ def load(files: list[Path], notes: list[str] | None = None) -> Config:
             notes.append(f"hub.extraConfig {WHEELS_CONFIG_KEY} not run: it imports jhpolicy and httpx from the wheels "
                          "of the hub's ConfigMap (in the hub pod only); this dry run uses the jhpolicy installed here")
     z2jh = _z2jh_reading(values)
-    folder = Path(__file__).resolve().parent / "z2jh"
+    folder = PACKAGE / "z2jh"
     saved_module, saved_path = sys.modules.get("z2jh"), list(sys.path)
     sys.modules["z2jh"] = z2jh
     output = io.StringIO()

@@ -83,7 +83,7 @@ def finite(value: object) -> object:
 
 def build_input(spawner, request: SpawnRequest, current_user, pod: Pod) -> dict:
     """The input; `usage` (what the hub's active servers hold, see
-    jhpolicy.ledger) is added by the spawner under the ledger's lock."""
+    jhpolicy.hub.ledger) is added by the spawner under the ledger's lock."""
     return {
         "version": INPUT_VERSION,
         "user": describe_user(spawner.user),

@@ -21,43 +21,41 @@ JupyterHub's callback exactly as before.
 
 from __future__ import annotations
 
+from . import upstream
+
 TRACKER_NAME = "_track_failure_count"
 
 
 def is_refusal(error: BaseException | None) -> bool:
-    """jhpolicy's 400s and 403s (see jhpolicy.errors.spawn_error)."""
+    """jhpolicy's 400s and 403s (see jhpolicy.hub.errors.spawn_error)."""
     return bool(getattr(error, "jhpolicy_refusal", False))
 
 
 def exempt_refusals(spawner) -> bool:
     """Wrap JupyterHub 5's failure counting for this spawn; True if it did
     (or already had). Nothing to do where the hub has no such callback."""
-    future = getattr(spawner, "_spawn_future", None)
+    future = upstream.spawn_future(spawner)
     if future is None:
         return False
     if getattr(future, "_jhpolicy_refusals_exempt", False):
         return True
-    tracker = next(
-        (cb for cb, *_ in getattr(future, "_callbacks", None) or () if getattr(cb, "__name__", "") == TRACKER_NAME),
-        None,
-    )
+    tracker = next((cb for cb in upstream.done_callbacks(future) if getattr(cb, "__name__", "") == TRACKER_NAME), None)
     handler = getattr(spawner, "handler", None)
     if tracker is None or handler is None:
         return False
-    settings = handler.settings
 
     def track_failure_count(f):
         error = None if f.cancelled() else f.exception()
         if not is_refusal(error):
             tracker(f)
             return
-        limit, count = spawner.consecutive_failure_limit, settings.get("failure_count", 0)
+        limit, count = spawner.consecutive_failure_limit, upstream.failure_count(handler)
         spawner.consecutive_failure_limit = 0
         try:
             tracker(f)
         finally:
             spawner.consecutive_failure_limit = limit
-            settings["failure_count"] = count
+            upstream.set_failure_count(handler, count)
 
     future.remove_done_callback(tracker)
     future.add_done_callback(track_failure_count)

@@ -22,8 +22,9 @@ from tornado import web
 from traitlets import TraitError
 from traitlets.config import Config, PyFileConfigLoader
 
-from .errors import message_of
-from .ledger import Ledger, Totals
+from ..hub.errors import message_of
+from ..hub.ledger import Ledger, Totals
+
 
 class DryRunError(Exception):
     """What the admin gave cannot be run: the message says what to fix."""
@@ -66,7 +67,7 @@ def load_config(path: str | None) -> Config:
 
 def hub_config(config_py: str | None, values: list[str] | None = None, notes: list[str] | None = None) -> Config:
     """The hub's spawner config: the z2jh chart's, from Helm values files
-    (jhpolicy.chart_config), then a jupyterhub_config.py on top; in `notes`
+    (jhpolicy.tooling.chart_config), then a jupyterhub_config.py on top; in `notes`
     what of it is not run here."""
     config = Config()
     if values:
@@ -85,7 +86,7 @@ def parse_usage(doc) -> dict:
     """input.usage from its JSON document; CPU and memory may be written as
     in jupyterhub_config.py ("4G", 2.5), extended resources and servers as
     whole numbers."""
-    from .quantities import PARSERS
+    from ..core.quantities import PARSERS
 
     if not isinstance(doc, dict) or set(doc) - {"user", "user_by_group", "groups", "hub"}:
         raise DryRunError('expected an object with any of "user", "user_by_group", "groups", "hub"')
@@ -166,9 +167,8 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
     """The report of one spawn: status (200, or the HTTP error the hub would
     answer), outcome, messages, what was applied, the charge, the pod's
     values and manifest summary, the OPA input, and `reasons` for the admin."""
-    from .offline import (OfflineGroup, OfflineHub, OfflineUser, apply_group_overrides, make_spawner, pod_summary,
-                          pod_to_create)
-    from .opa_http import close_clients
+    from ..hub.opa_http import close_clients
+    from .offline import OfflineGroup, OfflineHub, OfflineUser, apply_group_overrides, make_spawner, pod_summary, pod_to_create
 
     if not isinstance(body, dict):
         raise DryRunError(f"the request body must be a JSON object (as the REST API takes), not {json.dumps(body)[:50]}")
