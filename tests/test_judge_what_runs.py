@@ -8,7 +8,7 @@ definition (a help link) and profile lists no judge can tell apart.
 
 Real OPA with the shipped policies and the tests' data, real
 PolicyKubeSpawner objects and KubeSpawner's own form; offline (see
-conftest.py), so quotas read fixed books (dry_run.FixedUsage).
+conftest.py), so quotas read fixed books (offline.OfflineBooks).
 """
 
 from __future__ import annotations
@@ -75,10 +75,7 @@ def spawner_for(opa_url, c: Config, groups, user_options=None, usage=None):
         c2.PolicyKubeSpawner.opa_url = opa_url
         if usage is None:
             c2.PolicyKubeSpawner.policy_quotas = False
-        hub = OfflineHub()
-        if usage is not None:
-            hub._jhpolicy_ledger = dry_run.FixedUsage(usage)
-        return make_spawner(c2, OfflineUser(name="sam", groups=list(groups)), user_options or {}, hub=hub)
+        return make_spawner(c2, OfflineUser(name="sam", groups=list(groups)), user_options or {}, hub=OfflineHub(), usage=usage)
 
     return LOOP.run_until_complete(made())
 

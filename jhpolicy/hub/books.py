@@ -62,7 +62,11 @@ class ServerBooks:
 
     def usage(self, groups: list[str]) -> dict:
         """input.usage for this server's user in `groups`."""
-        return _usage(self.ledger, self.key[0], groups)
+        return self.read_usage(self.ledger, self.key[0], groups)
+
+    def read_usage(self, books: ledger.Ledger, user, groups: list[str]) -> dict:
+        # The default pool's usage too: the policy charges a user in no configured group to it.
+        return books.usage(user, [*groups, decisions.DEFAULT_POOL])
 
     # -- a decision ---------------------------------------------------------
 
@@ -83,12 +87,12 @@ class ServerBooks:
         if not self.on:
             return decide
         books, (user, server), pod_ref, abandoned = self.ledger, self.key, self.pod_ref, self.abandoned
-        groups = input_doc["user"]["groups"]
+        groups, read_usage = input_doc["user"]["groups"], self.read_usage
 
         def decide_and_book(client):
             try:
                 with books.decision_slot(deadline) as waited:
-                    input_doc["usage"] = _usage(books, user, groups)
+                    input_doc["usage"] = read_usage(books, user, groups)
                     try:
                         decision, decision_id, final = decide(client)
                     except opa_http.PolicyUnavailable as e:
@@ -248,7 +252,3 @@ class ServerBooks:
         reflector.first_load_future.add_done_callback(forget)
 
 
-
-def _usage(books: ledger.Ledger, user, groups: list[str]) -> dict:
-    # The default pool's usage too: the policy charges a user in no configured group to it.
-    return books.usage(user, [*groups, decisions.DEFAULT_POOL])

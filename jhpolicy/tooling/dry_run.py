@@ -23,7 +23,6 @@ from traitlets import TraitError
 from traitlets.config import Config, PyFileConfigLoader
 
 from ..hub.errors import message_of
-from ..hub.ledger import Ledger, Totals
 
 
 class DryRunError(Exception):
@@ -124,22 +123,6 @@ def parse_usage(doc) -> dict:
     return usage
 
 
-class FixedUsage(Ledger):
-    """Books that read as a given input.usage: the totals given, zero for the rest."""
-
-    def __init__(self, usage: dict) -> None:
-        super().__init__()
-        self.fixed = usage
-
-    def _scope(self, name: str, key) -> dict:
-        given = self.fixed.get(name, {})
-        if name == "user_by_group":
-            given = given.get(key[1])
-        elif name == "groups":
-            given = given.get(key)
-        return {**Totals().as_input(), **(given or {})}
-
-
 def requester_of(who: Who):
     from .offline import OfflineRequester
 
@@ -176,11 +159,8 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
     config.PolicyKubeSpawner.opa_url = opa_url
     groups = [OfflineGroup(g, dict(who.group_properties.get(g) or {})) for g in who.groups]
     user = OfflineUser(name=who.user, groups=groups, admin=who.admin)
-    hub = OfflineHub()
-    if usage is not None:
-        hub._jhpolicy_ledger = FixedUsage(usage)
     try:
-        spawner = make_spawner(config, user, body, who.server, requester_of(who), hub=hub)
+        spawner = make_spawner(config, user, body, who.server, requester_of(who), hub=OfflineHub(), usage=usage)
     except TraitError as e:  # the hub could not build its spawner from this config either
         raise DryRunError(f"the hub's config is not one KubeSpawner accepts: {' '.join(str(e).split())}") from None
     reasons = _Reasons()

@@ -16,6 +16,7 @@ from pathlib import Path
 from traitlets.config import Config
 
 from ..hub.books import ServerBooks
+from ..hub.ledger import Totals
 from .shipped import PACKAGE
 
 OFFLINE_KUBECONFIG = PACKAGE / "offline-kubeconfig.yaml"
@@ -115,10 +116,28 @@ class OfflineORMSpawner:
 class OfflineBooks(ServerBooks):
     """A server's books with no cluster behind them: the pods are never
     listed (the offline kube config's address is unroutable), so only what
-    the spawns themselves booked counts (jhpolicy.hub.books)."""
+    the spawns themselves booked counts (jhpolicy.hub.books); or, given a
+    `usage` (input.usage's shape, as `jhpolicy check --usage` reads it), the
+    books read as that: the totals given, zero for the rest."""
+
+    def __init__(self, spawner, usage: dict | None = None) -> None:
+        super().__init__(spawner)
+        self.fixed_usage = usage
 
     async def _watch_pods(self) -> None:
         return None
+
+    def read_usage(self, books, user, groups: list[str]) -> dict:
+        if self.fixed_usage is None:
+            return super().read_usage(books, user, groups)
+        real = super().read_usage(books, user, groups)  # for its shape: the scopes and groups a decision reads
+        zero, fixed = Totals().as_input(), self.fixed_usage
+        return {
+            "user": {**zero, **(fixed.get("user") or {})},
+            "user_by_group": {g: {**zero, **(fixed.get("user_by_group", {}).get(g) or {})} for g in real["user_by_group"]},
+            "groups": {g: {**zero, **(fixed.get("groups", {}).get(g) or {})} for g in real["groups"]},
+            "hub": {**zero, **(fixed.get("hub") or {})},
+        }
 
 
 def make_spawner(
@@ -129,9 +148,11 @@ def make_spawner(
     requester: OfflineRequester | None = None,
     spawner_class=None,
     hub: OfflineHub | None = None,
+    usage: dict | None = None,
 ):
     """Build the spawner; call from inside a running event loop (KubeSpawner needs one).
-    Spawners given the same `hub` share its books (jhpolicy.hub.ledger), as in a hub."""
+    Spawners given the same `hub` share its books (jhpolicy.hub.ledger), as in a hub;
+    given a `usage`, its decisions read that as input.usage (OfflineBooks)."""
     ensure_kube_config()
     if spawner_class is None:
         from ..spawner import PolicyKubeSpawner as spawner_class
@@ -140,7 +161,7 @@ def make_spawner(
     spawner.user_options = user_options
     spawner.handler = OfflineHandler(requester) if requester else None
     if hasattr(spawner, "policy_books"):
-        spawner.policy_books = OfflineBooks(spawner)
+        spawner.policy_books = OfflineBooks(spawner, usage)
     return spawner
 
 
