@@ -15,8 +15,8 @@ from prometheus_client import REGISTRY
 from traitlets import TraitError
 from traitlets.config import Application, Config
 
-from jhpolicy.hub.errors import UNAVAILABLE_MESSAGE
 from jhpolicy.hub import settings as settings_module
+from jhpolicy.hub.errors import UNAVAILABLE_MESSAGE
 from jhpolicy.tooling.local_opa import free_port
 
 from .helpers.spawns import LOOP, run_spawn

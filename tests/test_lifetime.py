@@ -274,24 +274,24 @@ def test_a_malformed_property_refuses_the_spawn(lifetime_opa):
 def test_a_case_expects_a_lifetime_in_the_datas_words():
     from jhpolicy.tooling import cases
 
-    parsed = cases._expectation("cases.yaml:1: gpu", {"outcome": "allowed", "lifetime": {"idle": "1h", "max_age": 28800}})
+    parsed = cases.expectation("cases.yaml:1: gpu", {"outcome": "allowed", "lifetime": {"idle": "1h", "max_age": 28800}})
     assert parsed["lifetime"] == {"idle": 3600, "max_age": 28800}
-    assert cases._expectation("w", {"outcome": "allowed", "lifetime": None})["lifetime"] == {}
+    assert cases.expectation("w", {"outcome": "allowed", "lifetime": None})["lifetime"] == {}
     for bad, says in ((["1h"], "is null or a mapping"), ({"idle": "1 hour"}, "'1 hour' is not a whole number"),
                       ({"ttl": "1h"}, "is null or a mapping")):
         with pytest.raises(cases.SuiteError, match=says):
-            cases._expectation("w", {"outcome": "allowed", "lifetime": bad})
+            cases.expectation("w", {"outcome": "allowed", "lifetime": bad})
     with pytest.raises(cases.SuiteError, match="expect.lifetime on a denied case"):
-        cases._expectation("w", {"outcome": "denied", "lifetime": {"idle": "1h"}})
+        cases.expectation("w", {"outcome": "denied", "lifetime": {"idle": "1h"}})
 
 
 def test_a_case_whose_lifetime_differs_fails_saying_both():
     from jhpolicy.tooling import cases
 
-    case = cases.Case("gpu", 1, None, {}, None, cases._expectation("w", {"outcome": "allowed", "lifetime": {"idle": "2h"}}))
+    case = cases.Case("gpu", 1, None, {}, None, cases.expectation("w", {"outcome": "allowed", "lifetime": {"idle": "2h"}}))
     report = {"outcome": "allowed", "status": 200, "lifetime": GPU_RULE}
     assert cases.compare(case, report) == ["lifetime: expected idle 2 h, got idle 1 h, max_age 8 h"]
-    none = cases.Case("cpu", 1, None, {}, None, cases._expectation("w", {"outcome": "allowed", "lifetime": None}))
+    none = cases.Case("cpu", 1, None, {}, None, cases.expectation("w", {"outcome": "allowed", "lifetime": None}))
     assert cases.compare(none, {"outcome": "allowed", "status": 200, "lifetime": None}) == []
     assert cases.compare(none, report) == ["lifetime: expected none, got idle 1 h, max_age 8 h"]
 

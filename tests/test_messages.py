@@ -12,7 +12,6 @@ from tornado import web
 
 from jhpolicy.core import decision as decisions
 from jhpolicy.core import quantities
-from jhpolicy.hub import errors
 from jhpolicy.core.decision import MAX_MESSAGE_CHARS, MAX_MESSAGES, PolicyBroken, validate
 from jhpolicy.core.quantities import (
     CPU_FORMS,
@@ -23,6 +22,7 @@ from jhpolicy.core.quantities import (
     kubernetes_quantity,
 )
 from jhpolicy.core.request import RequestError, parse_request
+from jhpolicy.hub import errors
 
 BIG = 2**60  # MAX_BYTES and MAX_AMOUNT
 

@@ -15,7 +15,6 @@ import threading
 
 from .cluster import POD_CIDR
 
-
 HELD = threading.Event()  # set: answer 503, which JupyterHub's readiness check waits out
 
 
