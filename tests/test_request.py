@@ -281,3 +281,18 @@ def test_top_level_key_naming_an_option_is_always_the_choice():
         parse_request({"image": "quay.io/x/y:1"}, OTHER)
     r = parse_request({"kubespawner_override": {"image": "quay.io/x/y:1"}}, OTHER)
     assert r.overrides == {"image": "quay.io/x/y:1"} and r.profile_options == {}
+
+
+def test_every_override_a_profile_can_apply_is_listed():
+    from jhpolicy.core.request import every_override
+
+    profile = {
+        "kubespawner_override": {"cpu_limit": 1},
+        "profile_options": {
+            "image": {"choices": {"a": {"kubespawner_override": {"image": "a"}}, "b": {}},
+                      "unlisted_choice": {"enabled": True, "kubespawner_override": {"node_selector": {}}}},
+            "size": {"choices": {"big": {"kubespawner_override": {"mem_limit": "2G"}}}},
+        },
+    }
+    assert every_override(profile) == [{"cpu_limit": 1}, {"image": "a"}, {}, {"node_selector": {}}, {"mem_limit": "2G"}, {}]
+    assert every_override(None) == [] and every_override({}) == []

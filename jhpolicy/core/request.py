@@ -148,6 +148,18 @@ def _entries(value: object, depth: int) -> int:
     return 0
 
 
+def every_override(profile: dict | None) -> list[dict]:
+    """Every kubespawner_override a profile can apply: its own, each
+    option's choices', each option's unlisted choice's."""
+    if not profile:
+        return []
+    overrides = [profile.get(OVERRIDE_KEY, {})]
+    for option in profile.get("profile_options", {}).values():
+        overrides += [choice.get(OVERRIDE_KEY, {}) for choice in option.get("choices", {}).values()]
+        overrides.append(option.get("unlisted_choice", {}).get(OVERRIDE_KEY, {}))
+    return overrides
+
+
 def _profile_options(user_options: dict, profile: dict | None) -> dict[str, str]:
     """The selected profile's option choices, checked the way KubeSpawner
     checks them when a ``profile`` is named, and also when it is not (where

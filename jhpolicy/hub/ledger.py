@@ -28,9 +28,6 @@ from decimal import Decimal
 from ..core.quantities import LIMIT_OF, SCALAR_KEYS
 from . import metrics
 
-# A server with no guarantee set is charged its limit (what Kubernetes does).
-GUARANTEE_OF = {key: limit for key, limit in LIMIT_OF.items() if key in SCALAR_KEYS}
-
 
 @dataclass(frozen=True)
 class Holding:
@@ -50,8 +47,8 @@ class Holding:
         amounts: dict = {"servers": Decimal(1)}
         for key in SCALAR_KEYS:
             value = pod.get(key)
-            if value is None and key in GUARANTEE_OF:
-                value = pod.get(GUARANTEE_OF[key])
+            if value is None and key in LIMIT_OF:  # no guarantee set: charged its limit, as Kubernetes sets it
+                value = pod.get(LIMIT_OF[key])
             amounts[key] = _number(value or 0)
         extra = pod.get("extra_resource_limits") or {}
         amounts["extra_resources"] = {name: _number(n) for name, n in sorted(extra.items()) if n}

@@ -14,20 +14,14 @@ from traitlets import TraitError
 from ..core.decision import PolicyBroken
 from ..core.pod import trait_value
 from ..core.quantities import PARSERS
+from ..core.request import every_override
 from . import upstream
 
 
 def changeable_keys(ceiling, profile: dict | None) -> set[str]:
     """What a request can change: what a decision may set (the ceiling), and
     what the selected profile's overrides (and its options' overrides) set."""
-    keys = set(ceiling)
-    if profile:
-        keys |= set(profile.get("kubespawner_override", {}))
-        for option in profile.get("profile_options", {}).values():
-            for choice in option.get("choices", {}).values():
-                keys |= set(choice.get("kubespawner_override", {}))
-            keys |= set(option.get("unlisted_choice", {}).get("kubespawner_override", {}))
-    return keys
+    return set(ceiling).union(*every_override(profile))
 
 
 class Snapshot:
