@@ -111,7 +111,7 @@ judge(candidate) := {"allow": false, "message": profile_refusal(candidate.reques
 	not profile_allowed(candidate.request.profile)
 } else := object.union(
 	{"allow": count(refused) == 0, "message": concat("; ", refused)},
-	judged_help(spawn_input, refused),
+	judged_help(spawn_input, problems, refused),
 ) if {
 	spawn := {"request": candidate.request, "pod": candidate.pod, "sources": candidate.sources}
 
@@ -119,14 +119,22 @@ judge(candidate) := {"allow": false, "message": profile_refusal(candidate.reques
 	# goes first, or a candidate's pod would keep resources of the base's.
 	spawn_input := object.union(object.remove(input, ["candidates", "request", "pod", "sources"]), spawn)
 
+	# The data checks found nothing for the view's own input (else there is
+	# no view): all a candidate can add is the image_repositories entry its
+	# image looks up (candidate_problems); the rest is not checked again.
+	problems := candidate_problems(object.get(candidate.pod, "image", null))
+
 	# The decision's own rules on the candidate's spawn: the view cannot drift from them.
-	refused := refusal with input as spawn_input # regal ignore:with-outside-test-context
+	# regal ignore:with-outside-test-context
+	refused := refusal with input as spawn_input with governing_problems as problems
 }
 
 # A refused candidate's way to get more, as its decision would give it
 # (the page shows it as a link); none for an allowed or misconfigured one.
-judged_help(spawn_input, refused) := {"help": help} if {
+judged_help(spawn_input, problems, refused) := {"help": help} if {
 	count(refused) > 0
-	not misconfigured_message with input as spawn_input # regal ignore:with-outside-test-context
-	help := refusal_help with input as spawn_input # regal ignore:with-outside-test-context
+	count(problems) == 0
+
+	# regal ignore:with-outside-test-context
+	help := refusal_help with input as spawn_input with governing_problems as problems
 } else := {}

@@ -88,7 +88,15 @@ unknown_key_text(path, key, known) := sprintf(
 
 applying_allowance_problems contains p if {
 	some name, entry in allowances
-	some p in entry_problems(name, entry, false)
+	some p in entry_problems(name, entry, object.get(pod, "image", null))
+}
+
+# What a spawn page candidate's decision would find beyond the problems of
+# the view's own input, which has none (else there is no view,
+# allowance_view.rego): the image_repositories entry its image looks up.
+candidate_problems(image) := {sprintf("%s: %s", [name, p]) |
+	some name, entry in allowances
+	some p in repositories_problems(object.get(entry, "image_repositories", {}), image)
 }
 
 all_allowance_problems := ({p |
@@ -102,8 +110,9 @@ all_allowance_problems := ({p |
 	some p in entry_problems(sprintf("service %s", [service]), entry, true)
 }
 
-# everything: every image_repositories entry (lint); else only the one the
-# pod's image looks up, so a decision's cost does not grow with the list.
+# everything: true, every image_repositories entry (lint); else an image,
+# only the entry it looks up, so a decision's cost does not grow with the
+# list (null: none).
 entry_problems(name, entry, everything) := {sprintf("%s is not an object", [name])} if {
 	not is_object(entry)
 } else := {sprintf("%s: %s", [name, p]) | some p in entry_field_problems(entry, everything)}
@@ -162,7 +171,7 @@ repositories_shape_text := "image_repositories is not an object of repository to
 
 checked_repositories(value, true) := object.keys(value)
 
-checked_repositories(_, false) := {repository | [repository, _] := split_image(pod.image)}
+checked_repositories(_, image) := {repository | [repository, _] := split_image(image)} if is_string(image)
 
 # --- quotas: the user's, the hub's, the user's groups' (data or property) ---
 
