@@ -269,7 +269,10 @@ def test_a_quota_typed_into_the_real_admin_page_applies(hub, browser):
     page.goto(hub.url + "/hub/admin#/groups")
     page.click("a:text-is('students')")
     # The group editor's empty key/value row: type both, "Add Item", then "Apply".
-    key, value = page.locator("input[type=text]:not(#username-input)").all()[:2]
+    # The editor renders after the click: wait for its row (all() would not wait).
+    fields = page.locator("input[type=text]:not(#username-input)")
+    fields.nth(1).wait_for()
+    key, value = fields.nth(0), fields.nth(1)
     key.fill("jhpolicy_quota")
     value.fill('{"member": {"servers": 1}}')
     page.click("#add-item")
