@@ -25,7 +25,7 @@ from jhpolicy.tooling.local_opa import LocalOPA
 from jhpolicy.tooling.offline import OfflineGroup
 
 from .helpers.books import Books, play
-from .helpers.policies import POLICIES
+from .helpers.policies import rules_with
 
 GIB = 2**30
 ENTRIES = {
@@ -57,11 +57,7 @@ EXAMPLES = max(10, int(os.environ.get("JHPOLICY_FUZZ_EXAMPLES", "3000")) // 50)
 
 @pytest.fixture(scope="module")
 def invariant_opa(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("invariant-policies")
-    for rego in POLICIES.glob("*.rego"):
-        if not rego.name.endswith("_test.rego"):
-            (folder / rego.name).write_text(rego.read_text())
-    (folder / "data.json").write_text(json.dumps({"jhpolicy": {"groups": ENTRIES, "quotas": QUOTAS}}))
+    folder = rules_with(tmp_path_factory.mktemp("invariant-policies"), {"jhpolicy": {"groups": ENTRIES, "quotas": QUOTAS}})
     server = LocalOPA([folder]).start()
     yield server
     server.stop()

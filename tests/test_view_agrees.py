@@ -32,7 +32,7 @@ from traitlets.config import Config
 from jhpolicy.tooling.local_opa import LocalOPA
 from jhpolicy.tooling.offline import OfflineHub, OfflineUser, make_spawner, pod_to_create
 
-from .helpers.policies import POLICIES
+from .helpers.policies import rules_with
 from .helpers.spawns import LOOP
 
 GIB = 2**30
@@ -46,10 +46,7 @@ UNIT = {"cpu_limit": Decimal("0.5"), "mem_limit": GIB, GPU: 1, "servers": 1}
 
 @pytest.fixture(scope="module")
 def view_opa(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("view-policies")
-    for rego in POLICIES.glob("*.rego"):
-        if not rego.name.endswith("_test.rego"):
-            (folder / rego.name).write_text(rego.read_text())
+    folder = rules_with(tmp_path_factory.mktemp("view-policies"))
     server = LocalOPA([folder]).start()
     yield server
     server.stop()
@@ -152,10 +149,6 @@ def body_for(key: str, n) -> dict:
     return {key: float(n)}
 
 
-def quota_free(view: dict) -> bool:
-    return not view["quotas"]
-
-
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(world=worlds())
 def test_the_view_is_what_decisions_do_at_its_edges(view_opa, world):
@@ -163,7 +156,7 @@ def test_the_view_is_what_decisions_do_at_its_edges(view_opa, world):
     put_data(view_opa.url, data)
     view = view_of(view_opa.url, memberships, usage)
     assert view["available"] is True, view
-    rows = [r for r in view["quotas"]]
+    rows = view["quotas"]
     # Maxima: asked, granted exactly (when no quota is in the way); one unit more, never more.
     maxima = {**{k: Decimal(str(view["max"][k])) for k in ("cpu_limit", "mem_limit")},
               **{name: Decimal(n) for name, n in view["extra_resources"].items()}}

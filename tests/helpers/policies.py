@@ -37,6 +37,17 @@ def assemble_policies() -> Path:
     return assemble(POLICIES)
 
 
+def rules_with(folder: Path, data: dict | None = None) -> Path:
+    """The shipped .rego files in `folder`, without their tests, and `data`
+    as data.json (None: no data file, for data PUT through OPA's API)."""
+    for rego in SHIPPED.glob("*.rego"):
+        if not rego.name.endswith("_test.rego"):
+            shutil.copy(rego, folder)
+    if data is not None:
+        (folder / "data.json").write_text(json.dumps(data))
+    return folder
+
+
 def policies_with(folder: Path, edit) -> Path:
     """Copy the shipped .rego files into `folder`, with the tests' data as
     `edit(data.jhpolicy)` changed it in place."""
