@@ -127,7 +127,7 @@ def test_a_new_revision_reaches_every_hub_without_a_restart(fleet, bundles, capl
     # "Why was this spawn decided so?" from the log line alone: replayed against r1's files.
     from .helpers.cli import jhpolicy
 
-    replay = jhpolicy("check", "--replay", str(hubs[0].log), "--decision-id", ids[0])
+    replay = jhpolicy("replay", str(hubs[0].log), "--decision-id", ids[0])
     assert replay.returncode == 0, replay.stderr
     assert replay.stdout.splitlines()[0] == f"decision {ids[0]} on hub hub-a, made by bundle jhpolicy revision r1"
     assert replay.stdout.splitlines()[-1] == "same decision"

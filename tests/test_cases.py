@@ -137,16 +137,16 @@ def test_a_malformed_suite_is_refused_with_one_line(tmp_path, text, error):
     assert error in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("flag", ["--junit-xml", "--init"])
-def test_where_results_go_is_checked_before_the_suite_runs(tmp_path, flag):
+@pytest.mark.parametrize("command", ["test", "init-cases"])
+def test_where_results_go_is_checked_before_the_suite_runs(tmp_path, command):
     (tmp_path / "a-file").write_text("")
     suite = write(tmp_path, "cases:\n- {user: a, expect: {outcome: allowed}}\n")
-    args = ["test", str(suite), "--junit-xml", str(tmp_path / "a-file" / "out.xml")] if flag == "--junit-xml" \
-        else ["test", str(tmp_path / "a-file" / "new.yaml"), "--init"]
+    target = tmp_path / "a-file" / ("out.xml" if command == "test" else "new.yaml")
+    args = ["test", str(suite), "--junit-xml", str(target)] if command == "test" else ["init-cases", str(target)]
     result = jhpolicy(*args)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == f"jhpolicy test: {flag} {tmp_path / 'a-file' / ('out.xml' if flag == '--junit-xml' else 'new.yaml')}: " \
-        f"{tmp_path / 'a-file'} is a file, not a folder\n"
+    flag = "--junit-xml " if command == "test" else ""
+    assert result.stderr == f"jhpolicy {command}: {flag}{target}: {tmp_path / 'a-file'} is a file, not a folder\n"
 
 
 def test_a_missing_suite_is_one_line(tmp_path):
@@ -156,7 +156,7 @@ def test_a_missing_suite_is_one_line(tmp_path):
 
 def test_init_writes_a_starter_that_passes_and_never_overwrites(tmp_path):
     suite = tmp_path / "cases.yaml"
-    made = jhpolicy("test", str(suite), "--init")
+    made = jhpolicy("init-cases", str(suite))
     assert made.returncode == 0, made.stderr
     doc = yaml.safe_load(suite.read_text())
     names = [c["name"] for c in doc["cases"]]
@@ -167,7 +167,7 @@ def test_init_writes_a_starter_that_passes_and_never_overwrites(tmp_path):
     assert twice["expect"]["outcome"] == "clamped" and twice["expect"]["pod"]["cpu_limit"] == 2
     ran = jhpolicy("test", str(suite))
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    again = jhpolicy("test", str(suite), "--init")
+    again = jhpolicy("init-cases", str(suite))
     assert again.returncode == 2 and "exists" in again.stderr
 
 
@@ -185,7 +185,7 @@ def test_an_init_suite_runs_as_its_header_says_with_the_admins_folder_and_config
     config.write_text("c.KubeSpawner.cpu_limit = 1.5\n")
     suite = tmp_path / "site" / "suites" / "init-cases.yaml"
     suite.parent.mkdir()
-    made = jhpolicy("test", str(suite), "--init", "--policies", str(mine), "--config", str(config))
+    made = jhpolicy("init-cases", str(suite), "--policies", str(mine), "--config", str(config))
     assert made.returncode == 0, made.stderr
     doc = yaml.safe_load(suite.read_text())
     assert (doc["policies"], doc["config"]) == ("../policies", "../jupyterhub_config.py")
@@ -199,7 +199,7 @@ def test_an_init_suite_runs_as_its_header_says_with_the_admins_folder_and_config
 def test_a_logged_decision_becomes_a_case(tmp_path):
     log, decision_id = decision_log_of_one_spawn(tmp_path, POLICIES)
     suite = tmp_path / "cases.yaml"
-    added = jhpolicy("test", str(suite), "--from-replay", str(log))
+    added = jhpolicy("add-case", str(suite), str(log))
     assert added.returncode == 0, added.stderr
     (case,) = yaml.safe_load(suite.read_text())["cases"]
     # The request as the spawner read it: kubespawner_override's keys, top level.
@@ -211,10 +211,10 @@ def test_a_logged_decision_becomes_a_case(tmp_path):
     assert jhpolicy("test", str(suite), "--policies", str(POLICIES)).returncode == 0
     # The same decision twice: refused, the suite unchanged.
     before = suite.read_text()
-    again = jhpolicy("test", str(suite), "--from-replay", str(log), "--decision-id", decision_id)
-    assert (again.returncode, again.stderr) == (2, f"jhpolicy test: {suite} already has a case named 'decision {decision_id}'\n")
+    again = jhpolicy("add-case", str(suite), str(log), "--decision-id", decision_id)
+    assert (again.returncode, again.stderr) == (2, f"jhpolicy add-case: {suite} already has a case named 'decision {decision_id}'\n")
     assert suite.read_text() == before
-    missing = jhpolicy("test", str(suite), "--from-replay", str(tmp_path / "none.log"))
+    missing = jhpolicy("add-case", str(suite), str(tmp_path / "none.log"))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
 
 

@@ -95,7 +95,7 @@ def test_check_explain_lists_the_rules_that_decided():
 
 def test_replay_of_a_logged_decision(tmp_path):
     log, decision_id = decision_log_of_one_spawn(tmp_path, POLICIES)
-    same = jhpolicy("check", "--replay", str(log))
+    same = jhpolicy("replay", str(log))
     assert same.returncode == 0, same.stderr
     assert same.stdout.splitlines()[0] == f"decision {decision_id}, made by local policy files"
     assert same.stdout.splitlines()[-1] == "same decision"
@@ -110,7 +110,7 @@ def test_replay_of_a_logged_decision(tmp_path):
             data["jhpolicy"]["groups"]["students"]["max"]["cpu_limit"] = 3
             text = json.dumps(data)
         (changed / path.name).write_text(text)
-    different = jhpolicy("check", "--replay", str(log), "--decision-id", decision_id, "--policies", str(changed), "--explain")
+    different = jhpolicy("replay", str(log), "--decision-id", decision_id, "--policies", str(changed), "--explain")
     assert different.returncode == 1, different.stderr
     assert "DIFFERENT decision: the policy or its data changed since" in different.stdout
     assert '"cpu_limit": 3' in different.stdout and "rules that decided" in different.stdout
@@ -119,13 +119,26 @@ def test_replay_of_a_logged_decision(tmp_path):
 def test_replay_names_what_is_missing(tmp_path):
     empty = tmp_path / "empty.log"
     empty.write_text("not a decision\n")
-    result = jhpolicy("check", "--replay", str(empty))
+    result = jhpolicy("replay", str(empty))
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "jhpolicy check --replay: no decision log entry (a JSON line with decision_id and input) in the file"
+        "jhpolicy replay: no decision log entry (a JSON line with decision_id and input) in the file"
     )
-    result = jhpolicy("check", "--replay", str(empty), "--decision-id", "x")
+    result = jhpolicy("replay", str(empty), "--decision-id", "x")
     assert result.returncode == 2
+
+
+@pytest.mark.parametrize(("args", "flag", "instead"), [
+    (["check", "--replay", "decisions.log"], "--replay", "jhpolicy replay LOG [--decision-id ID]"),
+    (["test", "cases.yaml", "--init"], "--init", "jhpolicy init-cases CASES.yaml"),
+    (["test", "cases.yaml", "--from-replay", "decisions.log"], "--from-replay",
+     "jhpolicy add-case CASES.yaml LOG [--decision-id ID]"),
+])
+def test_a_flag_that_became_a_command_names_the_command(args, flag, instead):
+    # Old scripts and old docs: the flag fails, and says what to run instead.
+    result = jhpolicy(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1].endswith(f"{flag} is now a command of its own: {instead}"), result.stderr
 
 
 GPU_BODY = '{"extra_resource_limits": {"nvidia.com/gpu": 1}}'

@@ -99,7 +99,7 @@ def test_no_temporary_files_are_left(tmp_path):
     assert jhpolicy("check", "--user", "a", "--group", "students", env=env).returncode == 0
     assert jhpolicy("check", "--user", "a", "--explain", env=env).returncode == 0
     suite = tmp_path / "cases.yaml"
-    assert jhpolicy("test", str(suite), "--init", "--policies", str(POLICIES), env=env).returncode == 0
+    assert jhpolicy("init-cases", str(suite), "--policies", str(POLICIES), env=env).returncode == 0
     assert jhpolicy("test", str(suite), "--policies", str(POLICIES), env=env).returncode == 0
     assert list(tmp.iterdir()) == []
 

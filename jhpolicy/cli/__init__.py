@@ -2,8 +2,10 @@
 its subcommands on the parser.
 
 - check.py: `check`, what the spawner would do with a request (a dry run
-  through PolicyKubeSpawner's own code), and `check --replay`;
-- suite.py: `test`, the admin's cases, and `test --init`/`--from-replay`;
+  through PolicyKubeSpawner's own code), and `replay`, a logged decision
+  evaluated again;
+- suite.py: the admin's cases: `test` runs them, `init-cases` writes a
+  starter suite, `add-case` adds one from a logged decision;
 - policy.py: the policy folder: `init`, `install-opa`, `lint`, `configmap`,
   `bundle`;
 - deploy.py: the chart's side: `values`, `wheels-configmap`, `opa-config`;
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         options = [o for action in command._actions for o in action.option_strings]  # noqa: SLF001
         close = difflib.get_close_matches(unknown[0].split("=")[0], options, n=1)
         command.error(f"unrecognized arguments: {' '.join(unknown)}" + (f" (did you mean {close[0]}?)" if close else ""))
-    if args.command in ("check", "test"):
+    if args.command in ("check", "test", "init-cases"):
         from ..tooling.offline import use_offline_kube_config
 
         use_offline_kube_config()

@@ -1,5 +1,5 @@
 """`jhpolicy check`: what the spawner would do with one request (a dry run
-through PolicyKubeSpawner's own code), or, with --replay, a logged decision
+through PolicyKubeSpawner's own code); `jhpolicy replay`: a logged decision
 evaluated again."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from pathlib import Path
 from ..tooling import dry_run
 from ..tooling.dry_run import DryRunError, Who, parse_usage
 from ..tooling.opa_binary import OPANotFound, ensure_opa
-from .common import EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR, error, policies_option, policy_folder, policy_opa, usage_document
+from .common import (
+    EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR, error, policies_option, policy_folder, policy_opa, renamed, usage_document,
+)
 
 
 def register(sub) -> None:
@@ -22,7 +24,7 @@ def register(sub) -> None:
         description="Run a spawn request through PolicyKubeSpawner and print the decision and the pod's "
         "image and resources. Exit 0 allowed, 1 denied, 2 error.",
     )
-    check.add_argument("--user", help="the user whose server is started (required unless --replay)")
+    check.add_argument("--user", required=True, help="the user whose server is started")
     check.add_argument("--group", action="append", default=[], help="a group of the user (repeat)")
     check.add_argument("--admin", action="store_true", help="the user is a JupyterHub admin")
     check.add_argument("--server", default="", help="named server ('' = the default server)")
@@ -53,20 +55,26 @@ def register(sub) -> None:
         "--explain", action="store_true",
         help="also list the policy's rules that decided, file:line (opa eval --explain on --policies)",
     )
-    check.add_argument(
-        "--replay", metavar="FILE",
-        help="evaluate a decision from OPA's decision log (JSON lines) again and compare it with the logged "
-        "result; exit 0 same, 1 different, 2 error. --user and --body are not needed",
-    )
-    check.add_argument("--decision-id", help="with --replay: which decision of the file")
+    renamed(check, "--replay", "jhpolicy replay LOG [--decision-id ID]")
     check.set_defaults(func=cmd_check)
+
+    replay = sub.add_parser(
+        "replay",
+        help="evaluate a decision from OPA's decision log again and compare it with the logged result",
+        description="Take a decision log entry (OPA's JSON lines, e.g. kubectl logs deploy/hub -c opa), evaluate "
+        "its input again at its path against --policies or --opa-url, and print the hub and bundle revision that "
+        "made it, the logged and the replayed result. Exit 0: same decision; 1: different; 2: error.",
+    )
+    replay.add_argument("log", metavar="LOG", help="OPA's decision log (JSON lines)")
+    replay.add_argument("--decision-id", help="which decision of the log (default: the only one)")
+    replay.add_argument("--opa-url", help="ask this OPA; default: start a local OPA on --policies")
+    policies_option(replay, "policy folder for the local OPA (default: the bundled policies)")
+    replay.add_argument("--explain", action="store_true",
+                        help="also list the policy's rules that decided, file:line (opa eval --explain on --policies)")
+    replay.set_defaults(func=cmd_replay)
 
 
 def cmd_check(args) -> int:
-    if args.replay:
-        return cmd_replay(args)
-    if not args.user:
-        return error("check", "--user is required (unless --replay)")
     try:
         user_options = json.loads(args.body)
     except ValueError as e:
@@ -106,9 +114,9 @@ def cmd_replay(args) -> int:
     from ..tooling.explain import ExplainError, logged_decisions, pick
 
     try:
-        entry = pick(logged_decisions(Path(args.replay).read_text()), args.decision_id)
+        entry = pick(logged_decisions(Path(args.log).read_text()), args.decision_id)
     except (OSError, ExplainError) as e:
-        return error("check --replay", str(e))
+        return error("replay", str(e))
     policies = policy_folder(args)
 
     async def evaluate(url):
@@ -121,7 +129,7 @@ def cmd_replay(args) -> int:
         with policy_opa(policies, args.opa_url) as opa:
             result = asyncio.run(evaluate(opa.url))
     except (DryRunError, PolicyUnavailable) as e:
-        return error("check --replay", str(e))
+        return error("replay", str(e))
     made_by = ", ".join(f"bundle {name} revision {rev}" for name, rev in entry.revisions.items()) or "local policy files"
     hub = entry.labels.get("hub")
     print(f"decision {entry.decision_id}{f' on hub {hub}' if hub else ''}, made by {made_by}")

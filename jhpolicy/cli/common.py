@@ -26,6 +26,18 @@ def one_line(error: Exception, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def renamed(parser, flag: str, instead: str) -> None:
+    """A flag that became a command: hidden from the help, and an error that
+    names the command when someone (or an old script) still uses it."""
+    import argparse
+
+    class Renamed(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            parser.error(f"{flag} is now a command of its own: {instead}")
+
+    parser.add_argument(flag, nargs="?", action=Renamed, help=argparse.SUPPRESS)
+
+
 def policies_option(parser, help: str = "policy folder (default: the bundled policies)") -> None:
     parser.add_argument("--policies", help=help)
 

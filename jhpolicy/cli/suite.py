@@ -1,6 +1,6 @@
-"""`jhpolicy test`: an admin's cases (CASES.yaml) run against their policy;
-with --init a starter suite from the policy's data, with --from-replay a
-case from a logged decision."""
+"""The admin's cases (CASES.yaml): `jhpolicy test` runs them against their
+policy, `jhpolicy init-cases` writes a starter suite from the policy's data,
+`jhpolicy add-case` adds a case made from a logged decision."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..tooling import dry_run
-from .common import EXIT_DENIED, error, policies_option, policy_folder, policy_opa, unwritable
+from .common import EXIT_DENIED, error, policies_option, policy_folder, policy_opa, renamed, unwritable
 
 
 def register(sub) -> None:
@@ -29,13 +29,34 @@ def register(sub) -> None:
                       help="a z2jh values file (repeat; default: the suite's \"values\"), as in jhpolicy check")
     test.add_argument("--junit-xml", metavar="FILE", help="also write the results as JUnit XML, for CI")
     test.add_argument("--verbose", action="store_true", help="also show what the hub would log for every case")
-    test.add_argument("--init", action="store_true",
-                      help="write a starter CASES.yaml from the policy's data, expecting what the policy does now")
-    test.add_argument("--force", action="store_true", help="with --init: replace an existing file")
-    test.add_argument("--from-replay", metavar="LOG",
-                      help="add a case to CASES.yaml made from a decision of OPA's decision log (JSON lines)")
-    test.add_argument("--decision-id", help="with --from-replay: which decision of the log")
+    renamed(test, "--init", "jhpolicy init-cases CASES.yaml")
+    renamed(test, "--from-replay", "jhpolicy add-case CASES.yaml LOG [--decision-id ID]")
     test.set_defaults(func=cmd_test)
+
+    init = sub.add_parser(
+        "init-cases",
+        help="write a starter CASES.yaml from the policy's data, expecting what the policy does now",
+        description="For each entry of the policy's data: an empty request, its most CPU, twice that, each of its "
+        "extended resources and an image none of its patterns allows, each expecting what the policy does now. "
+        "Read every expectation before you keep it. The file records the policies, config and values it ran with.",
+    )
+    init.add_argument("cases", metavar="CASES.yaml", help="the suite to write")
+    policies_option(init)
+    init.add_argument("--config", help="a jupyterhub_config.py to load, as in jhpolicy check")
+    init.add_argument("--values", metavar="FILE", action="append", help="a z2jh values file (repeat), as in jhpolicy check")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.set_defaults(func=cmd_init_cases)
+
+    add = sub.add_parser(
+        "add-case",
+        help="add to CASES.yaml a case made from a decision of OPA's decision log",
+        description="Append a case made from a decision log entry (OPA's JSON lines: a user's complaint, say), "
+        "expecting the logged result; the file is created if needed and its comments are kept.",
+    )
+    add.add_argument("cases", metavar="CASES.yaml", help="the suite to add to")
+    add.add_argument("log", metavar="LOG", help="OPA's decision log (JSON lines)")
+    add.add_argument("--decision-id", help="which decision of the log (default: the only one)")
+    add.set_defaults(func=cmd_add_case)
 
 
 def cmd_test(args) -> int:
@@ -43,17 +64,10 @@ def cmd_test(args) -> int:
 
     path = Path(args.cases)
     # Where results go is checked before anything runs.
-    outputs = [("--init", path)] if args.init else []
     if args.junit_xml:
-        outputs.append(("--junit-xml", Path(args.junit_xml)))
-    for flag, written in outputs:
-        problem = unwritable(written)
+        problem = unwritable(Path(args.junit_xml))
         if problem:
-            return error("test", f"{flag} {written}: {problem}")
-    if args.init:
-        return _init_cases(args, path)
-    if args.from_replay:
-        return _case_from_replay(args, path)
+            return error("test", f"--junit-xml {args.junit_xml}: {problem}")
     started = time.monotonic()
     try:
         suite = cases.load(path)  # its paths checked there
@@ -90,21 +104,25 @@ def cmd_test(args) -> int:
     return EXIT_DENIED if failed else 0
 
 
-def _init_cases(args, path: Path) -> int:
+def cmd_init_cases(args) -> int:
     """A starter suite: requests made from the data's entries, expecting what the policy does now."""
     from ..tooling import cases
 
+    path = Path(args.cases)
     if path.exists() and not args.force:
-        return error("test", f"{path} exists; --init writes a new file (add --force to replace it)")
+        return error("init-cases", f"{path} exists (add --force to replace it)")
+    problem = unwritable(path)
+    if problem:
+        return error("init-cases", f"{path}: {problem}")
     policies = policy_folder(args)
     config = dry_run.hub_config(args.config, args.values)
     with policy_opa(policies) as opa:
         data = opa.data()
         if data is None:
-            return error("test", f"{policies}: no data.jhpolicy to make cases from")
+            return error("init-cases", f"{policies}: no data.jhpolicy to make cases from")
         written = [cases.case_from_report(name, who, body, asyncio.run(dry_run.run(config, who, body, opa.url)))
                    for name, who, body in cases.starter_requests(data)]
-    header = (f"Made by `jhpolicy test --init` from {policies} on {datetime.date.today()}.\n"
+    header = (f"Made by `jhpolicy init-cases` from {policies} on {datetime.date.today()}.\n"
               "Each case expects what the policy does NOW: read every expectation and fix the ones that are\n"
               "not what you mean, then add your own. Run: jhpolicy test " + str(path))
     # What it ran with, relative to the suite, so `jhpolicy test FILE` alone runs it the same way.
@@ -119,38 +137,39 @@ def _init_cases(args, path: Path) -> int:
     return 0
 
 
-def _case_from_replay(args, path: Path) -> int:
+def cmd_add_case(args) -> int:
     """Append the logged decision as a case (creating the file if needed)."""
     import yaml
 
     from ..tooling import cases
     from ..tooling.explain import ExplainError, logged_decisions, pick
 
+    path = Path(args.cases)
     try:
-        entry = pick(logged_decisions(Path(args.from_replay).read_text()), args.decision_id)
+        entry = pick(logged_decisions(Path(args.log).read_text()), args.decision_id)
         who, body, usage, expect = cases.from_logged(entry)
     except OSError as e:
-        return error("test", f"--from-replay {args.from_replay}: {e.strerror or e}")
+        return error("add-case", f"{args.log}: {e.strerror or e}")
     except (ExplainError, cases.SuiteError) as e:
-        return error("test", f"--from-replay {args.from_replay}: {e}")
+        return error("add-case", f"{args.log}: {e}")
     case = {**cases.case_of(f"decision {entry.decision_id}", who, body, usage), "expect": expect}
     if path.exists():
         current = path.read_text()
         try:
             existing = yaml.safe_load(current) or {}
         except yaml.YAMLError as e:
-            return error("test", f"{path}: not YAML: {str(e).splitlines()[0]}")
+            return error("add-case", f"{path}: not YAML: {str(e).splitlines()[0]}")
         if not isinstance(existing, dict) or not isinstance(existing.get("cases", []), list):
-            return error("test", f"{path}: not a suite (a mapping with a list of cases)")
+            return error("add-case", f"{path}: not a suite (a mapping with a list of cases)")
         if any(isinstance(c, dict) and c.get("name") == case["name"] for c in existing.get("cases") or []):
-            return error("test", f"{path} already has a case named {case['name']!r}")
+            return error("add-case", f"{path} already has a case named {case['name']!r}")
         # Appended as text, so the admin's comments stay; it must read back as the suite's last case.
         text = current.rstrip("\n") + ("\n" if "cases" in existing else "\ncases:\n")
         text += yaml.safe_dump([case], sort_keys=False, width=110)
         if (yaml.safe_load(text).get("cases") or [None])[-1] != case:
-            return error("test", f"{path}: cannot append a case: put \"cases:\" last in the file")
+            return error("add-case", f"{path}: cannot append a case: put \"cases:\" last in the file")
     else:
-        text = cases.dump([case], f"Cases made by `jhpolicy test --from-replay` from {args.from_replay}.")
+        text = cases.dump([case], f"Cases made by `jhpolicy add-case` from {args.log}.")
     path.write_text(text)
     print(f"{path}: added case {case['name']!r} (expects the logged decision: {expect['outcome']})")
     return 0
