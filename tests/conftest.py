@@ -26,6 +26,15 @@ collect_ignore = ["upstream"]
 # `./dev unit` runs the unit tier alone; `-m "not kube and not browser"`
 # skips what needs Kubernetes or Chromium.
 TIERS = ("browser", "kube", "hub", "opa", "unit")
+
+# ONCE: `./dev test` runs the tests on two version sets at once, the newest
+# JupyterHub and KubeSpawner and the z2jh 4.4.0 hub image's. The second pass
+# (`-m "not once"`) runs what runs in a hub: the spawner, the books, the spawn
+# page, the endpoint, the culler. A module marked `once` runs on the newest
+# set only: the `jhpolicy` command (it runs where the admin installs it, with
+# pip's newest), and what runs in a venv of its own whichever venv runs pytest
+# (the docs build, the tutorials, the chart hub, KubeSpawner's own suite).
+ONCE = "once"
 OPA_FIXTURES = {"opa", "spawn", "opa_with_token_auth", "built_wheel"}
 
 
@@ -54,6 +63,7 @@ def pytest_configure(config):
     assemble_policies()
     for tier in TIERS:
         config.addinivalue_line("markers", f"{tier}: a test of the {tier} tier (tests/conftest.py, tier_of)")
+    config.addinivalue_line("markers", f"{ONCE}: runs on one version set only (tests/conftest.py, ONCE)")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -13,6 +13,10 @@ import yaml
 from .helpers.cli import FORUM_BODY, decision_log_of_one_spawn, jhpolicy
 from .helpers.policies import POLICIES, ROOT
 
+# The `jhpolicy` command runs where the admin installs it (pip's newest JupyterHub
+# and KubeSpawner), not in the hub: one version set (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 SUITE = f"""\
 policies: {POLICIES}
 cases:

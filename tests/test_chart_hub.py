@@ -30,6 +30,10 @@ from .e2e.chart_hub import (
 from .helpers.hub_quotas import GPU, gpus, running, usage
 from .helpers.policies import POLICIES, ROOT
 
+# Runs in a venv of its own (.venv-hub: the z2jh hub image's packages), whichever venv runs pytest: one
+# version set is enough (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture(scope="module")
 def hub(cluster, pod_ips, tmp_path_factory):

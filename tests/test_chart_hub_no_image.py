@@ -32,6 +32,10 @@ from .e2e.chart_hub import (
 from .helpers.hub_quotas import running
 from .helpers.policies import POLICIES, ROOT
 
+# Runs in a venv of its own (.venv-hub: the z2jh hub image's packages), whichever venv runs pytest: one
+# version set is enough (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 # What the no-image-build values file tells admins to download.
 DEPENDENCIES = ["httpx==0.28.1", "httpcore==1.0.9", "h11==0.16.0", "anyio==4.16.0", "jupyterhub-idle-culler==2.0.0"]
 

@@ -18,6 +18,10 @@ from .helpers.cli import jhpolicy
 from .helpers.policies import POLICIES, ROOT
 from .kube.cluster import BIN
 
+# The `jhpolicy` command runs where the admin installs it (pip's newest JupyterHub
+# and KubeSpawner), not in the hub: one version set (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 CONFIG = """\
 singleuser:
   image: {name: quay.io/jupyter/scipy-notebook, tag: "2024-10-07"}

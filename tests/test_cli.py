@@ -11,6 +11,10 @@ from jhpolicy.tooling.configmap import policy_files
 from .helpers.cli import FORUM_BODY, decision_log_of_one_spawn, jhpolicy
 from .helpers.policies import POLICIES
 
+# The `jhpolicy` command runs where the admin installs it (pip's newest JupyterHub
+# and KubeSpawner), not in the hub: one version set (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 POLICY_FILES = [POLICIES / name for name in policy_files(POLICIES)]
 
 

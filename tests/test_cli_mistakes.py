@@ -14,6 +14,10 @@ from jhpolicy.tooling.opa_binary import OPA_VERSION, default_tools_dir, is_check
 from .helpers.cli import jhpolicy
 from .helpers.policies import POLICIES, ROOT
 
+# The `jhpolicy` command runs where the admin installs it (pip's newest JupyterHub
+# and KubeSpawner), not in the hub: one version set (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 
 def one_line_error(result, command: str = "check") -> str:
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)

@@ -25,6 +25,10 @@ from urllib.parse import unquote, urlsplit
 import jsonschema
 import pytest
 
+# Runs in a venv of its own (.venv-docs: Sphinx), whichever venv runs pytest: one
+# version set is enough (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PROSE = [ROOT / "README.md", *sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts)]

@@ -19,6 +19,10 @@ import pytest
 
 from .helpers.policies import ROOT
 
+# The `jhpolicy` command runs where the admin installs it (pip's newest JupyterHub
+# and KubeSpawner), not in the hub: one version set (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 

@@ -26,6 +26,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+# Runs in a venv of its own (.venv-ks-<version>, both versions in one test), whichever venv runs pytest: one
+# version set is enough (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM = ROOT / "tests" / "upstream" / "kubespawner"
 VERSION = version("jupyterhub-kubespawner")

@@ -52,6 +52,10 @@ from jhpolicy.tooling.opa_binary import find_opa
 from .helpers.policies import ROOT
 from .kube.cluster import ApiError
 
+# Runs in a venv of its own (the tutorials' own, from the wheel), whichever venv runs pytest: one
+# version set is enough (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 BIN = ROOT / ".tools" / "k8s" / "bin"
 CHART = ROOT / "jhpolicy" / "z2jh" / "jupyterhub-4.4.0.tgz"
 # In the order a reader follows them: many-hubs.md continues install-z2jh.md's folder.

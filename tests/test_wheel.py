@@ -20,6 +20,10 @@ from jhpolicy.tooling.opa_binary import find_opa
 
 from .helpers.policies import ROOT
 
+# The `jhpolicy` command runs where the admin installs it (pip's newest JupyterHub
+# and KubeSpawner), not in the hub: one version set (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):

@@ -25,6 +25,10 @@ from jhpolicy.tooling.configmap import MAX_CONFIGMAP_BYTES, WHEELS_CONFIG_KEY, w
 from .e2e.chart_hub import build_wheel
 from .kube.cluster import ApiError
 
+# The `jhpolicy` command runs where the admin installs it (pip's newest JupyterHub
+# and KubeSpawner), not in the hub: one version set (conftest.py, ONCE).
+pytestmark = pytest.mark.once
+
 DEPENDENCIES = ["httpx==0.28.1", "httpcore==1.0.9", "h11==0.16.0", "anyio==4.16.0"]
 ANNOTATION_LIMIT = 262_144  # what the API server allows all of an object's annotations
 

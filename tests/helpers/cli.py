@@ -15,7 +15,7 @@ FORUM_BODY = '{"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-samp
 def jhpolicy(*args, **kwargs):
     """The command as a user runs it; on the tests' policy folder (the shipped
     .rego, the tests' data) unless the test names another or an OPA."""
-    if args[0] in ("check", "lint") and not {"--policies", "--opa-url"} & set(args):
+    if args[0] in ("check", "replay", "lint") and not {"--policies", "--opa-url"} & set(args):
         args = (*args, "--policies", str(POLICIES))
     return subprocess.run(
         [sys.executable, "-m", "jhpolicy.cli", *args], capture_output=True, text=True, timeout=120, **kwargs

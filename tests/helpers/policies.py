@@ -10,13 +10,16 @@ starts (bench scripts call assemble_policies()), never on import."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "policies"
 FIXTURE_DATA = ROOT / "tests" / "fixtures" / "data.json"
-POLICIES = ROOT / ".tools" / "test-policies"
+# One folder per test session running at a time: ./dev test runs its two
+# version sets at once, each session assembling its own at its start.
+POLICIES = Path(os.environ.get("JHPOLICY_TEST_POLICIES", ROOT / ".tools" / "test-policies"))
 # Policies that break the decision contract on purpose, beside the shipped ones.
 TEST_POLICIES = ROOT / "tests" / "policies"
 
