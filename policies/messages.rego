@@ -85,12 +85,14 @@ show(key, value) := "unlimited" if {
 } else := sprintf("%v", [round(value * 1000) / 1000]) if {
 	startswith(key, "cpu_")
 	is_number(value)
-} else := memory_text(value) if {
+} else := memory_shown(value) if {
 	startswith(key, "mem_")
 	is_number(value)
 } else := sprintf("%v", [value])
 
-memory_text(bytes) := text if {
+# The one form of an amount of memory in what people read (the panel shows
+# the same: jhpolicy.core.quantities.memory_shown, tests/test_panel.py).
+memory_shown(bytes) := text if {
 	some [unit, size] in [["G", 1073741824], ["M", 1048576], ["K", 1024]]
 	bytes >= size
 	not larger_unit_fits(bytes, size)

@@ -504,3 +504,25 @@ def test_a_refusals_reason_and_help_within_the_contract():
     assert (d.reason, d.help) == ("quota", {"text": "Ask", "url": "https://h.example/x"})
     with pytest.raises(decisions.PolicyBroken):
         decisions.validate({"allow": False, "messages": ["no"], "reason": "capacity"}, set())
+
+
+def test_the_panel_shows_memory_as_the_policys_messages_do(opa):
+    """One form of an amount of memory for people: quantities.memory_shown
+    (the panel) gives what the policy's show() gives (its messages), asked of
+    the real OPA for amounts at every unit's edges and a seeded spread."""
+    import random
+
+    import httpx
+
+    edges = [0, 1, 1000, 1023, 1024, 1025, 1536 * 1024, 2**20 - 1, 2**20, 1053819, 5000000001, 1395864371,
+             4608 * 2**20, 2**30 - 1, 2**30, 2**40, 3 * 2**40 + 5, 1.5 * 2**30, 1.125 * 2**30, 1.375 * 2**20, 0.5, 1024.5, 2**60]
+    rng = random.Random(31)
+    amounts = edges + [rng.randrange(1, 2**45) for _ in range(300)] + [rng.uniform(1, 2**35) for _ in range(100)]
+    query = 'shown := [s | some n in input.amounts; s := data.jupyterhub.spawn.show("mem_limit", n)]'
+    r = httpx.post(f"{opa.url}/v1/query", json={"query": query, "input": {"amounts": amounts}}, timeout=30)
+    r.raise_for_status()
+    (result,) = r.json()["result"]
+    mismatches = [(n, rego, quantities.memory_shown(n)) for n, rego in zip(amounts, result["shown"])
+                  if rego != quantities.memory_shown(n)]
+    assert mismatches == []
+

@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from .lifetime import stops_text
-from .quantities import memory_text, number_text
+from .quantities import memory_shown, number_text
 
 EXTRA_NAMES = {"nvidia.com/gpu": ("GPU", "GPUs"), "amd.com/gpu": ("GPU", "GPUs")}
 
@@ -38,7 +38,10 @@ def amount(resource: str, n: float) -> str:
 
 
 def _bytes(n: float) -> str:
-    return memory_text(n) or f"{number_text(n)} bytes"
+    # As the policy's messages show it, so the panel and a refusal agree;
+    # below 1K with its unit, which a message's key makes plain.
+    shown = memory_shown(n)
+    return shown if n >= 2**10 else f"{shown} bytes"
 
 
 def _what(resource: str) -> str:

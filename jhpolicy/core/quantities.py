@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from fractions import Fraction
 
 MEMORY_FORMS = 'integer bytes, "512M"/"2G" (1024-based, JupyterHub form) or "512Mi"/"2Gi" (Kubernetes form)'
 CPU_FORMS = 'a number of cores (2, 0.5), a numeric string ("2") or Kubernetes millicores ("500m")'
@@ -218,3 +219,19 @@ def memory_text(n: float) -> str | None:
         if n >= size and (n / size * 10).is_integer():
             return f"{number_text(n / size)}{unit}"
     return None
+
+
+def memory_shown(n: float) -> str:
+    """Bytes as the policy's messages show them (policies/messages.rego,
+    memory_shown), for the panel to say what the messages say: the largest
+    of G, M and K the amount reaches, rounded to two decimals ("1.3G" for a
+    quota of "1.3G", which is 1395864371 bytes); less than 1K as a number.
+    Computed exactly, as OPA does, and rounded half away from zero, as its
+    round() does. Not for values an admin writes back: see memory_text."""
+    for unit, size in (("G", 2**30), ("M", 2**20), ("K", 2**10)):
+        if n >= size:
+            hundredths = Fraction(n) / size * 100
+            rounded = Fraction(int(hundredths + Fraction(1, 2)), 100)
+            return f"{int(rounded) if rounded.denominator == 1 else float(rounded)!r}{unit}"
+    return number_text(n)
+
