@@ -37,7 +37,8 @@ from policy_eval import DECISION, GPU, SAMPLE, VIEW, data, doc, policy_folder, s
 from jhpolicy.tooling.local_opa import LocalOPA  # noqa: E402
 
 GROUPS = ["students", "gpu-users", "staff", "group7", "Students", "nobody"]
-IMAGES = [SAMPLE, SAMPLE, SAMPLE, SAMPLE, "quay.io/jupyter/scipy-notebook:2025", "docker.io/evil/miner:1", "quay.io/jupyter/pytorch-notebook:cuda12",
+IMAGES = [SAMPLE, SAMPLE, SAMPLE, SAMPLE, "quay.io/jupyter/scipy-notebook:2025", "docker.io/evil/miner:1",
+          "quay.io/jupyter/pytorch-notebook:cuda12",
           "quay.io/jupyter/pytorch-notebook:cpu", "registry7.example.org/team7/notebook:v1", "quay.io/jupyter/../evil:1"]
 CPUS = [None, 0.1, 0.5, 1, 2, 2.001, 4, 8, 16, 17]
 MEMORY = [None, 2**20, 2**30, 2 * 2**30, 4 * 2**30, 4 * 2**30 + 1, 16 * 2**30, 32 * 2**30, 64 * 2**30, 65 * 2**30]
@@ -161,7 +162,8 @@ def main() -> int:
         if judgements is None:
             continue
         judged_count += len(own)
-        disagree += [(c, j["allow"], d) for (c, d), j in zip(own, judgements, strict=True) if j["allow"] != (d or {}).get("allow")]
+        disagree += [(c, j["allow"], d) for (c, d), j in zip(own, judgements, strict=True)
+                     if j["allow"] != (d or {}).get("allow")]
     per_field: collections.Counter = collections.Counter()
     differing = []
     for query, old, new in zip(queries, old_answers, new_answers):

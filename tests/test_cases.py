@@ -216,7 +216,8 @@ def test_a_logged_decision_becomes_a_case(tmp_path):
     # The same decision twice: refused, the suite unchanged.
     before = suite.read_text()
     again = jhpolicy("add-case", str(suite), str(log), "--decision-id", decision_id)
-    assert (again.returncode, again.stderr) == (2, f"jhpolicy add-case: {suite} already has a case named 'decision {decision_id}'\n")
+    assert (again.returncode, again.stderr) == (
+        2, f"jhpolicy add-case: {suite} already has a case named 'decision {decision_id}'\n")
     assert suite.read_text() == before
     missing = jhpolicy("add-case", str(suite), str(tmp_path / "none.log"))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1

@@ -13,7 +13,15 @@ from ..tooling import dry_run
 from ..tooling.dry_run import DryRunError, Who, parse_usage
 from ..tooling.opa_binary import OPANotFound, ensure_opa
 from .common import (
-    EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR, error, policies_option, policy_folder, policy_opa, renamed, usage_document,
+    EXIT_ALLOWED,
+    EXIT_DENIED,
+    EXIT_ERROR,
+    error,
+    policies_option,
+    policy_folder,
+    policy_opa,
+    renamed,
+    usage_document,
 )
 
 
