@@ -120,6 +120,28 @@ def answers(folder: Path, queries: list[dict]) -> list[object]:
     return results
 
 
+def judged_against_decisions(folder: Path, queries: list[dict]) -> tuple[list, list, int]:
+    """The policy's answers to `queries`, and each candidate a view judged
+    whose judgement is not its decision's (the same policy, the view's input
+    with the candidate's spawn): (answers, [(query, judged allow, decision)],
+    how many candidates were judged). A view that is not available judges none."""
+    candidates = candidate_decisions(queries)
+    everything = answers(folder, queries + candidates)
+    own_answers, decided = everything[: len(queries)], iter(zip(candidates, everything[len(queries):]))
+    disagree, judged = [], 0
+    for query, answer in zip(queries, own_answers):
+        if query["path"] != VIEW:
+            continue
+        own = [next(decided) for _ in query["input"]["candidates"]]
+        judgements = (answer or {}).get("candidates")
+        if judgements is None:
+            continue
+        judged += len(own)
+        disagree += [(c, j["allow"], d) for (c, d), j in zip(own, judgements, strict=True)
+                     if j["allow"] != (d or {}).get("allow")]
+    return own_answers, disagree, judged
+
+
 def differing_fields(old: object, new: object, ignore: set[str]) -> list[str]:
     if not isinstance(old, dict) or not isinstance(new, dict):
         return [] if old == new else ["(the whole answer)"]
@@ -146,24 +168,9 @@ def main() -> int:
     queries = json.loads(Path(args.corpus).read_text()) if args.corpus else corpus(args.size)
     if args.record:
         Path(args.record).write_text(json.dumps(queries))
-    candidates = candidate_decisions(queries)
     with tempfile.TemporaryDirectory() as tmp:
         old_answers = answers(policy_folder(Path(tmp), args.old), queries)
-        new_answers = answers(policy_folder(Path(tmp), None), queries + candidates)
-    new_answers, decided = new_answers[: len(queries)], new_answers[len(queries):]
-    # Every candidate a view judges is judged as a decision on it judges it
-    # (this checkout's policy); a view that is not available judges none.
-    disagree, judged_count, decided_iter = [], 0, iter(zip(candidates, decided))
-    for query, answer in zip(queries, new_answers):
-        if query["path"] != VIEW:
-            continue
-        own = [next(decided_iter) for _ in query["input"]["candidates"]]
-        judgements = (answer or {}).get("candidates")
-        if judgements is None:
-            continue
-        judged_count += len(own)
-        disagree += [(c, j["allow"], d) for (c, d), j in zip(own, judgements, strict=True)
-                     if j["allow"] != (d or {}).get("allow")]
+        new_answers, disagree, judged_count = judged_against_decisions(policy_folder(Path(tmp), None), queries)
     per_field: collections.Counter = collections.Counter()
     differing = []
     for query, old, new in zip(queries, old_answers, new_answers):

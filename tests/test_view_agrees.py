@@ -191,3 +191,22 @@ def test_the_view_is_what_decisions_do_at_its_edges(view_opa, world):
 def _defaults_need(rows: list[dict]) -> list[dict]:
     """The rows an empty request (0.5 CPU by the test's config) draws on."""
     return [r for r in rows if r["resource"] == "cpu_limit"]
+
+
+def test_every_candidate_a_view_judges_is_judged_as_its_own_decision(tmp_path):
+    """The spawn page's candidates on a seeded corpus (bench/policy_corpus.py,
+    which also compares two policies' answers): every candidate a view
+    judges, allowed or not, is what a decision on that candidate's spawn
+    says. Users in 0-3 groups, admins and services asking, images allowed
+    and not, amounts around every maximum, usage near the quotas."""
+    import importlib.util
+
+    from .helpers.policies import ROOT
+
+    spec = importlib.util.spec_from_file_location("policy_corpus", ROOT / "bench" / "policy_corpus.py")
+    corpus = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(corpus)
+    queries = [q for q in corpus.corpus(1500) if q["path"] == corpus.VIEW]
+    _, disagree, judged = corpus.judged_against_decisions(rules_with(tmp_path), queries)
+    assert judged > 100  # the corpus judges candidates at all
+    assert disagree == []
