@@ -16,6 +16,7 @@ from .common import (
     EXIT_ALLOWED,
     EXIT_DENIED,
     EXIT_ERROR,
+    decision_log_arguments,
     error,
     policies_option,
     policy_folder,
@@ -73,8 +74,7 @@ def register(sub) -> None:
         "its input again at its path against --policies or --opa-url, and print the hub and bundle revision that "
         "made it, the logged and the replayed result. Exit 0: same decision; 1: different; 2: error.",
     )
-    replay.add_argument("log", metavar="LOG", help="OPA's decision log (JSON lines)")
-    replay.add_argument("--decision-id", help="which decision of the log (default: the only one)")
+    decision_log_arguments(replay)
     replay.add_argument("--opa-url", help="ask this OPA; default: start a local OPA on --policies")
     policies_option(replay, "policy folder for the local OPA (default: the bundled policies)")
     replay.add_argument("--explain", action="store_true",

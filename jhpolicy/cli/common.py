@@ -38,6 +38,12 @@ def renamed(parser, flag: str, instead: str) -> None:
     parser.add_argument(flag, nargs="?", action=Renamed, help=argparse.SUPPRESS)
 
 
+def decision_log_arguments(parser) -> None:
+    """LOG and --decision-id: which decision of OPA's decision log a command reads."""
+    parser.add_argument("log", metavar="LOG", help="OPA's decision log (JSON lines)")
+    parser.add_argument("--decision-id", help="which decision of the log (default: the only one)")
+
+
 def policies_option(parser, help: str = "policy folder (default: the bundled policies)") -> None:
     parser.add_argument("--policies", help=help)
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..tooling import dry_run
-from .common import EXIT_DENIED, error, policies_option, policy_folder, policy_opa, renamed, unwritable
+from .common import EXIT_DENIED, decision_log_arguments, error, policies_option, policy_folder, policy_opa, renamed, unwritable
 
 
 def register(sub) -> None:
@@ -54,8 +54,7 @@ def register(sub) -> None:
         "expecting the logged result; the file is created if needed and its comments are kept.",
     )
     add.add_argument("cases", metavar="CASES.yaml", help="the suite to add to")
-    add.add_argument("log", metavar="LOG", help="OPA's decision log (JSON lines)")
-    add.add_argument("--decision-id", help="which decision of the log (default: the only one)")
+    decision_log_arguments(add)
     add.set_defaults(func=cmd_add_case)
 
 

@@ -234,4 +234,3 @@ def memory_shown(n: float) -> str:
             rounded = Fraction(int(hundredths + Fraction(1, 2)), 100)
             return f"{int(rounded) if rounded.denominator == 1 else float(rounded)!r}{unit}"
     return number_text(n)
-
