@@ -34,7 +34,6 @@ TIERS = ("browser", "kube", "hub", "opa", "unit")
 # set only: the `jhpolicy` command (it runs where the admin installs it, with
 # pip's newest), and what runs in a venv of its own whichever venv runs pytest
 # (the docs build, the tutorials, the chart hub, KubeSpawner's own suite).
-# One test is marked alone, with its reason: test_burst_with_opa_flapping.
 ONCE = "once"
 OPA_FIXTURES = {"opa", "spawn", "opa_with_token_auth", "built_wheel"}
 

@@ -194,24 +194,34 @@ def test_burst_with_healthy_opa(direct_hub, opa_process):
     assert running > 0, "no spawn of the burst started: OPA answered none within opa_timeout"
 
 
-class DecisionCounter:
-    """Spawn requests that got past the policy check, either way, counted in
-    the hub log from now on. Reads only what was appended since the last
-    call: re-reading the whole log every poll would load the machine the
-    burst runs on."""
-
-    MARKERS = (b"jhpolicy decision user=", b"jhpolicy: refusing spawn")
+class LogReader:
+    """Reads the hub log from where it stood when made; each call returns
+    the lines appended since the last one. Reading only what is new keeps
+    the polling light on the machine the burst runs on."""
 
     def __init__(self, hub):
         self.file = open(hub.log_path, "rb")
         self.file.seek(0, 2)
-        self.count = 0
         self.partial = b""
 
-    def __call__(self) -> int:
+    def __call__(self) -> str:
         lines = (self.partial + self.file.read()).split(b"\n")
         self.partial = lines.pop()  # the last line may still be being written
-        self.count += sum(1 for line in lines if any(m in line for m in self.MARKERS))
+        return "\n".join(line.decode(errors="replace") for line in lines)
+
+
+class DecisionCounter:
+    """Spawn requests that got past the policy check, either way, counted in
+    the hub log from now on."""
+
+    MARKERS = ("jhpolicy decision user=", "jhpolicy: refusing spawn")
+
+    def __init__(self, hub):
+        self.new_lines = LogReader(hub)
+        self.count = 0
+
+    def __call__(self) -> int:
+        self.count += sum(1 for line in self.new_lines().splitlines() if any(m in line for m in self.MARKERS))
         return self.count
 
 
@@ -269,39 +279,56 @@ def test_burst_with_opa_killed_midway(direct_hub, opa_process, opa_port):
     assert started(r.status_code), r.text
 
 
-# On one version set only (conftest.py, ONCE), until it waits on OPA's
-# decisions rather than on how fast they come: it flips OPA by counts of
-# decisions, and on a loaded machine OPA can be stopped again before it
-# has decided anything. In ci5 (2026-12-06), on the z2jh pass running beside
-# the newest, every spawn of the burst was refused ((0, 0, 594) below); the
-# newest pass has passed it in every run.
-@pytest.mark.once
+WAVES = 10
+
+
+async def wave_until(burst, seen, poll=0.02):
+    """Wait until `seen()` is true or the burst's wave has ended."""
+    while not burst.done() and not seen():
+        await asyncio.sleep(poll)
+
+
 def test_burst_with_opa_flapping(direct_hub, opa_process, opa_port):
-    decided = DecisionCounter(direct_hub)
-    flips = []
+    """OPA stopped and started while spawns are in flight, in WAVES waves of
+    concurrent requests. Each flip waits on what OPA's state must produce,
+    never on time: a wave that starts with OPA up stops it once the log shows
+    a spawn the policy allowed in that wave; a wave that starts with OPA down
+    starts it once a spawn of that wave was refused as unavailable. The rest
+    of the wave is in flight across the flip."""
+    per_wave = BURST // WAVES
 
-    def flap(done):
-        # Stop or start OPA after every 30 decisions (or refusals) while the burst runs.
-        while not done.is_set():
-            if decided() >= 30 * (len(flips) + 1):
-                if opa_process.process.poll() is None:
-                    opa_process.stop()
-                else:
-                    opa_process.start(port=opa_port)
-                flips.append(decided())
-            time.sleep(0.02)
+    async def flapping_burst():
+        outcomes, flips = [], []
+        for wave in range(WAVES):
+            prefix = f"f{wave}-"
+            up = opa_process.process.poll() is None
+            new_lines = LogReader(direct_hub)
+            refused = []
+            burst = asyncio.create_task(direct_hub.burst(
+                [(u, prefix + s, b) for u, s, b in burst_requests(per_wave, "")],
+                on_response=lambda o: refused.append(o) if o["status"] == 503 else None))
+            if up:
+                await wave_until(burst, lambda: any(m.group(2).startswith(prefix) for m in _DECISION.finditer(new_lines())))
+                await asyncio.to_thread(opa_process.stop)
+            else:
+                await wave_until(burst, lambda: bool(refused))
+                await asyncio.to_thread(opa_process.start, port=opa_port)
+            flips.append("stopped" if up else "started")
+            outcomes += await burst
+        return outcomes, flips
 
-    outcomes = run_beside(lambda: asyncio.run(direct_hub.burst(burst_requests(BURST, "f"))), flap)
-    assert len(flips) >= 4, flips
+    outcomes, flips = asyncio.run(flapping_burst())
+    assert flips == ["stopped", "started"] * (WAVES // 2)
     final = assert_outcomes_explained(direct_hub, outcomes)
     running = sum(1 for model in final.values() if model and model["ready"])
-    refused = sum(o["status"] == 503 for o in outcomes) + direct_hub.log_text().count("refusing spawn")
-    # The policy decided while OPA was up and refused while it was down. How
-    # many allowed servers then became ready measures the machine (a CI run
-    # with other work on both cores had none ready: every allowed spawn hit
-    # its timeout and failed closed, which assert_outcomes_explained checked).
+    refused = refused_in_log(direct_hub, "f") | {(o["user"], o["server"]) for o in outcomes if o["status"] == 503}
+    # The policy decided while OPA was up and refused while it was down.
+    # How many allowed servers then became ready measures the machine (a CI
+    # run with other work on both cores had none ready: every allowed spawn
+    # hit its timeout and failed closed, which assert_outcomes_explained
+    # checked).
     allowed = allowed_in_log(direct_hub, "f")
-    assert (running > 0 or allowed) and refused > 0, (running, len(allowed), refused)
+    assert (running > 0 or allowed) and refused, (running, len(allowed), len(refused))
     assert_pods_decided(direct_hub)
     if opa_process.process.poll() is not None:
         opa_process.start(port=opa_port)
