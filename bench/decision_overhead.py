@@ -3,8 +3,11 @@
 The spawner's full decision path (parse and normalise the request, build the
 input, ask OPA, check the contract, apply, log) against a bare HTTP POST of
 the same input to the same OPA from the same process, interleaved so that
-machine drift hits both alike. Target: p50 and p99 at most 1.25x the bare
-request's.
+machine drift hits both alike. Target (issue #30): p50 and p99 at most
+1.10x the bare request's, in every one of `--runs` runs. One run's p99 is
+its 20th-slowest sample of 2,000, so one run says little about the tail:
+the runs repeat the measurement with the same OPA and spawner, and each is
+reported on its own.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from jhpolicy.tooling.local_opa import LocalOPA  # noqa: E402
 from jhpolicy.tooling.offline import OfflineUser, make_spawner  # noqa: E402
 
 BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8, "mem_limit": "8G"}}
-TARGET = 1.25
+TARGET = 1.10
 
 
 def percentile(values, q):
@@ -72,17 +75,9 @@ async def run(opa_url: str, iterations: int, warmup: int) -> dict:
     return times
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=3000)
-    parser.add_argument("--warmup", type=int, default=200)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)  # the decision log line is built; not printed
-    logging.getLogger("urllib3").setLevel(logging.ERROR)  # health polls while OPA starts
-    with LocalOPA([ROOT / "policies"]) as opa:
-        times = asyncio.run(run(opa.url, args.iterations, args.warmup))
+def report(times: dict) -> bool:
+    """Print one run's figures; whether both ratios meet the target."""
     ok = True
-    print(f"decision overhead, {args.iterations} iterations each, interleaved (after {args.warmup} warm-up)")
     print(f"{'':10} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for name in ("bare", "plugin"):
         t = times[name]
@@ -92,7 +87,26 @@ def main() -> int:
         met = ratio <= TARGET
         ok &= met
         print(f"ratio {label}: {ratio:.2f}x (target <= {TARGET}x) {'MET' if met else 'NOT MET'}")
-    return 0 if ok else 1
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=5, help="measure this many times, one after another")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)  # the decision log line is built; not printed
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # health polls while OPA starts
+    met = 0
+    with LocalOPA([ROOT / "policies"]) as opa:
+        for n in range(1, args.runs + 1):
+            times = asyncio.run(run(opa.url, args.iterations, args.warmup))
+            print(f"run {n} of {args.runs}: decision overhead, {args.iterations} iterations each, "
+                  f"interleaved (after {args.warmup} warm-up)")
+            met += report(times)
+    print(f"target met in {met} of {args.runs} runs")
+    return 0 if met == args.runs else 1
 
 
 if __name__ == "__main__":
