@@ -79,7 +79,8 @@ providing_entries(key, value) := sort({name |
 
 # Amounts as people write them: CPU in cores to the millicore ("0.1", not
 # 0.7 - 0.6 in floating point), memory in the largest of G, M, K it fills,
-# to two decimals ("1.3G"); the rest as they are.
+# to two decimals ("1.3G"); the rest as they are. The panel shows the same
+# (jhpolicy.core.quantities.cpu_shown and memory_shown, tests/test_messages.py).
 show(key, value) := "unlimited" if {
 	is_null(value)
 } else := sprintf("%v", [round(value * 1000) / 1000]) if {
@@ -90,8 +91,7 @@ show(key, value) := "unlimited" if {
 	is_number(value)
 } else := sprintf("%v", [value])
 
-# The one form of an amount of memory in what people read (the panel shows
-# the same: jhpolicy.core.quantities.memory_shown, tests/test_panel.py).
+# The one form of an amount of memory in what people read.
 memory_shown(bytes) := text if {
 	some [unit, size] in [["G", 1073741824], ["M", 1048576], ["K", 1024]]
 	bytes >= size

@@ -526,3 +526,23 @@ def test_the_panel_shows_memory_as_the_policys_messages_do(opa):
                   if rego != quantities.memory_shown(n)]
     assert mismatches == []
 
+
+def test_the_panel_shows_cpus_as_the_policys_messages_do(opa):
+    """The same for CPU amounts: quantities.cpu_shown (the panel) gives what
+    show() gives, to the millicore, at the rounding edges and a seeded spread."""
+    import random
+
+    import httpx
+
+    edges = [0, 1, 2, 0.5, 0.1, 0.7 - 0.6, 0.1234, 0.1235, 0.1225, 0.0005, 0.0015, 0.0025, 0.9995, 1.0005, 2.5, 63.9999,
+             64, 0.001, 0.0004999, 1 / 3, 2 / 3, 1e-9, 12345.6785, 0.3 * 3]
+    rng = random.Random(30)
+    amounts = edges + [round(rng.uniform(0, 64), rng.randrange(1, 6)) for _ in range(300)] + [rng.uniform(0, 8) for _ in range(100)]
+    query = 'shown := [s | some n in input.amounts; s := data.jupyterhub.spawn.show("cpu_limit", n)]'
+    r = httpx.post(f"{opa.url}/v1/query", json={"query": query, "input": {"amounts": amounts}}, timeout=30)
+    r.raise_for_status()
+    (result,) = r.json()["result"]
+    mismatches = [(n, rego, quantities.cpu_shown(n)) for n, rego in zip(amounts, result["shown"])
+                  if rego != quantities.cpu_shown(n)]
+    assert mismatches == []
+

@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from .lifetime import stops_text
-from .quantities import memory_shown, number_text
+from .quantities import cpu_shown, memory_shown, number_text
 
 EXTRA_NAMES = {"nvidia.com/gpu": ("GPU", "GPUs"), "amd.com/gpu": ("GPU", "GPUs")}
 
@@ -30,7 +30,7 @@ def amount(resource: str, n: float) -> str:
     if resource.startswith("mem_"):
         return _bytes(n) + " memory"
     if resource.startswith("cpu_"):
-        return f"{number_text(n)} CPU" + ("" if n == 1 or n < 1 else "s")
+        return f"{cpu_shown(n)} CPU" + ("" if n == 1 or n < 1 else "s")
     if resource == "servers":
         return f"{number_text(n)} server" + ("" if n == 1 else "s")
     one, many = EXTRA_NAMES.get(resource, (resource, resource))
@@ -53,6 +53,8 @@ def _what(resource: str) -> str:
 
 
 def _of(resource: str, n: float) -> str:
+    if resource.startswith("cpu_"):
+        return cpu_shown(n)
     return _bytes(n) if resource.startswith("mem_") else number_text(n)
 
 

@@ -221,6 +221,17 @@ def memory_text(n: float) -> str | None:
     return None
 
 
+def cpu_shown(n: float) -> str:
+    """CPU cores as the policy's messages show them (policies/messages.rego,
+    show): to the millicore, rounded half away from zero as OPA's round()
+    does ("0.1" for 0.7 - 0.6, "0.123" for 0.1234), whole numbers without a
+    decimal point. Computed from the decimal the number is sent as, as OPA
+    reads it."""
+    thousandths = Fraction(repr(float(n))) * 1000
+    rounded = Fraction(int(abs(thousandths) + Fraction(1, 2)) * (1 if thousandths >= 0 else -1), 1000)
+    return str(int(rounded)) if rounded.denominator == 1 else repr(float(rounded))
+
+
 def memory_shown(n: float) -> str:
     """Bytes as the policy's messages show them (policies/messages.rego,
     memory_shown), for the panel to say what the messages say: the largest
