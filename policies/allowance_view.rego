@@ -5,6 +5,8 @@
 # It names no other user and no server: group and hub usage are totals.
 package jupyterhub.spawn
 
+import data.jupyterhub.lib.quantities
+
 # METADATA
 # title: allowance_view
 # description: |
@@ -84,7 +86,7 @@ view_scopes := scopes(null) | {scope |
 }
 
 quota_amounts(scope) := object.union(
-	{key: as_number(key, value) | some key, value in scope.quota; key in quota_keys},
+	{key: quantities.as_number(key, value) | some key, value in scope.quota; key in quota_keys},
 	{resource: n | some resource, n in object.get(scope.quota, "extra_resources", {})},
 )
 

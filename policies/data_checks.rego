@@ -7,6 +7,8 @@
 # checks all of data.jhpolicy at once, for `jhpolicy lint`.
 package jupyterhub.spawn
 
+import data.jupyterhub.lib.quantities
+
 # The one message of a misconfigured decision (spawn.rego): what else the
 # malformed data would make the policy say would only mislead.
 misconfigured_message := sprintf(
@@ -238,26 +240,20 @@ amount_problem(path, key, value, kind) := unknown_key_text(path, key, amount_key
 
 amount_keys := {"max": numeric_keys, "quota": quota_amount_keys}
 
-well_formed("max", key, value) if as_number(key, value) > 0
+well_formed("max", key, value) if quantities.as_number(key, value) > 0
 
-well_formed("quota", "servers", value) if whole_number(value)
+well_formed("quota", "servers", value) if quantities.whole_number(value)
 
 well_formed("quota", key, value) if {
 	key != "servers"
-	as_number(key, value) >= 0
+	quantities.as_number(key, value) >= 0
 }
 
 extra_amounts_problems(path, amounts) := {sprintf("%s is not an object of resource name to amount", [path])} if {
 	not is_object(amounts)
 } else := {sprintf("%s.%s %s is not %s", [path, resource, json.marshal(n), accepted.quota.extra]) |
 	some resource, n in amounts
-	not whole_number(n)
-}
-
-whole_number(value) if {
-	is_number(value)
-	value >= 0
-	value == floor(value)
+	not quantities.whole_number(n)
 }
 
 amount_kind(key) := "cpu" if startswith(key, "cpu_")

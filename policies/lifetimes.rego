@@ -9,6 +9,8 @@
 # decided: the culler's own --timeout applies.
 package jupyterhub.spawn
 
+import data.jupyterhub.lib.quantities
+
 lifetime_kinds := {"idle", "max_age"}
 
 lifetime_config := object_or_empty(object.get(config, "lifetimes", {}))
@@ -72,7 +74,7 @@ held_extra contains resource if {
 # Seconds in a duration: a whole number of seconds above 0, or a string of
 # digits and one unit: "90s", "90m", "2h", "1d".
 duration_seconds(value) := value if {
-	whole_number(value)
+	quantities.whole_number(value)
 	value > 0
 }
 

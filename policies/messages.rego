@@ -1,6 +1,8 @@
 # What the user is told: which values were lowered, from what, and why.
 package jupyterhub.spawn
 
+import data.jupyterhub.lib.quantities
+
 # Where a value came from, as the user is told; nothing for their own request.
 from_text(key) := "" if {
 	sources[key] == "request"
@@ -26,7 +28,7 @@ messages contains msg if {
 	set_somewhere(key)
 	msg := sprintf(
 		"%s %s%s lowered to %s: %s",
-		[key, show(key, asked), from_text(key), show(key, got), lowered_because(key, got)],
+		[key, quantities.show(key, asked), from_text(key), quantities.show(key, got), lowered_because(key, got)],
 	)
 }
 
@@ -74,36 +76,8 @@ extra_providers(resource, value) := sort({name |
 providing_entries(key, value) := sort({name |
 	some name, entry in allowances
 	bounds_the_server(name)
-	as_number(key, entry.max[key]) == value
+	quantities.as_number(key, entry.max[key]) == value
 })
-
-# Amounts as people write them: CPU in cores to the millicore ("0.1", not
-# 0.7 - 0.6 in floating point), memory in the largest of G, M, K it fills,
-# to two decimals ("1.3G"); the rest as they are. The panel shows the same
-# (jhpolicy.core.quantities.cpu_shown and memory_shown, tests/test_messages.py).
-show(key, value) := "unlimited" if {
-	is_null(value)
-} else := sprintf("%v", [round(value * 1000) / 1000]) if {
-	startswith(key, "cpu_")
-	is_number(value)
-} else := memory_shown(value) if {
-	startswith(key, "mem_")
-	is_number(value)
-} else := sprintf("%v", [value])
-
-# The one form of an amount of memory in what people read.
-memory_shown(bytes) := text if {
-	some [unit, size] in [["G", 1073741824], ["M", 1048576], ["K", 1024]]
-	bytes >= size
-	not larger_unit_fits(bytes, size)
-	text := sprintf("%v%s", [round((bytes / size) * 100) / 100, unit])
-} else := sprintf("%v", [bytes])
-
-larger_unit_fits(bytes, size) if {
-	some larger in [1073741824, 1048576]
-	larger > size
-	bytes >= larger
-}
 
 # How to get more, where the admin's data says so (an allowance's "help"):
 # for a quota, the charged group's; otherwise the first of the user's

@@ -7,6 +7,8 @@
 # group that grants what it holds, so no pool is escaped through another.
 package jupyterhub.spawn
 
+import data.jupyterhub.lib.quantities
+
 quota_config := object_or_empty(object.get(config, "quotas", {}))
 
 usage := object_or_empty(object.get(input, "usage", {}))
@@ -110,7 +112,7 @@ grants_some(group) if {
 
 grants_amount(_, key) if not sources[key] in user_sources
 
-grants_amount(allowance, key) if uncapped[key] <= as_number(key, allowance.max[key])
+grants_amount(allowance, key) if uncapped[key] <= quantities.as_number(key, allowance.max[key])
 
 # The allowances that bound a server: the charged group's (the default
 # entry for a pool without an entry of its own) and the requester's; all of
@@ -166,11 +168,11 @@ group_scopes(group) := {
 } else := set()
 
 # What is left under a scope's quota; undefined where it sets none.
-left(scope, key) := as_number(key, scope.quota[key]) - in_use_amount(scope, [key])
+left(scope, key) := quantities.as_number(key, scope.quota[key]) - in_use_amount(scope, [key])
 
 extra_left(scope, resource) := extra_quota(scope, resource) - in_use_amount(scope, ["extra_resources", resource])
 
-extra_quota(scope, resource) := as_number("extra", scope.quota.extra_resources[resource])
+extra_quota(scope, resource) := quantities.as_number("extra", scope.quota.extra_resources[resource])
 
 in_use_amount(scope, path) := amount if {
 	amount := object.get(scope.used, path, 0)
@@ -204,7 +206,7 @@ extra_quota_left(resource) := floor(min({n | some scope in scopes(charge); n := 
 
 # The charged group's own quota, for the hub's metrics.
 charged_quota := object.union(
-	{key: n | some key, value in charged_group_quota; key in quota_keys; n := as_number(key, value)},
+	{key: n | some key, value in charged_group_quota; key in quota_keys; n := quantities.as_number(key, value)},
 	{"extra_resources": extras |
 		extras := {name: n | some name, n in charged_group_quota.extra_resources; is_number(n)}
 		count(extras) > 0
@@ -253,13 +255,13 @@ free_hint := {
 	"hub": "try again when servers stop",
 }
 
-in_use(scope, key) := show(key, in_use_amount(scope, [key])) if {
+in_use(scope, key) := quantities.show(key, in_use_amount(scope, [key])) if {
 	key in quota_keys
-} else := show(key, in_use_amount(scope, ["extra_resources", key]))
+} else := quantities.show(key, in_use_amount(scope, ["extra_resources", key]))
 
 quota_of(scope, key) := amount if {
-	amount := show(key, as_number(key, scope.quota[key]))
-} else := show(key, as_number("extra", scope.quota.extra_resources[key]))
+	amount := quantities.show(key, quantities.as_number(key, scope.quota[key]))
+} else := quantities.show(key, quantities.as_number("extra", scope.quota.extra_resources[key]))
 
 unit(key) := object.get(unit_names, key, key)
 

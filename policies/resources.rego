@@ -2,6 +2,8 @@
 # maxima of the user's allowances.
 package jupyterhub.spawn
 
+import data.jupyterhub.lib.quantities
+
 invalid_denials contains msg if {
 	some key in numeric_keys
 	value := pod[key]
@@ -27,25 +29,9 @@ limit_denials contains msg if {
 # (Rules rather than functions: OPA evaluates each once per decision.)
 maximum[key] := max({value |
 	some entry in allowances
-	value := as_number(key, entry.max[key])
+	value := quantities.as_number(key, entry.max[key])
 }) if {
 	some key in numeric_keys
-}
-
-# An amount in data as a number: cores or bytes. CPU: cores, or a string
-# of cores or millicores ("2", "500m"). Memory: bytes, "2G" or "2Gi", both
-# 1024-based as in JupyterHub. One else-chain: the first form that fits.
-as_number(key, value) := value if {
-	is_number(value)
-} else := units.parse(value) if {
-	startswith(key, "cpu_")
-	regex.match(`^[0-9]+(\.[0-9]+)?m?$`, value)
-} else := units.parse_bytes(concat("", [value, "i"])) if {
-	startswith(key, "mem_")
-	regex.match(`^[0-9]+(\.[0-9]+)?[KMGT]$`, value)
-} else := units.parse_bytes(value) if {
-	startswith(key, "mem_")
-	regex.match(`^[0-9]+(\.[0-9]+)?[KMGT]i$`, value)
 }
 
 # The most a value may be: the allowances' maximum and what the quotas leave.
@@ -55,7 +41,7 @@ caps(key) := {n | n := charged_maximum[key]} | {n | n := quota_left(key)}
 charged_maximum[key] := max({value |
 	some name, entry in allowances
 	bounds_the_server(name)
-	value := as_number(key, entry.max[key])
+	value := quantities.as_number(key, entry.max[key])
 }) if {
 	some key in numeric_keys
 }

@@ -16,7 +16,8 @@
 #   (GPUs), quotas.rego (what is in use at once), lifetimes.rego (how
 #   long a server may live), messages.rego and
 #   allowance_view.rego (what a user may launch, for the spawn page and the
-#   REST API), each beside its _test.rego.
+#   REST API), each beside its _test.rego. What does not depend on a
+#   decision is in library packages it imports (data.jupyterhub.lib.*).
 package jupyterhub.spawn
 
 # METADATA

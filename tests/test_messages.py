@@ -518,7 +518,7 @@ def test_the_panel_shows_memory_as_the_policys_messages_do(opa):
              4608 * 2**20, 2**30 - 1, 2**30, 2**40, 3 * 2**40 + 5, 1.5 * 2**30, 1.125 * 2**30, 1.375 * 2**20, 0.5, 1024.5, 2**60]
     rng = random.Random(31)
     amounts = edges + [rng.randrange(1, 2**45) for _ in range(300)] + [rng.uniform(1, 2**35) for _ in range(100)]
-    query = 'shown := [s | some n in input.amounts; s := data.jupyterhub.spawn.show("mem_limit", n)]'
+    query = 'shown := [s | some n in input.amounts; s := data.jupyterhub.lib.quantities.show("mem_limit", n)]'
     r = httpx.post(f"{opa.url}/v1/query", json={"query": query, "input": {"amounts": amounts}}, timeout=30)
     r.raise_for_status()
     (result,) = r.json()["result"]
@@ -538,7 +538,7 @@ def test_the_panel_shows_cpus_as_the_policys_messages_do(opa):
              64, 0.001, 0.0004999, 1 / 3, 2 / 3, 1e-9, 12345.6785, 0.3 * 3]
     rng = random.Random(30)
     amounts = edges + [round(rng.uniform(0, 64), rng.randrange(1, 6)) for _ in range(300)] + [rng.uniform(0, 8) for _ in range(100)]
-    query = 'shown := [s | some n in input.amounts; s := data.jupyterhub.spawn.show("cpu_limit", n)]'
+    query = 'shown := [s | some n in input.amounts; s := data.jupyterhub.lib.quantities.show("cpu_limit", n)]'
     r = httpx.post(f"{opa.url}/v1/query", json={"query": query, "input": {"amounts": amounts}}, timeout=30)
     r.raise_for_status()
     (result,) = r.json()["result"]

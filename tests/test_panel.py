@@ -79,7 +79,7 @@ def test_amounts_as_people_write_them():
     assert [panel.amount("mem_limit", n) for n in (GIB, 1.5 * GIB, 512 * 2**20, 1000)] == [
         "1G memory", "1.5G memory", "512M memory", "1000 bytes memory"]
     # A quota of "1.3G" is 1395864371 bytes: shown as the refusal shows it
-    # (policies/messages.rego), not as 1395864371 bytes.
+    # (policies/lib_quantities.rego, show), not as 1395864371 bytes.
     assert panel.amount("mem_limit", 1395864371) == "1.3G memory"
     assert [panel.amount("nvidia.com/gpu", n) for n in (1, 2)] == ["1 GPU", "2 GPUs"]
     assert panel.amount("servers", 1) == "1 server"

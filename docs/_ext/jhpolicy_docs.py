@@ -5,6 +5,8 @@
 - ``jhpolicy-cli``: every ``jhpolicy`` subcommand's ``--help``, from the parser.
 - ``jhpolicy-metrics``: the Prometheus metrics jhpolicy registers.
 - ``jhpolicy-data-schema``: the data format, from jhpolicy/data.schema.json.
+- ``jhpolicy-rego``: the policy's entry points and library packages, from
+  their METADATA as OPA reads it (``opa inspect -a``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import importlib
 import json
 import pkgutil
 import re
+import subprocess
 from importlib import resources
+from pathlib import Path
 
 from docutils import nodes
 from docutils.statemachine import StringList
@@ -144,10 +148,62 @@ def _object_rst(title: str, spec: dict, defs: dict) -> list[str]:
     return lines
 
 
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+class RegoDirective(_Generated):
+    """The shipped policy's packages: the entry points (rules whose METADATA
+    says ``entrypoint: true``) and every library package's documented rules,
+    each with the head it is called by."""
+
+    def rst(self) -> list[str]:
+        from jhpolicy.tooling.opa_binary import ensure_opa
+
+        shown = subprocess.run([ensure_opa(), "inspect", "-a", "--format", "json", str(POLICIES)],
+                               check=True, capture_output=True, text=True).stdout
+        annotated = [a for a in json.loads(shown).get("annotations", [])
+                     if not a["location"]["file"].endswith("_test.rego")]
+        packages: dict[str, dict] = {}
+        for a in annotated:
+            path = ".".join(str(part["value"]) for part in a["path"])
+            if a["annotations"]["scope"] == "package":
+                packages.setdefault(path, {"rules": []})["doc"] = a
+            else:
+                package = path.rsplit(".", 1)[0]
+                packages.setdefault(package, {"rules": []})["rules"].append(a)
+        lines = []
+        for package in sorted(packages, key=lambda p: (".lib." in p, p)):
+            entry = packages[package]
+            doc = entry.get("doc", {}).get("annotations", {})
+            kind = "library" if ".lib." in package else "entry points"
+            title = f"``{package}`` ({kind})"
+            lines += [title, "-" * len(title), ""]
+            if doc.get("title"):
+                lines += [f"**{_escape(doc['title'])}**", ""]
+            if doc.get("description"):
+                lines += [_escape(doc["description"].strip()), ""]
+            for rule in sorted(entry["rules"], key=lambda a: a["annotations"].get("title", "")):
+                if ".lib." not in package and not rule["annotations"].get("entrypoint"):
+                    continue  # the entry package documents its entry points only
+                lines += [f"``{_head(rule)}``", ""]
+                lines += ["   " + line for line in _escape(rule["annotations"].get("description", "").strip()).splitlines()]
+                where = Path(rule["location"]["file"]).name
+                lines += ["", f"   (``{where}``, line {rule['location']['row']})", ""]
+        return lines
+
+
+def _head(rule: dict) -> str:
+    """The rule's head as written, up to its value: ``as_number(key, value)``."""
+    line = Path(rule["location"]["file"]).read_text().splitlines()[rule["location"]["row"] - 1]
+    head = re.split(r"\s*(:=|=| if\b| contains\b|\{)", line, maxsplit=1)[0].strip()
+    return head.removeprefix("default ")
+
+
 def setup(app):
     app.add_directive("jhpolicy-config", ConfigDirective)
     app.add_directive("jhpolicy-cli", CliDirective)
     app.add_directive("jhpolicy-metrics", MetricsDirective)
     app.add_directive("jhpolicy-data-schema", DataSchemaDirective)
+    app.add_directive("jhpolicy-rego", RegoDirective)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 

@@ -222,7 +222,7 @@ def memory_text(n: float) -> str | None:
 
 
 def cpu_shown(n: float) -> str:
-    """CPU cores as the policy's messages show them (policies/messages.rego,
+    """CPU cores as the policy's messages show them (policies/lib_quantities.rego,
     show): to the millicore, rounded half away from zero as OPA's round()
     does ("0.1" for 0.7 - 0.6, "0.123" for 0.1234), whole numbers without a
     decimal point. Computed from the decimal the number is sent as, as OPA
@@ -233,7 +233,7 @@ def cpu_shown(n: float) -> str:
 
 
 def memory_shown(n: float) -> str:
-    """Bytes as the policy's messages show them (policies/messages.rego,
+    """Bytes as the policy's messages show them (policies/lib_quantities.rego,
     memory_shown), for the panel to say what the messages say: the largest
     of G, M and K the amount reaches, rounded to two decimals ("1.3G" for a
     quota of "1.3G", which is 1395864371 bytes); less than 1K as a number.
