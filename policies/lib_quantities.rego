@@ -37,6 +37,27 @@ whole_number(value) if {
 }
 
 # METADATA
+# title: duration_seconds
+# description: |
+#   Seconds in a duration as the data writes it: a whole number of seconds
+#   above 0, or a string of digits and one unit ("90s", "90m", "2h", "1d").
+#   Undefined for anything else (jhpolicy.core.lifetime reads the same).
+# scope: document
+duration_seconds(value) := value if {
+	whole_number(value)
+	value > 0
+}
+
+duration_seconds(value) := n * _duration_units[unit] if {
+	is_string(value)
+	[[_, digits, unit]] := regex.find_all_string_submatch_n(`^([0-9]{1,6})([smhd])$`, value, 1)
+	n := to_number(digits)
+	n > 0
+}
+
+_duration_units := {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# METADATA
 # title: show
 # description: |
 #   An amount as people read it, for the attribute `key`: CPU in cores to

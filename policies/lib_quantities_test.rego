@@ -51,3 +51,15 @@ test_memory_units_are_exact_powers_of_1024 if {
 	quantities.show("mem_limit", 1053819) == "1.01M"
 	quantities.show("servers", 2048) == "2048"
 }
+
+test_durations if {
+	quantities.duration_seconds(1) == 1
+	quantities.duration_seconds(90) == 90
+	quantities.duration_seconds("90s") == 90
+	quantities.duration_seconds("90m") == 5400
+	quantities.duration_seconds("2h") == 7200
+	quantities.duration_seconds("1d") == 86400
+	every bad in [0, -5, 1.5, "0h", "2 h", "2H", "1h30m", "h", "1234567s", true, null, [1], "", "-1h"] {
+		not quantities.duration_seconds(bad)
+	}
+}

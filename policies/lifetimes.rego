@@ -34,13 +34,13 @@ granted_lifetime[kind] := max(pairs) if {
 	some kind in lifetime_kinds
 	pairs := {[seconds, name] |
 		some name, setting in lifetime_settings
-		seconds := duration_seconds(setting[kind])
+		seconds := quantities.duration_seconds(setting[kind])
 	}
 }
 
 resource_lifetimes(kind, held) := {[seconds, sprintf("servers holding %s", [resource])] |
 	some resource in held
-	seconds := duration_seconds(lifetime_rules[resource][kind])
+	seconds := quantities.duration_seconds(lifetime_rules[resource][kind])
 }
 
 # Source name -> its lifetime setting: each allowance's that applies, a
@@ -71,22 +71,6 @@ held_extra contains resource if {
 	held > 0
 }
 
-# Seconds in a duration: a whole number of seconds above 0, or a string of
-# digits and one unit: "90s", "90m", "2h", "1d".
-duration_seconds(value) := value if {
-	quantities.whole_number(value)
-	value > 0
-}
-
-duration_seconds(value) := n * duration_units[unit] if {
-	is_string(value)
-	[[_, digits, unit]] := regex.find_all_string_submatch_n(`^([0-9]{1,6})([smhd])$`, value, 1)
-	n := to_number(digits)
-	n > 0
-}
-
-duration_units := {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
 # --- the data's checks (data_checks.rego gathers them) ---
 
 duration_text := `a whole number of seconds above 0 or a string like "90m", "2h" or "1d"`
@@ -99,7 +83,7 @@ lifetime_problems(path, setting) := {sprintf(`%s is not an object like {"idle": 
 } | {sprintf("%s.%s %s is not %s", [path, kind, json.marshal(value), duration_text]) |
 	some kind in lifetime_kinds
 	value := setting[kind]
-	not duration_seconds(value)
+	not quantities.duration_seconds(value)
 }
 
 # The properties a decision reads (entries are checked with their allowance).

@@ -106,18 +106,6 @@ test_other_properties_leave_the_entry if {
 	d.lifetime.idle.seconds == 7200
 }
 
-test_durations if {
-	spawn.duration_seconds(1) == 1
-	spawn.duration_seconds(90) == 90
-	spawn.duration_seconds("90s") == 90
-	spawn.duration_seconds("90m") == 5400
-	spawn.duration_seconds("2h") == 7200
-	spawn.duration_seconds("1d") == 86400
-	every bad in [0, -5, 1.5, "0h", "2 h", "2H", "1h30m", "h", "1234567s", true, null, [1], "", "-1h"] {
-		not spawn.duration_seconds(bad)
-	}
-}
-
 # --- malformed data refuses, naming the place ---
 
 misconfigured_life(patch, request) := d if {

@@ -126,7 +126,7 @@ DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(value: object) -> int:
-    """Seconds in a duration as the policy's data writes it (policies/lifetimes.rego,
+    """Seconds in a duration as the policy's data writes it (policies/lib_quantities.rego,
     duration_seconds): a whole number above 0, or "90s", "90m", "2h", "1d"."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
