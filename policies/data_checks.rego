@@ -8,12 +8,13 @@
 package jupyterhub.spawn
 
 import data.jupyterhub.lib.quantities
+import data.jupyterhub.lib.texts
 
 # The one message of a misconfigured decision (spawn.rego): what else the
 # malformed data would make the policy say would only mislead.
 misconfigured_message := sprintf(
 	"the hub's spawn policy is misconfigured, ask your hub admin: %s",
-	[problems_text(governing_problems)],
+	[texts.problems_text(governing_problems)],
 ) if {
 	count(governing_problems) > 0
 }
@@ -30,11 +31,6 @@ problems_everywhere := (shape_problems | all_data_problems) | charge_order_probl
 
 all_data_problems := (all_allowance_problems | all_quota_problems) | lifetime_rules_problems
 
-# One message of bounded length, however many problems.
-problems_text(problems) := concat("; ", sort(problems)) if {
-	count(problems) <= 3
-} else := sprintf("%s; and %d more", [concat("; ", array.slice(sort(problems), 0, 3)), count(problems) - 3])
-
 # --- the document's shape ---
 
 top_keys := {"groups", "quotas", "requesters", "lifetimes"}
@@ -50,7 +46,7 @@ shape_problems contains "data.jhpolicy is not an object" if {
 	not is_object(value)
 }
 
-shape_problems contains unknown_key_text("data.jhpolicy", key, top_keys) if {
+shape_problems contains texts.unknown_key_text("data.jhpolicy", key, top_keys) if {
 	some key, _ in config
 	not key in top_keys
 }
@@ -61,7 +57,7 @@ shape_problems contains sprintf("data.jhpolicy.%s is not an object", [key]) if {
 	not is_object(value)
 }
 
-shape_problems contains unknown_key_text("quotas", key, quota_top_keys) if {
+shape_problems contains texts.unknown_key_text("quotas", key, quota_top_keys) if {
 	some key, _ in quota_config
 	not key in quota_top_keys
 }
@@ -80,11 +76,6 @@ charge_order_problems contains "quotas.charge_order is not a list of group names
 	value := quota_config.charge_order
 	not is_string_list(value)
 }
-
-unknown_key_text(path, key, known) := sprintf(
-	"%s is not a known key (known: %s)",
-	[concat(".", [p | some p in [path, key]; p != ""]), concat(", ", sort(known))],
-)
 
 # --- allowances: images, maxima, extended resources, profiles ---
 
@@ -120,7 +111,7 @@ entry_problems(name, entry, everything) := {sprintf("%s is not an object", [name
 } else := {sprintf("%s: %s", [name, p]) | some p in entry_field_problems(entry, everything)}
 
 entry_field_problems(entry, everything) := (listed | help) | lifetimes if {
-	unknown := {unknown_key_text("", key, entry_keys) | some key, _ in entry; not key in entry_keys}
+	unknown := {texts.unknown_key_text("", key, entry_keys) | some key, _ in entry; not key in entry_keys}
 	lists := {sprintf("%s is not a list of strings", [key]) |
 		some key in {"images", "profiles"}
 		value := entry[key]
@@ -208,7 +199,7 @@ group_quota_shape_problems(path, quota) := {sprintf(
 	[path],
 )} if {
 	not is_object(quota)
-} else := {unknown_key_text(path, key, {"member", "group"}) |
+} else := {texts.unknown_key_text(path, key, {"member", "group"}) |
 	some key, _ in quota
 	not key in {"member", "group"}
 } | {p |
@@ -232,7 +223,7 @@ amounts_problems(path, amounts, kind) := {sprintf("%s is not an object", [path])
 # in an entry key of their own, not in max.
 extras_in("quota", "extra_resources")
 
-amount_problem(path, key, value, kind) := unknown_key_text(path, key, amount_keys[kind]) if {
+amount_problem(path, key, value, kind) := texts.unknown_key_text(path, key, amount_keys[kind]) if {
 	not key in amount_keys[kind]
 } else := sprintf("%s.%s %s is not %s", [path, key, json.marshal(value), accepted[kind][amount_kind(key)]]) if {
 	not well_formed(kind, key, value)

@@ -10,6 +10,7 @@
 package jupyterhub.spawn
 
 import data.jupyterhub.lib.quantities
+import data.jupyterhub.lib.texts
 
 lifetime_kinds := {"idle", "max_age"}
 
@@ -77,7 +78,7 @@ duration_text := `a whole number of seconds above 0 or a string like "90m", "2h"
 
 lifetime_problems(path, setting) := {sprintf(`%s is not an object like {"idle": "2h", "max_age": "8h"}`, [path])} if {
 	not is_object(setting)
-} else := {unknown_key_text(path, key, lifetime_kinds) |
+} else := {texts.unknown_key_text(path, key, lifetime_kinds) |
 	some key, _ in setting
 	not key in lifetime_kinds
 } | {sprintf("%s.%s %s is not %s", [path, kind, json.marshal(value), duration_text]) |
@@ -95,7 +96,7 @@ applying_lifetime_problems := lifetime_rules_problems | {p |
 	)
 }
 
-lifetime_rules_problems := ({unknown_key_text("lifetimes", key, {"extra_resources"}) |
+lifetime_rules_problems := ({texts.unknown_key_text("lifetimes", key, {"extra_resources"}) |
 	some key, _ in lifetime_config
 	key != "extra_resources"
 } | {"lifetimes.extra_resources is not an object of resource name to lifetime" |

@@ -20,6 +20,8 @@
 #   decision is in library packages it imports (data.jupyterhub.lib.*).
 package jupyterhub.spawn
 
+import data.jupyterhub.lib.texts
+
 # METADATA
 # title: decision
 # description: |
@@ -150,16 +152,8 @@ limit_denials contains msg if {
 	count(unknown_keys) > 0
 	msg := sprintf(
 		"%s cannot be set: this hub lets you choose only %s",
-		[keys_text(unknown_keys), concat(", ", sort(handled_keys))],
+		[texts.keys_text(unknown_keys), concat(", ", sort(handled_keys))],
 	)
 }
 
 unknown_keys := sort([key | some key, _ in requested; not key in handled_keys])
-
-keys_text(keys) := concat(", ", [short(k) | some k in keys]) if {
-	count(keys) <= 5
-} else := sprintf("%s and %d more", [concat(", ", [short(k) | some k in array.slice(keys, 0, 5)]), count(keys) - 5])
-
-short(text) := text if {
-	count(text) <= 40
-} else := sprintf("%s...", [substring(text, 0, 37)])
