@@ -1,0 +1,76 @@
+"""The policy's library packages (policies/lib_*.rego, issue #31) are what
+their reference page says: functions of their arguments alone, which an
+author's own policy can import. Read from OPA's own parse of each file:
+
+- its package is jupyterhub.lib.<name>, in lib_<name>.rego;
+- it imports only other library packages, and reads neither `input` nor
+  `data` (so no decision, no admin data, no entry package);
+- every public rule has METADATA with a title and a description (Regal's
+  missing-metadata checks presence; this checks what the reference page
+  shows is there).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from jhpolicy.tooling.opa_binary import ensure_opa
+
+POLICIES = Path(__file__).resolve().parent.parent / "policies"
+LIBRARY = sorted(p for p in POLICIES.glob("lib_*.rego") if not p.name.endswith("_test.rego"))
+
+pytestmark = pytest.mark.opa  # it runs `opa parse`
+
+
+def parsed(path: Path) -> dict:
+    out = subprocess.run([ensure_opa(), "parse", "--format", "json", "--json-include", "-comments,-location", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def refs(node):
+    """Every reference in an AST node, as the list of its parts."""
+    if isinstance(node, dict):
+        if node.get("type") == "ref":
+            yield node["value"]
+        for value in node.values():
+            yield from refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs(value)
+
+
+def path_of(term: dict) -> str:
+    return ".".join(str(part["value"]) for part in term["value"])
+
+
+def test_there_is_a_library():
+    assert [p.name for p in LIBRARY] >= ["lib_quantities.rego", "lib_texts.rego"]
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.name)
+def test_a_library_package_reads_only_its_arguments(path):
+    module = parsed(path)
+    package = path_of({"value": module["package"]["path"]})
+    name = path.stem.removeprefix("lib_")
+    assert package == f"data.jupyterhub.lib.{name}"
+    imported = [path_of(i["path"]) for i in module.get("imports", [])]
+    assert all(i.startswith("data.jupyterhub.lib.") for i in imported), imported
+    heads = {str(r[0]["value"]) for r in refs(module["rules"])}
+    assert not {"input", "data"} & heads, f"{path.name} reads {sorted({'input', 'data'} & heads)}"
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.name)
+def test_every_public_rule_of_the_library_is_documented(path):
+    module = parsed(path)
+    documented = {}
+    for rule in module["rules"]:
+        name = rule["head"].get("name") or path_of({"value": rule["head"]["ref"]})
+        notes = [a for a in rule.get("annotations", []) if a.get("title") and a.get("description")]
+        documented[name] = documented.get(name, False) or bool(notes)
+    public = {n: ok for n, ok in documented.items() if not n.startswith("_")}
+    assert public and all(public.values()), {n for n, ok in public.items() if not ok}
