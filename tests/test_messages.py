@@ -506,25 +506,29 @@ def test_a_refusals_reason_and_help_within_the_contract():
         decisions.validate({"allow": False, "messages": ["no"], "reason": "capacity"}, set())
 
 
+def shown_differently(opa, key: str, amounts: list, shown) -> list:
+    """The amounts the policy's show(key, n), asked of the real OPA, shows
+    otherwise than `shown` (the panel's Python) does."""
+    import httpx
+
+    query = f'shown := [s | some n in input.amounts; s := data.jupyterhub.lib.quantities.show("{key}", n)]'
+    r = httpx.post(f"{opa.url}/v1/query", json={"query": query, "input": {"amounts": amounts}}, timeout=30)
+    r.raise_for_status()
+    (result,) = r.json()["result"]
+    return [(n, rego, shown(n)) for n, rego in zip(amounts, result["shown"]) if rego != shown(n)]
+
+
 def test_the_panel_shows_memory_as_the_policys_messages_do(opa):
     """One form of an amount of memory for people: quantities.memory_shown
     (the panel) gives what the policy's show() gives (its messages), asked of
     the real OPA for amounts at every unit's edges and a seeded spread."""
     import random
 
-    import httpx
-
     edges = [0, 1, 1000, 1023, 1024, 1025, 1536 * 1024, 2**20 - 1, 2**20, 1053819, 5000000001, 1395864371,
              4608 * 2**20, 2**30 - 1, 2**30, 2**40, 3 * 2**40 + 5, 1.5 * 2**30, 1.125 * 2**30, 1.375 * 2**20, 0.5, 1024.5, 2**60]
     rng = random.Random(31)
     amounts = edges + [rng.randrange(1, 2**45) for _ in range(300)] + [rng.uniform(1, 2**35) for _ in range(100)]
-    query = 'shown := [s | some n in input.amounts; s := data.jupyterhub.lib.quantities.show("mem_limit", n)]'
-    r = httpx.post(f"{opa.url}/v1/query", json={"query": query, "input": {"amounts": amounts}}, timeout=30)
-    r.raise_for_status()
-    (result,) = r.json()["result"]
-    mismatches = [(n, rego, quantities.memory_shown(n)) for n, rego in zip(amounts, result["shown"])
-                  if rego != quantities.memory_shown(n)]
-    assert mismatches == []
+    assert shown_differently(opa, "mem_limit", amounts, quantities.memory_shown) == []
 
 
 def test_the_panel_shows_cpus_as_the_policys_messages_do(opa):
@@ -532,17 +536,8 @@ def test_the_panel_shows_cpus_as_the_policys_messages_do(opa):
     show() gives, to the millicore, at the rounding edges and a seeded spread."""
     import random
 
-    import httpx
-
     edges = [0, 1, 2, 0.5, 0.1, 0.7 - 0.6, 0.1234, 0.1235, 0.1225, 0.0005, 0.0015, 0.0025, 0.9995, 1.0005, 2.5, 63.9999,
              64, 0.001, 0.0004999, 1 / 3, 2 / 3, 1e-9, 12345.6785, 0.3 * 3]
     rng = random.Random(30)
     amounts = edges + [round(rng.uniform(0, 64), rng.randrange(1, 6)) for _ in range(300)] + [rng.uniform(0, 8) for _ in range(100)]
-    query = 'shown := [s | some n in input.amounts; s := data.jupyterhub.lib.quantities.show("cpu_limit", n)]'
-    r = httpx.post(f"{opa.url}/v1/query", json={"query": query, "input": {"amounts": amounts}}, timeout=30)
-    r.raise_for_status()
-    (result,) = r.json()["result"]
-    mismatches = [(n, rego, quantities.cpu_shown(n)) for n, rego in zip(amounts, result["shown"])
-                  if rego != quantities.cpu_shown(n)]
-    assert mismatches == []
-
+    assert shown_differently(opa, "cpu_limit", amounts, quantities.cpu_shown) == []
