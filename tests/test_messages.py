@@ -539,5 +539,6 @@ def test_the_panel_shows_cpus_as_the_policys_messages_do(opa):
     edges = [0, 1, 2, 0.5, 0.1, 0.7 - 0.6, 0.1234, 0.1235, 0.1225, 0.0005, 0.0015, 0.0025, 0.9995, 1.0005, 2.5, 63.9999,
              64, 0.001, 0.0004999, 1 / 3, 2 / 3, 1e-9, 12345.6785, 0.3 * 3]
     rng = random.Random(30)
-    amounts = edges + [round(rng.uniform(0, 64), rng.randrange(1, 6)) for _ in range(300)] + [rng.uniform(0, 8) for _ in range(100)]
+    decimals = [round(rng.uniform(0, 64), rng.randrange(1, 6)) for _ in range(300)]
+    amounts = edges + decimals + [rng.uniform(0, 8) for _ in range(100)]
     assert shown_differently(opa, "cpu_limit", amounts, quantities.cpu_shown) == []
