@@ -7,6 +7,7 @@
 # checks all of data.jhpolicy at once, for `jhpolicy lint`.
 package jupyterhub.spawn
 
+import data.jupyterhub.lib.images
 import data.jupyterhub.lib.quantities
 import data.jupyterhub.lib.texts
 
@@ -164,7 +165,7 @@ repositories_shape_text := "image_repositories is not an object of repository to
 
 checked_repositories(value, true) := object.keys(value)
 
-checked_repositories(_, image) := {repository | [repository, _] := split_image(image)} if is_string(image)
+checked_repositories(_, image) := {repository | [repository, _] := images.repository_and_tag(image)} if is_string(image)
 
 # --- quotas: the user's, the hub's, the user's groups' (data or property) ---
 

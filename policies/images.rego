@@ -2,6 +2,8 @@
 # of the user's allowances.
 package jupyterhub.spawn
 
+import data.jupyterhub.lib.images
+
 # A pod without an image key (a narrowed ceiling) leaves this undefined.
 image_denials contains msg if {
 	not image_allowed(pod.image)
@@ -20,32 +22,9 @@ short_image := pod.image if {
 	is_string(pod.image)
 }
 
-# Large allowlists go in image_repositories (repository -> tag globs): a
-# direct lookup by the image's repository, whatever the list's size. images
-# holds glob patterns on the full reference; those are scanned, so keep them
-# few. Tags never contain "/", so it is the delimiter for tag globs too:
-# with [] glob.match would use ".", and "*" would not match "4.1.0".
-image_allowed(image) if {
-	[repository, tag] := split_image(image)
-	some entry in allowances
-	some pattern in entry.image_repositories[repository]
-	glob.match(pattern, ["/"], tag)
-}
-
 image_allowed(image) if {
 	some entry in allowances
-	some pattern in entry.images
-	glob.match(pattern, ["/"], image)
-}
-
-# "registry/path/name:tag" -> ["registry/path/name", "tag"]; no tag -> "".
-# A reference with a digest (@sha256:...) is matched by images globs only.
-split_image(image) := [substring(image, 0, i), substring(image, i + 1, -1)] if {
-	not contains(image, "@")
-	i := max(indexof_n(image, ":"))
-	i > max(array.concat([-1], indexof_n(image, "/")))
-} else := [image, ""] if {
-	not contains(image, "@")
+	images.allowed_by(image, entry)
 }
 
 # Named in a refusal: the globs, and how many repositories are listed, so
