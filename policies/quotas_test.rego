@@ -168,6 +168,13 @@ test_gpus_lowered_to_what_the_group_has_left if {
 	"extra_resource_limits nvidia.com/gpu 2 lowered to 1: what the quota leaves (gpu holds 3 of 4 nvidia.com/gpu)" in d.messages
 }
 
+# Whole units of an extended resource: 2.5 left of a GPU quota is 2.
+test_what_a_quota_leaves_of_a_resource_is_whole_units if {
+	d := decide_quota(with_usage(req(["gpu"], {"extra_resource_limits": {"nvidia.com/gpu": 2}}), usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 2.5}}}, {})))
+	d.overrides.extra_resource_limits == {"nvidia.com/gpu": 1}
+	"extra_resource_limits nvidia.com/gpu 2 lowered to 1: what the quota leaves (gpu holds 2.5 of 4 nvidia.com/gpu)" in d.messages
+}
+
 test_a_server_without_gpus_is_not_held_by_the_gpu_quota if {
 	d := decide_quota(with_usage(req(["gpu"], {}), usage_doc({}, {}, {"gpu": {"extra_resources": {"nvidia.com/gpu": 4}}}, {})))
 	d.allow == true
