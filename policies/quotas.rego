@@ -95,11 +95,8 @@ group_allowance(group) := allowance if {
 granting contains group if {
 	some group in pools
 	allowance := group_allowance(group)
-	every key in numeric_keys {
-		grants_amount(allowance, key)
-	}
-	every resource in extra_names {
-		allowance_amount(allowance, ["extra_resources", resource]) >= uncapped_extra(resource)
+	every path in pod_amount_paths {
+		grants_amount(allowance, path)
 	}
 }
 
@@ -110,9 +107,14 @@ grants_some(group) if {
 	}
 }
 
-grants_amount(_, key) if not sources[key] in user_sources
+# A value the admin set (not the user) is granted wherever it is; an
+# extended resource the pod holds always counts.
+grants_amount(_, path) if {
+	count(path) == 1
+	not sources[path[0]] in user_sources
+}
 
-grants_amount(allowance, key) if uncapped[key] <= allowance_amount(allowance, [key])
+grants_amount(allowance, path) if uncapped_amount[path] <= allowance_amount(allowance, path)
 
 # The allowances that bound a server: the charged group's (the default
 # entry for a pool without an entry of its own) and the requester's; all of

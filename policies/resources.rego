@@ -33,9 +33,10 @@ limit_denials contains msg if {
 # alike. The rules below (maxima, the charged allowance's maxima, what the
 # quotas leave, quotas.rego; why a value was lowered, messages.rego) take a
 # path, so every amount goes through the same ones.
-amount_paths := {[key] | some key in numeric_keys} | {["extra_resources", name] |
-	some name in (extra_names | granted_resources)
-}
+amount_paths := pod_amount_paths | {["extra_resources", name] | some name in granted_resources}
+
+# The amounts of this pod: CPU and memory, and each extended resource it holds some of.
+pod_amount_paths := {[key] | some key in numeric_keys} | {["extra_resources", name] | some name in extra_names}
 
 # Extended resources some allowance grants (the view lists them all).
 granted_resources contains name if {
@@ -78,8 +79,13 @@ final_limit(key) := limit_within(key, caps([key]))
 
 final_guarantee(key) := guarantee_within(key, caps([key]), {n | n := final_limit(limit_of[key])})
 
-# The value under the allowances alone, before any quota lowers it: what a
+# An amount under the allowances alone, before any quota lowers it: what a
 # group must grant to be charged for it (quotas.rego).
+uncapped_amount[[key]] := uncapped[key] if some key in numeric_keys
+
+uncapped_amount[["extra_resources", name]] := uncapped_extra(name) if some name in extra_names
+
+# The value under the allowances alone, before any quota lowers it.
 uncapped[key] := value if {
 	some key in limit_keys
 	value := uncapped_limit[key]
