@@ -67,6 +67,15 @@ test_charge_order_decides_between_groups_with_room if {
 	d2.charge == "gpu"
 }
 
+# A group first in charge_order that grants no GPU is passed over for one
+# that does: the server is charged, and its GPUs bounded, where they are granted.
+test_a_group_that_grants_no_gpu_is_not_charged_for_one if {
+	reversed := object.union(quota_cfg, {"quotas": {"charge_order": ["students", "gpu"]}})
+	d := spawn.decision with input as req(["gpu", "students"], {"extra_resource_limits": {"nvidia.com/gpu": 4}}) with data.jhpolicy as reversed
+	d.charge == "gpu"
+	d.overrides.extra_resource_limits == {"nvidia.com/gpu": 2}
+}
+
 test_groups_outside_charge_order_go_by_name if {
 	d := spawn.decision with input as req(["students", "gpu"], {}) with data.jhpolicy as json.patch(quota_cfg, [{"op": "remove", "path": "/quotas/charge_order"}])
 	d.charge == "gpu"
