@@ -5,6 +5,8 @@
 # It names no other user and no server: group and hub usage are totals.
 package jupyterhub.spawn
 
+import data.jupyterhub.lib.quantities
+
 # METADATA
 # title: allowance_view
 # description: |
@@ -24,8 +26,8 @@ allowance_view := {
 	"images_total": count(sorted_globs),
 	"repositories": array.slice(sorted_repositories, 0, view_list_limit),
 	"repositories_total": count(sorted_repositories),
-	"max": {key: maximum[[key]] | some key in numeric_keys},
-	"extra_resources": {name: maximum[["extra_resources", name]] | some name in granted_resources},
+	"max": {key: n | some key in numeric_keys; n := maximum[key]},
+	"extra_resources": view_extra_maximum,
 	"profiles": sort({p | some entry in allowances; some p in entry.profiles}),
 	"quotas": quota_view,
 	"lifetimes": view_lifetimes,
@@ -39,6 +41,17 @@ allowance_view := {
 view_list_limit := 20
 
 sorted_repositories := sort(listed_repositories)
+
+# Every extended resource an allowance grants (extra_maximum has only the
+# ones a pod asks for).
+# (A malformed amount makes the whole view "not available", data_checks.rego.)
+view_extra_maximum[name] := max({n |
+	some entry in allowances
+	n := entry.extra_resources[name]
+}) if {
+	some entry in allowances
+	some name, _ in object.get(entry, "extra_resources", {})
+}
 
 # How long the user's servers may live: one holding no extended resource,
 # and one holding each resource a lifetime rule names, by the decision's own
@@ -54,10 +67,8 @@ quota_view := [keyed[3] | some keyed in sort(keyed_quota_rows)]
 
 keyed_quota_rows contains [rank, scope.group, resource, row] if {
 	some scope in view_scopes
-	some path in quota_paths(scope)
-	resource := path[count(path) - 1]
-	quota := quota_amount(scope, path)
-	used := in_use_amount(scope, path)
+	some resource, quota in quota_amounts(scope)
+	used := view_in_use(scope, resource)
 	some rank, kind in scope_order
 	kind == scope.kind
 	row := {
@@ -74,10 +85,14 @@ view_scopes := scopes(null) | {scope |
 	some scope in group_scopes(group)
 }
 
-# Every amount a scope's quota sets, by its path (resources.rego).
-quota_paths(scope) := {[key] | some key, _ in scope.quota; key in quota_keys} | {["extra_resources", name] |
-	some name, _ in object.get(scope.quota, "extra_resources", {})
-}
+quota_amounts(scope) := object.union(
+	{key: quantities.as_number(key, value) | some key, value in scope.quota; key in quota_keys},
+	{resource: n | some resource, n in object.get(scope.quota, "extra_resources", {})},
+)
+
+view_in_use(scope, resource) := in_use_amount(scope, [resource]) if {
+	resource in quota_keys
+} else := in_use_amount(scope, ["extra_resources", resource])
 
 # The spawn page's candidates (input.candidates, each one profile, or one
 # choice of a profile's option, as the request, pod and sources that spawn

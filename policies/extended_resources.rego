@@ -17,7 +17,7 @@ invalid_denials contains msg if {
 
 limit_denials contains msg if {
 	some resource in extra_names
-	not maximum[["extra_resources", resource]]
+	not extra_maximum[resource]
 	msg := sprintf("%s is not available to %s", [resource, sources_text])
 }
 
@@ -28,15 +28,29 @@ extra_names contains resource if {
 	amount != 0
 }
 
+extra_maximum[resource] := max({value |
+	some entry in allowances
+	value := entry.extra_resources[resource]
+	is_number(value)
+}) if {
+	some resource in extra_names
+}
+
 # The most the pod asks for of a resource, within the allowances' maximum
 # (before quotas): what a group must grant to be charged for it.
-uncapped_extra(resource) := min({
-	max({n | some key in extra_keys; n := pod[key][resource]}),
-	maximum[["extra_resources", resource]],
-})
+uncapped_extra(resource) := min({max({n | some key in extra_keys; n := pod[key][resource]}), extra_maximum[resource]})
 
-# The most of a resource: the charged allowances' maximum and what the quotas leave.
-extra_cap(resource) := min(caps(["extra_resources", resource]))
+# The most of a resource: the charged group's allowance and what the quotas leave.
+extra_cap(resource) := min({n | n := charged_extra_maximum[resource]} | {n | n := extra_quota_left(resource)})
+
+charged_extra_maximum[resource] := max({value |
+	some name, entry in allowances
+	bounds_the_server(name)
+	value := entry.extra_resources[resource]
+	is_number(value)
+}) if {
+	some resource in extra_names
+}
 
 overrides[key] := lowered if {
 	some key in extra_keys

@@ -9,7 +9,7 @@ image_denials contains msg if {
 	not image_allowed(pod.image)
 	msg := sprintf(
 		"image %s%s is not allowed for %s; allowed images: %s",
-		[short_image, from_text(["image"]), sources_text, allowed_images_text],
+		[short_image, from_text("image"), sources_text, allowed_images_text],
 	)
 }
 

@@ -3,13 +3,11 @@ package jupyterhub.spawn
 
 import data.jupyterhub.lib.quantities
 
-# Where a value came from (its path in input.sources: ["image"],
-# ["cpu_limit"], ["extra_resource_limits", name]), as the user is told;
-# nothing for their own request.
-from_text(path) := "" if {
-	object.get(sources, path, null) == "request"
-} else := sprintf(" (%s)", [source_names[object.get(sources, path, null)]]) if {
-	source_names[object.get(sources, path, null)]
+# Where a value came from, as the user is told; nothing for their own request.
+from_text(key) := "" if {
+	sources[key] == "request"
+} else := sprintf(" (%s)", [source_names[sources[key]]]) if {
+	source_names[sources[key]]
 } else := ""
 
 source_names := {
@@ -30,7 +28,7 @@ messages contains msg if {
 	set_somewhere(key)
 	msg := sprintf(
 		"%s %s%s lowered to %s: %s",
-		[key, quantities.show(key, asked), from_text([key]), quantities.show(key, got), lowered_because([key], got)],
+		[key, quantities.show(key, asked), from_text(key), quantities.show(key, got), lowered_because(key, got)],
 	)
 }
 
@@ -41,7 +39,7 @@ messages contains msg if {
 	asked := pod[key][resource]
 	msg := sprintf(
 		"%s %s %v%s lowered to %v: %s",
-		[key, resource, asked, from_text([key, resource]), got, lowered_because(["extra_resources", resource], got)],
+		[key, resource, asked, extra_from_text(key, resource), got, extra_lowered_because(resource, got)],
 	)
 }
 
@@ -52,19 +50,33 @@ set_somewhere(key) if {
 	not sources[key] == "limit"
 }
 
-# Why an amount (its path, resources.rego) was lowered to got: the most the
-# charged allowances grant, what the quotas leave, or, for a guarantee, its limit.
-lowered_because(path, got) := sprintf("the most for %s", [concat(", ", providing_entries(path, got))]) if {
-	got == charged_maximum[path]
-} else := quota_clamp_text(path) if {
-	got == quota_left(path)
-} else := sprintf("a guarantee cannot exceed %s", [limit_of[path[0]]])
+extra_from_text(key, resource) := "" if {
+	sources[key][resource] == "request"
+} else := sprintf(" (%s)", [source_names[sources[key][resource]]]) if {
+	source_names[sources[key][resource]]
+} else := ""
 
-# The allowances whose maximum for an amount is value, to name them to the user.
-providing_entries(path, value) := sort({name |
+lowered_because(key, got) := sprintf("the most for %s", [concat(", ", providing_entries(key, got))]) if {
+	got == charged_maximum[key]
+} else := quota_clamp_text(key) if {
+	got == quota_left(key)
+} else := sprintf("a guarantee cannot exceed %s", [limit_of[key]])
+
+extra_lowered_because(resource, got) := sprintf("the most for %s", [concat(", ", extra_providers(resource, got))]) if {
+	got == charged_extra_maximum[resource]
+} else := extra_clamp_text(resource)
+
+extra_providers(resource, value) := sort({name |
 	some name, entry in allowances
 	bounds_the_server(name)
-	allowance_amount(entry, path) == value
+	entry.extra_resources[resource] == value
+})
+
+# The allowances whose maximum for key is value, to name them to the user.
+providing_entries(key, value) := sort({name |
+	some name, entry in allowances
+	bounds_the_server(name)
+	quantities.as_number(key, entry.max[key]) == value
 })
 
 # How to get more, where the admin's data says so (an allowance's "help"):

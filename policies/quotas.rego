@@ -95,26 +95,24 @@ group_allowance(group) := allowance if {
 granting contains group if {
 	some group in pools
 	allowance := group_allowance(group)
-	every path in pod_amount_paths {
-		grants_amount(allowance, path)
+	every key in numeric_keys {
+		grants_amount(allowance, key)
+	}
+	every resource in extra_names {
+		allowance.extra_resources[resource] >= uncapped_extra(resource)
 	}
 }
 
 grants_some(group) if {
 	allowance := group_allowance(group)
 	every resource in extra_names {
-		allowance_amount(allowance, ["extra_resources", resource]) >= 1
+		allowance.extra_resources[resource] >= 1
 	}
 }
 
-# A value the admin set (not the user) is granted wherever it is; an
-# extended resource the pod holds always counts.
-grants_amount(_, path) if {
-	count(path) == 1
-	not sources[path[0]] in user_sources
-}
+grants_amount(_, key) if not sources[key] in user_sources
 
-grants_amount(allowance, path) if uncapped_amount[path] <= allowance_amount(allowance, path)
+grants_amount(allowance, key) if uncapped[key] <= quantities.as_number(key, allowance.max[key])
 
 # The allowances that bound a server: the charged group's (the default
 # entry for a pool without an entry of its own) and the requester's; all of
@@ -169,13 +167,12 @@ group_scopes(group) := {
 	quota := group_quota(group)
 } else := set()
 
-# What is left of an amount (its path, resources.rego) under a scope's
-# quota; undefined where it sets none.
-left(scope, path) := quota_amount(scope, path) - in_use_amount(scope, path)
+# What is left under a scope's quota; undefined where it sets none.
+left(scope, key) := quantities.as_number(key, scope.quota[key]) - in_use_amount(scope, [key])
 
-# A scope's quota for an amount: CPU and memory as numbers or strings, an
-# extended resource and servers as numbers.
-quota_amount(scope, path) := quantities.as_number(path[0], object.get(scope.quota, path, null))
+extra_left(scope, resource) := extra_quota(scope, resource) - in_use_amount(scope, ["extra_resources", resource])
+
+extra_quota(scope, resource) := quantities.as_number("extra", scope.quota.extra_resources[resource])
 
 in_use_amount(scope, path) := amount if {
 	amount := object.get(scope.used, path, 0)
@@ -185,32 +182,27 @@ in_use_amount(scope, path) := amount if {
 # Refusals when the server would not fit, whatever its amounts: no server
 # left, or none of a CPU or memory amount it always holds, or no whole unit
 # of an extended resource it asks for.
-refusals_in(group) := {full_text(scope, path) |
+refusals_in(group) := {full_text(scope, key) |
 	some scope in scopes(group)
-	some path in held_paths
-	left(scope, path) < smallest[path[0]]
+	some key in quota_keys
+	left(scope, key) < smallest[key]
+} | {full_text(scope, resource) |
+	some scope in scopes(group)
+	some resource in extra_names
+	extra_left(scope, resource) < 1
 }
 
-# What every server holds (servers, CPU, memory) and the extended resources this one asks for.
-held_paths := {[key] | some key in quota_keys} | {["extra_resources", name] | some name in extra_names}
-
-smallest := {
-	"servers": 1, "cpu_limit": 1e-3, "cpu_guarantee": 1e-3, "mem_limit": 1, "mem_guarantee": 1,
-	"extra_resources": 1,
-}
+smallest := {"servers": 1, "cpu_limit": 1e-3, "cpu_guarantee": 1e-3, "mem_limit": 1, "mem_guarantee": 1}
 
 quota_denials contains msg if {
 	some msg in refusals_in(charge)
 }
 
-# The most an amount may be under the charged group's, the user's and the
-# hub's quotas, in whole units for an extended resource. (min of no quota
-# at all is undefined: no bound.)
-quota_left(path) := whole(path, min({n | some scope in scopes(charge); n := left(scope, path)}))
+# The most a value may be under the charged group's, the user's and the hub's quotas.
+# (min of no quota at all is undefined: no bound.)
+quota_left(key) := min({n | some scope in scopes(charge); n := left(scope, key)})
 
-whole(path, n) := floor(n) if {
-	path[0] == "extra_resources"
-} else := n
+extra_quota_left(resource) := floor(min({n | some scope in scopes(charge); n := extra_left(scope, resource)}))
 
 # The charged group's own quota, for the hub's metrics.
 charged_quota := object.union(
@@ -227,28 +219,26 @@ charged_group_quota := group_quota(charge).group
 
 # --- what the user is told; never other users or their servers ---
 
-full_text(scope, path) := sprintf("quota reached: %s; %s", [holds_text(scope, path), free_hint[scope.kind]])
+full_text(scope, key) := sprintf("quota reached: %s; %s", [holds_text(scope, key), free_hint[scope.kind]])
 
-# The binding quota for a lowered amount: "the quota of gpu-users (6 of 8 CPU (limits) in use)".
-# (quota_left is bound first: with `whole(path, left(scope, path)) ==
-# quota_left(path)` in one expression, OPA 1.22.3 reports conflicting values
-# of left, as if it were called with path unbound.)
-quota_clamp_text(path) := sprintf("what the quota leaves (%s)", [texts[0]]) if {
-	least := quota_left(path)
-	texts := sort({holds_text(scope, path) |
+# The binding quota for a lowered value: "the quota of gpu-users (6 of 8 CPU (limits) in use)".
+quota_clamp_text(key) := sprintf("what the quota leaves (%s)", [texts[0]]) if {
+	texts := sort({holds_text(scope, key) |
 		some scope in scopes(charge)
-		whole(path, left(scope, path)) == least
+		left(scope, key) == quota_left(key)
 	})
 }
 
-holds_text(scope, path) := sprintf(
+extra_clamp_text(resource) := sprintf("what the quota leaves (%s)", [texts[0]]) if {
+	texts := sort({holds_text(scope, resource) |
+		some scope in scopes(charge)
+		floor(extra_left(scope, resource)) == extra_quota_left(resource)
+	})
+}
+
+holds_text(scope, key) := sprintf(
 	holds_format[scope.kind],
-	[
-		scope.group,
-		quantities.show(path[0], in_use_amount(scope, path)),
-		quantities.show(path[0], quota_amount(scope, path)),
-		unit(path),
-	],
+	[scope.group, in_use(scope, key), quota_of(scope, key), unit(key)],
 )
 
 holds_format := {
@@ -265,8 +255,15 @@ free_hint := {
 	"hub": "try again when servers stop",
 }
 
-# What an amount is counted in: "CPU (limits)", or the resource's name.
-unit(path) := object.get(unit_names, path[0], path[count(path) - 1])
+in_use(scope, key) := quantities.show(key, in_use_amount(scope, [key])) if {
+	key in quota_keys
+} else := quantities.show(key, in_use_amount(scope, ["extra_resources", key]))
+
+quota_of(scope, key) := amount if {
+	amount := quantities.show(key, quantities.as_number(key, scope.quota[key]))
+} else := quantities.show(key, quantities.as_number("extra", scope.quota.extra_resources[key]))
+
+unit(key) := object.get(unit_names, key, key)
 
 unit_names := {
 	"servers": "servers",
