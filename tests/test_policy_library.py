@@ -44,8 +44,9 @@ def refs(node):
             yield from refs(value)
 
 
-def path_of(term: dict) -> str:
-    return ".".join(str(part["value"]) for part in term["value"])
+def path_of(parts: list) -> str:
+    """A reference's parts as text: data.jupyterhub.lib.texts."""
+    return ".".join(str(part["value"]) for part in parts)
 
 
 def test_there_is_a_library():
@@ -55,10 +56,10 @@ def test_there_is_a_library():
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.name)
 def test_a_library_package_reads_only_its_arguments(path):
     module = parsed(path)
-    package = path_of({"value": module["package"]["path"]})
+    package = path_of(module["package"]["path"])
     name = path.stem.removeprefix("lib_")
     assert package == f"data.jupyterhub.lib.{name}"
-    imported = [path_of(i["path"]) for i in module.get("imports", [])]
+    imported = [path_of(i["path"]["value"]) for i in module.get("imports", [])]
     assert all(i.startswith("data.jupyterhub.lib.") for i in imported), imported
     heads = {str(r[0]["value"]) for r in refs(module["rules"])}
     assert not {"input", "data"} & heads, f"{path.name} reads {sorted({'input', 'data'} & heads)}"
@@ -69,7 +70,7 @@ def test_every_public_rule_of_the_library_is_documented(path):
     module = parsed(path)
     documented = {}
     for rule in module["rules"]:
-        name = rule["head"].get("name") or path_of({"value": rule["head"]["ref"]})
+        name = rule["head"].get("name") or path_of(rule["head"]["ref"])
         notes = [a for a in rule.get("annotations", []) if a.get("title") and a.get("description")]
         documented[name] = documented.get(name, False) or bool(notes)
     public = {n: ok for n, ok in documented.items() if not n.startswith("_")}

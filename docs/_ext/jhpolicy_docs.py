@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import pkgutil
@@ -192,9 +193,14 @@ class RegoDirective(_Generated):
         return lines
 
 
+@functools.cache
+def _lines(file: str) -> list[str]:
+    return Path(file).read_text().splitlines()
+
+
 def _head(rule: dict) -> str:
     """The rule's head as written, up to its value: ``as_number(key, value)``."""
-    line = Path(rule["location"]["file"]).read_text().splitlines()[rule["location"]["row"] - 1]
+    line = _lines(rule["location"]["file"])[rule["location"]["row"] - 1]
     head = re.split(r"\s*(:=|=| if\b| contains\b|\{)", line, maxsplit=1)[0].strip()
     return head.removeprefix("default ")
 

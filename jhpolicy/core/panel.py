@@ -28,13 +28,13 @@ STYLE = (
 def amount(resource: str, n: float) -> str:
     """An amount as people write it: "2 CPUs", "4G memory", "1 GPU"."""
     if resource.startswith("mem_"):
-        return _bytes(n) + " memory"
+        return _of(resource, n) + " memory"
     if resource.startswith("cpu_"):
-        return f"{cpu_shown(n)} CPU" + ("" if n == 1 or n < 1 else "s")
+        return f"{_of(resource, n)} CPU" + ("" if n == 1 or n < 1 else "s")
     if resource == "servers":
-        return f"{number_text(n)} server" + ("" if n == 1 else "s")
+        return f"{_of(resource, n)} server" + ("" if n == 1 else "s")
     one, many = EXTRA_NAMES.get(resource, (resource, resource))
-    return f"{number_text(n)} {one if n == 1 else many}"
+    return f"{_of(resource, n)} {one if n == 1 else many}"
 
 
 def _bytes(n: float) -> str:
@@ -53,6 +53,7 @@ def _what(resource: str) -> str:
 
 
 def _of(resource: str, n: float) -> str:
+    """The number of an amount, as the policy's messages show it."""
     if resource.startswith("cpu_"):
         return cpu_shown(n)
     return _bytes(n) if resource.startswith("mem_") else number_text(n)

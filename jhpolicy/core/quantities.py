@@ -227,9 +227,7 @@ def cpu_shown(n: float) -> str:
     does ("0.1" for 0.7 - 0.6, "0.123" for 0.1234), whole numbers without a
     decimal point. Computed from the decimal the number is sent as, as OPA
     reads it."""
-    thousandths = Fraction(repr(float(n))) * 1000
-    rounded = Fraction(int(abs(thousandths) + Fraction(1, 2)) * (1 if thousandths >= 0 else -1), 1000)
-    return str(int(rounded)) if rounded.denominator == 1 else repr(float(rounded))
+    return _rounded_text(Fraction(repr(float(n))), 3)
 
 
 def memory_shown(n: float) -> str:
@@ -241,7 +239,13 @@ def memory_shown(n: float) -> str:
     round() does. Not for values an admin writes back: see memory_text."""
     for unit, size in (("G", 2**30), ("M", 2**20), ("K", 2**10)):
         if n >= size:
-            hundredths = Fraction(n) / size * 100
-            rounded = Fraction(int(hundredths + Fraction(1, 2)), 100)
-            return f"{int(rounded) if rounded.denominator == 1 else float(rounded)!r}{unit}"
+            return _rounded_text(Fraction(n) / size, 2) + unit
     return number_text(n)
+
+
+def _rounded_text(value: Fraction, places: int) -> str:
+    """`value` to `places` decimals as OPA's sprintf("%v", [round(value * 10^places) / 10^places])
+    prints it: rounded half away from zero, a whole number without a decimal point."""
+    scaled = abs(value) * 10**places
+    rounded = Fraction(int(scaled + Fraction(1, 2)) * (1 if value >= 0 else -1), 10**places)
+    return str(int(rounded)) if rounded.denominator == 1 else repr(float(rounded))
