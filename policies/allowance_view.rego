@@ -22,30 +22,30 @@ allowance_view := {"available": false, "message": misconfigured_message}
 allowance_view := {
 	"available": true,
 	"sources": sort(object.keys(allowances)),
-	"images": array.slice(sorted_globs, 0, view_list_limit),
+	"images": array.slice(sorted_globs, 0, _view_list_limit),
 	"images_total": count(sorted_globs),
-	"repositories": array.slice(sorted_repositories, 0, view_list_limit),
-	"repositories_total": count(sorted_repositories),
+	"repositories": array.slice(_sorted_repositories, 0, _view_list_limit),
+	"repositories_total": count(_sorted_repositories),
 	"max": {key: n | some key in numeric_keys; n := maximum[key]},
-	"extra_resources": view_extra_maximum,
+	"extra_resources": _view_extra_maximum,
 	"profiles": sort({p | some entry in allowances; some p in entry.profiles}),
-	"quotas": quota_view,
-	"lifetimes": view_lifetimes,
-	"candidates": candidate_judgements,
+	"quotas": _quota_view,
+	"lifetimes": _view_lifetimes,
+	"candidates": _candidate_judgements,
 } if {
 	not misconfigured_message
 	count(allowances) > 0
 }
 
 # Long allowlists are cut here and counted, so the view stays small.
-view_list_limit := 20
+_view_list_limit := 20
 
-sorted_repositories := sort(listed_repositories)
+_sorted_repositories := sort(listed_repositories)
 
-# Every extended resource an allowance grants (extra_maximum has only the
+# Every extended resource an allowance grants (_extra_maximum has only the
 # ones a pod asks for).
 # (A malformed amount makes the whole view "not available", data_checks.rego.)
-view_extra_maximum[name] := max({n |
+_view_extra_maximum[name] := max({n |
 	some entry in allowances
 	n := entry.extra_resources[name]
 }) if {
@@ -56,20 +56,20 @@ view_extra_maximum[name] := max({n |
 # How long the user's servers may live: one holding no extended resource,
 # and one holding each resource a lifetime rule names, by the decision's own
 # rule (lifetime_for).
-view_lifetimes := {
+_view_lifetimes := {
 	"servers": lifetime_for(set()),
 	"extra_resources": {resource: lifetime_for({resource}) | some resource, _ in lifetime_rules},
 }
 
 # Every quota amount that applies to the user, with what is in use and left:
 # the user's own first, then per group, then the hub's.
-quota_view := [keyed[3] | some keyed in sort(keyed_quota_rows)]
+_quota_view := [keyed[3] | some keyed in sort(_keyed_quota_rows)]
 
-keyed_quota_rows contains [rank, scope.group, resource, row] if {
-	some scope in view_scopes
-	some resource, quota in quota_amounts(scope)
-	used := view_in_use(scope, resource)
-	some rank, kind in scope_order
+_keyed_quota_rows contains [rank, scope.group, resource, row] if {
+	some scope in _view_scopes
+	some resource, quota in _quota_amounts(scope)
+	used := _view_in_use(scope, resource)
+	some rank, kind in _scope_order
 	kind == scope.kind
 	row := {
 		"scope": scope.kind, "group": scope.group, "resource": resource,
@@ -77,20 +77,20 @@ keyed_quota_rows contains [rank, scope.group, resource, row] if {
 	}
 }
 
-scope_order := ["user", "member", "group", "hub"]
+_scope_order := ["user", "member", "group", "hub"]
 
 # The user's and the hub's quotas, and each of the user's pools that has one.
-view_scopes := scopes(null) | {scope |
+_view_scopes := scopes(null) | {scope |
 	some group in charge_groups
 	some scope in group_scopes(group)
 }
 
-quota_amounts(scope) := object.union(
+_quota_amounts(scope) := object.union(
 	{key: quantities.as_number(key, value) | some key, value in scope.quota; key in quota_keys},
 	{resource: n | some resource, n in object.get(scope.quota, "extra_resources", {})},
 )
 
-view_in_use(scope, resource) := in_use_amount(scope, [resource]) if {
+_view_in_use(scope, resource) := in_use_amount(scope, [resource]) if {
 	resource in quota_keys
 } else := in_use_amount(scope, ["extra_resources", resource])
 
@@ -101,19 +101,19 @@ view_in_use(scope, resource) := in_use_amount(scope, [resource]) if {
 # values an allowed one would get (most of a decision's time). In the same
 # order; one without those three is left out, and the spawner then trusts
 # none of the judgements.
-candidate_judgements := [judgement |
+_candidate_judgements := [judgement |
 	some candidate in object.get(input, "candidates", [])
-	judgement := judge(candidate)
+	judgement := _judge(candidate)
 ]
 
 # A profile the user may not select is refused whatever else it holds
 # (profiles.rego): said so without judging the rest.
-judge(candidate) := {"allow": false, "message": profile_refusal(candidate.request)} if {
+_judge(candidate) := {"allow": false, "message": profile_refusal(candidate.request)} if {
 	is_string(candidate.request.profile)
 	not profile_allowed(candidate.request.profile)
 } else := object.union(
 	{"allow": count(refused) == 0, "message": concat("; ", refused)},
-	judged_help(spawn_input, problems, refused),
+	_judged_help(spawn_input, problems, refused),
 ) if {
 	spawn := {"request": candidate.request, "pod": candidate.pod, "sources": candidate.sources}
 
@@ -133,7 +133,7 @@ judge(candidate) := {"allow": false, "message": profile_refusal(candidate.reques
 
 # A refused candidate's way to get more, as its decision would give it
 # (the page shows it as a link); none for an allowed or misconfigured one.
-judged_help(spawn_input, problems, refused) := {"help": help} if {
+_judged_help(spawn_input, problems, refused) := {"help": help} if {
 	count(refused) > 0
 	count(problems) == 0
 

@@ -33,3 +33,7 @@ default sources_text := "you"
 sources_text := concat(", ", sort(object.keys(allowances))) if {
 	count(allowances) > 0
 }
+
+# The groups whose quotas a spawn may be held against: the user's groups
+# and, for a user in no configured group, "default".
+charge_groups := {group | some group in input.user.groups} | {"default" | not in_configured_group}

@@ -1,5 +1,6 @@
-# The admin's data checked where decisions read it. An allowance, a quota or
-# a jhpolicy_quota group property that is not well formed refuses the spawns
+# The admin's data checked where decisions read it. An allowance, a quota, a
+# lifetime, or a jhpolicy_quota or jhpolicy_lifetime group property that is
+# not well formed refuses the spawns
 # it governs, naming where it is and what is accepted: a typo never means
 # "no limit" or "no quota". A decision checks only what it reads (the
 # allowances that apply, the quotas of the user, the hub and the user's
@@ -20,69 +21,69 @@ misconfigured_message := sprintf(
 	count(governing_problems) > 0
 }
 
-governing_problems := shape_problems | applying_data_problems
+governing_problems := _shape_problems | _applying_data_problems
 
-applying_data_problems := (applying_allowance_problems | applying_quota_problems) | applying_lifetime_problems
+_applying_data_problems := (_applying_allowance_problems | _applying_quota_problems) | _applying_lifetime_problems
 
 # METADATA
 # title: problems_everywhere
 # description: Every problem of data.jhpolicy, wherever it is (jhpolicy lint).
 # entrypoint: true
-problems_everywhere := (shape_problems | all_data_problems) | charge_order_problems
+problems_everywhere := (_shape_problems | _all_data_problems) | _charge_order_problems
 
-all_data_problems := (all_allowance_problems | all_quota_problems) | lifetime_rules_problems
+_all_data_problems := (_all_allowance_problems | _all_quota_problems) | _lifetime_rules_problems
 
 # --- the document's shape ---
 
-top_keys := {"groups", "quotas", "requesters", "lifetimes"}
+_top_keys := {"groups", "quotas", "requesters", "lifetimes"}
 
-entry_keys := {"images", "image_repositories", "max", "extra_resources", "profiles", "help", "lifetime"}
+_entry_keys := {"images", "image_repositories", "max", "extra_resources", "profiles", "help", "lifetime"}
 
-quota_top_keys := {"users", "hub", "groups", "charge_order"}
+_quota_top_keys := {"users", "hub", "groups", "charge_order"}
 
-quota_amount_keys := quota_keys | {"extra_resources"}
+_quota_amount_keys := quota_keys | {"extra_resources"}
 
-shape_problems contains "data.jhpolicy is not an object" if {
+_shape_problems contains "data.jhpolicy is not an object" if {
 	value := data.jhpolicy
 	not is_object(value)
 }
 
-shape_problems contains texts.unknown_key_text("data.jhpolicy", key, top_keys) if {
+_shape_problems contains texts.unknown_key_text("data.jhpolicy", key, _top_keys) if {
 	some key, _ in config
-	not key in top_keys
+	not key in _top_keys
 }
 
-shape_problems contains sprintf("data.jhpolicy.%s is not an object", [key]) if {
-	some key in top_keys
+_shape_problems contains sprintf("data.jhpolicy.%s is not an object", [key]) if {
+	some key in _top_keys
 	value := config[key]
 	not is_object(value)
 }
 
-shape_problems contains texts.unknown_key_text("quotas", key, quota_top_keys) if {
+_shape_problems contains texts.unknown_key_text("quotas", key, _quota_top_keys) if {
 	some key, _ in quota_config
-	not key in quota_top_keys
+	not key in _quota_top_keys
 }
 
-shape_problems contains "quotas.groups is not an object" if {
+_shape_problems contains "quotas.groups is not an object" if {
 	value := quota_config.groups
 	not is_object(value)
 }
 
-shape_problems contains "requesters.services is not an object" if {
+_shape_problems contains "requesters.services is not an object" if {
 	value := config.requesters.services
 	not is_object(value)
 }
 
-charge_order_problems contains "quotas.charge_order is not a list of group names" if {
+_charge_order_problems contains "quotas.charge_order is not a list of group names" if {
 	value := quota_config.charge_order
 	not is_string_list(value)
 }
 
 # --- allowances: images, maxima, extended resources, profiles ---
 
-applying_allowance_problems contains p if {
+_applying_allowance_problems contains p if {
 	some name, entry in allowances
-	some p in entry_problems(name, entry, object.get(pod, "image", null))
+	some p in _entry_problems(name, entry, object.get(pod, "image", null))
 }
 
 # What a spawn page candidate's decision would find beyond the problems of
@@ -90,43 +91,43 @@ applying_allowance_problems contains p if {
 # allowance_view.rego): the image_repositories entry its image looks up.
 candidate_problems(image) := {sprintf("%s: %s", [name, p]) |
 	some name, entry in allowances
-	some p in repositories_problems(object.get(entry, "image_repositories", {}), image)
+	some p in _repositories_problems(object.get(entry, "image_repositories", {}), image)
 }
 
-all_allowance_problems := ({p |
+_all_allowance_problems := ({p |
 	some group, entry in object_or_empty(object.get(config, "groups", {}))
-	some p in entry_problems(sprintf("group %s", [group]), entry, true)
+	some p in _entry_problems(sprintf("group %s", [group]), entry, true)
 } | {p |
 	entry := config.requesters.admins
-	some p in entry_problems("admins", entry, true)
+	some p in _entry_problems("admins", entry, true)
 }) | {p |
 	some service, entry in object_or_empty(object.get(config, ["requesters", "services"], {}))
-	some p in entry_problems(sprintf("service %s", [service]), entry, true)
+	some p in _entry_problems(sprintf("service %s", [service]), entry, true)
 }
 
 # everything: true, every image_repositories entry (lint); else an image,
 # only the entry it looks up, so a decision's cost does not grow with the
 # list (null: none).
-entry_problems(name, entry, everything) := {sprintf("%s is not an object", [name])} if {
+_entry_problems(name, entry, everything) := {sprintf("%s is not an object", [name])} if {
 	not is_object(entry)
-} else := {sprintf("%s: %s", [name, p]) | some p in entry_field_problems(entry, everything)}
+} else := {sprintf("%s: %s", [name, p]) | some p in _entry_field_problems(entry, everything)}
 
-entry_field_problems(entry, everything) := (listed | help) | lifetimes if {
-	unknown := {texts.unknown_key_text("", key, entry_keys) | some key, _ in entry; not key in entry_keys}
+_entry_field_problems(entry, everything) := (listed | help) | lifetimes if {
+	unknown := {texts.unknown_key_text("", key, _entry_keys) | some key, _ in entry; not key in _entry_keys}
 	lists := {sprintf("%s is not a list of strings", [key]) |
 		some key in {"images", "profiles"}
 		value := entry[key]
 		not is_string_list(value)
 	}
-	maxima := amounts_problems("max", object.get(entry, "max", {}), "max")
-	extras := extra_amounts_problems("extra_resources", object.get(entry, "extra_resources", {}))
-	repositories := repositories_problems(object.get(entry, "image_repositories", {}), everything)
+	maxima := _amounts_problems("max", object.get(entry, "max", {}), "max")
+	extras := _extra_amounts_problems("extra_resources", object.get(entry, "extra_resources", {}))
+	repositories := _repositories_problems(object.get(entry, "image_repositories", {}), everything)
 	listed := (((unknown | lists) | maxima) | extras) | repositories
-	help := {help_text | "help" in object.keys(entry); not well_formed_help(entry.help)}
-	lifetimes := {p | "lifetime" in object.keys(entry); some p in lifetime_problems("lifetime", entry.lifetime)}
+	help := {_help_text | "help" in object.keys(entry); not _well_formed_help(entry.help)}
+	lifetimes := {p | "lifetime" in object.keys(entry); some p in _lifetime_problems("lifetime", entry.lifetime)}
 }
 
-help_text := concat(" ", [
+_help_text := concat(" ", [
 	`help is not an object like {"text": "Ask for GPU access", "url": "https://..."}`,
 	"(text: 1 to 300 characters; url, optional: http:// or https://, at most 500 characters",
 	"of printable ASCII without spaces, quotes or angle brackets)",
@@ -134,68 +135,72 @@ help_text := concat(" ", [
 
 # What a refusal tells the user to do to get more (messages.rego). Not an
 # object: help.text is undefined, so it is not well formed.
-well_formed_help(help) if {
+_well_formed_help(help) if {
 	is_string(help.text)
 	count(help.text) > 0
 	count(help.text) <= 300
-	well_formed_help_url(help)
+	_well_formed_help_url(help)
 	every key, _ in help {
 		key in {"text", "url"}
 	}
 }
 
-well_formed_help_url(help) if not "url" in object.keys(help)
+_well_formed_help_url(help) if not "url" in object.keys(help)
 
 # A bounded repetition (\S{1,492}) would cost every decision most of a
 # millisecond in OPA's regex engine: the length is counted instead.
-well_formed_help_url(help) if {
+_well_formed_help_url(help) if {
 	count(help.url) <= 500
 	regex.match(`^https?://[!#-&(-;=?-~]+$`, help.url)
 }
 
-repositories_problems(value, everything) := {repositories_shape_text} if {
+_repositories_problems(value, everything) := {_repositories_shape_text} if {
 	not is_object(value)
 } else := {sprintf("image_repositories.%s is not a list of tag globs", [repository]) |
-	some repository in checked_repositories(value, everything)
+	some repository in _checked_repositories(value, everything)
 	globs := value[repository]
 	not is_string_list(globs)
 }
 
-repositories_shape_text := "image_repositories is not an object of repository to a list of tag globs"
+_repositories_shape_text := "image_repositories is not an object of repository to a list of tag globs"
 
-checked_repositories(value, true) := object.keys(value)
+_checked_repositories(value, true) := object.keys(value)
 
-checked_repositories(_, image) := {repository | [repository, _] := images.repository_and_tag(image)} if is_string(image)
+_checked_repositories(_, image) := {repository |
+	[repository, _] := images.repository_and_tag(image)
+} if {
+	is_string(image)
+}
 
 # --- quotas: the user's, the hub's, the user's groups' (data or property) ---
 
-applying_quota_problems := (charge_order_problems | {p |
+_applying_quota_problems := (_charge_order_problems | {p |
 	some scope in {"users", "hub"}
 	value := quota_config[scope]
-	some p in amounts_problems(sprintf("quotas.%s", [scope]), value, "quota")
+	some p in _amounts_problems(sprintf("quotas.%s", [scope]), value, "quota")
 }) | {p |
 	some group in charge_groups
-	some p in group_quota_problems(group)
+	some p in _group_quota_problems(group)
 }
 
-all_quota_problems := {p |
+_all_quota_problems := {p |
 	some scope in {"users", "hub"}
 	value := quota_config[scope]
-	some p in amounts_problems(sprintf("quotas.%s", [scope]), value, "quota")
+	some p in _amounts_problems(sprintf("quotas.%s", [scope]), value, "quota")
 } | {p |
 	some group, quota in object_or_empty(object.get(quota_config, "groups", {}))
-	some p in group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), quota)
+	some p in _group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), quota)
 }
 
 # A property, whatever its value (null included), is the quota: a malformed
 # one never falls back to the data.
-group_quota_problems(group) := group_quota_shape_problems(property_path(group), quota) if {
+_group_quota_problems(group) := _group_quota_shape_problems(_property_path(group), quota) if {
 	quota := input.groups[group].properties.jhpolicy_quota
-} else := group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), quota_config.groups[group])
+} else := _group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), quota_config.groups[group])
 
-property_path(group) := sprintf("group %s property jhpolicy_quota", [group])
+_property_path(group) := sprintf("group %s property jhpolicy_quota", [group])
 
-group_quota_shape_problems(path, quota) := {sprintf(
+_group_quota_shape_problems(path, quota) := {sprintf(
 	`%s is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`,
 	[path],
 )} if {
@@ -206,55 +211,55 @@ group_quota_shape_problems(path, quota) := {sprintf(
 } | {p |
 	some scope in {"member", "group"}
 	value := quota[scope]
-	some p in amounts_problems(sprintf("%s.%s", [path, scope]), value, "quota")
+	some p in _amounts_problems(sprintf("%s.%s", [path, scope]), value, "quota")
 }
 
 # --- amounts: maxima above 0, quotas 0 or more ---
 
 # kind: "max" (above 0) or "quota" (0 or more, and servers too).
-amounts_problems(path, amounts, kind) := {sprintf("%s is not an object", [path])} if {
+_amounts_problems(path, amounts, kind) := {sprintf("%s is not an object", [path])} if {
 	not is_object(amounts)
 } else := {p |
 	some key, value in amounts
-	not extras_in(kind, key)
-	p := amount_problem(path, key, value, kind)
-} | extra_amounts_problems(sprintf("%s.extra_resources", [path]), object.get(amounts, "extra_resources", {}))
+	not _extras_in(kind, key)
+	p := _amount_problem(path, key, value, kind)
+} | _extra_amounts_problems(sprintf("%s.extra_resources", [path]), object.get(amounts, "extra_resources", {}))
 
 # A quota holds extended resources beside its amounts; an allowance has them
 # in an entry key of their own, not in max.
-extras_in("quota", "extra_resources")
+_extras_in("quota", "extra_resources")
 
-amount_problem(path, key, value, kind) := texts.unknown_key_text(path, key, amount_keys[kind]) if {
-	not key in amount_keys[kind]
-} else := sprintf("%s.%s %s is not %s", [path, key, json.marshal(value), accepted[kind][amount_kind(key)]]) if {
-	not well_formed(kind, key, value)
+_amount_problem(path, key, value, kind) := texts.unknown_key_text(path, key, _amount_keys[kind]) if {
+	not key in _amount_keys[kind]
+} else := sprintf("%s.%s %s is not %s", [path, key, json.marshal(value), _accepted[kind][_amount_kind(key)]]) if {
+	not _well_formed(kind, key, value)
 }
 
-amount_keys := {"max": numeric_keys, "quota": quota_amount_keys}
+_amount_keys := {"max": numeric_keys, "quota": _quota_amount_keys}
 
-well_formed("max", key, value) if quantities.as_number(key, value) > 0
+_well_formed("max", key, value) if quantities.as_number(key, value) > 0
 
-well_formed("quota", "servers", value) if quantities.whole_number(value)
+_well_formed("quota", "servers", value) if quantities.whole_number(value)
 
-well_formed("quota", key, value) if {
+_well_formed("quota", key, value) if {
 	key != "servers"
 	quantities.as_number(key, value) >= 0
 }
 
-extra_amounts_problems(path, amounts) := {sprintf("%s is not an object of resource name to amount", [path])} if {
+_extra_amounts_problems(path, amounts) := {sprintf("%s is not an object of resource name to amount", [path])} if {
 	not is_object(amounts)
-} else := {sprintf("%s.%s %s is not %s", [path, resource, json.marshal(n), accepted.quota.extra]) |
+} else := {sprintf("%s.%s %s is not %s", [path, resource, json.marshal(n), _accepted.quota.extra]) |
 	some resource, n in amounts
 	not quantities.whole_number(n)
 }
 
-amount_kind(key) := "cpu" if startswith(key, "cpu_")
+_amount_kind(key) := "cpu" if startswith(key, "cpu_")
 
 else := "mem" if startswith(key, "mem_")
 
 else := key
 
-accepted := {
+_accepted := {
 	"max": {
 		"cpu": `a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`,
 		"mem": `a number of bytes above 0 or a string like "512M" or "2G"`,
@@ -267,9 +272,37 @@ accepted := {
 	},
 }
 
-is_string_list(value) if {
-	is_array(value)
-	every item in value {
-		is_string(item)
-	}
+# --- lifetimes: an allowance's, a group property's, the data's rules ---
+
+_duration_text := `a whole number of seconds above 0 or a string like "90m", "2h" or "1d"`
+
+_lifetime_problems(path, setting) := {sprintf(`%s is not an object like {"idle": "2h", "max_age": "8h"}`, [path])} if {
+	not is_object(setting)
+} else := {texts.unknown_key_text(path, key, lifetime_kinds) |
+	some key, _ in setting
+	not key in lifetime_kinds
+} | {sprintf("%s.%s %s is not %s", [path, kind, json.marshal(value), _duration_text]) |
+	some kind in lifetime_kinds
+	value := setting[kind]
+	not quantities.duration_seconds(value)
+}
+
+# The properties a decision reads (entries are checked with their allowance).
+_applying_lifetime_problems := _lifetime_rules_problems | {p |
+	some group in input.user.groups
+	some p in _lifetime_problems(
+		sprintf("group %s property jhpolicy_lifetime", [group]),
+		input.groups[group].properties.jhpolicy_lifetime,
+	)
+}
+
+_lifetime_rules_problems := ({texts.unknown_key_text("lifetimes", key, {"extra_resources"}) |
+	some key, _ in lifetime_config
+	key != "extra_resources"
+} | {"lifetimes.extra_resources is not an object of resource name to lifetime" |
+	value := lifetime_config.extra_resources
+	not is_object(value)
+}) | {p |
+	some resource, setting in lifetime_rules
+	some p in _lifetime_problems(sprintf("lifetimes.extra_resources.%s", [resource]), setting)
 }

@@ -1,5 +1,6 @@
-# Extended resources (GPUs and the like): amounts within the maxima of the
-# user's allowances.
+# Extended resources (GPUs and the like) under the user's allowances alone:
+# which the pod holds, their maxima, the refusals of what no allowance
+# grants. The amounts the server gets are in limits.rego.
 package jupyterhub.spawn
 
 invalid_denials contains msg if {
@@ -17,7 +18,7 @@ invalid_denials contains msg if {
 
 limit_denials contains msg if {
 	some resource in extra_names
-	not extra_maximum[resource]
+	not _extra_maximum[resource]
 	msg := sprintf("%s is not available to %s", [resource, sources_text])
 }
 
@@ -28,7 +29,7 @@ extra_names contains resource if {
 	amount != 0
 }
 
-extra_maximum[resource] := max({value |
+_extra_maximum[resource] := max({value |
 	some entry in allowances
 	value := entry.extra_resources[resource]
 	is_number(value)
@@ -38,25 +39,4 @@ extra_maximum[resource] := max({value |
 
 # The most the pod asks for of a resource, within the allowances' maximum
 # (before quotas): what a group must grant to be charged for it.
-uncapped_extra(resource) := min({max({n | some key in extra_keys; n := pod[key][resource]}), extra_maximum[resource]})
-
-# The most of a resource: the charged group's allowance and what the quotas leave.
-extra_cap(resource) := min({n | n := charged_extra_maximum[resource]} | {n | n := extra_quota_left(resource)})
-
-charged_extra_maximum[resource] := max({value |
-	some name, entry in allowances
-	bounds_the_server(name)
-	value := entry.extra_resources[resource]
-	is_number(value)
-}) if {
-	some resource in extra_names
-}
-
-overrides[key] := lowered if {
-	some key in extra_keys
-	lowered := {resource: extra_cap(resource) |
-		some resource, amount in pod[key]
-		amount > extra_cap(resource)
-	}
-	count(lowered) > 0
-}
+uncapped_extra(resource) := min({max({n | some key in extra_keys; n := pod[key][resource]}), _extra_maximum[resource]})

@@ -6,49 +6,49 @@ import data.jupyterhub.lib.images
 
 # A pod without an image key (a narrowed ceiling) leaves this undefined.
 image_denials contains msg if {
-	not image_allowed(pod.image)
+	not _image_allowed(pod.image)
 	msg := sprintf(
 		"image %s%s is not allowed for %s; allowed images: %s",
-		[short_image, from_text("image"), sources_text, allowed_images_text],
+		[_short_image, from_text("image"), sources_text, _allowed_images_text],
 	)
 }
 
-default short_image := "(not a string)"
+default _short_image := "(not a string)"
 
-short_image := pod.image if {
+_short_image := pod.image if {
 	is_string(pod.image)
 	count(pod.image) <= 200
 } else := sprintf("%s...", [substring(pod.image, 0, 197)]) if {
 	is_string(pod.image)
 }
 
-image_allowed(image) if {
+_image_allowed(image) if {
 	some entry in allowances
 	images.allowed_by(image, entry)
 }
 
 # Named in a refusal: the globs, and how many repositories are listed, so
 # the message does not grow with the allowlist.
-allowed_images_text := concat("", [globs_text, repositories_text])
+_allowed_images_text := concat("", [_globs_text, _repositories_text])
 
-globs_text := concat(", ", array.slice(sorted_globs, 0, 10)) if {
+_globs_text := concat(", ", array.slice(sorted_globs, 0, 10)) if {
 	count(sorted_globs) <= 10
 } else := sprintf("%s and %d more", [concat(", ", array.slice(sorted_globs, 0, 10)), count(sorted_globs) - 10])
 
 sorted_globs := sort({p | some entry in allowances; some p in entry.images})
 
-repositories_text := "none" if {
+_repositories_text := "none" if {
 	count(sorted_globs) == 0
-	repository_count == 0
+	_repository_count == 0
 } else := "" if {
-	repository_count == 0
-} else := sprintf("%s%d listed repositories", [separator, repository_count])
+	_repository_count == 0
+} else := sprintf("%s%d listed repositories", [_separator, _repository_count])
 
-default separator := ", and "
+default _separator := ", and "
 
-separator := "" if count(sorted_globs) == 0
+_separator := "" if count(sorted_globs) == 0
 
-repository_count := count(listed_repositories)
+_repository_count := count(listed_repositories)
 
 # The repositories the user's allowances list, each once however many list
 # it (the allowance view lists these too).

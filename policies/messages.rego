@@ -1,4 +1,5 @@
-# What the user is told: which values were lowered, from what, and why.
+# What the user is told: which values were lowered, from what, and why
+# (the allowance that gave the most, or the quota that leaves less).
 package jupyterhub.spawn
 
 import data.jupyterhub.lib.quantities
@@ -6,11 +7,11 @@ import data.jupyterhub.lib.quantities
 # Where a value came from, as the user is told; nothing for their own request.
 from_text(key) := "" if {
 	sources[key] == "request"
-} else := sprintf(" (%s)", [source_names[sources[key]]]) if {
-	source_names[sources[key]]
+} else := sprintf(" (%s)", [_source_names[sources[key]]]) if {
+	_source_names[sources[key]]
 } else := ""
 
-source_names := {
+_source_names := {
 	"config": "the hub's default",
 	"group_overrides": "your group's settings",
 	"profile": "the profile",
@@ -25,10 +26,10 @@ messages contains msg if {
 	some key in numeric_keys
 	got := overrides[key]
 	asked := pod[key]
-	set_somewhere(key)
+	_set_somewhere(key)
 	msg := sprintf(
 		"%s %s%s lowered to %s: %s",
-		[key, quantities.show(key, asked), from_text(key), quantities.show(key, got), lowered_because(key, got)],
+		[key, quantities.show(key, asked), from_text(key), quantities.show(key, got), _lowered_because(key, got)],
 	)
 }
 
@@ -39,52 +40,60 @@ messages contains msg if {
 	asked := pod[key][resource]
 	msg := sprintf(
 		"%s %s %v%s lowered to %v: %s",
-		[key, resource, asked, extra_from_text(key, resource), got, extra_lowered_because(resource, got)],
+		[key, resource, asked, _extra_from_text(key, resource), got, _extra_lowered_because(resource, got)],
 	)
 }
 
-set_somewhere(key) if {
+_set_somewhere(key) if {
 	key in limit_keys
 } else if {
 	is_number(pod[key])
 	not sources[key] == "limit"
 }
 
-extra_from_text(key, resource) := "" if {
+_extra_from_text(key, resource) := "" if {
 	sources[key][resource] == "request"
-} else := sprintf(" (%s)", [source_names[sources[key][resource]]]) if {
-	source_names[sources[key][resource]]
+} else := sprintf(" (%s)", [_source_names[sources[key][resource]]]) if {
+	_source_names[sources[key][resource]]
 } else := ""
 
-lowered_because(key, got) := sprintf("the most for %s", [concat(", ", providing_entries(key, got))]) if {
+_lowered_because(key, got) := sprintf("the most for %s", [concat(", ", _providing_entries(key, got))]) if {
 	got == charged_maximum[key]
-} else := quota_clamp_text(key) if {
+} else := _quota_clamp_text(key) if {
 	got == quota_left(key)
 } else := sprintf("a guarantee cannot exceed %s", [limit_of[key]])
 
-extra_lowered_because(resource, got) := sprintf("the most for %s", [concat(", ", extra_providers(resource, got))]) if {
+_extra_lowered_because(resource, got) := sprintf(
+	"the most for %s",
+	[concat(", ", _extra_providers(resource, got))],
+) if {
 	got == charged_extra_maximum[resource]
-} else := extra_clamp_text(resource)
+} else := _extra_clamp_text(resource)
 
-extra_providers(resource, value) := sort({name |
+_extra_providers(resource, value) := sort({name |
 	some name, entry in allowances
 	bounds_the_server(name)
 	entry.extra_resources[resource] == value
 })
 
 # The allowances whose maximum for key is value, to name them to the user.
-providing_entries(key, value) := sort({name |
+_providing_entries(key, value) := sort({name |
 	some name, entry in allowances
 	bounds_the_server(name)
 	quantities.as_number(key, entry.max[key]) == value
 })
 
-# How to get more, where the admin's data says so (an allowance's "help"):
-# for a quota, the charged group's; otherwise the first of the user's
-# allowances, by name, that has one. Undefined where none does.
-refusal_help := help if {
-	denial_reason == "quota"
-	help := group_allowance(charge).help
-} else := helps[0] if {
-	helps := [entry.help | some name in sort(object.keys(allowances)); entry := allowances[name]; entry.help]
+# The binding quota for a lowered value: "the quota of gpu-users (6 of 8 CPU (limits) in use)".
+_quota_clamp_text(key) := sprintf("what the quota leaves (%s)", [texts[0]]) if {
+	texts := sort({holds_text(scope, key) |
+		some scope in scopes(charge)
+		left(scope, key) == quota_left(key)
+	})
+}
+
+_extra_clamp_text(resource) := sprintf("what the quota leaves (%s)", [texts[0]]) if {
+	texts := sort({holds_text(scope, resource) |
+		some scope in scopes(charge)
+		floor(extra_left(scope, resource)) == extra_quota_left(resource)
+	})
 }

@@ -9,22 +9,12 @@ package jupyterhub.spawn
 
 import data.jupyterhub.lib.quantities
 
-quota_config := object_or_empty(object.get(config, "quotas", {}))
-
-usage := object_or_empty(object.get(input, "usage", {}))
-
-quota_keys := {"servers", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee"}
-
 # A group's quota, {"member": {...}, "group": {...}}: its jhpolicy_quota
 # property when it has one (whatever its value: data_checks.rego refuses a
 # malformed one), else its data entry.
-group_quota(group) := quota if {
+_group_quota(group) := quota if {
 	quota := input.groups[group].properties.jhpolicy_quota
 } else := quota_config.groups[group]
-
-# The groups whose quotas a spawn may be held against: the user's groups
-# and, for a user in no configured group, "default".
-charge_groups := {group | some group in input.user.groups} | {"default" | not in_configured_group}
 
 # Charging: a server is charged only to a group whose allowance grants all
 # it holds (grants), so a full group's servers cannot spill over into a
@@ -36,20 +26,20 @@ charge_groups := {group | some group in input.user.groups} | {"default" | not in
 default charge := null
 
 charge := group if {
-	group := fitting[0]
+	group := _fitting[0]
 } else := group if {
-	group := chargeable[0]
+	group := _chargeable[0]
 }
 
-fitting := [group | some group in chargeable; count(refusals_in(group)) == 0]
+_fitting := [group | some group in _chargeable; count(_refusals_in(group)) == 0]
 
 # Pools that grant the server as asked first. Where a group quota could
-# govern the server (group_quotas_apply), then those that grant some of
+# govern the server (_group_quotas_apply), then those that grant some of
 # each extended resource it holds: what it asks beyond their allowance is
 # lowered to it, as for any value above a maximum.
-chargeable := array.concat(
-	[group | some group in pools; group in granting],
-	[group | some group in pools; group_quotas_apply; grants_some(group); not group in granting],
+_chargeable := array.concat(
+	[group | some group in _pools; group in _granting],
+	[group | some group in _pools; _group_quotas_apply; _grants_some(group); not group in _granting],
 )
 
 # One of the user's groups has a quota. Without one, which pool a server is
@@ -57,24 +47,24 @@ chargeable := array.concat(
 # most generous maximum for each key), and it is charged to a pool that
 # grants it as asked, or to none. (A user in the default pool alone has
 # only the default entry's allowance: bounded the same either way.)
-group_quotas_apply if some _ in quota_groups
+_group_quotas_apply if some _ in _quota_groups
 
 # The pools: the user's groups with a quota or a data entry of their own (a
 # group may be in both lists: the first place decides); a user in none of
 # them is charged to the "default" pool, where the default entry is their
 # allowance. A group's own quota is never escaped into "default".
-pools := array.concat(ordered(quota_groups), ordered(configured_groups)) if {
-	count(quota_groups | configured_groups) > 0
+_pools := array.concat(_ordered(_quota_groups), _ordered(_configured_groups)) if {
+	count(_quota_groups | _configured_groups) > 0
 } else := ["default"] if {
 	not in_configured_group
 }
 
-quota_groups contains group if {
+_quota_groups contains group if {
 	some group in input.user.groups
-	group_quota(group)
+	_group_quota(group)
 }
 
-configured_groups contains group if {
+_configured_groups contains group if {
 	some group in input.user.groups
 	config.groups[group]
 }
@@ -92,34 +82,34 @@ group_allowance(group) := allowance if {
 # was granted), and every extended resource the pod holds. Every value is
 # then bounded by the charged group's allowance (charged_maximum), so no mix
 # of groups' maxima is ever held under none of them.
-granting contains group if {
-	some group in pools
+_granting contains group if {
+	some group in _pools
 	allowance := group_allowance(group)
 	every key in numeric_keys {
-		grants_amount(allowance, key)
+		_grants_amount(allowance, key)
 	}
 	every resource in extra_names {
 		allowance.extra_resources[resource] >= uncapped_extra(resource)
 	}
 }
 
-grants_some(group) if {
+_grants_some(group) if {
 	allowance := group_allowance(group)
 	every resource in extra_names {
 		allowance.extra_resources[resource] >= 1
 	}
 }
 
-grants_amount(_, key) if not sources[key] in user_sources
+_grants_amount(_, key) if not sources[key] in user_sources
 
-grants_amount(allowance, key) if uncapped[key] <= quantities.as_number(key, allowance.max[key])
+_grants_amount(allowance, key) if uncapped[key] <= quantities.as_number(key, allowance.max[key])
 
 # The allowances that bound a server: the charged group's (the default
 # entry for a pool without an entry of its own) and the requester's; all of
 # the user's when it is charged to no group.
 bounds_the_server(_) if is_null(charge)
 
-bounds_the_server(_) if not group_quotas_apply
+bounds_the_server(_) if not _group_quotas_apply
 
 bounds_the_server(name) if not startswith(name, "group ")
 
@@ -128,14 +118,10 @@ bounds_the_server(name) if name == sprintf("group %s", [charge])
 # Present only for a user in no configured group, whose pools' allowance it is.
 bounds_the_server("group default")
 
-ordered(groups) := array.concat(
+_ordered(groups) := array.concat(
 	[group | some group in charge_order; group in groups],
 	sort([group | some group in groups; not group in charge_order]),
 )
-
-default charge_order := []
-
-charge_order := quota_config.charge_order if is_string_list(quota_config.charge_order)
 
 # What a server charged to group would be held against: each a quota and
 # what is in use under it. group is null for a server charged to no group.
@@ -164,15 +150,15 @@ group_scopes(group) := {
 		"used": object_or_empty(object.get(usage, ["groups", group], {})),
 	},
 } if {
-	quota := group_quota(group)
+	quota := _group_quota(group)
 } else := set()
 
 # What is left under a scope's quota; undefined where it sets none.
 left(scope, key) := quantities.as_number(key, scope.quota[key]) - in_use_amount(scope, [key])
 
-extra_left(scope, resource) := extra_quota(scope, resource) - in_use_amount(scope, ["extra_resources", resource])
+extra_left(scope, resource) := _extra_quota(scope, resource) - in_use_amount(scope, ["extra_resources", resource])
 
-extra_quota(scope, resource) := quantities.as_number("extra", scope.quota.extra_resources[resource])
+_extra_quota(scope, resource) := quantities.as_number("extra", scope.quota.extra_resources[resource])
 
 in_use_amount(scope, path) := amount if {
 	amount := object.get(scope.used, path, 0)
@@ -182,20 +168,20 @@ in_use_amount(scope, path) := amount if {
 # Refusals when the server would not fit, whatever its amounts: no server
 # left, or none of a CPU or memory amount it always holds, or no whole unit
 # of an extended resource it asks for.
-refusals_in(group) := {full_text(scope, key) |
+_refusals_in(group) := {_full_text(scope, key) |
 	some scope in scopes(group)
 	some key in quota_keys
-	left(scope, key) < smallest[key]
-} | {full_text(scope, resource) |
+	left(scope, key) < _smallest[key]
+} | {_full_text(scope, resource) |
 	some scope in scopes(group)
 	some resource in extra_names
 	extra_left(scope, resource) < 1
 }
 
-smallest := {"servers": 1, "cpu_limit": 1e-3, "cpu_guarantee": 1e-3, "mem_limit": 1, "mem_guarantee": 1}
+_smallest := {"servers": 1, "cpu_limit": 1e-3, "cpu_guarantee": 1e-3, "mem_limit": 1, "mem_guarantee": 1}
 
 quota_denials contains msg if {
-	some msg in refusals_in(charge)
+	some msg in _refusals_in(charge)
 }
 
 # The most a value may be under the charged group's, the user's and the hub's quotas.
@@ -206,73 +192,54 @@ extra_quota_left(resource) := floor(min({n | some scope in scopes(charge); n := 
 
 # The charged group's own quota, for the hub's metrics.
 charged_quota := object.union(
-	{key: n | some key, value in charged_group_quota; key in quota_keys; n := quantities.as_number(key, value)},
+	{key: n | some key, value in _charged_group_quota; key in quota_keys; n := quantities.as_number(key, value)},
 	{"extra_resources": extras |
-		extras := {name: n | some name, n in charged_group_quota.extra_resources; is_number(n)}
+		extras := {name: n | some name, n in _charged_group_quota.extra_resources; is_number(n)}
 		count(extras) > 0
 	},
 )
 
-default charged_group_quota := {}
+default _charged_group_quota := {}
 
-charged_group_quota := group_quota(charge).group
+_charged_group_quota := _group_quota(charge).group
 
 # --- what the user is told; never other users or their servers ---
 
-full_text(scope, key) := sprintf("quota reached: %s; %s", [holds_text(scope, key), free_hint[scope.kind]])
-
-# The binding quota for a lowered value: "the quota of gpu-users (6 of 8 CPU (limits) in use)".
-quota_clamp_text(key) := sprintf("what the quota leaves (%s)", [texts[0]]) if {
-	texts := sort({holds_text(scope, key) |
-		some scope in scopes(charge)
-		left(scope, key) == quota_left(key)
-	})
-}
-
-extra_clamp_text(resource) := sprintf("what the quota leaves (%s)", [texts[0]]) if {
-	texts := sort({holds_text(scope, resource) |
-		some scope in scopes(charge)
-		floor(extra_left(scope, resource)) == extra_quota_left(resource)
-	})
-}
+_full_text(scope, key) := sprintf("quota reached: %s; %s", [holds_text(scope, key), _free_hint[scope.kind]])
 
 holds_text(scope, key) := sprintf(
-	holds_format[scope.kind],
-	[scope.group, in_use(scope, key), quota_of(scope, key), unit(key)],
+	_holds_format[scope.kind],
+	[scope.group, _in_use(scope, key), _quota_of(scope, key), _unit(key)],
 )
 
-holds_format := {
+_holds_format := {
 	"user": "you hold %[2]s of the %[3]s %[4]s each user may hold",
 	"member": "you hold %[2]s of the %[3]s %[4]s each member of %[1]s may hold",
 	"group": "%[1]s holds %[2]s of %[3]s %[4]s",
 	"hub": "the hub holds %[2]s of %[3]s %[4]s",
 }
 
-free_hint := {
+_free_hint := {
 	"user": "stop one of your servers to free some",
 	"member": "stop one of your servers to free some",
 	"group": "try again when one of the group's servers stops",
 	"hub": "try again when servers stop",
 }
 
-in_use(scope, key) := quantities.show(key, in_use_amount(scope, [key])) if {
+_in_use(scope, key) := quantities.show(key, in_use_amount(scope, [key])) if {
 	key in quota_keys
 } else := quantities.show(key, in_use_amount(scope, ["extra_resources", key]))
 
-quota_of(scope, key) := amount if {
+_quota_of(scope, key) := amount if {
 	amount := quantities.show(key, quantities.as_number(key, scope.quota[key]))
 } else := quantities.show(key, quantities.as_number("extra", scope.quota.extra_resources[key]))
 
-unit(key) := object.get(unit_names, key, key)
+_unit(key) := object.get(_unit_names, key, key)
 
-unit_names := {
+_unit_names := {
 	"servers": "servers",
 	"cpu_limit": "CPU (limits)",
 	"cpu_guarantee": "CPU (guarantees)",
 	"mem_limit": "memory (limits)",
 	"mem_guarantee": "memory (guarantees)",
 }
-
-object_or_empty(value) := value if {
-	is_object(value)
-} else := {}

@@ -1,5 +1,7 @@
-# CPU and memory: the pod's final limits and guarantees, within the
-# maxima of the user's allowances.
+# CPU and memory under the user's allowances alone: each key's maximum, the
+# refusals of what no allowance grants, and the value before any quota lowers
+# it (uncapped: what a group must grant to be charged, quotas.rego). The
+# values the server gets are in limits.rego.
 package jupyterhub.spawn
 
 import data.jupyterhub.lib.quantities
@@ -34,34 +36,18 @@ maximum[key] := max({value |
 	some key in numeric_keys
 }
 
-# The most a value may be: the allowances' maximum and what the quotas leave.
-caps(key) := {n | n := charged_maximum[key]} | {n | n := quota_left(key)}
-
-# The maximum of the allowances that bound this server (quotas.rego).
-charged_maximum[key] := max({value |
-	some name, entry in allowances
-	bounds_the_server(name)
-	value := quantities.as_number(key, entry.max[key])
-}) if {
-	some key in numeric_keys
-}
-
-final_limit(key) := limit_within(key, caps(key))
-
-final_guarantee(key) := guarantee_within(key, caps(key), {n | n := final_limit(limit_of[key])})
-
 # The value under the allowances alone, before any quota lowers it: what a
 # group must grant to be charged for it (quotas.rego).
 uncapped[key] := value if {
 	some key in limit_keys
-	value := uncapped_limit[key]
+	value := _uncapped_limit[key]
 }
 
-uncapped[key] := guarantee_within(key, {n | n := maximum[key]}, {n | n := uncapped_limit[limit_of[key]]}) if {
+uncapped[key] := guarantee_within(key, {n | n := maximum[key]}, {n | n := _uncapped_limit[limit_of[key]]}) if {
 	some key, _ in limit_of
 }
 
-uncapped_limit[key] := limit_within(key, {n | n := maximum[key]}) if {
+_uncapped_limit[key] := limit_within(key, {n | n := maximum[key]}) if {
 	some key in limit_keys
 }
 
@@ -76,19 +62,3 @@ limit_within(key, bounds) := min(bounds) if {
 # A guarantee within bounds and its limit. Kubernetes makes a missing
 # guarantee equal to the limit, so that is what an unset one is judged as.
 guarantee_within(key, bounds, limits) := min((({n | n := pod[key]; is_number(n)} | bounds) | limits))
-
-asked_guarantee(key) := pod[key] if {
-	is_number(pod[key])
-} else := final_limit(limit_of[key])
-
-overrides[key] := value if {
-	some key in limit_keys
-	value := final_limit(key)
-	value != pod[key]
-}
-
-overrides[key] := value if {
-	some key in object.keys(limit_of)
-	value := final_guarantee(key)
-	value != asked_guarantee(key)
-}

@@ -10,14 +10,18 @@
 #   "charge": group or null, "quota": {...}, "lifetime": {...}}, overrides being
 #   changes to input.pod, charge the one group of the user's the server is
 #   charged to (quotas.rego), lifetime how long it may live (lifetimes.rego).
-#   One package in several files, one concern each: spawn.rego (the decision,
-#   the input, the request as a whole), allowances.rego, images.rego,
-#   profiles.rego, resources.rego (CPU and memory), extended_resources.rego
-#   (GPUs), quotas.rego (what is in use at once), lifetimes.rego (how
-#   long a server may live), messages.rego and
-#   allowance_view.rego (what a user may launch, for the spawn page and the
-#   REST API), each beside its _test.rego. What does not depend on a
-#   decision is in library packages it imports (data.jupyterhub.lib.*).
+#   One package in several files, one concern each, each beside its
+#   _test.rego, read bottom to top: a file uses only its own rules and those
+#   of the files before it (tests/test_policy_layers.py). given.rego (the
+#   input and data.jhpolicy), allowances.rego (which entries apply),
+#   data_checks.rego, resources.rego and extended_resources.rego (the
+#   allowances' maxima), quotas.rego (which group a server is charged to,
+#   what is in use at once), limits.rego (the values the server gets),
+#   lifetimes.rego (how long it may live), messages.rego (what the user is
+#   told), images.rego, profiles.rego, spawn.rego (the decision, the request
+#   as a whole) and allowance_view.rego (what a user may launch, for the
+#   spawn page and the REST API). What does not depend on a decision is in
+#   library packages it imports (data.jupyterhub.lib.*).
 package jupyterhub.spawn
 
 import data.jupyterhub.lib.texts
@@ -43,24 +47,24 @@ decision := object.union(
 		"charge": charge,
 		"quota": charged_quota,
 	},
-	decided_lifetime,
+	_decided_lifetime,
 ) if {
-	count(denials) == 0
+	count(_denials) == 0
 	not misconfigured_message
 }
 
-decision := {"allow": false, "overrides": {}, "messages": sort(denials), "reason": denial_reason} if {
-	count(denials) > 0
+decision := {"allow": false, "overrides": {}, "messages": sort(_denials), "reason": _denial_reason} if {
+	count(_denials) > 0
 	not misconfigured_message
 	not refusal_help
 }
 
-# With how to get more, where the admin's data says (messages.rego).
+# With how to get more, where the admin's data says (refusal_help, below).
 decision := {
-	"allow": false, "overrides": {}, "messages": sort(denials),
-	"reason": denial_reason, "help": refusal_help,
+	"allow": false, "overrides": {}, "messages": sort(_denials),
+	"reason": _denial_reason, "help": refusal_help,
 } if {
-	count(denials) > 0
+	count(_denials) > 0
 	not misconfigured_message
 }
 
@@ -71,9 +75,9 @@ decision := {"allow": false, "overrides": {}, "messages": [misconfigured_message
 }
 
 # How long the server may live (lifetimes.rego), when anything decides it.
-default decided_lifetime := {}
+default _decided_lifetime := {}
 
-decided_lifetime := {"lifetime": lifetime} if {
+_decided_lifetime := {"lifetime": lifetime} if {
 	count(lifetime) > 0
 }
 
@@ -81,51 +85,17 @@ decided_lifetime := {"lifetime": lifetime} if {
 # allows. The spawn page judges what it offers by it (allowance_view.rego).
 refusal := [misconfigured_message] if {
 	misconfigured_message
-} else := sort(denials)
-
-# The admin's data (data.json); an absent or malformed one grants nothing.
-default config := {}
-
-config := data.jhpolicy if is_object(data.jhpolicy)
-
-requested := object.get(input, ["request", "overrides"], {})
-
-pod := object.get(input, "pod", {})
-
-sources := object.get(input, "sources", {})
-
-# The keys this policy knows how to decide.
-handled_keys := {
-	"image",
-	"cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee",
-	"extra_resource_limits", "extra_resource_guarantees",
-}
-
-limit_keys := {"cpu_limit", "mem_limit"}
-
-# Each guarantee and the limit it may not exceed.
-limit_of := {
-	"cpu_guarantee": "cpu_limit",
-	"mem_guarantee": "mem_limit",
-}
-
-numeric_keys := {"cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee"}
-
-extra_keys := {"extra_resource_limits", "extra_resource_guarantees"}
-
-# Values the user chose rather than the admin: a key needs a configured
-# maximum before a user may set it.
-user_sources := {"request", "unlisted_choice"}
+} else := sort(_denials)
 
 # Refusals, by kind: each concern's file adds its own. The kind is the
 # refusal's reason (the hub's metrics split refusals by it): a malformed
 # input, an image, a profile, a limit (a key or an amount no allowance
 # grants), a quota. With several kinds, the first in that order.
-denials := (((invalid_denials | image_denials) | profile_denials) | limit_denials) | quota_denials
+_denials := (((invalid_denials | image_denials) | profile_denials) | limit_denials) | quota_denials
 
-default denial_reason := "quota"
+default _denial_reason := "quota"
 
-denial_reason := "invalid" if {
+_denial_reason := "invalid" if {
 	count(invalid_denials) > 0
 } else := "image" if {
 	count(image_denials) > 0
@@ -149,11 +119,21 @@ limit_denials contains "you are in no group this hub's spawn policy knows, and i
 
 # One message for every unknown key, of bounded length whatever was sent.
 limit_denials contains msg if {
-	count(unknown_keys) > 0
+	count(_unknown_keys) > 0
 	msg := sprintf(
 		"%s cannot be set: this hub lets you choose only %s",
-		[texts.keys_text(unknown_keys), concat(", ", sort(handled_keys))],
+		[texts.keys_text(_unknown_keys), concat(", ", sort(handled_keys))],
 	)
 }
 
-unknown_keys := sort([key | some key, _ in requested; not key in handled_keys])
+_unknown_keys := sort([key | some key, _ in requested; not key in handled_keys])
+
+# How to get more, where the admin's data says so (an allowance's "help"):
+# for a quota, the charged group's; otherwise the first of the user's
+# allowances, by name, that has one. Undefined where none does.
+refusal_help := help if {
+	_denial_reason == "quota"
+	help := group_allowance(charge).help
+} else := helps[0] if {
+	helps := [entry.help | some name in sort(object.keys(allowances)); entry := allowances[name]; entry.help]
+}

@@ -1,5 +1,5 @@
 """What the spawn page offers: profiles and choices judged by the policy
-before the user picks (jhpolicy.core.offers, candidate_judgements in
+before the user picks (jhpolicy.core.offers, _candidate_judgements in
 policies/allowance_view.rego).
 
 The rules on their own, then real PolicyKubeSpawner objects asking the real

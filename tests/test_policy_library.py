@@ -12,41 +12,16 @@ author's own policy can import. Read from OPA's own parse of each file:
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from jhpolicy.tooling.opa_binary import ensure_opa
+from tests.helpers.rego_ast import parsed, path_of, refs
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 LIBRARY = sorted(p for p in POLICIES.glob("lib_*.rego") if not p.name.endswith("_test.rego"))
 
 pytestmark = pytest.mark.opa  # it runs `opa parse`
-
-
-def parsed(path: Path) -> dict:
-    out = subprocess.run([ensure_opa(), "parse", "--format", "json", "--json-include", "-comments,-location", str(path)],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
-
-
-def refs(node):
-    """Every reference in an AST node, as the list of its parts."""
-    if isinstance(node, dict):
-        if node.get("type") == "ref":
-            yield node["value"]
-        for value in node.values():
-            yield from refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from refs(value)
-
-
-def path_of(parts: list) -> str:
-    """A reference's parts as text: data.jupyterhub.lib.texts."""
-    return ".".join(str(part["value"]) for part in parts)
 
 
 def test_there_is_a_library():

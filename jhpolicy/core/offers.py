@@ -6,7 +6,7 @@ non-default choice of one option with the profile's other options at
 theirs (combinations are not judged: their number grows as a product).
 The spawner turns each into the request, pod and sources that spawn would
 have; the policy's allowance view judges them with the decision itself
-(``candidate_judgements`` in policies/allowance_view.rego). Here the
+(``_candidate_judgements`` in policies/allowance_view.rego). Here the
 judgements become what the form shows and what it shows as not available,
 with why. Unlisted (free-text) choices cannot be judged before they are
 typed; the decision judges them on submit, as it judges every spawn.
