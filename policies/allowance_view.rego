@@ -6,6 +6,15 @@
 package jupyterhub.spawn
 
 import data.jupyterhub.lib.quantities
+import data.jupyterhub.spawn.allowances
+import data.jupyterhub.spawn.data_checks
+import data.jupyterhub.spawn.extended_resources
+import data.jupyterhub.spawn.given
+import data.jupyterhub.spawn.images
+import data.jupyterhub.spawn.lifetimes
+import data.jupyterhub.spawn.profiles
+import data.jupyterhub.spawn.quotas
+import data.jupyterhub.spawn.resources
 
 # METADATA
 # title: allowance_view
@@ -17,82 +26,76 @@ import data.jupyterhub.lib.quantities
 default allowance_view := {"available": false, "message": "the spawn policy could not describe your allowance"}
 
 # The admin's data that governs this user is malformed: no view, saying where.
-allowance_view := {"available": false, "message": misconfigured_message}
+allowance_view := {"available": false, "message": data_checks.misconfigured_message}
 
 allowance_view := {
 	"available": true,
-	"sources": sort(object.keys(allowances)),
-	"images": array.slice(sorted_globs, 0, _view_list_limit),
-	"images_total": count(sorted_globs),
+	"sources": sort(object.keys(allowances.entries)),
+	"images": array.slice(images.sorted_globs, 0, _view_list_limit),
+	"images_total": count(images.sorted_globs),
 	"repositories": array.slice(_sorted_repositories, 0, _view_list_limit),
 	"repositories_total": count(_sorted_repositories),
-	"max": {key: n | some key in numeric_keys; n := maximum[key]},
-	"extra_resources": _view_extra_maximum,
-	"profiles": sort({p | some entry in allowances; some p in entry.profiles}),
+	"max": {key: n | some key in given.numeric_keys; n := resources.maximum[key]},
+	"extra_resources": extended_resources.extra_maximum,
+	"profiles": sort({p | some entry in allowances.entries; some p in entry.profiles}),
 	"quotas": _quota_view,
 	"lifetimes": _view_lifetimes,
 	"candidates": _candidate_judgements,
 } if {
-	not misconfigured_message
-	count(allowances) > 0
+	not data_checks.misconfigured_message
+	count(allowances.entries) > 0
 }
 
 # Long allowlists are cut here and counted, so the view stays small.
 _view_list_limit := 20
 
-_sorted_repositories := sort(listed_repositories)
-
-# Every extended resource an allowance grants (_extra_maximum has only the
-# ones a pod asks for).
-# (A malformed amount makes the whole view "not available", data_checks.rego.)
-_view_extra_maximum[name] := max({n |
-	some entry in allowances
-	n := entry.extra_resources[name]
-}) if {
-	some entry in allowances
-	some name, _ in object.get(entry, "extra_resources", {})
-}
+_sorted_repositories := sort(images.listed_repositories)
 
 # How long the user's servers may live: one holding no extended resource,
 # and one holding each resource a lifetime rule names, by the decision's own
 # rule (lifetime_for).
 _view_lifetimes := {
-	"servers": lifetime_for(set()),
-	"extra_resources": {resource: lifetime_for({resource}) | some resource, _ in lifetime_rules},
+	"servers": lifetimes.lifetime_for(set()),
+	"extra_resources": {resource: lifetimes.lifetime_for({resource}) | some resource, _ in given.lifetime_rules},
 }
 
 # Every quota amount that applies to the user, with what is in use and left:
 # the user's own first, then per group, then the hub's.
 _quota_view := [keyed[3] | some keyed in sort(_keyed_quota_rows)]
 
-_keyed_quota_rows contains [rank, scope.group, resource, row] if {
+# Each row's quota, in use and left, by the decision's own rules
+# (quotas.left and quotas.extra_left: what a spawn may take).
+_keyed_quota_rows contains [rank, scope.group, key, row] if {
 	some scope in _view_scopes
-	some resource, quota in _quota_amounts(scope)
-	used := _view_in_use(scope, resource)
+	some key, value in scope.quota
+
+	# extra_resources (below) is no amount: as_number is undefined for it.
+	row := _row(scope, key, quantities.as_number(key, value), [key], quotas.left(scope, key))
 	some rank, kind in _scope_order
 	kind == scope.kind
-	row := {
-		"scope": scope.kind, "group": scope.group, "resource": resource,
-		"quota": quota, "in_use": used, "left": max({0, quota - used}),
-	}
+}
+
+_keyed_quota_rows contains [rank, scope.group, resource, row] if {
+	some scope in _view_scopes
+	some resource, value in object.get(scope.quota, "extra_resources", {})
+	path := ["extra_resources", resource]
+	row := _row(scope, resource, value, path, quotas.extra_left(scope, resource))
+	some rank, kind in _scope_order
+	kind == scope.kind
+}
+
+_row(scope, resource, quota, path, left) := {
+	"scope": scope.kind, "group": scope.group, "resource": resource,
+	"quota": quota, "in_use": quotas.in_use_amount(scope, path), "left": max({0, left}),
 }
 
 _scope_order := ["user", "member", "group", "hub"]
 
 # The user's and the hub's quotas, and each of the user's pools that has one.
-_view_scopes := scopes(null) | {scope |
-	some group in charge_groups
-	some scope in group_scopes(group)
+_view_scopes := quotas.scopes(null) | {scope |
+	some group in allowances.charge_groups
+	some scope in quotas.group_scopes(group)
 }
-
-_quota_amounts(scope) := object.union(
-	{key: quantities.as_number(key, value) | some key, value in scope.quota; key in quota_keys},
-	{resource: n | some resource, n in object.get(scope.quota, "extra_resources", {})},
-)
-
-_view_in_use(scope, resource) := in_use_amount(scope, [resource]) if {
-	resource in quota_keys
-} else := in_use_amount(scope, ["extra_resources", resource])
 
 # The spawn page's candidates (input.candidates, each one profile, or one
 # choice of a profile's option, as the request, pod and sources that spawn
@@ -108,9 +111,9 @@ _candidate_judgements := [judgement |
 
 # A profile the user may not select is refused whatever else it holds
 # (profiles.rego): said so without judging the rest.
-_judge(candidate) := {"allow": false, "message": profile_refusal(candidate.request)} if {
+_judge(candidate) := {"allow": false, "message": profiles.refusal_of(candidate.request)} if {
 	is_string(candidate.request.profile)
-	not profile_allowed(candidate.request.profile)
+	not profiles.allowed(candidate.request.profile)
 } else := object.union(
 	{"allow": count(refused) == 0, "message": concat("; ", refused)},
 	_judged_help(spawn_input, problems, refused),
@@ -124,11 +127,11 @@ _judge(candidate) := {"allow": false, "message": profile_refusal(candidate.reque
 	# The data checks found nothing for the view's own input (else there is
 	# no view): all a candidate can add is the image_repositories entry its
 	# image looks up (candidate_problems); the rest is not checked again.
-	problems := candidate_problems(object.get(candidate.pod, "image", null))
+	problems := data_checks.candidate_problems(object.get(candidate.pod, "image", null))
 
 	# The decision's own rules on the candidate's spawn: the view cannot drift from them.
 	# regal ignore:with-outside-test-context
-	refused := refusal with input as spawn_input with governing_problems as problems
+	refused := refusal with input as spawn_input with data_checks.governing_problems as problems
 }
 
 # A refused candidate's way to get more, as its decision would give it
@@ -138,5 +141,5 @@ _judged_help(spawn_input, problems, refused) := {"help": help} if {
 	count(problems) == 0
 
 	# regal ignore:with-outside-test-context
-	help := refusal_help with input as spawn_input with governing_problems as problems
+	help := refusal_help with input as spawn_input with data_checks.governing_problems as problems
 } else := {}

@@ -1,19 +1,27 @@
-# The admin's data checked where decisions read it. An allowance, a quota, a
-# lifetime, or a jhpolicy_quota or jhpolicy_lifetime group property that is
-# not well formed refuses the spawns
-# it governs, naming where it is and what is accepted: a typo never means
-# "no limit" or "no quota". A decision checks only what it reads (the
-# allowances that apply, the quotas of the user, the hub and the user's
-# groups), so its cost does not grow with the data; problems_everywhere
-# checks all of data.jhpolicy at once, for `jhpolicy lint`.
-package jupyterhub.spawn
+# METADATA
+# title: The admin's data, checked
+# description: |
+#   The admin's data checked where decisions read it. An allowance, a quota,
+#   a lifetime, or a jhpolicy_quota or jhpolicy_lifetime group property that
+#   is not well formed refuses the spawns it governs, naming where it is and
+#   what is accepted: a typo never means "no limit" or "no quota". A
+#   decision checks only what it reads (the allowances that apply, the
+#   quotas of the user, the hub and the user's groups), so its cost does not
+#   grow with the data; problems_everywhere checks all of data.jhpolicy at
+#   once, for `jhpolicy lint`.
+package jupyterhub.spawn.data_checks
 
 import data.jupyterhub.lib.images
 import data.jupyterhub.lib.quantities
 import data.jupyterhub.lib.texts
+import data.jupyterhub.spawn.allowances
+import data.jupyterhub.spawn.given
 
-# The one message of a misconfigured decision (spawn.rego): what else the
-# malformed data would make the policy say would only mislead.
+# METADATA
+# title: misconfigured_message
+# description: |
+#   The one message of a misconfigured decision (spawn.rego): what else the
+#   malformed data would make the policy say would only mislead.
 misconfigured_message := sprintf(
 	"the hub's spawn policy is misconfigured, ask your hub admin: %s",
 	[texts.problems_text(governing_problems)],
@@ -21,14 +29,20 @@ misconfigured_message := sprintf(
 	count(governing_problems) > 0
 }
 
+# METADATA
+# title: governing_problems
+# description: |
+#   The problems of the data this spawn reads: the document's shape, the
+#   allowances that apply, the quotas and lifetimes of the user and their
+#   groups.
 governing_problems := _shape_problems | _applying_data_problems
 
 _applying_data_problems := (_applying_allowance_problems | _applying_quota_problems) | _applying_lifetime_problems
 
 # METADATA
 # title: problems_everywhere
-# description: Every problem of data.jhpolicy, wherever it is (jhpolicy lint).
-# entrypoint: true
+# description: |
+#   Every problem of data.jhpolicy, wherever it is (jhpolicy lint).
 problems_everywhere := (_shape_problems | _all_data_problems) | _charge_order_problems
 
 _all_data_problems := (_all_allowance_problems | _all_quota_problems) | _lifetime_rules_problems
@@ -41,7 +55,7 @@ _entry_keys := {"images", "image_repositories", "max", "extra_resources", "profi
 
 _quota_top_keys := {"users", "hub", "groups", "charge_order"}
 
-_quota_amount_keys := quota_keys | {"extra_resources"}
+_quota_amount_keys := given.quota_keys | {"extra_resources"}
 
 _shape_problems contains "data.jhpolicy is not an object" if {
 	value := data.jhpolicy
@@ -49,59 +63,62 @@ _shape_problems contains "data.jhpolicy is not an object" if {
 }
 
 _shape_problems contains texts.unknown_key_text("data.jhpolicy", key, _top_keys) if {
-	some key, _ in config
+	some key, _ in given.config
 	not key in _top_keys
 }
 
 _shape_problems contains sprintf("data.jhpolicy.%s is not an object", [key]) if {
 	some key in _top_keys
-	value := config[key]
+	value := given.config[key]
 	not is_object(value)
 }
 
 _shape_problems contains texts.unknown_key_text("quotas", key, _quota_top_keys) if {
-	some key, _ in quota_config
+	some key, _ in given.quota_config
 	not key in _quota_top_keys
 }
 
 _shape_problems contains "quotas.groups is not an object" if {
-	value := quota_config.groups
+	value := given.quota_config.groups
 	not is_object(value)
 }
 
 _shape_problems contains "requesters.services is not an object" if {
-	value := config.requesters.services
+	value := given.config.requesters.services
 	not is_object(value)
 }
 
 _charge_order_problems contains "quotas.charge_order is not a list of group names" if {
-	value := quota_config.charge_order
-	not is_string_list(value)
+	value := given.quota_config.charge_order
+	not given.is_string_list(value)
 }
 
 # --- allowances: images, maxima, extended resources, profiles ---
 
 _applying_allowance_problems contains p if {
-	some name, entry in allowances
-	some p in _entry_problems(name, entry, object.get(pod, "image", null))
+	some name, entry in allowances.entries
+	some p in _entry_problems(name, entry, object.get(given.pod, "image", null))
 }
 
-# What a spawn page candidate's decision would find beyond the problems of
-# the view's own input, which has none (else there is no view,
-# allowance_view.rego): the image_repositories entry its image looks up.
+# METADATA
+# title: candidate_problems
+# description: |
+#   What a spawn page candidate's decision would find beyond the problems of
+#   the view's own input, which has none (else there is no view,
+#   allowance_view.rego): the image_repositories entry its image looks up.
 candidate_problems(image) := {sprintf("%s: %s", [name, p]) |
-	some name, entry in allowances
+	some name, entry in allowances.entries
 	some p in _repositories_problems(object.get(entry, "image_repositories", {}), image)
 }
 
 _all_allowance_problems := ({p |
-	some group, entry in object_or_empty(object.get(config, "groups", {}))
+	some group, entry in given.object_or_empty(object.get(given.config, "groups", {}))
 	some p in _entry_problems(sprintf("group %s", [group]), entry, true)
 } | {p |
-	entry := config.requesters.admins
+	entry := given.config.requesters.admins
 	some p in _entry_problems("admins", entry, true)
 }) | {p |
-	some service, entry in object_or_empty(object.get(config, ["requesters", "services"], {}))
+	some service, entry in given.object_or_empty(object.get(given.config, ["requesters", "services"], {}))
 	some p in _entry_problems(sprintf("service %s", [service]), entry, true)
 }
 
@@ -117,17 +134,21 @@ _entry_field_problems(entry, everything) := (listed | help) | lifetimes if {
 	lists := {sprintf("%s is not a list of strings", [key]) |
 		some key in {"images", "profiles"}
 		value := entry[key]
-		not is_string_list(value)
+		not given.is_string_list(value)
 	}
 	maxima := _amounts_problems("max", object.get(entry, "max", {}), "max")
 	extras := _extra_amounts_problems("extra_resources", object.get(entry, "extra_resources", {}))
 	repositories := _repositories_problems(object.get(entry, "image_repositories", {}), everything)
 	listed := (((unknown | lists) | maxima) | extras) | repositories
-	help := {_help_text | "help" in object.keys(entry); not _well_formed_help(entry.help)}
+	help := {help_text | "help" in object.keys(entry); not _well_formed_help(entry.help)}
 	lifetimes := {p | "lifetime" in object.keys(entry); some p in _lifetime_problems("lifetime", entry.lifetime)}
 }
 
-_help_text := concat(" ", [
+# METADATA
+# title: help_text
+# description: |
+#   What a malformed allowance `help` is told.
+help_text := concat(" ", [
 	`help is not an object like {"text": "Ask for GPU access", "url": "https://..."}`,
 	"(text: 1 to 300 characters; url, optional: http:// or https://, at most 500 characters",
 	"of printable ASCII without spaces, quotes or angle brackets)",
@@ -159,7 +180,7 @@ _repositories_problems(value, everything) := {_repositories_shape_text} if {
 } else := {sprintf("image_repositories.%s is not a list of tag globs", [repository]) |
 	some repository in _checked_repositories(value, everything)
 	globs := value[repository]
-	not is_string_list(globs)
+	not given.is_string_list(globs)
 }
 
 _repositories_shape_text := "image_repositories is not an object of repository to a list of tag globs"
@@ -176,19 +197,19 @@ _checked_repositories(_, image) := {repository |
 
 _applying_quota_problems := (_charge_order_problems | {p |
 	some scope in {"users", "hub"}
-	value := quota_config[scope]
+	value := given.quota_config[scope]
 	some p in _amounts_problems(sprintf("quotas.%s", [scope]), value, "quota")
 }) | {p |
-	some group in charge_groups
+	some group in allowances.charge_groups
 	some p in _group_quota_problems(group)
 }
 
 _all_quota_problems := {p |
 	some scope in {"users", "hub"}
-	value := quota_config[scope]
+	value := given.quota_config[scope]
 	some p in _amounts_problems(sprintf("quotas.%s", [scope]), value, "quota")
 } | {p |
-	some group, quota in object_or_empty(object.get(quota_config, "groups", {}))
+	some group, quota in given.object_or_empty(object.get(given.quota_config, "groups", {}))
 	some p in _group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), quota)
 }
 
@@ -196,7 +217,7 @@ _all_quota_problems := {p |
 # one never falls back to the data.
 _group_quota_problems(group) := _group_quota_shape_problems(_property_path(group), quota) if {
 	quota := input.groups[group].properties.jhpolicy_quota
-} else := _group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), quota_config.groups[group])
+} else := _group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), given.quota_config.groups[group])
 
 _property_path(group) := sprintf("group %s property jhpolicy_quota", [group])
 
@@ -235,7 +256,7 @@ _amount_problem(path, key, value, kind) := texts.unknown_key_text(path, key, _am
 	not _well_formed(kind, key, value)
 }
 
-_amount_keys := {"max": numeric_keys, "quota": _quota_amount_keys}
+_amount_keys := {"max": given.numeric_keys, "quota": _quota_amount_keys}
 
 _well_formed("max", key, value) if quantities.as_number(key, value) > 0
 
@@ -278,11 +299,11 @@ _duration_text := `a whole number of seconds above 0 or a string like "90m", "2h
 
 _lifetime_problems(path, setting) := {sprintf(`%s is not an object like {"idle": "2h", "max_age": "8h"}`, [path])} if {
 	not is_object(setting)
-} else := {texts.unknown_key_text(path, key, lifetime_kinds) |
+} else := {texts.unknown_key_text(path, key, given.lifetime_kinds) |
 	some key, _ in setting
-	not key in lifetime_kinds
+	not key in given.lifetime_kinds
 } | {sprintf("%s.%s %s is not %s", [path, kind, json.marshal(value), _duration_text]) |
-	some kind in lifetime_kinds
+	some kind in given.lifetime_kinds
 	value := setting[kind]
 	not quantities.duration_seconds(value)
 }
@@ -297,12 +318,12 @@ _applying_lifetime_problems := _lifetime_rules_problems | {p |
 }
 
 _lifetime_rules_problems := ({texts.unknown_key_text("lifetimes", key, {"extra_resources"}) |
-	some key, _ in lifetime_config
+	some key, _ in given.lifetime_config
 	key != "extra_resources"
 } | {"lifetimes.extra_resources is not an object of resource name to lifetime" |
-	value := lifetime_config.extra_resources
+	value := given.lifetime_config.extra_resources
 	not is_object(value)
 }) | {p |
-	some resource, setting in lifetime_rules
+	some resource, setting in given.lifetime_rules
 	some p in _lifetime_problems(sprintf("lifetimes.extra_resources.%s", [resource]), setting)
 }

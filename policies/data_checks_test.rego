@@ -1,6 +1,7 @@
 package jupyterhub.spawn_test
 
 import data.jupyterhub.spawn
+import data.jupyterhub.spawn.data_checks
 
 misconfigured(text) := sprintf("the hub's spawn policy is misconfigured, ask your hub admin: %s", [text])
 
@@ -33,10 +34,10 @@ test_malformed_entries_refuse if {
 	cases := [
 		[{"students": "all"}, "group students is not an object"],
 		[{"students": {"image": ["**"]}}, "group students: image is not a known key (known: extra_resources, help, image_repositories, images, lifetime, max, profiles)"],
-		[{"students": {"help": "ask the admins"}}, sprintf("group students: %s", [spawn._help_text])],
-		[{"students": {"help": {"text": ""}}}, sprintf("group students: %s", [spawn._help_text])],
-		[{"students": {"help": {"text": "ask", "url": "javascript:alert(1)"}}}, sprintf("group students: %s", [spawn._help_text])],
-		[{"students": {"help": {"text": "ask", "link": "https://x"}}}, sprintf("group students: %s", [spawn._help_text])],
+		[{"students": {"help": "ask the admins"}}, sprintf("group students: %s", [data_checks.help_text])],
+		[{"students": {"help": {"text": ""}}}, sprintf("group students: %s", [data_checks.help_text])],
+		[{"students": {"help": {"text": "ask", "url": "javascript:alert(1)"}}}, sprintf("group students: %s", [data_checks.help_text])],
+		[{"students": {"help": {"text": "ask", "link": "https://x"}}}, sprintf("group students: %s", [data_checks.help_text])],
 		[{"students": {"images": "quay.io/*"}}, "group students: images is not a list of strings"],
 		[{"students": {"profiles": [1]}}, "group students: profiles is not a list of strings"],
 		[{"students": {"max": 4}}, "group students: max is not an object"],

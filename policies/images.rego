@@ -1,29 +1,38 @@
-# Images: the pod's image, whatever layer set it, against the allowlists
-# of the user's allowances.
-package jupyterhub.spawn
+# METADATA
+# title: Images
+# description: |
+#   Images: the pod's image, whatever layer set it, against the allowlists
+#   of the user's allowances.
+package jupyterhub.spawn.images
 
 import data.jupyterhub.lib.images
+import data.jupyterhub.spawn.allowances
+import data.jupyterhub.spawn.given
+import data.jupyterhub.spawn.messages
 
-# A pod without an image key (a narrowed ceiling) leaves this undefined.
-image_denials contains msg if {
-	not _image_allowed(pod.image)
+# METADATA
+# title: denials
+# description: |
+#   A pod without an image key (a narrowed ceiling) leaves this undefined.
+denials contains msg if {
+	not _image_allowed(given.pod.image)
 	msg := sprintf(
 		"image %s%s is not allowed for %s; allowed images: %s",
-		[_short_image, from_text("image"), sources_text, _allowed_images_text],
+		[_short_image, messages.from_text("image"), allowances.sources_text, _allowed_images_text],
 	)
 }
 
 default _short_image := "(not a string)"
 
-_short_image := pod.image if {
-	is_string(pod.image)
-	count(pod.image) <= 200
-} else := sprintf("%s...", [substring(pod.image, 0, 197)]) if {
-	is_string(pod.image)
+_short_image := given.pod.image if {
+	is_string(given.pod.image)
+	count(given.pod.image) <= 200
+} else := sprintf("%s...", [substring(given.pod.image, 0, 197)]) if {
+	is_string(given.pod.image)
 }
 
 _image_allowed(image) if {
-	some entry in allowances
+	some entry in allowances.entries
 	images.allowed_by(image, entry)
 }
 
@@ -35,7 +44,11 @@ _globs_text := concat(", ", array.slice(sorted_globs, 0, 10)) if {
 	count(sorted_globs) <= 10
 } else := sprintf("%s and %d more", [concat(", ", array.slice(sorted_globs, 0, 10)), count(sorted_globs) - 10])
 
-sorted_globs := sort({p | some entry in allowances; some p in entry.images})
+# METADATA
+# title: sorted_globs
+# description: |
+#   The image globs of the allowances that apply, sorted.
+sorted_globs := sort({p | some entry in allowances.entries; some p in entry.images})
 
 _repositories_text := "none" if {
 	count(sorted_globs) == 0
@@ -50,9 +63,12 @@ _separator := "" if count(sorted_globs) == 0
 
 _repository_count := count(listed_repositories)
 
-# The repositories the user's allowances list, each once however many list
-# it (the allowance view lists these too).
+# METADATA
+# title: listed_repositories
+# description: |
+#   The repositories the user's allowances list, each once however many list
+#   it (the allowance view lists these too).
 listed_repositories contains repository if {
-	some entry in allowances
+	some entry in allowances.entries
 	some repository, _ in object.get(entry, "image_repositories", {})
 }

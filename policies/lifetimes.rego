@@ -1,23 +1,37 @@
-# How long a server may live: idle at most ("idle") and in all ("max_age"),
-# decided at spawn and kept with the server; jupyterhub-idle-culler 2.0 stops
-# it through jhpolicy's arbiter (jhpolicy.core.lifetime). Each allowance entry
-# that applies may set a lifetime, a group's jhpolicy_lifetime property
-# (admin page) in place of its entry's; the user gets the most generous of
-# those for each kind, as for maxima. data.jhpolicy.lifetimes.extra_resources
-# shortens it for servers that hold an extended resource (any GPU: idle 1 h,
-# 8 h at most), whatever the allowance says. A kind no source sets is not
-# decided: the culler's own --timeout applies.
-package jupyterhub.spawn
+# METADATA
+# title: Server lifetimes
+# description: |
+#   How long a server may live: idle at most ("idle") and in all
+#   ("max_age"), decided at spawn and kept with the server; jupyterhub-idle-
+#   culler 2.0 stops it through jhpolicy's arbiter (jhpolicy.core.lifetime).
+#   Each allowance entry that applies may set a lifetime, a group's
+#   jhpolicy_lifetime property (admin page) in place of its entry's; the
+#   user gets the most generous of those for each kind, as for maxima.
+#   data.jhpolicy.lifetimes.extra_resources shortens it for servers that
+#   hold an extended resource (any GPU: idle 1 h, 8 h at most), whatever the
+#   allowance says. A kind no source sets is not decided: the culler's own
+#   --timeout applies.
+package jupyterhub.spawn.lifetimes
 
 import data.jupyterhub.lib.quantities
+import data.jupyterhub.spawn.allowances
+import data.jupyterhub.spawn.given
+import data.jupyterhub.spawn.limits
 
-# The server's lifetime: {kind: {"seconds": n, "from": where}}, empty when
-# nothing applies.
+# METADATA
+# title: lifetime
+# description: |
+#   The server's lifetime: {kind: {"seconds": n, "from": where}}, empty when
+#   nothing applies.
 lifetime := lifetime_for(_held_extra)
 
-# What a server holding the extended resources `held` (a set of names) may live.
+# METADATA
+# title: lifetime_for
+# description: |
+#   What a server holding the extended resources `held` (a set of names) may
+#   live.
 lifetime_for(held) := {kind: {"seconds": pair[0], "from": pair[1]} |
-	some kind in lifetime_kinds
+	some kind in given.lifetime_kinds
 	pairs := {p | p := _granted_lifetime[kind]} | _resource_lifetimes(kind, held)
 	pair := min(pairs) # undefined when empty: the kind is not decided
 }
@@ -25,7 +39,7 @@ lifetime_for(held) := {kind: {"seconds": pair[0], "from": pair[1]} |
 # The most generous over the allowances that set this kind ([seconds,
 # source]); undefined when none does (max of an empty set).
 _granted_lifetime[kind] := max(pairs) if {
-	some kind in lifetime_kinds
+	some kind in given.lifetime_kinds
 	pairs := {[seconds, name] |
 		some name, setting in _lifetime_settings
 		seconds := quantities.duration_seconds(setting[kind])
@@ -34,14 +48,14 @@ _granted_lifetime[kind] := max(pairs) if {
 
 _resource_lifetimes(kind, held) := {[seconds, sprintf("servers holding %s", [resource])] |
 	some resource in held
-	seconds := quantities.duration_seconds(lifetime_rules[resource][kind])
+	seconds := quantities.duration_seconds(given.lifetime_rules[resource][kind])
 }
 
 # Source name -> its lifetime setting: each allowance's that applies, a
 # group's jhpolicy_lifetime property in place of its entry's, and a group
 # of the user's with the property but no entry.
 _lifetime_settings[name] := entry.lifetime if {
-	some name, entry in allowances
+	some name, entry in allowances.entries
 	not name in _property_sources
 }
 
@@ -59,8 +73,8 @@ _property_set(group) if "jhpolicy_lifetime" in object.keys(object.get(input, ["g
 # The extended resources the server holds once decided (a lowered amount
 # counts as lowered; 0 holds nothing).
 _held_extra contains resource if {
-	some key in extra_keys
-	some resource, amount in pod[key]
-	held := min({amount} | {n | n := overrides[key][resource]})
+	some key in given.extra_keys
+	some resource, amount in given.pod[key]
+	held := min({amount} | {n | n := limits.overrides[key][resource]})
 	held > 0
 }

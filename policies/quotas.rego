@@ -1,28 +1,40 @@
-# Quotas on what the hub's active servers hold at once. input.usage (kept by
-# jhpolicy's ledger) has what is in use per user, per user and group, per
-# group and for the hub. data.jhpolicy.quotas sets the quotas; a group's
-# JupyterHub properties (jhpolicy_quota) override its data entry, so admins
-# can change it without a redeploy. Each server is charged to one group,
-# chosen here (charge), so a pool is never counted twice, and only to a
-# group that grants what it holds, so no pool is escaped through another.
-package jupyterhub.spawn
+# METADATA
+# title: Quotas and charging
+# description: |
+#   Quotas on what the hub's active servers hold at once. input.usage (kept
+#   by jhpolicy's ledger) has what is in use per user, per user and group,
+#   per group and for the hub. data.jhpolicy.quotas sets the quotas; a
+#   group's JupyterHub properties (jhpolicy_quota) override its data entry,
+#   so admins can change it without a redeploy. Each server is charged to
+#   one group, chosen here (charge), so a pool is never counted twice, and
+#   only to a group that grants what it holds, so no pool is escaped through
+#   another.
+package jupyterhub.spawn.quotas
 
 import data.jupyterhub.lib.quantities
+import data.jupyterhub.spawn.allowances
+import data.jupyterhub.spawn.extended_resources
+import data.jupyterhub.spawn.given
+import data.jupyterhub.spawn.resources
 
 # A group's quota, {"member": {...}, "group": {...}}: its jhpolicy_quota
 # property when it has one (whatever its value: data_checks.rego refuses a
 # malformed one), else its data entry.
 _group_quota(group) := quota if {
 	quota := input.groups[group].properties.jhpolicy_quota
-} else := quota_config.groups[group]
+} else := given.quota_config.groups[group]
 
-# Charging: a server is charged only to a group whose allowance grants all
-# it holds (grants), so a full group's servers cannot spill over into a
-# group that does not grant them. Groups with a quota first, then the other
-# configured groups, each in the admin's charge_order and then by name; the
-# first whose quotas the server fits in, else the first (and its quota
-# refuses it). None grants it (only a requester's allowance does): no group,
-# and the user and hub quotas still hold.
+# METADATA
+# title: charge
+# description: |
+#   Charging: a server is charged only to a group whose allowance grants all
+#   it holds (grants), so a full group's servers cannot spill over into a
+#   group that does not grant them. Groups with a quota first, then the
+#   other configured groups, each in the admin's charge_order and then by
+#   name; the first whose quotas the server fits in, else the first (and its
+#   quota refuses it). None grants it (only a requester's allowance does):
+#   no group, and the user and hub quotas still hold.
+# scope: document
 default charge := null
 
 charge := group if {
@@ -56,7 +68,7 @@ _group_quotas_apply if some _ in _quota_groups
 _pools := array.concat(_ordered(_quota_groups), _ordered(_configured_groups)) if {
 	count(_quota_groups | _configured_groups) > 0
 } else := ["default"] if {
-	not in_configured_group
+	not allowances.in_configured_group
 }
 
 _quota_groups contains group if {
@@ -66,15 +78,18 @@ _quota_groups contains group if {
 
 _configured_groups contains group if {
 	some group in input.user.groups
-	config.groups[group]
+	given.config.groups[group]
 }
 
-# A group's allowance: its data entry; a group with none grants what the
-# default entry grants, where that entry is the user's allowance.
+# METADATA
+# title: group_allowance
+# description: |
+#   A group's allowance: its data entry; a group with none grants what the
+#   default entry grants, where that entry is the user's allowance.
 group_allowance(group) := allowance if {
-	allowance := config.groups[group]
-} else := config.groups["default"] if {
-	not in_configured_group
+	allowance := given.config.groups[group]
+} else := given.config.groups["default"] if {
+	not allowances.in_configured_group
 }
 
 # What a group grants: the values the user chose, judged before any quota
@@ -85,28 +100,32 @@ group_allowance(group) := allowance if {
 _granting contains group if {
 	some group in _pools
 	allowance := group_allowance(group)
-	every key in numeric_keys {
+	every key in given.numeric_keys {
 		_grants_amount(allowance, key)
 	}
-	every resource in extra_names {
-		allowance.extra_resources[resource] >= uncapped_extra(resource)
+	every resource in extended_resources.extra_names {
+		allowance.extra_resources[resource] >= extended_resources.uncapped_extra(resource)
 	}
 }
 
 _grants_some(group) if {
 	allowance := group_allowance(group)
-	every resource in extra_names {
+	every resource in extended_resources.extra_names {
 		allowance.extra_resources[resource] >= 1
 	}
 }
 
-_grants_amount(_, key) if not sources[key] in user_sources
+_grants_amount(_, key) if not given.sources[key] in given.user_sources
 
-_grants_amount(allowance, key) if uncapped[key] <= quantities.as_number(key, allowance.max[key])
+_grants_amount(allowance, key) if resources.uncapped[key] <= quantities.as_number(key, allowance.max[key])
 
-# The allowances that bound a server: the charged group's (the default
-# entry for a pool without an entry of its own) and the requester's; all of
-# the user's when it is charged to no group.
+# METADATA
+# title: bounds_the_server
+# description: |
+#   The allowances that bound a server: the charged group's (the default
+#   entry for a pool without an entry of its own) and the requester's; all
+#   of the user's when it is charged to no group.
+# scope: document
 bounds_the_server(_) if is_null(charge)
 
 bounds_the_server(_) if not _group_quotas_apply
@@ -119,47 +138,68 @@ bounds_the_server(name) if name == sprintf("group %s", [charge])
 bounds_the_server("group default")
 
 _ordered(groups) := array.concat(
-	[group | some group in charge_order; group in groups],
-	sort([group | some group in groups; not group in charge_order]),
+	[group | some group in given.charge_order; group in groups],
+	sort([group | some group in groups; not group in given.charge_order]),
 )
 
-# What a server charged to group would be held against: each a quota and
-# what is in use under it. group is null for a server charged to no group.
+# METADATA
+# title: scopes
+# description: |
+#   What a server charged to group would be held against: each a quota and
+#   what is in use under it. group is null for a server charged to no group.
 scopes(group) := {
 	{
 		"kind": "user", "group": "",
-		"quota": object_or_empty(object.get(quota_config, "users", {})),
-		"used": object_or_empty(object.get(usage, "user", {})),
+		"quota": given.object_or_empty(object.get(given.quota_config, "users", {})),
+		"used": given.object_or_empty(object.get(given.usage, "user", {})),
 	},
 	{
 		"kind": "hub", "group": "",
-		"quota": object_or_empty(object.get(quota_config, "hub", {})),
-		"used": object_or_empty(object.get(usage, "hub", {})),
+		"quota": given.object_or_empty(object.get(given.quota_config, "hub", {})),
+		"used": given.object_or_empty(object.get(given.usage, "hub", {})),
 	},
 } | group_scopes(group)
 
+# METADATA
+# title: group_scopes
+# description: |
+#   The scopes of a group's quota (its members' and its own); empty for a
+#   group with none.
 group_scopes(group) := {
 	{
 		"kind": "member", "group": group,
-		"quota": object_or_empty(object.get(quota, "member", {})),
-		"used": object_or_empty(object.get(usage, ["user_by_group", group], {})),
+		"quota": given.object_or_empty(object.get(quota, "member", {})),
+		"used": given.object_or_empty(object.get(given.usage, ["user_by_group", group], {})),
 	},
 	{
 		"kind": "group", "group": group,
-		"quota": object_or_empty(object.get(quota, "group", {})),
-		"used": object_or_empty(object.get(usage, ["groups", group], {})),
+		"quota": given.object_or_empty(object.get(quota, "group", {})),
+		"used": given.object_or_empty(object.get(given.usage, ["groups", group], {})),
 	},
 } if {
 	quota := _group_quota(group)
 } else := set()
 
-# What is left under a scope's quota; undefined where it sets none.
+# METADATA
+# title: left
+# description: |
+#   What is left under a scope's quota; undefined where it sets none.
 left(scope, key) := quantities.as_number(key, scope.quota[key]) - in_use_amount(scope, [key])
 
+# METADATA
+# title: extra_left
+# description: |
+#   What is left of an extended resource under a scope's quota; undefined
+#   where it sets none.
 extra_left(scope, resource) := _extra_quota(scope, resource) - in_use_amount(scope, ["extra_resources", resource])
 
 _extra_quota(scope, resource) := quantities.as_number("extra", scope.quota.extra_resources[resource])
 
+# METADATA
+# title: in_use_amount
+# description: |
+#   What a scope has in use at `path` in its usage (["cpu_limit"],
+#   ["extra_resources", name]); 0 when not a number.
 in_use_amount(scope, path) := amount if {
 	amount := object.get(scope.used, path, 0)
 	is_number(amount)
@@ -170,29 +210,44 @@ in_use_amount(scope, path) := amount if {
 # of an extended resource it asks for.
 _refusals_in(group) := {_full_text(scope, key) |
 	some scope in scopes(group)
-	some key in quota_keys
+	some key in given.quota_keys
 	left(scope, key) < _smallest[key]
 } | {_full_text(scope, resource) |
 	some scope in scopes(group)
-	some resource in extra_names
+	some resource in extended_resources.extra_names
 	extra_left(scope, resource) < 1
 }
 
 _smallest := {"servers": 1, "cpu_limit": 1e-3, "cpu_guarantee": 1e-3, "mem_limit": 1, "mem_guarantee": 1}
 
-quota_denials contains msg if {
+# METADATA
+# title: denials
+# description: |
+#   Refusals of this spawn by this concern.
+denials contains msg if {
 	some msg in _refusals_in(charge)
 }
 
-# The most a value may be under the charged group's, the user's and the hub's quotas.
-# (min of no quota at all is undefined: no bound.)
+# METADATA
+# title: quota_left
+# description: |
+#   The most a value may be under the charged group's, the user's and the
+#   hub's quotas. (min of no quota at all is undefined: no bound.)
 quota_left(key) := min({n | some scope in scopes(charge); n := left(scope, key)})
 
+# METADATA
+# title: extra_quota_left
+# description: |
+#   The whole units of an extended resource the quotas leave the charged
+#   server; undefined where none applies.
 extra_quota_left(resource) := floor(min({n | some scope in scopes(charge); n := extra_left(scope, resource)}))
 
-# The charged group's own quota, for the hub's metrics.
+# METADATA
+# title: charged_quota
+# description: |
+#   The charged group's own quota, for the hub's metrics.
 charged_quota := object.union(
-	{key: n | some key, value in _charged_group_quota; key in quota_keys; n := quantities.as_number(key, value)},
+	{key: n | some key, value in _charged_group_quota; key in given.quota_keys; n := quantities.as_number(key, value)},
 	{"extra_resources": extras |
 		extras := {name: n | some name, n in _charged_group_quota.extra_resources; is_number(n)}
 		count(extras) > 0
@@ -207,6 +262,11 @@ _charged_group_quota := _group_quota(charge).group
 
 _full_text(scope, key) := sprintf("quota reached: %s; %s", [holds_text(scope, key), _free_hint[scope.kind]])
 
+# METADATA
+# title: holds_text
+# description: |
+#   What a scope holds of `key` against its quota, as the user is told ("you
+#   hold 2 of the 3 servers each user may hold").
 holds_text(scope, key) := sprintf(
 	_holds_format[scope.kind],
 	[scope.group, _in_use(scope, key), _quota_of(scope, key), _unit(key)],
@@ -227,7 +287,7 @@ _free_hint := {
 }
 
 _in_use(scope, key) := quantities.show(key, in_use_amount(scope, [key])) if {
-	key in quota_keys
+	key in given.quota_keys
 } else := quantities.show(key, in_use_amount(scope, ["extra_resources", key]))
 
 _quota_of(scope, key) := amount if {

@@ -1,9 +1,10 @@
-"""The files of the entry package jupyterhub.spawn read top to bottom
-(issue #31): each uses only rules of its own and of the files before it in
-LAYERS, so the policy reads in one direction, from what a decision is given
-to what it answers, and no two files depend on each other. Read from OPA's
-own parse of each file: a name a rule uses is a variable or the head of a
-reference that another file of the package defines.
+"""The policy's packages read bottom to top (issue #31): the decision's
+steps are packages of their own (jupyterhub.spawn.<step>, one file each),
+each importing only the library (jupyterhub.lib.*) and the steps before it
+in LAYERS; the entry package (jupyterhub.spawn: spawn.rego and
+allowance_view.rego) imports any step. So no two packages depend on each
+other, and a step can be read, tested and imported on its own. Read from
+OPA's own parse of each file.
 """
 
 from __future__ import annotations
@@ -15,70 +16,64 @@ import pytest
 from tests.helpers.rego_ast import parsed, path_of, refs
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
+ENTRY = "data.jupyterhub.spawn"
 
-# Bottom to top: the input and data; who the user is and what applies to
-# them; the data checks; the allowances' maxima; charging and quotas; the
-# values the server gets; how long it lives; what the user is told; the
-# image and profile allowlists; the decision; the allowance view.
+# Bottom to top: the input and data; which allowances apply; the data
+# checks; the allowances' maxima; charging and quotas; the values the
+# server gets; how long it lives; what the user is told; the image and
+# profile allowlists. Then the entry package.
 LAYERS = [
-    "given.rego",
-    "allowances.rego",
-    "data_checks.rego",
-    "resources.rego",
-    "extended_resources.rego",
-    "quotas.rego",
-    "limits.rego",
-    "lifetimes.rego",
-    "messages.rego",
-    "images.rego",
-    "profiles.rego",
-    "spawn.rego",
-    "allowance_view.rego",
+    "given",
+    "allowances",
+    "data_checks",
+    "resources",
+    "extended_resources",
+    "quotas",
+    "limits",
+    "lifetimes",
+    "messages",
+    "images",
+    "profiles",
 ]
+ENTRY_FILES = ["spawn.rego", "allowance_view.rego"]
 
 pytestmark = pytest.mark.opa  # it runs `opa parse`
 
 
-def entry_package_files() -> list[Path]:
-    return sorted(p for p in POLICIES.glob("*.rego")
-                  if not p.name.endswith("_test.rego") and path_of(parsed(p)["package"]["path"]) == "data.jupyterhub.spawn")
+def policy_files() -> dict[str, str]:
+    """Each non-test, non-library file of the policy and its package."""
+    return {p.name: path_of(parsed(p)["package"]["path"]) for p in sorted(POLICIES.glob("*.rego"))
+            if not p.name.endswith("_test.rego") and not p.name.startswith(("lib_", "system_"))}
 
 
-def rule_name(rule: dict) -> str:
-    return rule["head"].get("name") or str(rule["head"]["ref"][0]["value"])
+def imported(name: str) -> list[str]:
+    return [path_of(i["path"]["value"]) for i in parsed(POLICIES / name).get("imports", [])]
 
 
-def used_names(node) -> set[str]:
-    """Every variable and every reference's head in an AST node."""
-    names = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if item.get("type") == "var":
-                names.add(item["value"])
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    names |= {str(parts[0]["value"]) for parts in refs(node) if parts and parts[0].get("type") == "var"}
-    return names
+def test_every_step_is_a_package_of_its_own_in_its_place():
+    assert policy_files() == {**{f"{step}.rego": f"{ENTRY}.{step}" for step in LAYERS},
+                              **{name: ENTRY for name in ENTRY_FILES}}
 
 
-def definitions() -> dict[str, set[str]]:
-    return {p.name: {rule_name(r) for r in parsed(p)["rules"]} for p in entry_package_files()}
+def test_each_step_imports_only_the_library_and_the_steps_before_it():
+    wrong = []
+    for i, step in enumerate(LAYERS):
+        allowed = {f"{ENTRY}.{s}" for s in LAYERS[:i]}
+        wrong += [f"{step}.rego imports {p}" for p in imported(f"{step}.rego")
+                  if p not in allowed and not p.startswith("data.jupyterhub.lib.")]
+    for name in ENTRY_FILES:
+        wrong += [f"{name} imports {p}" for p in imported(name)
+                  if not p.startswith(("data.jupyterhub.lib.", f"{ENTRY}."))]
+    assert wrong == []
 
 
-def test_every_file_of_the_entry_package_has_its_place():
-    assert sorted(definitions()) == sorted(LAYERS)
-
-
-def test_each_file_uses_only_itself_and_the_files_before_it():
-    defined = definitions()
-    later_uses = []
-    for i, name in enumerate(LAYERS):
-        own = defined[name]
-        used = used_names(parsed(POLICIES / name)["rules"]) - own
-        for later in LAYERS[i + 1:]:
-            for rule in sorted(used & (defined[later] - set().union(*(defined[f] for f in LAYERS[:i + 1])))):
-                later_uses.append(f"{name} uses {rule} of {later}")
-    assert later_uses == []
+def test_no_rule_reads_the_policy_around_its_imports():
+    """A step reads another through its import, never as data.jupyterhub...:
+    so the imports above say all a file depends on."""
+    wrong = []
+    for name in policy_files():
+        for parts in refs(parsed(POLICIES / name)["rules"]):
+            text = path_of(parts)
+            if text.startswith("data.jupyterhub"):
+                wrong.append(f"{name}: {text}")
+    assert wrong == []

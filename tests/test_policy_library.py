@@ -7,11 +7,13 @@ author's own policy can import. Read from OPA's own parse of each file:
   `data` (so no decision, no admin data, no entry package);
 - every public rule has METADATA with a title and a description (Regal's
   missing-metadata checks presence; this checks what the reference page
-  shows is there).
+  shows is there), and so has every public rule of the decision's steps
+  (jupyterhub.spawn.<step>).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -40,8 +42,14 @@ def test_a_library_package_reads_only_its_arguments(path):
     assert not {"input", "data"} & heads, f"{path.name} reads {sorted({'input', 'data'} & heads)}"
 
 
-@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.name)
-def test_every_public_rule_of_the_library_is_documented(path):
+# The decision's steps (jupyterhub.spawn.<step>, tests/test_policy_layers.py)
+# are documented for authors the same way.
+STEPS = sorted(p for p in POLICIES.glob("*.rego") if not p.name.endswith("_test.rego")
+               and re.search(r"^package jupyterhub\.spawn\.\w+$", p.read_text(), re.M))
+
+
+@pytest.mark.parametrize("path", LIBRARY + STEPS, ids=lambda p: p.name)
+def test_every_public_rule_of_the_library_and_the_steps_is_documented(path):
     module = parsed(path)
     documented = {}
     for rule in module["rules"]:

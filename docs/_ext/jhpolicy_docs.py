@@ -154,8 +154,9 @@ POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 class RegoDirective(_Generated):
     """The shipped policy's packages: the entry points (rules whose METADATA
-    says ``entrypoint: true``) and every library package's documented rules,
-    each with the head it is called by."""
+    says ``entrypoint: true``), then each step of the decision in the order
+    it builds one, then the library packages; every documented rule with the
+    head it is called by."""
 
     def rst(self) -> list[str]:
         from jhpolicy.tooling.opa_binary import ensure_opa
@@ -166,17 +167,21 @@ class RegoDirective(_Generated):
                      if not a["location"]["file"].endswith("_test.rego")]
         packages: dict[str, dict] = {}
         for a in annotated:
-            path = ".".join(str(part["value"]) for part in a["path"])
             if a["annotations"]["scope"] == "package":
-                packages.setdefault(path, {"rules": []})["doc"] = a
-            else:
-                package = path.rsplit(".", 1)[0]
+                packages.setdefault(_path(a["path"]), {"rules": []})["doc"] = a
+        for a in annotated:
+            if a["annotations"]["scope"] != "package":
+                # A rule's package: the longest documented package its path is
+                # in (a rule with a constant key, entries["admins"], has a longer path).
+                path = _path(a["path"])
+                package = max((p for p in packages if path.startswith(p + ".")), key=len, default=path.rsplit(".", 1)[0])
                 packages.setdefault(package, {"rules": []})["rules"].append(a)
         lines = []
-        for package in sorted(packages, key=lambda p: (".lib." in p, p)):
+        steps = _step_order(annotated)
+        for package in sorted(packages, key=lambda p: (_kind(p), steps.get(p.rsplit(".", 1)[-1], 0) if _kind(p) == 1 else 0, p)):
             entry = packages[package]
             doc = entry.get("doc", {}).get("annotations", {})
-            kind = "library" if ".lib." in package else "entry points"
+            kind = ["entry points", "a step of the decision", "library"][_kind(package)]
             title = f"``{package}`` ({kind})"
             lines += [title, "-" * len(title), ""]
             if doc.get("title"):
@@ -184,13 +189,31 @@ class RegoDirective(_Generated):
             if doc.get("description"):
                 lines += [_escape(doc["description"].strip()), ""]
             for rule in sorted(entry["rules"], key=lambda a: a["annotations"].get("title", "")):
-                if ".lib." not in package and not rule["annotations"].get("entrypoint"):
+                if _kind(package) == 0 and not rule["annotations"].get("entrypoint"):
                     continue  # the entry package documents its entry points only
                 lines += [f"``{_head(rule)}``", ""]
                 lines += ["   " + line for line in _escape(rule["annotations"].get("description", "").strip()).splitlines()]
                 where = Path(rule["location"]["file"]).name
                 lines += ["", f"   (``{where}``, line {rule['location']['row']})", ""]
         return lines
+
+
+def _path(parts: list[dict]) -> str:
+    return ".".join(str(part["value"]) for part in parts)
+
+
+def _kind(package: str) -> int:
+    """0: the entry package; 1: a step of the decision (jupyterhub.spawn.*); 2: the library."""
+    return 2 if ".lib." in package else 0 if package.count(".") == 2 else 1
+
+
+def _step_order(annotated: list[dict]) -> dict[str, int]:
+    """The steps in the order they build a decision: as the entry package's
+    description lists their files after "in this order:"."""
+    text = next((a["annotations"].get("description", "") for a in annotated
+                 if a["annotations"]["scope"] == "package" and a["location"]["file"].endswith("/spawn.rego")), "")
+    listed = text.partition("in this order:")[2]
+    return {name: i for i, name in enumerate(re.findall(r"(\w+)\.rego", listed))}
 
 
 @functools.cache
