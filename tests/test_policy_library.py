@@ -8,16 +8,21 @@ author's own policy can import. Read from OPA's own parse of each file:
 - every public rule has METADATA with a title and a description (Regal's
   missing-metadata checks presence; this checks what the reference page
   shows is there), and so has every public rule of the decision's steps
-  (jupyterhub.spawn.<step>).
+  (jupyterhub.spawn.<step>);
+- the reference page's examples of an author's own policy compile against
+  it and read what they import.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from jhpolicy.tooling.opa_binary import ensure_opa
 from tests.helpers.rego_ast import parsed, path_of, refs
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
@@ -58,3 +63,29 @@ def test_every_public_rule_of_the_library_and_the_steps_is_documented(path):
         documented[name] = documented.get(name, False) or bool(notes)
     public = {n: ok for n, ok in documented.items() if not n.startswith("_")}
     assert public and all(public.values()), {n for n, ok in public.items() if not ok}
+
+
+def test_the_reference_pages_examples_import_what_the_policy_has(tmp_path):
+    """An author's policy as the reference page shows it compiles against the
+    shipped one (OPA's strict check) and reads the step it imports: the
+    package paths on that page are the policy's public names."""
+    page = (POLICIES.parent / "docs" / "reference" / "rego.md").read_text()
+    blocks = re.findall(r"```rego\n(.*?)```", page, re.S)
+    assert len(blocks) >= 2
+    (tmp_path / "mysite.rego").write_text(blocks[0])
+    (tmp_path / "mysite_steps.rego").write_text(blocks[1].replace("package mysite.spawn", "package mysite.steps"))
+    checked = subprocess.run([ensure_opa(), "check", "--strict", str(POLICIES), str(tmp_path)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    student = {"version": 2, "user": {"name": "alice", "admin": False, "groups": ["students"]},
+               "requester": {"kind": "user", "name": "alice", "admin": False},
+               "groups": {"students": {"properties": {}}}, "server": {"name": ""},
+               "request": {"profile": None, "profile_named": False, "profile_options": {}, "overrides": {}, "raw": {}},
+               "pod": {"image": "quay.io/jupyter/scipy-notebook:2025", "cpu_limit": 1, "cpu_guarantee": 1,
+                       "mem_limit": 2**30, "mem_guarantee": 2**30,
+                       "extra_resource_limits": {}, "extra_resource_guarantees": {}},
+               "sources": {key: "config" for key in ("image", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee")}}
+    (tmp_path / "input.json").write_text(json.dumps(student))
+    answer = subprocess.run([ensure_opa(), "eval", "--format", "json", "-d", str(POLICIES),
+                             "-d", str(tmp_path / "mysite_steps.rego"), "-i", str(tmp_path / "input.json"),
+                             "data.mysite.steps.charged_to"], capture_output=True, text=True, check=True)
+    assert json.loads(answer.stdout)["result"][0]["expressions"][0]["value"] == "students"
