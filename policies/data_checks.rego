@@ -154,7 +154,7 @@ help_text := concat(" ", [
 	"of printable ASCII without spaces, quotes or angle brackets)",
 ])
 
-# What a refusal tells the user to do to get more (messages.rego). Not an
+# What a refusal tells the user to do to get more (refusal_help in spawn.rego). Not an
 # object: help.text is undefined, so it is not well formed.
 _well_formed_help(help) if {
 	is_string(help.text)
