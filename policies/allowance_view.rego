@@ -65,28 +65,28 @@ _quota_view := [keyed[3] | some keyed in sort(_keyed_quota_rows)]
 
 # Each row's quota, in use and left, by the decision's own rules
 # (quotas.left and quotas.extra_left: what a spawn may take).
-_keyed_quota_rows contains [rank, scope.group, key, row] if {
+_keyed_quota_rows contains keyed if {
 	some scope in _view_scopes
 	some key, value in scope.quota
 
 	# extra_resources (below) is no amount: as_number is undefined for it.
-	row := _row(scope, key, quantities.as_number(key, value), [key], quotas.left(scope, key))
-	some rank, kind in _scope_order
-	kind == scope.kind
+	keyed := _keyed_row(scope, key, quantities.as_number(key, value), [key], quotas.left(scope, key))
 }
 
-_keyed_quota_rows contains [rank, scope.group, resource, row] if {
+_keyed_quota_rows contains keyed if {
 	some scope in _view_scopes
 	some resource, value in object.get(scope.quota, "extra_resources", {})
 	path := ["extra_resources", resource]
-	row := _row(scope, resource, value, path, quotas.extra_left(scope, resource))
-	some rank, kind in _scope_order
-	kind == scope.kind
+	keyed := _keyed_row(scope, resource, value, path, quotas.extra_left(scope, resource))
 }
 
-_row(scope, resource, quota, path, left) := {
+# A row, keyed to sort by its scope's rank, its group and its resource.
+_keyed_row(scope, resource, quota, path, left) := [rank, scope.group, resource, {
 	"scope": scope.kind, "group": scope.group, "resource": resource,
 	"quota": quota, "in_use": quotas.in_use_amount(scope, path), "left": max({0, left}),
+}] if {
+	some rank, kind in _scope_order
+	kind == scope.kind
 }
 
 _scope_order := ["user", "member", "group", "hub"]

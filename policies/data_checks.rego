@@ -210,16 +210,17 @@ _all_quota_problems := {p |
 	some p in _amounts_problems(sprintf("quotas.%s", [scope]), value, "quota")
 } | {p |
 	some group, quota in given.object_or_empty(object.get(given.quota_config, "groups", {}))
-	some p in _group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), quota)
+	some p in _group_quota_shape_problems(_quota_path("data", group), quota)
 }
 
-# A property, whatever its value (null included), is the quota: a malformed
-# one never falls back to the data.
-_group_quota_problems(group) := _group_quota_shape_problems(_property_path(group), quota) if {
-	quota := input.groups[group].properties.jhpolicy_quota
-} else := _group_quota_shape_problems(sprintf("quotas.groups.%s", [group]), given.quota_config.groups[group])
+# The quota the decision reads (given.group_quota), named where it is set.
+_group_quota_problems(group) := _group_quota_shape_problems(_quota_path(where, group), quota) if {
+	[where, quota] := given.group_quota(group)
+}
 
-_property_path(group) := sprintf("group %s property jhpolicy_quota", [group])
+_quota_path("property", group) := sprintf("group %s property jhpolicy_quota", [group])
+
+_quota_path("data", group) := sprintf("quotas.groups.%s", [group])
 
 _group_quota_shape_problems(path, quota) := {sprintf(
 	`%s is not an object like {"member": {"servers": 1}, "group": {"cpu_limit": 8}}`,

@@ -103,6 +103,18 @@ usage := object_or_empty(object.get(input, "usage", {}))
 quota_keys := {"servers", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee"}
 
 # METADATA
+# title: group_quota
+# description: |
+#   A group's quota ({"member": {...}, "group": {...}}) and where it is set:
+#   ["property", its jhpolicy_quota property] when it has one, whatever its
+#   value (null included: the data checks refuse a malformed one, which
+#   never falls back to the data), else ["data", its entry in
+#   data.jhpolicy.quotas.groups]. Undefined for a group with neither.
+group_quota(group) := ["property", quota] if {
+	quota := input.groups[group].properties.jhpolicy_quota
+} else := ["data", quota_config.groups[group]]
+
+# METADATA
 # title: charge_order
 # description: |
 #   The admin's order for charging a server (quotas.rego); a malformed one

@@ -17,12 +17,8 @@ import data.jupyterhub.spawn.extended_resources
 import data.jupyterhub.spawn.given
 import data.jupyterhub.spawn.resources
 
-# A group's quota, {"member": {...}, "group": {...}}: its jhpolicy_quota
-# property when it has one (whatever its value: data_checks.rego refuses a
-# malformed one), else its data entry.
-_group_quota(group) := quota if {
-	quota := input.groups[group].properties.jhpolicy_quota
-} else := given.quota_config.groups[group]
+# A group's quota, {"member": {...}, "group": {...}} (given.group_quota).
+_group_quota(group) := given.group_quota(group)[1]
 
 # METADATA
 # title: charge

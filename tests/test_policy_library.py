@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from jhpolicy.tooling.opa_binary import ensure_opa
+from tests.helpers.helm import INPUT
 from tests.helpers.rego_ast import parsed, path_of, refs
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
@@ -76,15 +77,7 @@ def test_the_reference_pages_examples_import_what_the_policy_has(tmp_path):
     (tmp_path / "mysite_steps.rego").write_text(blocks[1].replace("package mysite.spawn", "package mysite.steps"))
     checked = subprocess.run([ensure_opa(), "check", "--strict", str(POLICIES), str(tmp_path)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    student = {"version": 2, "user": {"name": "alice", "admin": False, "groups": ["students"]},
-               "requester": {"kind": "user", "name": "alice", "admin": False},
-               "groups": {"students": {"properties": {}}}, "server": {"name": ""},
-               "request": {"profile": None, "profile_named": False, "profile_options": {}, "overrides": {}, "raw": {}},
-               "pod": {"image": "quay.io/jupyter/scipy-notebook:2025", "cpu_limit": 1, "cpu_guarantee": 1,
-                       "mem_limit": 2**30, "mem_guarantee": 2**30,
-                       "extra_resource_limits": {}, "extra_resource_guarantees": {}},
-               "sources": {key: "config" for key in ("image", "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee")}}
-    (tmp_path / "input.json").write_text(json.dumps(student))
+    (tmp_path / "input.json").write_text(json.dumps(INPUT))  # a student asking for 8 CPUs
     answer = subprocess.run([ensure_opa(), "eval", "--format", "json", "-d", str(POLICIES),
                              "-d", str(tmp_path / "mysite_steps.rego"), "-i", str(tmp_path / "input.json"),
                              "data.mysite.steps.charged_to"], capture_output=True, text=True, check=True)

@@ -177,8 +177,8 @@ class RegoDirective(_Generated):
                 package = max((p for p in packages if path.startswith(p + ".")), key=len, default=path.rsplit(".", 1)[0])
                 packages.setdefault(package, {"rules": []})["rules"].append(a)
         lines = []
-        steps = _step_order(annotated)
-        for package in sorted(packages, key=lambda p: (_kind(p), steps.get(p.rsplit(".", 1)[-1], 0) if _kind(p) == 1 else 0, p)):
+        depth = _step_depths()
+        for package in sorted(packages, key=lambda p: (_kind(p), depth.get(p.rsplit(".", 1)[-1], 0) if _kind(p) == 1 else 0, p)):
             entry = packages[package]
             doc = entry.get("doc", {}).get("annotations", {})
             kind = ["entry points", "a step of the decision", "library"][_kind(package)]
@@ -207,13 +207,18 @@ def _kind(package: str) -> int:
     return 2 if ".lib." in package else 0 if package.count(".") == 2 else 1
 
 
-def _step_order(annotated: list[dict]) -> dict[str, int]:
-    """The steps in the order they build a decision: as the entry package's
-    description lists their files after "in this order:"."""
-    text = next((a["annotations"].get("description", "") for a in annotated
-                 if a["annotations"]["scope"] == "package" and a["location"]["file"].endswith("/spawn.rego")), "")
-    listed = text.partition("in this order:")[2]
-    return {name: i for i, name in enumerate(re.findall(r"(\w+)\.rego", listed))}
+def _step_depths() -> dict[str, int]:
+    """Each step's depth in the order they build a decision: one more than the
+    deepest step it imports (given: 1), read from the files' imports."""
+    texts = {p.stem: p.read_text() for p in POLICIES.glob("*.rego")}
+    imports = {name: re.findall(r"^import data\.jupyterhub\.spawn\.(\w+)$", text, re.M)
+               for name, text in texts.items() if re.search(r"^package jupyterhub\.spawn\.\w+$", text, re.M)}
+
+    @functools.cache
+    def depth(step: str) -> int:
+        return 1 + max((depth(s) for s in imports[step]), default=0)
+
+    return {step: depth(step) for step in imports}
 
 
 @functools.cache
