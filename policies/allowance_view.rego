@@ -5,10 +5,8 @@
 # It names no other user and no server: group and hub usage are totals.
 package jupyterhub.spawn
 
-import data.jupyterhub.lib.quantities
 import data.jupyterhub.spawn.allowances
 import data.jupyterhub.spawn.data_checks
-import data.jupyterhub.spawn.extended_resources
 import data.jupyterhub.spawn.given
 import data.jupyterhub.spawn.images
 import data.jupyterhub.spawn.lifetimes
@@ -35,8 +33,8 @@ allowance_view := {
 	"images_total": count(images.sorted_globs),
 	"repositories": array.slice(_sorted_repositories, 0, _view_list_limit),
 	"repositories_total": count(_sorted_repositories),
-	"max": {key: n | some key in given.numeric_keys; n := resources.maximum[key]},
-	"extra_resources": extended_resources.extra_maximum,
+	"max": {key: resources.maximum[[key]] | some key in given.numeric_keys},
+	"extra_resources": {name: n | some ["extra_resources", name], n in resources.maximum},
 	"profiles": sort({p | some entry in allowances.entries; some p in entry.profiles}),
 	"quotas": _quota_view,
 	"lifetimes": _view_lifetimes,
@@ -63,28 +61,30 @@ _view_lifetimes := {
 # the user's own first, then per group, then the hub's.
 _quota_view := [keyed[3] | some keyed in sort(_keyed_quota_rows)]
 
-# Each row's quota, in use and left, by the decision's own rules
-# (quotas.left and quotas.extra_left: what a spawn may take).
+# Each row's quota, in use and left, by the decision's own rules for every
+# amount (quotas.quota_amount and quotas.left: what a spawn may take).
 _keyed_quota_rows contains keyed if {
 	some scope in _view_scopes
-	some key, value in scope.quota
+	some key, _ in scope.quota
 
-	# extra_resources (below) is no amount: as_number is undefined for it.
-	keyed := _keyed_row(scope, key, quantities.as_number(key, value), [key], quotas.left(scope, key))
+	# Its extra_resources (below) is no amount: quota_amount is undefined
+	# for ["extra_resources"], and so is the row.
+	keyed := _keyed_row(scope, [key])
 }
 
 _keyed_quota_rows contains keyed if {
 	some scope in _view_scopes
-	some resource, value in object.get(scope.quota, "extra_resources", {})
-	path := ["extra_resources", resource]
-	keyed := _keyed_row(scope, resource, value, path, quotas.extra_left(scope, resource))
+	some resource, _ in object.get(scope.quota, "extra_resources", {})
+	keyed := _keyed_row(scope, ["extra_resources", resource])
 }
 
 # A row, keyed to sort by its scope's rank, its group and its resource.
-_keyed_row(scope, resource, quota, path, left) := [rank, scope.group, resource, {
+_keyed_row(scope, path) := [rank, scope.group, resource, {
 	"scope": scope.kind, "group": scope.group, "resource": resource,
-	"quota": quota, "in_use": quotas.in_use_amount(scope, path), "left": max({0, left}),
+	"quota": quotas.quota_amount(scope, path), "in_use": quotas.in_use_amount(scope, path),
+	"left": max({0, quotas.left(scope, path)}),
 }] if {
+	resource := path[count(path) - 1]
 	some rank, kind in _scope_order
 	kind == scope.kind
 }

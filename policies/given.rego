@@ -75,6 +75,16 @@ numeric_keys := {"cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee"}
 extra_keys := {"extra_resource_limits", "extra_resource_guarantees"}
 
 # METADATA
+# title: extra_names
+# description: |
+#   The extended resources the pod would hold some of.
+extra_names contains resource if {
+	some key in extra_keys
+	some resource, amount in pod[key]
+	amount != 0
+}
+
+# METADATA
 # title: user_sources
 # description: |
 #   Values the user chose rather than the admin: a key needs a configured

@@ -7,56 +7,44 @@
 #   of input.pod.
 package jupyterhub.spawn.limits
 
-import data.jupyterhub.lib.quantities
-import data.jupyterhub.spawn.allowances
-import data.jupyterhub.spawn.extended_resources
 import data.jupyterhub.spawn.given
 import data.jupyterhub.spawn.quotas
 import data.jupyterhub.spawn.resources
 
-# --- CPU and memory ---
-
-# The most a value may be: the allowances' maximum and what the quotas leave.
-_caps(key) := {n | n := charged_maximum[key]} | {n | n := quotas.quota_left(key)}
+# --- every amount (named by its path, resources.rego) ---
 
 # METADATA
 # title: charged_maximum
 # description: |
-#   The maximum of the allowances that bound this server (quotas.rego).
-charged_maximum[key] := max({value |
-	some name, entry in allowances.entries
-	quotas.bounds_the_server(name)
-	value := quantities.as_number(key, entry.max[key])
+#   The maximum for an amount (its path) of the allowances that bound this
+#   server (quotas.bounding).
+charged_maximum[path] := max({n |
+	some name in quotas.bounding
+	n := resources.granted_by(name, path)
 }) if {
-	some key in given.numeric_keys
+	some path in resources.amount_paths
 }
 
-_final_limit(key) := resources.limit_within(key, _caps(key))
+# METADATA
+# title: caps
+# description: |
+#   The most an amount may be: the charged allowances' maximum and what the
+#   quotas leave (a set; empty: no bound).
+caps(path) := {n | n := charged_maximum[path]} | {n | n := quotas.quota_left(path)}
 
-_final_guarantee(key) := resources.guarantee_within(key, _caps(key), {n | n := _final_limit(given.limit_of[key])})
+# --- CPU and memory: limits and guarantees ---
+
+_final_limit(key) := resources.limit_within(key, caps([key]))
+
+_final_guarantee(key) := resources.guarantee_within(key, caps([key]), {n | n := _final_limit(given.limit_of[key])})
 
 _asked_guarantee(key) := given.pod[key] if {
 	is_number(given.pod[key])
 } else := _final_limit(given.limit_of[key])
 
-# --- extended resources ---
+# --- extended resources: a limit and a guarantee under one cap ---
 
-# The most of a resource: the charged group's allowance and what the quotas leave.
-_extra_cap(resource) := min({n | n := charged_extra_maximum[resource]} | {n | n := quotas.extra_quota_left(resource)})
-
-# METADATA
-# title: charged_extra_maximum
-# description: |
-#   The extended-resource maxima of the allowances that bound this server
-#   (quotas.bounds_the_server).
-charged_extra_maximum[resource] := max({value |
-	some name, entry in allowances.entries
-	quotas.bounds_the_server(name)
-	value := entry.extra_resources[resource]
-	is_number(value)
-}) if {
-	some resource in extended_resources.extra_names
-}
+_extra_cap(resource) := min(caps(["extra_resources", resource]))
 
 # --- the overrides: what differs from input.pod ---
 

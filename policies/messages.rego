@@ -6,20 +6,21 @@
 package jupyterhub.spawn.messages
 
 import data.jupyterhub.lib.quantities
-import data.jupyterhub.spawn.allowances
 import data.jupyterhub.spawn.given
 import data.jupyterhub.spawn.limits
 import data.jupyterhub.spawn.quotas
+import data.jupyterhub.spawn.resources
 
 # METADATA
 # title: from_text
 # description: |
-#   Where a value came from, as the user is told; nothing for their own
-#   request.
-from_text(key) := "" if {
-	given.sources[key] == "request"
-} else := sprintf(" (%s)", [_source_names[given.sources[key]]]) if {
-	_source_names[given.sources[key]]
+#   Where a value came from (its path in input.sources: ["image"],
+#   ["cpu_limit"], ["extra_resource_limits", name]), as the user is told;
+#   nothing for their own request.
+from_text(path) := "" if {
+	object.get(given.sources, path, null) == "request"
+} else := sprintf(" (%s)", [_source_names[object.get(given.sources, path, null)]]) if {
+	_source_names[object.get(given.sources, path, null)]
 } else := ""
 
 _source_names := {
@@ -39,24 +40,23 @@ _source_names := {
 #   message.
 # scope: document
 lowered contains msg if {
-	some key in given.numeric_keys
-	got := limits.overrides[key]
+	some key, got in limits.overrides
 	asked := given.pod[key]
-	_set_somewhere(key)
+	_set_somewhere(key) # CPU and memory only: an extended resource's override is an object, below
 	msg := sprintf(
 		"%s %s%s lowered to %s: %s",
-		[key, quantities.show(key, asked), from_text(key), quantities.show(key, got), _lowered_because(key, got)],
+		[key, quantities.show(key, asked), from_text([key]), quantities.show(key, got), _lowered_because([key], got)],
 	)
 }
 
 lowered contains msg if {
-	some key in given.extra_keys
-	some resource, got in limits.overrides[key]
+	some key, amounts in limits.overrides
+	some resource, got in amounts # extended resources only: CPU and memory overrides are numbers
 	not given.sources[key][resource] == "limit"
 	asked := given.pod[key][resource]
 	msg := sprintf(
 		"%s %s %v%s lowered to %v: %s",
-		[key, resource, asked, _extra_from_text(key, resource), got, _extra_lowered_because(resource, got)],
+		[key, resource, asked, from_text([key, resource]), got, _lowered_because(["extra_resources", resource], got)],
 	)
 }
 
@@ -67,49 +67,30 @@ _set_somewhere(key) if {
 	not given.sources[key] == "limit"
 }
 
-_extra_from_text(key, resource) := "" if {
-	given.sources[key][resource] == "request"
-} else := sprintf(" (%s)", [_source_names[given.sources[key][resource]]]) if {
-	_source_names[given.sources[key][resource]]
-} else := ""
+# Why an amount (its path, resources.rego) was lowered to got: the
+# most the charged allowances grant, what the quotas leave, or, for a
+# guarantee, its limit.
+_lowered_because(path, got) := sprintf("the most for %s", [concat(", ", _providing_entries(path, got))]) if {
+	got == limits.charged_maximum[path]
+} else := _quota_clamp_text(path) if {
+	got == quotas.quota_left(path)
+} else := sprintf("a guarantee cannot exceed %s", [given.limit_of[path[0]]])
 
-_lowered_because(key, got) := sprintf("the most for %s", [concat(", ", _providing_entries(key, got))]) if {
-	got == limits.charged_maximum[key]
-} else := _quota_clamp_text(key) if {
-	got == quotas.quota_left(key)
-} else := sprintf("a guarantee cannot exceed %s", [given.limit_of[key]])
-
-_extra_lowered_because(resource, got) := sprintf(
-	"the most for %s",
-	[concat(", ", _extra_providers(resource, got))],
-) if {
-	got == limits.charged_extra_maximum[resource]
-} else := _extra_clamp_text(resource)
-
-_extra_providers(resource, value) := sort({name |
-	some name, entry in allowances.entries
-	quotas.bounds_the_server(name)
-	entry.extra_resources[resource] == value
+# The allowances whose maximum for an amount is value, to name them to the user.
+_providing_entries(path, value) := sort({name |
+	some name in quotas.bounding
+	resources.granted_by(name, path) == value
 })
 
-# The allowances whose maximum for key is value, to name them to the user.
-_providing_entries(key, value) := sort({name |
-	some name, entry in allowances.entries
-	quotas.bounds_the_server(name)
-	quantities.as_number(key, entry.max[key]) == value
-})
-
-# The binding quota for a lowered value: "the quota of gpu-users (6 of 8 CPU (limits) in use)".
-_quota_clamp_text(key) := sprintf("what the quota leaves (%s)", [texts[0]]) if {
-	texts := sort({quotas.holds_text(scope, key) |
+# The binding quota for a lowered amount: "the quota of gpu-users (6 of 8
+# CPU (limits) in use)". (The least left is bound first: with
+# `quotas.whole(path, quotas.left(scope, path)) == quotas.quota_left(path)`
+# in one expression, OPA 1.22.3 reports conflicting values of left, as if it
+# were called with path unbound.)
+_quota_clamp_text(path) := sprintf("what the quota leaves (%s)", [texts[0]]) if {
+	least := quotas.quota_left(path)
+	texts := sort({quotas.holds_text(scope, path) |
 		some scope in quotas.scopes(quotas.charge)
-		quotas.left(scope, key) == quotas.quota_left(key)
-	})
-}
-
-_extra_clamp_text(resource) := sprintf("what the quota leaves (%s)", [texts[0]]) if {
-	texts := sort({quotas.holds_text(scope, resource) |
-		some scope in quotas.scopes(quotas.charge)
-		floor(quotas.extra_left(scope, resource)) == quotas.extra_quota_left(resource)
+		quotas.whole(path, quotas.left(scope, path)) == least
 	})
 }

@@ -13,7 +13,6 @@ package jupyterhub.spawn.quotas
 
 import data.jupyterhub.lib.quantities
 import data.jupyterhub.spawn.allowances
-import data.jupyterhub.spawn.extended_resources
 import data.jupyterhub.spawn.given
 import data.jupyterhub.spawn.resources
 
@@ -96,42 +95,53 @@ group_allowance(group) := allowance if {
 _granting contains group if {
 	some group in _pools
 	allowance := group_allowance(group)
-	every key in given.numeric_keys {
-		_grants_amount(allowance, key)
-	}
-	every resource in extended_resources.extra_names {
-		allowance.extra_resources[resource] >= extended_resources.uncapped_extra(resource)
+	every path in resources.pod_amount_paths {
+		_grants_amount(allowance, path)
 	}
 }
 
 _grants_some(group) if {
 	allowance := group_allowance(group)
-	every resource in extended_resources.extra_names {
-		allowance.extra_resources[resource] >= 1
+	every resource in given.extra_names {
+		resources.allowance_amount(allowance, ["extra_resources", resource]) >= 1
 	}
 }
 
-_grants_amount(_, key) if not given.sources[key] in given.user_sources
+# A CPU or memory value the admin set (not the user) is granted wherever it
+# is; an extended resource the pod holds always counts.
+_grants_amount(_, [key]) if {
+	not given.sources[key] in given.user_sources
+}
 
-_grants_amount(allowance, key) if resources.uncapped[key] <= quantities.as_number(key, allowance.max[key])
+_grants_amount(allowance, path) if {
+	# Regal v0.38.1 does not resolve a rule whose head's key is a pattern,
+	# as uncapped_amount[[key]] is.
+	# regal ignore:unresolved-reference
+	resources.uncapped_amount[path] <= resources.allowance_amount(allowance, path)
+}
 
 # METADATA
-# title: bounds_the_server
+# title: bounding
 # description: |
-#   The allowances that bound a server: the charged group's (the default
-#   entry for a pool without an entry of its own) and the requester's; all
-#   of the user's when it is charged to no group.
-# scope: document
-bounds_the_server(_) if is_null(charge)
+#   The names of the allowances (allowances.entries) that bound a server:
+#   the charged group's (the default entry for a pool without an entry of
+#   its own) and the requester's; all of the user's when it is charged to
+#   no group or no group quota applies. (A set worked out once: each amount
+#   asks it of every allowance.)
+bounding := object.keys(allowances.entries) if {
+	_bounded_by_all
+} else := {name | some name, _ in allowances.entries; _bounds_the_charged_server(name)}
 
-bounds_the_server(_) if not _group_quotas_apply
+_bounded_by_all if is_null(charge)
 
-bounds_the_server(name) if not startswith(name, "group ")
+_bounded_by_all if not _group_quotas_apply
 
-bounds_the_server(name) if name == sprintf("group %s", [charge])
+_bounds_the_charged_server(name) if not startswith(name, "group ")
+
+_bounds_the_charged_server(name) if name == sprintf("group %s", [charge])
 
 # Present only for a user in no configured group, whose pools' allowance it is.
-bounds_the_server("group default")
+_bounds_the_charged_server("group default")
 
 _ordered(groups) := array.concat(
 	[group | some group in given.charge_order; group in groups],
@@ -179,17 +189,31 @@ group_scopes(group) := {
 # METADATA
 # title: left
 # description: |
-#   What is left under a scope's quota; undefined where it sets none.
-left(scope, key) := quantities.as_number(key, scope.quota[key]) - in_use_amount(scope, [key])
+#   What is left of an amount (its path, resources.rego) under a
+#   scope's quota (quota_amount, read here again: most scopes set few
+#   amounts, and a call less for each is a tenth of a decision); undefined
+#   where it sets none.
+# scope: document
+left(scope, [key]) := quantities.as_number(key, scope.quota[key]) - in_use_amount(scope, [key])
+
+left(scope, ["extra_resources", resource]) := n - in_use_amount(scope, ["extra_resources", resource]) if {
+	n := quantities.as_number("extra_resources", scope.quota.extra_resources[resource])
+}
 
 # METADATA
-# title: extra_left
+# title: quota_amount
 # description: |
-#   What is left of an extended resource under a scope's quota; undefined
-#   where it sets none.
-extra_left(scope, resource) := _extra_quota(scope, resource) - in_use_amount(scope, ["extra_resources", resource])
+#   A scope's quota for an amount (its path): CPU and memory as numbers or
+#   strings, servers and extended resources as numbers. Undefined where it
+#   sets none. (Read by key, not with object.get: most scopes set few
+#   amounts, and a missing one ends the call before as_number runs.)
+# scope: document
+quota_amount(scope, [key]) := quantities.as_number(key, scope.quota[key])
 
-_extra_quota(scope, resource) := quantities.as_number("extra", scope.quota.extra_resources[resource])
+quota_amount(scope, ["extra_resources", name]) := quantities.as_number(
+	"extra_resources",
+	scope.quota.extra_resources[name],
+)
 
 # METADATA
 # title: in_use_amount
@@ -204,17 +228,25 @@ in_use_amount(scope, path) := amount if {
 # Refusals when the server would not fit, whatever its amounts: no server
 # left, or none of a CPU or memory amount it always holds, or no whole unit
 # of an extended resource it asks for.
-_refusals_in(group) := {_full_text(scope, key) |
+_refusals_in(group) := {_full_text(scope, path) |
 	some scope in scopes(group)
-	some key in given.quota_keys
-	left(scope, key) < _smallest[key]
-} | {_full_text(scope, resource) |
-	some scope in scopes(group)
-	some resource in extended_resources.extra_names
-	extra_left(scope, resource) < 1
+	some path in _held_quota_paths(scope)
+	left(scope, path) < _smallest[path[0]]
 }
 
-_smallest := {"servers": 1, "cpu_limit": 1e-3, "cpu_guarantee": 1e-3, "mem_limit": 1, "mem_guarantee": 1}
+# The amounts a scope's quota sets that every server holds (servers, CPU,
+# memory; its extra_resources is no amount, and left is undefined for it)
+# or this one asks for (its extended resources). (From the quota's side:
+# most scopes set few amounts, or none.)
+_held_quota_paths(scope) := {[key] | some key, _ in scope.quota} | {["extra_resources", name] |
+	some name, _ in object.get(scope.quota, "extra_resources", {})
+	name in given.extra_names
+}
+
+_smallest := {
+	"servers": 1, "cpu_limit": 1e-3, "cpu_guarantee": 1e-3, "mem_limit": 1, "mem_guarantee": 1,
+	"extra_resources": 1,
+}
 
 # METADATA
 # title: denials
@@ -227,16 +259,19 @@ denials contains msg if {
 # METADATA
 # title: quota_left
 # description: |
-#   The most a value may be under the charged group's, the user's and the
-#   hub's quotas. (min of no quota at all is undefined: no bound.)
-quota_left(key) := min({n | some scope in scopes(charge); n := left(scope, key)})
+#   The most an amount (its path) may be under the charged group's, the
+#   user's and the hub's quotas, in whole units for an extended resource.
+#   (min of no quota at all is undefined: no bound.)
+quota_left(path) := whole(path, min({n | some scope in scopes(charge); n := left(scope, path)}))
 
 # METADATA
-# title: extra_quota_left
+# title: whole
 # description: |
-#   The whole units of an extended resource the quotas leave the charged
-#   server; undefined where none applies.
-extra_quota_left(resource) := floor(min({n | some scope in scopes(charge); n := extra_left(scope, resource)}))
+#   An amount as it can be held: whole units of an extended resource.
+# scope: document
+whole(["extra_resources", _], n) := floor(n)
+
+whole([_], n) := n
 
 # METADATA
 # title: charged_quota
@@ -256,16 +291,21 @@ _charged_group_quota := _group_quota(charge).group
 
 # --- what the user is told; never other users or their servers ---
 
-_full_text(scope, key) := sprintf("quota reached: %s; %s", [holds_text(scope, key), _free_hint[scope.kind]])
+_full_text(scope, path) := sprintf("quota reached: %s; %s", [holds_text(scope, path), _free_hint[scope.kind]])
 
 # METADATA
 # title: holds_text
 # description: |
-#   What a scope holds of `key` against its quota, as the user is told ("you
-#   hold 2 of the 3 servers each user may hold").
-holds_text(scope, key) := sprintf(
+#   What a scope holds of an amount (its path) against its quota, as the
+#   user is told ("you hold 2 of the 3 servers each user may hold").
+holds_text(scope, path) := sprintf(
 	_holds_format[scope.kind],
-	[scope.group, _in_use(scope, key), _quota_of(scope, key), _unit(key)],
+	[
+		scope.group,
+		quantities.show(path[0], in_use_amount(scope, path)),
+		quantities.show(path[0], quota_amount(scope, path)),
+		_unit(path),
+	],
 )
 
 _holds_format := {
@@ -282,15 +322,8 @@ _free_hint := {
 	"hub": "try again when servers stop",
 }
 
-_in_use(scope, key) := quantities.show(key, in_use_amount(scope, [key])) if {
-	key in given.quota_keys
-} else := quantities.show(key, in_use_amount(scope, ["extra_resources", key]))
-
-_quota_of(scope, key) := amount if {
-	amount := quantities.show(key, quantities.as_number(key, scope.quota[key]))
-} else := quantities.show(key, quantities.as_number("extra", scope.quota.extra_resources[key]))
-
-_unit(key) := object.get(_unit_names, key, key)
+# What an amount is counted in: "CPU (limits)", or the resource's name.
+_unit(path) := object.get(_unit_names, path[0], path[count(path) - 1])
 
 _unit_names := {
 	"servers": "servers",

@@ -16,8 +16,8 @@
 #   one file each, importing only the library and the steps
 #   before it (tests/test_policy_layers.py), in this order: given.rego (the
 #   input and data.jhpolicy), allowances.rego (which entries apply),
-#   data_checks.rego, resources.rego and extended_resources.rego (the
-#   allowances' maxima), quotas.rego (which group a server is charged to,
+#   data_checks.rego, resources.rego (every amount, CPU, memory or GPUs,
+#   under the allowances), quotas.rego (which group a server is charged to,
 #   what is in use at once), limits.rego (the values the server gets),
 #   lifetimes.rego (how long it may live), messages.rego (what the user is
 #   told), images.rego and profiles.rego. What does not depend on a decision
@@ -27,7 +27,6 @@ package jupyterhub.spawn
 import data.jupyterhub.lib.texts
 import data.jupyterhub.spawn.allowances
 import data.jupyterhub.spawn.data_checks
-import data.jupyterhub.spawn.extended_resources
 import data.jupyterhub.spawn.given
 import data.jupyterhub.spawn.images
 import data.jupyterhub.spawn.lifetimes
@@ -109,10 +108,10 @@ _denials := (((_invalid | images.denials) | profiles.denials) | _limits) | quota
 
 # A malformed input: of the request as a whole (below), of a CPU or memory
 # amount, of an extended resource.
-_invalid := (_invalid_denials | resources.invalid_denials) | extended_resources.invalid_denials
+_invalid := _invalid_denials | resources.invalid_denials
 
 # A key or an amount no allowance grants.
-_limits := (_limit_denials | resources.limit_denials) | extended_resources.limit_denials
+_limits := _limit_denials | resources.limit_denials
 
 default _denial_reason := "quota"
 

@@ -27,7 +27,6 @@ LAYERS = [
     "allowances",
     "data_checks",
     "resources",
-    "extended_resources",
     "quotas",
     "limits",
     "lifetimes",

@@ -82,3 +82,8 @@ def test_the_reference_pages_examples_import_what_the_policy_has(tmp_path):
                              "-d", str(tmp_path / "mysite_steps.rego"), "-i", str(tmp_path / "input.json"),
                              "data.mysite.steps.charged_to"], capture_output=True, text=True, check=True)
     assert json.loads(answer.stdout)["result"][0]["expressions"][0]["value"] == "students"
+    most = subprocess.run([ensure_opa(), "eval", "--format", "json", "-d", str(POLICIES),
+                           "-d", str(tmp_path / "mysite_steps.rego"), "-i", str(tmp_path / "input.json"),
+                           "data.mysite.steps.most_cpu"], capture_output=True, text=True, check=True)
+    students = json.loads((POLICIES / "data.json").read_text())["jhpolicy"]["groups"]["students"]
+    assert json.loads(most.stdout)["result"][0]["expressions"][0]["value"] == students["max"]["cpu_limit"]
