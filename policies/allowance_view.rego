@@ -62,20 +62,13 @@ _view_lifetimes := {
 _quota_view := [keyed[3] | some keyed in sort(_keyed_quota_rows)]
 
 # Each row's quota, in use and left, by the decision's own rules for every
-# amount (quotas.quota_amount and quotas.left: what a spawn may take).
+# amount its quota sets (scope.paths; quotas.quota_amount and quotas.left:
+# what a spawn may take). The quota's extra_resources key is no amount:
+# quota_amount is undefined for ["extra_resources"], and so is its row.
 _keyed_quota_rows contains keyed if {
 	some scope in _view_scopes
-	some key, _ in scope.quota
-
-	# Its extra_resources (below) is no amount: quota_amount is undefined
-	# for ["extra_resources"], and so is the row.
-	keyed := _keyed_row(scope, [key])
-}
-
-_keyed_quota_rows contains keyed if {
-	some scope in _view_scopes
-	some resource, _ in object.get(scope.quota, "extra_resources", {})
-	keyed := _keyed_row(scope, ["extra_resources", resource])
+	some path in scope.paths
+	keyed := _keyed_row(scope, path)
 }
 
 # A row, keyed to sort by its scope's rank, its group and its resource.
@@ -115,8 +108,8 @@ _judge(candidate) := {"allow": false, "message": profiles.refusal_of(candidate.r
 	is_string(candidate.request.profile)
 	not profiles.allowed(candidate.request.profile)
 } else := object.union(
-	{"allow": count(refused) == 0, "message": concat("; ", refused)},
-	_judged_help(spawn_input, problems, refused),
+	{"allow": count(outcome.refused) == 0, "message": concat("; ", outcome.refused)},
+	_judged_help(outcome, problems),
 ) if {
 	spawn := {"request": candidate.request, "pod": candidate.pod, "sources": candidate.sources}
 
@@ -129,17 +122,24 @@ _judge(candidate) := {"allow": false, "message": profiles.refusal_of(candidate.r
 	# image looks up (candidate_problems); the rest is not checked again.
 	problems := data_checks.candidate_problems(object.get(candidate.pod, "image", null))
 
-	# The decision's own rules on the candidate's spawn: the view cannot drift from them.
-	# regal ignore:with-outside-test-context
-	refused := refusal with input as spawn_input with data_checks.governing_problems as problems
+	# The decision's own rules on the candidate's spawn: the view cannot
+	# drift from them. What is of the user alone (allowances, maxima, pools,
+	# quotas' scopes) is the same for every candidate: the view's own is
+	# given to each, where `with input` alone would have OPA work it out
+	# again (every candidate is asked again as a decision in
+	# tests/test_view_agrees.py and bench/policy_corpus.py, which must
+	# agree). One line: those `with`s only save work, and the Rego mutation
+	# gate deletes lines.
+	# regal ignore:line-length
+	outcome := _outcome with input as spawn_input with data_checks.governing_problems as problems with allowances.entries as allowances.entries with allowances.sources_text as allowances.sources_text with resources.maximum as resources.maximum with quotas.pools as quotas.pools with quotas.pool_scopes as quotas.pool_scopes
 }
 
-# A refused candidate's way to get more, as its decision would give it
-# (the page shows it as a link); none for an allowed or misconfigured one.
-_judged_help(spawn_input, problems, refused) := {"help": help} if {
-	count(refused) > 0
-	count(problems) == 0
+# A candidate's decision, as far as the page shows it: its refusal and, for
+# a refused one, the way to get more (refusal_help; [] where none).
+_outcome := {"refused": refusal, "help": [refusal_help | count(refusal) > 0]}
 
-	# regal ignore:with-outside-test-context
-	help := refusal_help with input as spawn_input with data_checks.governing_problems as problems
+# A refused candidate's way to get more, as its decision would give it
+# (the page shows it as a link); none for a misconfigured one.
+_judged_help(outcome, problems) := {"help": outcome.help[0]} if {
+	count(problems) == 0
 } else := {}

@@ -45,8 +45,8 @@ _fitting := [group | some group in _chargeable; count(_refusals_in(group)) == 0]
 # each extended resource it holds: what it asks beyond their allowance is
 # lowered to it, as for any value above a maximum.
 _chargeable := array.concat(
-	[group | some group in _pools; group in _granting],
-	[group | some group in _pools; _group_quotas_apply; _grants_some(group); not group in _granting],
+	[group | some group in pools; group in _granting],
+	[group | some group in pools; _group_quotas_apply; not group in _granting; _grants_some(group)],
 )
 
 # One of the user's groups has a quota. Without one, which pool a server is
@@ -56,11 +56,17 @@ _chargeable := array.concat(
 # only the default entry's allowance: bounded the same either way.)
 _group_quotas_apply if some _ in _quota_groups
 
-# The pools: the user's groups with a quota or a data entry of their own (a
-# group may be in both lists: the first place decides); a user in none of
-# them is charged to the "default" pool, where the default entry is their
-# allowance. A group's own quota is never escaped into "default".
-_pools := array.concat(_ordered(_quota_groups), _ordered(_configured_groups)) if {
+# METADATA
+# title: pools
+# description: |
+#   The groups a server of this user may be charged to, in order: the
+#   user's groups with a quota or a data entry of their own (a group may be
+#   in both lists: the first place decides); a user in none of them is
+#   charged to the "default" pool, where the default entry is their
+#   allowance. A group's own quota is never escaped into "default". Of the
+#   user alone, not of the server (the allowance view's candidates share
+#   it).
+pools := array.concat(_ordered(_quota_groups), _ordered(_configured_groups)) if {
 	count(_quota_groups | _configured_groups) > 0
 } else := ["default"] if {
 	not allowances.in_configured_group
@@ -93,7 +99,7 @@ group_allowance(group) := allowance if {
 # then bounded by the charged group's allowance (charged_maximum), so no mix
 # of groups' maxima is ever held under none of them.
 _granting contains group if {
-	some group in _pools
+	some group in pools
 	allowance := group_allowance(group)
 	every path in resources.pod_amount_paths {
 		_grants_amount(allowance, path)
@@ -151,20 +157,39 @@ _ordered(groups) := array.concat(
 # METADATA
 # title: scopes
 # description: |
-#   What a server charged to group would be held against: each a quota and
-#   what is in use under it. group is null for a server charged to no group.
+#   What a server charged to group would be held against: each a quota,
+#   what is in use under it, and paths, every amount the quota sets. group
+#   is null for a server charged to no group.
 scopes(group) := {
-	{
-		"kind": "user", "group": "",
-		"quota": given.object_or_empty(object.get(given.quota_config, "users", {})),
-		"used": given.object_or_empty(object.get(given.usage, "user", {})),
-	},
-	{
-		"kind": "hub", "group": "",
-		"quota": given.object_or_empty(object.get(given.quota_config, "hub", {})),
-		"used": given.object_or_empty(object.get(given.usage, "hub", {})),
-	},
+	_scope("user", "", object.get(given.quota_config, "users", {}), object.get(given.usage, "user", {})),
+	_scope("hub", "", object.get(given.quota_config, "hub", {}), object.get(given.usage, "hub", {})),
 } | group_scopes(group)
+
+# A scope: its kind and group, its quota and usage ({} where not an
+# object), and paths, every amount its quota sets (resources.rego; its
+# extra_resources key is one too, for which left and quota_amount are
+# undefined).
+_scope(kind, group, quota_value, used_value) := {
+	"kind": kind, "group": group, "quota": quota, "used": given.object_or_empty(used_value),
+	"paths": ({[key] | some key, _ in quota} | {["extra_resources", name] |
+		some name, _ in object.get(quota, "extra_resources", {})
+	}),
+} if {
+	quota := given.object_or_empty(quota_value)
+}
+
+# METADATA
+# title: pool_scopes
+# description: |
+#   Each pool's scopes (scopes), of the user alone: worked out once, and
+#   shared by the allowance view's candidates.
+pool_scopes[group] := scopes(group) if some group in pools
+
+# A pool's scopes as pool_scopes has them (null, no pool: the user's and
+# the hub's).
+_scopes_of(group) := found if {
+	found := pool_scopes[group]
+} else := scopes(group)
 
 # METADATA
 # title: group_scopes
@@ -172,16 +197,8 @@ scopes(group) := {
 #   The scopes of a group's quota (its members' and its own); empty for a
 #   group with none.
 group_scopes(group) := {
-	{
-		"kind": "member", "group": group,
-		"quota": given.object_or_empty(object.get(quota, "member", {})),
-		"used": given.object_or_empty(object.get(given.usage, ["user_by_group", group], {})),
-	},
-	{
-		"kind": "group", "group": group,
-		"quota": given.object_or_empty(object.get(quota, "group", {})),
-		"used": given.object_or_empty(object.get(given.usage, ["groups", group], {})),
-	},
+	_scope("member", group, object.get(quota, "member", {}), object.get(given.usage, ["user_by_group", group], {})),
+	_scope("group", group, object.get(quota, "group", {}), object.get(given.usage, ["groups", group], {})),
 } if {
 	quota := _group_quota(group)
 } else := set()
@@ -229,19 +246,18 @@ in_use_amount(scope, path) := amount if {
 # left, or none of a CPU or memory amount it always holds, or no whole unit
 # of an extended resource it asks for.
 _refusals_in(group) := {_full_text(scope, path) |
-	some scope in scopes(group)
-	some path in _held_quota_paths(scope)
+	some scope in _scopes_of(group)
+	some path in scope.paths
+	_held(path)
 	left(scope, path) < _smallest[path[0]]
 }
 
-# The amounts a scope's quota sets that every server holds (servers, CPU,
-# memory; its extra_resources is no amount, and left is undefined for it)
-# or this one asks for (its extended resources). (From the quota's side:
-# most scopes set few amounts, or none.)
-_held_quota_paths(scope) := {[key] | some key, _ in scope.quota} | {["extra_resources", name] |
-	some name, _ in object.get(scope.quota, "extra_resources", {})
-	name in given.extra_names
-}
+# What every server holds (servers, CPU, memory) and the extended resources
+# this one asks for. (From the quota's side, scope.paths: most scopes set
+# few amounts, or none.)
+_held([_])
+
+_held(["extra_resources", name]) if name in given.extra_names
 
 _smallest := {
 	"servers": 1, "cpu_limit": 1e-3, "cpu_guarantee": 1e-3, "mem_limit": 1, "mem_guarantee": 1,
@@ -262,7 +278,7 @@ denials contains msg if {
 #   The most an amount (its path) may be under the charged group's, the
 #   user's and the hub's quotas, in whole units for an extended resource.
 #   (min of no quota at all is undefined: no bound.)
-quota_left(path) := whole(path, min({n | some scope in scopes(charge); n := left(scope, path)}))
+quota_left(path) := whole(path, min({n | some scope in _scopes_of(charge); n := left(scope, path)}))
 
 # METADATA
 # title: whole
