@@ -68,7 +68,7 @@ limit_denials contains msg if {
 # An amount is named by its path in a quota and in usage: [key] for CPU and
 # memory (cpu_limit, ..., mem_guarantee), ["extra_resources", name] for an
 # extended resource, whose maximum and quota cover its limit and guarantee
-# alike. The rules that take a path (here granted, maximum,
+# alike. The rules that take a path (here granted_by, maximum,
 # uncapped_amount; quotas.quota_amount, quotas.left, quotas.quota_left;
 # limits.charged_maximum, limits.caps; why a value was lowered, in
 # messages.rego) are the same for every amount. A function of a path
