@@ -53,18 +53,31 @@ class Hub:
         config_dir = workdir / f"{name}-config"
         config_dir.mkdir()
         (config_dir / "opa-config.yaml").write_text(yaml.safe_dump(config))
-        decision_port, diag_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{decision_port}"
-        self.diag = f"http://127.0.0.1:{diag_port}"
-        self.command = sidecar_command(sidecar(merged_values("bundles")), {"/config": config_dir}, decision_port, diag_port)
+        self.config_dir = config_dir
+        self._pick_ports()
         self.log = workdir / f"{name}-opa.log"
         self.process: subprocess.Popen | None = None
 
+    def _pick_ports(self) -> None:
+        decision_port, diag_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{decision_port}"
+        self.diag = f"http://127.0.0.1:{diag_port}"
+        self.command = sidecar_command(sidecar(merged_values("bundles")), {"/config": self.config_dir},
+                                       decision_port, diag_port)
+
     def start(self) -> "Hub":
-        self.process = subprocess.Popen(self.command, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        wait_for(lambda: self.answers("/health") or self.process.poll() is not None, f"{self.name}'s OPA to start")
-        assert self.process.poll() is None, self.log_text()
-        return self
+        # A port free when picked can be taken before OPA binds it (CI runs
+        # two test passes side by side): then the same sidecar on new ports.
+        for attempt in range(3):
+            written = self.log.stat().st_size if self.log.exists() else 0
+            self.process = subprocess.Popen(self.command, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+            wait_for(lambda: self.answers("/health") or self.process.poll() is not None, f"{self.name}'s OPA to start")
+            if self.process.poll() is None:
+                return self
+            if b"address already in use" not in self.log.read_bytes()[written:] or attempt == 2:
+                break
+            self._pick_ports()
+        raise AssertionError(self.log_text())
 
     def stop(self) -> None:
         if self.process:
