@@ -207,15 +207,8 @@ group_scopes(group) := {
 # title: left
 # description: |
 #   What is left of an amount (its path, resources.rego) under a
-#   scope's quota (quota_amount, read here again: most scopes set few
-#   amounts, and a call less for each is a tenth of a decision); undefined
-#   where it sets none.
-# scope: document
-left(scope, [key]) := quantities.as_number(key, scope.quota[key]) - in_use_amount(scope, [key])
-
-left(scope, ["extra_resources", resource]) := n - in_use_amount(scope, ["extra_resources", resource]) if {
-	n := quantities.as_number("extra_resources", scope.quota.extra_resources[resource])
-}
+#   scope's quota; undefined where it sets none.
+left(scope, path) := quota_amount(scope, path) - in_use_amount(scope, path)
 
 # METADATA
 # title: quota_amount
