@@ -27,7 +27,7 @@ from traitlets.config import Config
 
 from jhpolicy.tooling.chart_config import chart_file
 from jhpolicy.tooling.configmap import policy_files
-from jhpolicy.tooling.local_opa import free_port
+from jhpolicy.tooling.local_opa import free_port, start_on_free_ports
 from jhpolicy.tooling.opa_binary import ensure_opa
 from jhpolicy.tooling.values import STACKS
 
@@ -192,16 +192,21 @@ def run_sidecar(tmp_path):
         sources = {"jhpolicy-policies": POLICIES, "jhpolicy-opa-authz": AUTHZ}
         for path, volume in volume_for.items():
             mounts[path] = ConfigMapMount(tmp_path / volume, policy_files(sources[volume]))
-        decision_port, diag_port = free_port(), free_port()
-        command = sidecar_command(opa, {p: m.root for p, m in mounts.items()}, decision_port, diag_port)
-        log = open(tmp_path / f"opa-{stack}.log", "wb")
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-        processes.append(process)
-        diag = f"http://127.0.0.1:{diag_port}/health"
-        wait_for(lambda: ok(diag) or process.poll() is not None, what="OPA /health on the diagnostic address")
-        assert process.poll() is None, (tmp_path / f"opa-{stack}.log").read_text()
         start.log = tmp_path / f"opa-{stack}.log"
-        return f"http://127.0.0.1:{decision_port}", diag, mounts
+        ports = {}
+
+        def launch() -> str | None:
+            ports["decision"], ports["diag"] = free_port(), free_port()
+            command = sidecar_command(opa, {p: m.root for p, m in mounts.items()}, ports["decision"], ports["diag"])
+            process = subprocess.Popen(command, stdout=open(start.log, "wb"), stderr=subprocess.STDOUT,
+                                       env={**os.environ, **(env or {})})
+            processes.append(process)
+            diag = f"http://127.0.0.1:{ports['diag']}/health"
+            wait_for(lambda: ok(diag) or process.poll() is not None, what="OPA /health on the diagnostic address")
+            return None if process.poll() is None else start.log.read_text()
+
+        start_on_free_ports(launch)
+        return f"http://127.0.0.1:{ports['decision']}", f"http://127.0.0.1:{ports['diag']}/health", mounts
 
     yield start
     for process in processes:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from opa_client import OpaClient
@@ -50,6 +51,23 @@ def _ephemeral_low() -> int:
         return 32768  # Linux's default; macOS and Windows start higher
 
 
+def start_on_free_ports(start: Callable[[], str | None], attempts: int = 3) -> None:
+    """Run `start` until a server it launches answers. `start` picks free
+    ports, launches the server on them and waits until it answers (returns
+    None) or exits (returns what it printed). A port free when picked can be
+    taken before the server binds it: another test pass beside this one,
+    another server on the machine (seen in CI: "bind: address already in
+    use"). Then the server starts again on new ports; any other exit raises
+    at once, with what it printed."""
+    for _ in range(attempts):
+        failure = start()
+        if failure is None:
+            return
+        if "address already in use" not in failure.lower():
+            break
+    raise RuntimeError(failure)
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
     """Terminate, and kill if it does not exit within `timeout`."""
     if process.poll() is None:
@@ -77,8 +95,15 @@ class LocalOPA:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0, port: int | None = None) -> "LocalOPA":
-        """Start OPA; `port` restarts it on a known port (e.g. the one it had)."""
-        self.port = port or free_port()
+        """Start OPA on free ports; `port` restarts it on a known port (e.g.
+        the one it had), which is tried once."""
+        start_on_free_ports(lambda: self._launch(timeout, port or free_port()), attempts=1 if port else 3)
+        return self
+
+    def _launch(self, timeout: float, port: int) -> str | None:
+        """Launch on `port`; None once it answers, what it printed if it exits."""
+        self.stop()
+        self.port = port
         self.log_file = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [self.binary, "run", "--server", f"--addr=127.0.0.1:{self.port}", "--log-level=error",
@@ -91,14 +116,15 @@ class LocalOPA:
         try:
             while not client.check_health():
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"OPA exited with code {self.process.returncode}:\n{self.log_text()}")
+                    return f"OPA exited with code {self.process.returncode}:\n{self.log_text()}"
                 if time.monotonic() > deadline:
+                    log = self.log_text()
                     self.stop()
-                    raise RuntimeError(f"OPA did not become healthy within {timeout}s:\n{self.log_text()}")
+                    raise RuntimeError(f"OPA did not become healthy within {timeout}s:\n{log}")
                 time.sleep(0.05)
         finally:
             client.close_connection()
-        return self
+        return None
 
     def log_text(self) -> str:
         """What OPA printed so far (errors, and decision logs if enabled)."""

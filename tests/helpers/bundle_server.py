@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jhpolicy.tooling.local_opa import free_port, stop_process
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: tests/helpers/ is two below it
 
 CONFIG = """\
 daemon off;
@@ -55,6 +55,8 @@ class BundleServer:
         self.dir = workdir
         self.root = workdir / "www"
         self.root.mkdir(parents=True, exist_ok=True)
+        # Picked once: the hubs' OPA configurations name this URL, and a
+        # restarted server must be found where it was.
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self._mtime = 0.0

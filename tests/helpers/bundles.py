@@ -11,7 +11,7 @@ import httpx
 import yaml
 
 from jhpolicy.tooling import bundle
-from jhpolicy.tooling.local_opa import free_port, stop_process
+from jhpolicy.tooling.local_opa import free_port, start_on_free_ports, stop_process
 
 from .bundle_server import BundleServer
 from .helm import merged_values, sidecar
@@ -54,30 +54,27 @@ class Hub:
         config_dir.mkdir()
         (config_dir / "opa-config.yaml").write_text(yaml.safe_dump(config))
         self.config_dir = config_dir
-        self._pick_ports()
+        self.url = self.diag = None  # set by start(), on ports free then
         self.log = workdir / f"{name}-opa.log"
         self.process: subprocess.Popen | None = None
 
-    def _pick_ports(self) -> None:
+    def start(self) -> "Hub":
+        start_on_free_ports(self._launch)
+        return self
+
+    def _launch(self) -> str | None:
+        """The sidecar on fresh ports; None once it answers, what it printed if it exits."""
         decision_port, diag_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{decision_port}"
         self.diag = f"http://127.0.0.1:{diag_port}"
-        self.command = sidecar_command(sidecar(merged_values("bundles")), {"/config": self.config_dir},
-                                       decision_port, diag_port)
-
-    def start(self) -> "Hub":
-        # A port free when picked can be taken before OPA binds it (CI runs
-        # two test passes side by side): then the same sidecar on new ports.
-        for attempt in range(3):
-            written = self.log.stat().st_size if self.log.exists() else 0
-            self.process = subprocess.Popen(self.command, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-            wait_for(lambda: self.answers("/health") or self.process.poll() is not None, f"{self.name}'s OPA to start")
-            if self.process.poll() is None:
-                return self
-            if b"address already in use" not in self.log.read_bytes()[written:] or attempt == 2:
-                break
-            self._pick_ports()
-        raise AssertionError(self.log_text())
+        command = sidecar_command(sidecar(merged_values("bundles")), {"/config": self.config_dir},
+                                  decision_port, diag_port)
+        written = self.log.stat().st_size if self.log.exists() else 0
+        self.process = subprocess.Popen(command, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        wait_for(lambda: self.answers("/health") or self.process.poll() is not None, f"{self.name}'s OPA to start")
+        if self.process.poll() is None:
+            return None
+        return self.log.read_bytes()[written:].decode(errors="replace")
 
     def stop(self) -> None:
         if self.process:
