@@ -63,8 +63,7 @@ _shape_problems contains "data.jhpolicy is not an object" if {
 }
 
 _shape_problems contains texts.unknown_key_text("data.jhpolicy", key, _top_keys) if {
-	some key, _ in given.config
-	not key in _top_keys
+	some key in (object.keys(given.config) - _top_keys)
 }
 
 _shape_problems contains sprintf("data.jhpolicy.%s is not an object", [key]) if {
@@ -74,8 +73,7 @@ _shape_problems contains sprintf("data.jhpolicy.%s is not an object", [key]) if 
 }
 
 _shape_problems contains texts.unknown_key_text("quotas", key, _quota_top_keys) if {
-	some key, _ in given.quota_config
-	not key in _quota_top_keys
+	some key in (object.keys(given.quota_config) - _quota_top_keys)
 }
 
 _shape_problems contains "quotas.groups is not an object" if {
@@ -130,7 +128,7 @@ _entry_problems(name, entry, everything) := {sprintf("%s is not an object", [nam
 } else := {sprintf("%s: %s", [name, p]) | some p in _entry_field_problems(entry, everything)}
 
 _entry_field_problems(entry, everything) := (listed | help) | lifetimes if {
-	unknown := {texts.unknown_key_text("", key, _entry_keys) | some key, _ in entry; not key in _entry_keys}
+	unknown := {texts.unknown_key_text("", key, _entry_keys) | some key in (object.keys(entry) - _entry_keys)}
 	lists := {sprintf("%s is not a list of strings", [key]) |
 		some key in {"images", "profiles"}
 		value := entry[key]
@@ -228,8 +226,7 @@ _group_quota_shape_problems(path, quota) := {sprintf(
 )} if {
 	not is_object(quota)
 } else := {texts.unknown_key_text(path, key, {"member", "group"}) |
-	some key, _ in quota
-	not key in {"member", "group"}
+	some key in (object.keys(quota) - {"member", "group"})
 } | {p |
 	some scope in {"member", "group"}
 	value := quota[scope]
@@ -241,23 +238,20 @@ _group_quota_shape_problems(path, quota) := {sprintf(
 # kind: "max" (above 0) or "quota" (0 or more, and servers too).
 _amounts_problems(path, amounts, kind) := {sprintf("%s is not an object", [path])} if {
 	not is_object(amounts)
-} else := {p |
-	some key, value in amounts
-	not _extras_in(kind, key)
-	p := _amount_problem(path, key, value, kind)
-} | _extra_amounts_problems(sprintf("%s.extra_resources", [path]), object.get(amounts, "extra_resources", {}))
-
-# A quota holds extended resources beside its amounts; an allowance has them
-# in an entry key of their own, not in max.
-_extras_in("quota", "extra_resources")
-
-_amount_problem(path, key, value, kind) := texts.unknown_key_text(path, key, _amount_keys[kind]) if {
-	not key in _amount_keys[kind]
-} else := sprintf("%s.%s %s is not %s", [path, key, json.marshal(value), _accepted[kind][_amount_kind(key)]]) if {
+} else := ({texts.unknown_key_text(path, key, _amount_keys[kind]) |
+	# A set difference and a filter: every key's test is one expression.
+	some key in (object.keys(amounts) - _amount_keys[kind])
+} | {sprintf("%s.%s %s is not %s", [path, key, json.marshal(value), _accepted[kind][_amount_kind(key)]]) |
+	some key, value in object.filter(amounts, _value_keys[kind])
 	not _well_formed(kind, key, value)
-}
+}) | _extra_amounts_problems(sprintf("%s.extra_resources", [path]), object.get(amounts, "extra_resources", {}))
 
 _amount_keys := {"max": given.numeric_keys, "quota": _quota_amount_keys}
+
+# The keys of single values: a quota's extended resources are an object of
+# their own (_extra_amounts_problems); an allowance has them in an entry key
+# of their own, not in max.
+_value_keys := {"max": given.numeric_keys, "quota": given.quota_keys}
 
 _well_formed("max", key, value) if quantities.as_number(key, value) > 0
 
@@ -301,8 +295,7 @@ _duration_text := `a whole number of seconds above 0 or a string like "90m", "2h
 _lifetime_problems(path, setting) := {sprintf(`%s is not an object like {"idle": "2h", "max_age": "8h"}`, [path])} if {
 	not is_object(setting)
 } else := {texts.unknown_key_text(path, key, given.lifetime_kinds) |
-	some key, _ in setting
-	not key in given.lifetime_kinds
+	some key in (object.keys(setting) - given.lifetime_kinds)
 } | {sprintf("%s.%s %s is not %s", [path, kind, json.marshal(value), _duration_text]) |
 	some kind in given.lifetime_kinds
 	value := setting[kind]
@@ -319,8 +312,7 @@ _applying_lifetime_problems := _lifetime_rules_problems | {p |
 }
 
 _lifetime_rules_problems := ({texts.unknown_key_text("lifetimes", key, {"extra_resources"}) |
-	some key, _ in given.lifetime_config
-	key != "extra_resources"
+	some key in (object.keys(given.lifetime_config) - {"extra_resources"})
 } | {"lifetimes.extra_resources is not an object of resource name to lifetime" |
 	value := given.lifetime_config.extra_resources
 	not is_object(value)
