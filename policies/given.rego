@@ -91,6 +91,17 @@ extra_names contains resource if {
 #   maximum before a user may set it.
 user_sources := {"request", "unlisted_choice"}
 
+# METADATA
+# title: chosen_keys
+# description: |
+#   The CPU and memory keys whose values the user chose (user_sources): what
+#   needs a configured maximum, and what a pool must grant to be charged.
+#   Worked out once, not asked of every allowance.
+chosen_keys contains key if {
+	some key in numeric_keys
+	sources[key] in user_sources
+}
+
 # --- quotas (quotas.rego) and lifetimes (lifetimes.rego) in the data ---
 
 # METADATA

@@ -101,29 +101,23 @@ group_allowance(group) := allowance if {
 _granting contains group if {
 	some group in pools
 	allowance := group_allowance(group)
-	every path in resources.pod_amount_paths {
-		_grants_amount(allowance, path)
+	every path in _charged_paths {
+		# Regal v0.38.1 does not resolve a rule whose head's key is a pattern,
+		# as uncapped_amount[[key]] is.
+		# regal ignore:unresolved-reference
+		resources.uncapped_amount[path] <= resources.allowance_amount(allowance, path)
 	}
 }
+
+# A CPU or memory value the admin set (not the user) is granted wherever it
+# is; an extended resource the pod holds always counts.
+_charged_paths := {[key] | some key in given.chosen_keys} | {["extra_resources", name] | some name in given.extra_names}
 
 _grants_some(group) if {
 	allowance := group_allowance(group)
 	every resource in given.extra_names {
 		resources.allowance_amount(allowance, ["extra_resources", resource]) >= 1
 	}
-}
-
-# A CPU or memory value the admin set (not the user) is granted wherever it
-# is; an extended resource the pod holds always counts.
-_grants_amount(_, [key]) if {
-	not given.sources[key] in given.user_sources
-}
-
-_grants_amount(allowance, path) if {
-	# Regal v0.38.1 does not resolve a rule whose head's key is a pattern,
-	# as uncapped_amount[[key]] is.
-	# regal ignore:unresolved-reference
-	resources.uncapped_amount[path] <= resources.allowance_amount(allowance, path)
 }
 
 # METADATA

@@ -51,8 +51,7 @@ limit_denials contains msg if {
 }
 
 limit_denials contains msg if {
-	some key in given.numeric_keys
-	given.sources[key] in given.user_sources
+	some key in given.chosen_keys
 	not maximum[[key]]
 	msg := sprintf("%s cannot be set: no maximum is configured for %s", [key, allowances.sources_text])
 }
