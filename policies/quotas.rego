@@ -152,12 +152,19 @@ _ordered(groups) := array.concat(
 # title: scopes
 # description: |
 #   What a server charged to group would be held against: each a quota,
-#   what is in use under it, and paths, every amount the quota sets. group
-#   is null for a server charged to no group.
-scopes(group) := {
+#   what is in use under it, and paths, every amount the quota sets (a
+#   quota that sets none is no scope). group is null for a server charged
+#   to no group.
+scopes(group) := _user_and_hub_scopes | group_scopes(group)
+
+_user_and_hub_scopes := _setting_some({
 	_scope("user", "", object.get(given.quota_config, "users", {}), object.get(given.usage, "user", {})),
 	_scope("hub", "", object.get(given.quota_config, "hub", {}), object.get(given.usage, "hub", {})),
-} | group_scopes(group)
+})
+
+# A scope whose quota sets no amount refuses nothing, bounds nothing and
+# shows no row: left out, so no spawn iterates it.
+_setting_some(scopes) := {scope | some scope in scopes; count(scope.paths) > 0}
 
 # A scope: its kind and group, its quota and usage ({} where not an
 # object), and paths, every amount its quota sets (resources.rego; its
@@ -188,12 +195,12 @@ _scopes_of(group) := found if {
 # METADATA
 # title: group_scopes
 # description: |
-#   The scopes of a group's quota (its members' and its own); empty for a
-#   group with none.
-group_scopes(group) := {
+#   The scopes of a group's quota (its members' and its own, each where it
+#   sets some amount); empty for a group with none.
+group_scopes(group) := _setting_some({
 	_scope("member", group, object.get(quota, "member", {}), object.get(given.usage, ["user_by_group", group], {})),
 	_scope("group", group, object.get(quota, "group", {}), object.get(given.usage, ["groups", group], {})),
-} if {
+}) if {
 	quota := _group_quota(group)
 } else := set()
 

@@ -1,6 +1,7 @@
 package jupyterhub.spawn_test
 
 import data.jupyterhub.spawn
+import data.jupyterhub.spawn.quotas
 
 # gpu: 4 GPUs for the whole group, 2 servers and 8 CPU (limits) per member;
 # students: 6 CPU (limits) for the group; each user 3 servers; the hub 16 CPU
@@ -416,4 +417,15 @@ test_a_lowered_gpu_names_only_the_group_that_bounds_the_server if {
 	d := spawn.decision with input as req(["one", "uno"], {"extra_resource_limits": {"nvidia.com/gpu": 2}}) with data.jhpolicy as uno
 	d.charge == "one"
 	d.messages == ["extra_resource_limits nvidia.com/gpu 2 lowered to 1: the most for group one"]
+}
+
+# A quota that sets no amount is no scope: the user's {} and the group's
+# member quota {} leave the hub's and gpu's group scope.
+test_a_quota_setting_no_amount_is_no_scope if {
+	config := object.union(cfg, {"quotas": {
+		"users": {}, "hub": {"servers": 9},
+		"groups": {"gpu": {"member": {}, "group": {"servers": 4}}},
+	}})
+	kinds := {[scope.kind, scope.group] | some scope in quotas.scopes("gpu")} with input as req(["gpu"], {}) with data.jhpolicy as config
+	kinds == {["hub", ""], ["group", "gpu"]}
 }
