@@ -185,9 +185,12 @@ _repositories_shape_text := "image_repositories is not an object of repository t
 
 _checked_repositories(value, true) := object.keys(value)
 
-_checked_repositories(_, image) := {repository |
+# An entry without image_repositories ({}) looks nothing up: the image is
+# not parsed.
+_checked_repositories(value, image) := {repository |
 	[repository, _] := images.repository_and_tag(image)
 } if {
+	value != {}
 	is_string(image)
 }
 

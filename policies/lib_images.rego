@@ -17,8 +17,11 @@ package jupyterhub.lib.images
 #   would not match "4.1.0".
 # scope: document
 allowed_by(image, entry) if {
+	# An entry without image_repositories ends here, before the image is
+	# parsed (most entries list globs alone).
+	repositories := entry.image_repositories
 	[repository, tag] := repository_and_tag(image)
-	some pattern in entry.image_repositories[repository]
+	some pattern in repositories[repository]
 	glob.match(pattern, ["/"], tag)
 }
 
