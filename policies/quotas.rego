@@ -109,8 +109,9 @@ _granting contains group if {
 	}
 }
 
-# A CPU or memory value the admin set (not the user) is granted wherever it
-# is; an extended resource the pod holds always counts.
+# What a pool must grant: the CPU and memory values the user chose (one
+# the admin set is granted wherever it is) and every extended resource the
+# pod holds.
 _charged_paths := {[key] | some key in given.chosen_keys} | {["extra_resources", name] | some name in given.extra_names}
 
 _grants_some(group) if {
