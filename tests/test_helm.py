@@ -27,13 +27,12 @@ from traitlets.config import Config
 
 from jhpolicy.tooling.chart_config import chart_file
 from jhpolicy.tooling.configmap import policy_files
-from jhpolicy.tooling.local_opa import free_port, start_on_free_ports
 from jhpolicy.tooling.opa_binary import ensure_opa
 from jhpolicy.tooling.values import STACKS
 
 from .helpers.helm import AUTHZ, INPUT, VALUES, helm_merge, merged_values, sidecar
 from .helpers.policies import POLICIES, ROOT
-from .helpers.sidecar import ConfigMapMount, sidecar_command
+from .helpers.sidecar import ConfigMapMount, start_sidecar
 from .kube.cluster import ApiError
 
 NAMESPACE = "helm-values"
@@ -193,20 +192,9 @@ def run_sidecar(tmp_path):
         for path, volume in volume_for.items():
             mounts[path] = ConfigMapMount(tmp_path / volume, policy_files(sources[volume]))
         start.log = tmp_path / f"opa-{stack}.log"
-        ports = {}
-
-        def launch() -> str | None:
-            ports["decision"], ports["diag"] = free_port(), free_port()
-            command = sidecar_command(opa, {p: m.root for p, m in mounts.items()}, ports["decision"], ports["diag"])
-            process = subprocess.Popen(command, stdout=open(start.log, "wb"), stderr=subprocess.STDOUT,
-                                       env={**os.environ, **(env or {})})
-            processes.append(process)
-            diag = f"http://127.0.0.1:{ports['diag']}/health"
-            wait_for(lambda: ok(diag) or process.poll() is not None, what="OPA /health on the diagnostic address")
-            return None if process.poll() is None else start.log.read_text()
-
-        start_on_free_ports(launch)
-        return f"http://127.0.0.1:{ports['decision']}", f"http://127.0.0.1:{ports['diag']}/health", mounts
+        started = start_sidecar(opa, {p: m.root for p, m in mounts.items()}, start.log, env=env)
+        processes.append(started.process)
+        return started.url, f"{started.diag}/health", mounts
 
     yield start
     for process in processes:

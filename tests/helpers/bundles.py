@@ -11,11 +11,11 @@ import httpx
 import yaml
 
 from jhpolicy.tooling import bundle
-from jhpolicy.tooling.local_opa import free_port, start_on_free_ports, stop_process
+from jhpolicy.tooling.local_opa import stop_process
 
 from .bundle_server import BundleServer
 from .helm import merged_values, sidecar
-from .sidecar import sidecar_command
+from .sidecar import start_sidecar
 from .spawns import run_spawn
 
 KEYID = "jhpolicy-test"
@@ -59,22 +59,9 @@ class Hub:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Hub":
-        start_on_free_ports(self._launch)
+        started = start_sidecar(sidecar(merged_values("bundles")), {"/config": self.config_dir}, self.log)
+        self.process, self.url, self.diag = started.process, started.url, started.diag
         return self
-
-    def _launch(self) -> str | None:
-        """The sidecar on fresh ports; None once it answers, what it printed if it exits."""
-        decision_port, diag_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{decision_port}"
-        self.diag = f"http://127.0.0.1:{diag_port}"
-        command = sidecar_command(sidecar(merged_values("bundles")), {"/config": self.config_dir},
-                                  decision_port, diag_port)
-        written = self.log.stat().st_size if self.log.exists() else 0
-        self.process = subprocess.Popen(command, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        wait_for(lambda: self.answers("/health") or self.process.poll() is not None, f"{self.name}'s OPA to start")
-        if self.process.poll() is None:
-            return None
-        return self.log.read_bytes()[written:].decode(errors="replace")
 
     def stop(self) -> None:
         if self.process:

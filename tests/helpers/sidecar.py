@@ -4,9 +4,15 @@ machine (tests/test_helm.py, tests/e2e/chart_hub.py)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
+
+from jhpolicy.tooling.local_opa import free_port, start_on_free_ports
 from jhpolicy.tooling.opa_binary import ensure_opa
 
 
@@ -53,3 +59,43 @@ def sidecar_command(opa_container: dict, mounts: dict[str, Path], decision_port:
             arg = arg.replace(f"={mount}/", f"={root}/")
         args.append(str(mounts.get(arg, arg)))
     return [ensure_opa(), *args]
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    process: subprocess.Popen
+    url: str  # the decision address
+    diag: str  # the diagnostic address (/health)
+
+
+def start_sidecar(opa_container: dict, mounts: dict[str, Path], log: Path, env: dict | None = None,
+                  timeout: float = 120) -> Sidecar:
+    """The sidecar on ports free when picked, once its diagnostic address
+    answers /health; what it prints is appended to `log`. A port taken
+    before OPA bound it: again on new ones (start_on_free_ports)."""
+    started = []
+
+    def launch() -> str | None:
+        decision_port, diag_port = free_port(), free_port()
+        written = log.stat().st_size if log.exists() else 0
+        with open(log, "ab") as out:
+            process = subprocess.Popen(sidecar_command(opa_container, mounts, decision_port, diag_port),
+                                       stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        started.append(Sidecar(process, f"http://127.0.0.1:{decision_port}", f"http://127.0.0.1:{diag_port}"))
+        deadline = time.monotonic() + timeout
+        while not _healthy(started[-1].diag):
+            if process.poll() is not None:
+                return log.read_bytes()[written:].decode(errors="replace")
+            assert time.monotonic() < deadline, f"timed out waiting for OPA's /health ({log})"
+            time.sleep(0.05)
+        return None
+
+    start_on_free_ports(launch)
+    return started[-1]
+
+
+def _healthy(diag: str) -> bool:
+    try:
+        return httpx.get(f"{diag}/health", timeout=2, trust_env=False).status_code == 200
+    except httpx.TransportError:
+        return False
