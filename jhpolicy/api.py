@@ -44,7 +44,8 @@ class AllowanceAPIHandler(APIHandler):
                 raise web.HTTPError(400, "a service must name the user: /hub/api/jhpolicy/allowance/users/{name}")
             user_name = current.name
         self._check_scope(user_name)
-        user = self.find_user(user_name)
+        # The user asking for their own view is already loaded: no second query.
+        user = current if isinstance(current, User) and current.name == user_name else self.find_user(user_name)
         if user is None:
             raise web.HTTPError(404, "No access to resources or resources not found")
         # The spawner as it is: a failed one is not replaced (that would
