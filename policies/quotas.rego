@@ -158,9 +158,12 @@ _ordered(groups) := array.concat(
 #   to no group.
 scopes(group) := _user_and_hub_scopes | group_scopes(group)
 
-_user_and_hub_scopes := _setting_some({
-	_scope("user", "", object.get(given.quota_config, "users", {}), object.get(given.usage, "user", {})),
-	_scope("hub", "", object.get(given.quota_config, "hub", {}), object.get(given.usage, "hub", {})),
+# Only where the data sets a users or hub quota: most hubs set neither,
+# and every decision (and every candidate of a view charged to no pool)
+# asks for these.
+_user_and_hub_scopes := _setting_some({_scope(kind, "", quota, object.get(given.usage, kind, {})) |
+	some kind, key in {"user": "users", "hub": "hub"}
+	quota := given.quota_config[key]
 })
 
 # A scope whose quota sets no amount refuses nothing, bounds nothing and
