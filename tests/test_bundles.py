@@ -27,7 +27,8 @@ import yaml
 from jhpolicy.tooling import bundle
 
 from .helpers.bundle_server import BundleServer
-from .helpers.bundles import BODY, KEYID, Hub, wait_for
+from .helpers.bundles import BODY, KEYID, Hub
+from .helpers.polling import wait_for
 from .helpers.spawns import run_spawn
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import jsonschema
@@ -32,6 +31,7 @@ from jhpolicy.tooling.values import STACKS
 
 from .helpers.helm import AUTHZ, INPUT, VALUES, helm_merge, merged_values, sidecar
 from .helpers.policies import POLICIES, ROOT
+from .helpers.polling import answers, wait_for
 from .helpers.sidecar import ConfigMapMount, start_sidecar
 from .kube.cluster import ApiError
 
@@ -166,20 +166,6 @@ def test_extra_config_selects_policy_spawner(opa):
 # --- the sidecar's arguments, for real ---
 
 
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def ok(url: str, **kwargs) -> bool:
-    try:
-        return httpx.get(url, timeout=2, trust_env=False, **kwargs).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 @pytest.fixture
 def run_sidecar(tmp_path):
     processes = []
@@ -242,7 +228,7 @@ def test_sidecar_with_token_auth_admits_only_the_hub(run_sidecar):
     # Policies cannot be changed without the token either.
     assert httpx.put(f"{url}/v1/policies/evil", content=b"package evil", trust_env=False).status_code == 401
     # The kubelet's probes carry no token: the diagnostic address still answers.
-    assert ok(diag)
+    assert answers(diag)
 
 
 def test_token_auth_values_give_hub_and_sidecar_the_same_secret():

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import yaml
 
 from jhpolicy.tooling import bundle
@@ -15,6 +13,7 @@ from jhpolicy.tooling.local_opa import stop_process
 
 from .bundle_server import BundleServer
 from .helm import merged_values, sidecar
+from .polling import answers
 from .sidecar import start_sidecar
 from .spawns import run_spawn
 
@@ -24,18 +23,6 @@ KEYID = "jhpolicy-test"
 BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8}}
 
 
-DEADLINE = 120  # seconds: far above any poll interval here; only a broken rollout gets near it
-
-
-def wait_for(condition, what: str, timeout: float = DEADLINE):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Hub:
@@ -69,10 +56,7 @@ class Hub:
             self.process = None
 
     def answers(self, path: str) -> bool:
-        try:
-            return httpx.get(self.diag + path, trust_env=False, timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
+        return answers(self.diag + path)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")

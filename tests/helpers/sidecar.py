@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
-
 from jhpolicy.tooling.local_opa import free_port, start_on_free_ports
 from jhpolicy.tooling.opa_binary import ensure_opa
+
+from .polling import answers, wait_for
 
 
 class ConfigMapMount:
@@ -82,20 +81,10 @@ def start_sidecar(opa_container: dict, mounts: dict[str, Path], log: Path, env: 
             process = subprocess.Popen(sidecar_command(opa_container, mounts, decision_port, diag_port),
                                        stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         started.append(Sidecar(process, f"http://127.0.0.1:{decision_port}", f"http://127.0.0.1:{diag_port}"))
-        deadline = time.monotonic() + timeout
-        while not _healthy(started[-1].diag):
-            if process.poll() is not None:
-                return log.read_bytes()[written:].decode(errors="replace")
-            assert time.monotonic() < deadline, f"timed out waiting for OPA's /health ({log})"
-            time.sleep(0.05)
-        return None
+        wait_for(lambda: answers(f"{started[-1].diag}/health") or process.poll() is not None,
+                 f"OPA's /health ({log})", timeout)
+        return None if process.poll() is None else log.read_bytes()[written:].decode(errors="replace")
 
     start_on_free_ports(launch)
     return started[-1]
 
-
-def _healthy(diag: str) -> bool:
-    try:
-        return httpx.get(f"{diag}/health", timeout=2, trust_env=False).status_code == 200
-    except httpx.TransportError:
-        return False
