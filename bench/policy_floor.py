@@ -1,0 +1,71 @@
+"""Benchmark 12: how far below the shipped policy a decision can go at all.
+
+Benchmark 11's student input (one allowance applies, 8 CPUs asked) decided
+by three policies, measured as benchmark 11 measures (bench/policy_eval.py):
+bench/floor/floor.rego, the least any policy must evaluate for that input
+(the input's version and keys, the applying allowance's data checked, the
+image against its globs, each amount clamped with a message; nothing else);
+the policy of an earlier commit (default b3240e7, issue #31's baseline); and
+this checkout's. Beside OPA's evaluation time it prints the expressions each
+evaluates (`opa eval --profile`), so that a target such as issue #31's "3x
+lower than b3240e7" can be set against what the input costs at the least.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from policy_eval import DATA, INPUTS, measure, policy_folder  # noqa: E402
+
+from jhpolicy.tooling.opa_binary import ensure_opa  # noqa: E402
+
+FLOOR = ROOT / "bench" / "floor"
+FLOOR_PATH = "floor/decision"
+
+
+def expressions(folder: Path, data_file: Path, input_doc: dict, path: str) -> int:
+    """The expressions OPA evaluates to answer path (its profiler's count)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(input_doc, f)
+        f.flush()
+        out = subprocess.run([ensure_opa(), "eval", "-d", str(folder), "-d", str(data_file), "-i", f.name,
+                              "--profile", "--profile-limit", "100000", "--format=json", "data." + path.replace("/", ".")],
+                             check=True, capture_output=True, text=True).stdout
+    return sum(row["num_eval"] for row in json.loads(out)["profile"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--old", default="b3240e7", help="the git revision whose policy to compare with")
+    parser.add_argument("--queries", type=int, default=1000)
+    args = parser.parse_args()
+    case = INPUTS[0]
+    label, variant, path, input_doc = case
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = {"floor": FLOOR, "old": policy_folder(Path(tmp), args.old), "now": policy_folder(Path(tmp), None)}
+        [(_, _, medians, answers)] = measure(folders, args.queries, [case],
+                                             lambda name, p: FLOOR_PATH if name == "floor" else p)
+        data_file = Path(tmp) / "data.json"
+        data_file.write_text(json.dumps(DATA[variant]()))
+        counts = {name: expressions(folder, data_file, input_doc, FLOOR_PATH if name == "floor" else path)
+                  for name, folder in folders.items()}
+    print(f"{label}: OPA's evaluation time (median of {args.queries} interleaved queries) and expressions evaluated")
+    for name, title in (("floor", "bench/floor/floor.rego"), ("old", args.old), ("now", "this checkout")):
+        print(f"  {title:24} {medians[name]:8.1f} µs {counts[name]:6} expressions"
+              f"  {medians['old'] / medians[name]:5.2f}x below {args.old}")
+    same = all(answers[name][key] == answers["now"][key] for name in ("floor", "old") for key in ("allow", "overrides"))
+    print(f"  the same allow and overrides from all three: {'yes' if same else 'NO'}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
