@@ -55,6 +55,10 @@ _messages contains msg if {
 	msg := sprintf("%s lowered from %v to %v", [key, input.pod[key], value])
 }
 
+# METADATA
+# title: decision
+# description: The floor's decision, in the shipped policy's contract (allow, overrides, messages).
+# scope: document
 default decision := {"allow": false, "overrides": {}, "messages": ["the spawn policy could not decide this request"]}
 
 decision := {"allow": true, "overrides": _overrides, "messages": sort(_messages)} if {
