@@ -8,14 +8,17 @@ every time; --record writes it, --corpus reads one back), asks both policies
 the same data for both) for every input, and compares the whole answers.
 Differences are counted per field and the first few are shown in full.
 
-    .venv/bin/python bench/policy_corpus.py --old b3240e7 [--size 3000] [--ignore lifetime]
+    .venv/bin/python bench/policy_corpus.py --old b3240e7 [--size 3000] [--ignore lifetime] [--lifetimes]
 
 The corpus: users in 0-3 of the data's groups (and unknown ones), asking for
 themselves or through an admin or a service, images allowed and not, CPU,
 memory and GPUs below, at and above every maximum, usage near each quota, a
 group's quota set by its JupyterHub property (well-formed or not), and
-spawn-page views of 1-6 candidates. Exit 1 when an answer differs in a field
-not given to --ignore.
+spawn-page views of 1-6 candidates. With --lifetimes, the same corpus on
+data that sets server lifetimes (allowances', the GPU rule) and with some
+groups' jhpolicy_lifetime property (well-formed or not), for revisions
+that know lifetimes (b3240e7 does not). Exit 1 when an answer differs in a
+field not given to --ignore.
 """
 
 from __future__ import annotations
@@ -47,11 +50,17 @@ GPUS = [0, 0, 0, 1, 2, 4, 5]
 # parsed as JSON), now and then malformed.
 QUOTA_PROPERTIES = [None] * 30 + [{"member": {"servers": 1}}, {"group": {"extra_resources": {GPU: 2}}},
                                   {"member": {"cpu_limit": 2}}, "not json", {"member": {"servers": "two"}}]
+# A group's jhpolicy_lifetime property, with --lifetimes.
+LIFETIME_PROPERTIES = [None] * 12 + [{"idle": "3h"}, {"max_age": 7200}, {"idle": "30m", "max_age": "2d"}, "2h",
+                                     {"idle": "soon"}]
 
 
-def corpus(size: int, seed: int = 31) -> list[dict]:
-    """`size` queries ({"path", "data", "input"}), the same for the same seed."""
+def corpus(size: int, seed: int = 31, lifetimes: bool = False) -> list[dict]:
+    """`size` queries ({"path", "data", "input"}), the same for the same seed;
+    with `lifetimes`, the same queries on data with lifetimes (drawn apart,
+    so the rest of the corpus stays as it is)."""
     rng = random.Random(seed)
+    lifetime_rng = random.Random(seed + 1)
     out = []
     for _ in range(size):
         groups = rng.sample(GROUPS, rng.choice([0, 1, 1, 2, 3]))
@@ -74,7 +83,11 @@ def corpus(size: int, seed: int = 31) -> list[dict]:
             quota = rng.choice(QUOTA_PROPERTIES)
             if quota is not None:
                 input_doc["groups"][group]["properties"]["jhpolicy_quota"] = quota
-        out.append({"path": path, "data": rng.choice(["base", "base", "base", "quotas"]), "input": input_doc})
+            lifetime = lifetime_rng.choice(LIFETIME_PROPERTIES) if lifetimes else None
+            if lifetime is not None:
+                input_doc["groups"][group]["properties"]["jhpolicy_lifetime"] = lifetime
+        variant = rng.choice(["base", "base", "base", "quotas"])
+        out.append({"path": path, "data": f"{variant}+lifetimes" if lifetimes else variant, "input": input_doc})
     return out
 
 
@@ -82,6 +95,10 @@ DATA = {
     "base": data,
     # The same, with user and hub quotas, so every scope binds somewhere.
     "quotas": lambda: _with_quotas(data()),
+    # Each with lifetimes: allowances' (students, gpu-users, admins) and the
+    # GPU rule.
+    "base+lifetimes": lambda: _with_lifetimes(data()),
+    "quotas+lifetimes": lambda: _with_lifetimes(_with_quotas(data())),
 }
 
 
@@ -90,6 +107,15 @@ def _with_quotas(document: dict) -> dict:
     quotas["users"] = {"servers": 2, "cpu_limit": 8, "extra_resources": {GPU: 2}}
     quotas["hub"] = {"mem_limit": "64G", "extra_resources": {GPU: 4}}
     quotas["groups"]["students"] = {"member": {"servers": 1, "cpu_limit": 2}}
+    return document
+
+
+def _with_lifetimes(document: dict) -> dict:
+    jhpolicy = document["jhpolicy"]
+    jhpolicy["groups"]["students"]["lifetime"] = {"idle": "2h", "max_age": "1d"}
+    jhpolicy["groups"]["gpu-users"]["lifetime"] = {"idle": 21600}
+    jhpolicy["requesters"]["admins"]["lifetime"] = {"idle": "12h"}
+    jhpolicy["lifetimes"] = {"extra_resources": {GPU: {"idle": "1h", "max_age": "8h"}}}
     return document
 
 
@@ -108,6 +134,8 @@ def candidate_decisions(queries: list[dict]) -> list[dict]:
 def answers(folder: Path, queries: list[dict]) -> list[object]:
     results: list[object] = [None] * len(queries)
     for variant, make in DATA.items():
+        if not any(query["data"] == variant for query in queries):
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             data_file = Path(tmp) / "data.json"
             data_file.write_text(json.dumps(make()))
@@ -164,8 +192,10 @@ def main() -> int:
     parser.add_argument("--record", help="also write the corpus to this JSON file")
     parser.add_argument("--ignore", action="append", default=[], help="a field of the answers not to compare (repeat)")
     parser.add_argument("--show", type=int, default=3, help="how many differing answers to show in full")
+    parser.add_argument("--lifetimes", action="store_true",
+                        help="the same corpus on data with lifetimes, and some groups' jhpolicy_lifetime property")
     args = parser.parse_args()
-    queries = json.loads(Path(args.corpus).read_text()) if args.corpus else corpus(args.size)
+    queries = json.loads(Path(args.corpus).read_text()) if args.corpus else corpus(args.size, lifetimes=args.lifetimes)
     if args.record:
         Path(args.record).write_text(json.dumps(queries))
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,7 +23,16 @@ import data.jupyterhub.spawn.limits
 # description: |
 #   The server's lifetime: {kind: {"seconds": n, "from": where}}, empty when
 #   nothing applies.
-lifetime := lifetime_for(_held_extra)
+# scope: document
+default lifetime := {}
+
+# Worked out only where something sets a lifetime: most hubs set none, and
+# every decision asks.
+lifetime := lifetime_for(_held_extra) if _some_source
+
+_some_source if some _ in _lifetime_settings
+
+_some_source if some _ in given.lifetime_rules
 
 # METADATA
 # title: lifetime_for

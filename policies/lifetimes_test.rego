@@ -29,6 +29,21 @@ test_no_lifetime_in_the_data_decides_none if {
 	not "lifetime" in object.keys(d)
 }
 
+# Each source alone decides (lifetimes.rego works a lifetime out only where
+# some source sets one): one allowance's lifetime, one resource's rule.
+test_one_allowances_lifetime_alone_is_the_servers if {
+	only_students := object.union(cfg, {"groups": {"students": {"lifetime": {"idle": "2h"}}}})
+	d := spawn.decision with input as req(["students"], {}) with data.jhpolicy as only_students
+	d.lifetime == {"idle": {"seconds": 7200, "from": "group students"}}
+}
+
+test_one_resources_rule_alone_is_the_servers if {
+	only_rule := object.union(cfg, {"lifetimes": {"extra_resources": {"nvidia.com/gpu": {"max_age": "8h"}}}})
+	d := spawn.decision with input as req(["gpu"], gpus(1)) with data.jhpolicy as only_rule
+	d.allow
+	d.lifetime == {"max_age": {"seconds": 28800, "from": "servers holding nvidia.com/gpu"}}
+}
+
 test_a_groups_lifetime_is_the_servers if {
 	d := decide_life(req(["students"], {}))
 	d.lifetime == {

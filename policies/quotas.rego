@@ -276,7 +276,11 @@ denials contains msg if {
 #   The most an amount (its path) may be under the charged group's, the
 #   user's and the hub's quotas, in whole units for an extended resource.
 #   (min of no quota at all is undefined: no bound.)
-quota_left(path) := whole(path, min({n | some scope in _scopes_of(charge); n := left(scope, path)}))
+quota_left(path) := whole(path, min({n | some scope in _charged_scopes; n := left(scope, path)}))
+
+# The charged group's scopes, the user's and the hub's: worked out once for
+# every amount's quota_left.
+_charged_scopes := _scopes_of(charge)
 
 # METADATA
 # title: whole
