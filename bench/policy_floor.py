@@ -2,9 +2,10 @@
 
 Benchmark 11's student input (one allowance applies, 8 CPUs asked) decided
 by three policies, measured as benchmark 11 measures (bench/policy_eval.py):
-bench/floor/floor.rego, the least any policy must evaluate for that input
-(the input's version and keys, the applying allowance's data checked, the
-image against its globs, each amount clamped with a message; nothing else);
+bench/floor/floor.rego (with the library's quantities it reads amounts
+with), the least any policy must evaluate for that input (the input's
+version and keys, the applying allowance's data checked, the image against
+its globs, each amount clamped with a message; nothing else);
 the policy of an earlier commit (default b3240e7, issue #31's baseline); and
 this checkout's. Beside OPA's evaluation time it prints the expressions each
 evaluates (`opa eval --profile`), so that a target such as issue #31's "3x
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,7 @@ from jhpolicy.tooling.opa_binary import ensure_opa  # noqa: E402
 
 FLOOR = ROOT / "bench" / "floor"
 FLOOR_PATH = "floor/decision"
+QUANTITIES = ROOT / "policies" / "lib_quantities.rego"
 
 
 def expressions(folder: Path, data_file: Path, input_doc: dict, path: str) -> int:
@@ -51,13 +54,16 @@ def main() -> int:
     case = INPUTS[0]
     label, variant, path, input_doc = case
     with tempfile.TemporaryDirectory() as tmp:
-        folders = {"floor": FLOOR, "old": policy_folder(Path(tmp), args.old), "now": policy_folder(Path(tmp), None)}
-        [(_, _, medians, answers)] = measure(folders, args.queries, [case],
-                                             lambda name, p: FLOOR_PATH if name == "floor" else p)
+        floor = Path(tmp) / "floor"
+        floor.mkdir()
+        for rego in (FLOOR / "floor.rego", QUANTITIES):
+            shutil.copy(rego, floor)
+        folders = {"floor": floor, "old": policy_folder(Path(tmp), args.old), "now": policy_folder(Path(tmp), None)}
+        paths = {name: FLOOR_PATH if name == "floor" else path for name in folders}
+        [(_, _, medians, answers)] = measure(folders, args.queries, [case], lambda name, _: paths[name])
         data_file = Path(tmp) / "data.json"
         data_file.write_text(json.dumps(DATA[variant]()))
-        counts = {name: expressions(folder, data_file, input_doc, FLOOR_PATH if name == "floor" else path)
-                  for name, folder in folders.items()}
+        counts = {name: expressions(folder, data_file, input_doc, paths[name]) for name, folder in folders.items()}
     print(f"{label}: OPA's evaluation time (median of {args.queries} interleaved queries) and expressions evaluated")
     for name, title in (("floor", "bench/floor/floor.rego"), ("old", args.old), ("now", "this checkout")):
         print(f"  {title:24} {medians[name]:8.1f} µs {counts[name]:6} expressions"

@@ -6,8 +6,11 @@
 #   the image against its globs, each amount clamped to its maximum, one
 #   message each. No quotas, lifetimes, extended resources, profiles,
 #   requester allowances or help: what the shipped policy does beyond this
-#   is what those cost.
+#   is what those cost. Amounts are read as the shipped policy reads them
+#   (the library's quantities.as_number, loaded with this file).
 package floor
+
+import data.jupyterhub.lib.quantities
 
 _amount_keys := {"cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee"}
 
@@ -21,7 +24,7 @@ _problems contains name if {
 _problems contains name if {
 	some name, entry in _entries
 	some key, value in entry.max
-	not _amount(key, value) > 0
+	not quantities.as_number(key, value) > 0
 }
 
 _problems contains name if {
@@ -30,14 +33,7 @@ _problems contains name if {
 	not is_string(pattern)
 }
 
-_amount(key, value) := value if {
-	startswith(key, "cpu_")
-	is_number(value)
-}
-
-_amount(key, value) := units.parse_bytes(value) if startswith(key, "mem_")
-
-_maximum[key] := max({_amount(key, entry.max[key]) | some entry in _entries}) if some key in _amount_keys
+_maximum[key] := max({quantities.as_number(key, entry.max[key]) | some entry in _entries}) if some key in _amount_keys
 
 _image_allowed if {
 	some entry in _entries

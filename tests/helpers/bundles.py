@@ -23,8 +23,6 @@ KEYID = "jhpolicy-test"
 BODY = {"kubespawner_override": {"image": "jupyterhub/k8s-singleuser-sample:0.8.4", "cpu_limit": 8}}
 
 
-
-
 class Hub:
     """One hub's OPA sidecar, run with the Helm variant's own arguments
     (helm-values/jhpolicy-bundles.yaml) and a configuration made by the same
