@@ -8,7 +8,7 @@ every time; --record writes it, --corpus reads one back), asks both policies
 the same data for both) for every input, and compares the whole answers.
 Differences are counted per field and the first few are shown in full.
 
-    .venv/bin/python bench/policy_corpus.py --old b3240e7 [--size 3000] [--ignore lifetime] [--lifetimes]
+    .venv/bin/python bench/policy_corpus.py --old b3240e7 [--size 3000] [--ignore lifetime] [--lifetimes] [--default-pool]
 
 The corpus: users in 0-3 of the data's groups (and unknown ones), asking for
 themselves or through an admin or a service, images allowed and not, CPU,
@@ -17,8 +17,10 @@ group's quota set by its JupyterHub property (well-formed or not), and
 spawn-page views of 1-6 candidates. With --lifetimes, the same corpus on
 data that sets server lifetimes (allowances', the GPU rule) and with some
 groups' jhpolicy_lifetime property (well-formed or not), for revisions
-that know lifetimes (b3240e7 does not). Exit 1 when an answer differs in a
-field not given to --ignore.
+that know lifetimes (b3240e7 does not). With --default-pool, the same
+corpus on data with a default entry and a quota for the default pool, so
+that users in no configured group are charged to it. Exit 1 when an answer
+differs in a field not given to --ignore.
 """
 
 from __future__ import annotations
@@ -55,12 +57,14 @@ LIFETIME_PROPERTIES = [None] * 12 + [{"idle": "3h"}, {"max_age": 7200}, {"idle":
                                      {"idle": "soon"}]
 
 
-def corpus(size: int, seed: int = 31, lifetimes: bool = False) -> list[dict]:
+def corpus(size: int, seed: int = 31, lifetimes: bool = False, default_pool: bool = False) -> list[dict]:
     """`size` queries ({"path", "data", "input"}), the same for the same seed;
     with `lifetimes`, the same queries on data with lifetimes (drawn apart,
-    so the rest of the corpus stays as it is)."""
+    so the rest of the corpus stays as it is); with `default_pool`, on data
+    with a default entry and a default pool's quota."""
     rng = random.Random(seed)
     lifetime_rng = random.Random(seed + 1)
+    pool_rng = random.Random(seed + 2)
     out = []
     for _ in range(size):
         groups = rng.sample(GROUPS, rng.choice([0, 1, 1, 2, 3]))
@@ -87,22 +91,25 @@ def corpus(size: int, seed: int = 31, lifetimes: bool = False) -> list[dict]:
             if lifetime is not None:
                 input_doc["groups"][group]["properties"]["jhpolicy_lifetime"] = lifetime
         variant = rng.choice(["base", "base", "base", "quotas"])
-        out.append({"path": path, "data": f"{variant}+lifetimes" if lifetimes else variant, "input": input_doc})
+        if default_pool and "usage" in input_doc:
+            # The default pool's server count, so its quota (1) is full now and then.
+            pool = input_doc["usage"]["groups"]["default"]
+            input_doc["usage"]["groups"]["default"] = {**pool, "servers": pool_rng.choice([0, 0, 1])}
+        name = "+".join([variant] + ["lifetimes"] * lifetimes + ["default-pool"] * default_pool)
+        out.append({"path": path, "data": name, "input": input_doc})
     return out
 
 
-DATA = {
-    "base": data,
-    # The same, with user and hub quotas, so every scope binds somewhere.
-    "quotas": lambda: _with_quotas(data()),
-    # Each with lifetimes: allowances' (students, gpu-users, admins) and the
-    # GPU rule.
-    "base+lifetimes": lambda: _with_lifetimes(data()),
-    "quotas+lifetimes": lambda: _with_lifetimes(_with_quotas(data())),
-}
+def make_data(name: str) -> dict:
+    """The data a query names: "base" or "quotas", then each "+part" applied."""
+    document = data()
+    for part in name.split("+"):
+        document = _CHANGES[part](document)
+    return document
 
 
 def _with_quotas(document: dict) -> dict:
+    # User and hub quotas, so every scope binds somewhere.
     quotas = document["jhpolicy"]["quotas"]
     quotas["users"] = {"servers": 2, "cpu_limit": 8, "extra_resources": {GPU: 2}}
     quotas["hub"] = {"mem_limit": "64G", "extra_resources": {GPU: 4}}
@@ -111,12 +118,25 @@ def _with_quotas(document: dict) -> dict:
 
 
 def _with_lifetimes(document: dict) -> dict:
+    # Allowances' lifetimes (students, gpu-users, admins) and the GPU rule.
     jhpolicy = document["jhpolicy"]
     jhpolicy["groups"]["students"]["lifetime"] = {"idle": "2h", "max_age": "1d"}
     jhpolicy["groups"]["gpu-users"]["lifetime"] = {"idle": 21600}
     jhpolicy["requesters"]["admins"]["lifetime"] = {"idle": "12h"}
     jhpolicy["lifetimes"] = {"extra_resources": {GPU: {"idle": "1h", "max_age": "8h"}}}
     return document
+
+
+def _with_default_pool(document: dict) -> dict:
+    # A default entry, and a quota for the default pool below its maxima, so
+    # that it lowers (and refuses where the corpus fills its one server).
+    jhpolicy = document["jhpolicy"]
+    jhpolicy["groups"]["default"] = {"images": [SAMPLE], "max": {"cpu_limit": 1, "mem_limit": "2G"}}
+    jhpolicy["quotas"]["groups"]["default"] = {"group": {"servers": 1, "cpu_limit": 0.5}, "member": {"mem_limit": "1G"}}
+    return document
+
+
+_CHANGES = {"base": lambda d: d, "quotas": _with_quotas, "lifetimes": _with_lifetimes, "default-pool": _with_default_pool}
 
 
 def candidate_decisions(queries: list[dict]) -> list[dict]:
@@ -133,12 +153,10 @@ def candidate_decisions(queries: list[dict]) -> list[dict]:
 
 def answers(folder: Path, queries: list[dict]) -> list[object]:
     results: list[object] = [None] * len(queries)
-    for variant, make in DATA.items():
-        if not any(query["data"] == variant for query in queries):
-            continue
+    for variant in sorted({query["data"] for query in queries}):
         with tempfile.TemporaryDirectory() as tmp:
             data_file = Path(tmp) / "data.json"
-            data_file.write_text(json.dumps(make()))
+            data_file.write_text(json.dumps(make_data(variant)))
             with LocalOPA([folder, data_file]) as opa, httpx.Client(base_url=opa.url, trust_env=False, timeout=60) as client:
                 for i, query in enumerate(queries):
                     if query["data"] == variant:
@@ -194,8 +212,11 @@ def main() -> int:
     parser.add_argument("--show", type=int, default=3, help="how many differing answers to show in full")
     parser.add_argument("--lifetimes", action="store_true",
                         help="the same corpus on data with lifetimes, and some groups' jhpolicy_lifetime property")
+    parser.add_argument("--default-pool", action="store_true",
+                        help="the same corpus on data with a default entry and a quota for the default pool")
     args = parser.parse_args()
-    queries = json.loads(Path(args.corpus).read_text()) if args.corpus else corpus(args.size, lifetimes=args.lifetimes)
+    queries = (json.loads(Path(args.corpus).read_text()) if args.corpus
+               else corpus(args.size, lifetimes=args.lifetimes, default_pool=args.default_pool))
     if args.record:
         Path(args.record).write_text(json.dumps(queries))
     with tempfile.TemporaryDirectory() as tmp:

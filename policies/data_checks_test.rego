@@ -43,6 +43,8 @@ test_malformed_entries_refuse if {
 		[{"students": {"max": 4}}, "group students: max is not an object"],
 		[{"students": {"extra_resources": {"nvidia.com/gpu": -1}}}, "group students: extra_resources.nvidia.com/gpu -1 is not a whole number (0 or more)"],
 		[{"students": {"extra_resources": 1}}, "group students: extra_resources is not an object of resource name to amount"],
+		[{"students": {"extra_resources": [1]}}, "group students: extra_resources is not an object of resource name to amount"],
+		[{"students": {"max": []}}, "group students: max is not an object"],
 		[{"students": {"image_repositories": ["quay.io/x"]}}, "group students: image_repositories is not an object of repository to a list of tag globs"],
 		[{"students": {"image_repositories": {"quay.io/jupyter/minimal-notebook": "*"}}}, "group students: image_repositories.quay.io/jupyter/minimal-notebook is not a list of tag globs"],
 	]

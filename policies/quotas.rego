@@ -56,6 +56,14 @@ _chargeable := array.concat(
 # only the default entry's allowance: bounded the same either way.)
 _group_quotas_apply if some _ in _quota_groups
 
+# Some quota could hold this server: a pool's (the default pool's too),
+# the user's or the hub's. Without one, no quota refuses, lowers or is
+# charged, and the work of each is skipped (_refusals_in, quota_left,
+# _charged_group_quota): most users of most hubs have none.
+_some_quota_applies if _group_quota(pools[_])
+
+_some_quota_applies if some _ in _user_and_hub_scopes
+
 # METADATA
 # title: pools
 # description: |
@@ -242,8 +250,12 @@ in_use_amount(scope, path) := amount if {
 
 # Refusals when the server would not fit, whatever its amounts: no server
 # left, or none of a CPU or memory amount it always holds, or no whole unit
-# of an extended resource it asks for.
-_refusals_in(group) := {_full_text(scope, path) |
+# of an extended resource it asks for. Undefined where no quota applies, so
+# that no group's scopes are worked out: then no group fits (_fitting is
+# empty, and charge is the first chargeable) and nothing is refused.
+_refusals_in(group) := _quota_refusals_in(group) if _some_quota_applies
+
+_quota_refusals_in(group) := {_full_text(scope, path) |
 	some scope in _scopes_of(group)
 	some path in scope.paths
 	_held(path)
@@ -275,8 +287,8 @@ denials contains msg if {
 # description: |
 #   The most an amount (its path) may be under the charged group's, the
 #   user's and the hub's quotas, in whole units for an extended resource.
-#   (min of no quota at all is undefined: no bound.)
-quota_left(path) := whole(path, min({n | some scope in _charged_scopes; n := left(scope, path)}))
+#   Undefined where no quota sets the amount, or none applies: no bound.
+quota_left(path) := whole(path, min({n | some scope in _charged_scopes; n := left(scope, path)})) if _some_quota_applies
 
 # The charged group's scopes, the user's and the hub's: worked out once for
 # every amount's quota_left.
@@ -305,7 +317,7 @@ charged_quota := object.union(
 
 default _charged_group_quota := {}
 
-_charged_group_quota := _group_quota(charge).group
+_charged_group_quota := _group_quota(charge).group if _some_quota_applies
 
 # --- what the user is told; never other users or their servers ---
 

@@ -104,6 +104,21 @@ test_a_user_in_no_configured_group_is_charged_to_the_default_pool if {
 	d2.messages == ["quota reached: default holds 2 of 2 servers; try again when one of the group's servers stops"]
 }
 
+# The default pool's quota alone, with no user's or hub's quota: it is the
+# one quota that applies to a user in no configured group, and it refuses
+# and lowers as any other does.
+test_the_default_pools_quota_holds_with_no_other_quota if {
+	pool := object.union(cfg, {"quotas": {"groups": {"default": {"group": {"servers": 2, "cpu_limit": 3}}}}})
+	full := with_usage(req([], {}), usage_doc({}, {}, {"default": {"servers": 2}}, {}))
+	d := spawn.decision with input as full with data.jhpolicy as pool
+	d.messages == ["quota reached: default holds 2 of 2 servers; try again when one of the group's servers stops"]
+	half := with_usage(req([], {"cpu_limit": 1}), usage_doc({}, {}, {"default": {"servers": 1, "cpu_limit": 2.5}}, {}))
+	d2 := spawn.decision with input as half with data.jhpolicy as pool
+	d2.overrides.cpu_limit == 0.5
+	d2.charge == "default"
+	d2.quota == {"servers": 2, "cpu_limit": 3}
+}
+
 # 16 CPUs an admin asks for a member of gpu: still held by gpu's member
 # quota (8), however generous the admin's allowance.
 test_a_requesters_allowance_does_not_escape_the_group_quota if {
