@@ -54,30 +54,29 @@ def _entry(values: dict) -> dict:
     return {key: value for key, value in values.items() if value is not ABSENT}
 
 
+def one_field_at_a_time() -> list[dict]:
+    """Each field's every value alone on the good entry (ABSENT: without it)."""
+    return [_entry({**GOOD, key: value}) for key, values in FIELDS.items() for value in values]
+
+
 def drawn_entries(n: int = 1500, seed: int = 31) -> list:
-    """Each field's every value alone on the good entry, then `n` entries
-    of random values (mostly absent or good, as the admin's data is)."""
-    one_at_a_time = [_entry({**GOOD, key: value}) for key, values in FIELDS.items() for value in values]
+    """The good entry, each field's every value alone on it, then `n`
+    entries of random values (mostly absent or good, as the admin's data
+    is), then values that are no entry at all."""
     rng = random.Random(seed)
     mixed = []
     for _ in range(n):
         values = {key: (rng.choice(values) if rng.random() < 0.25 else (GOOD.get(key, ABSENT)))
                   for key, values in FIELDS.items()}
         mixed.append(_entry(values))
-    return [GOOD, *one_at_a_time, *mixed, *NOT_OBJECTS]
+    return [GOOD, *one_field_at_a_time(), *mixed, *NOT_OBJECTS]
 
 
-QUERY = """[[short, problems] |
+SHORT_WAY = """[[short, problems] |
 	some entry in input.entries
 	short := count([1 | data.jupyterhub.spawn.data_checks._plainly_well_formed(entry)]) == 1
 	problems := data.jupyterhub.spawn.data_checks._entry_problems("x", entry, true)
 ]"""
-
-
-def judged(entries: list) -> list:
-    answer = subprocess.run([ensure_opa(), "eval", "--format", "json", "--stdin-input", "-d", str(POLICIES), QUERY],
-                            input=json.dumps({"entries": entries}), capture_output=True, text=True, check=True)
-    return json.loads(answer.stdout)["result"][0]["expressions"][0]["value"]
 
 
 LONG_WAY = """[problems |
@@ -89,12 +88,21 @@ LONG_WAY = """[problems |
 ]"""
 
 
+def _asked(query: str, entries: list) -> list:
+    answer = subprocess.run([ensure_opa(), "eval", "--format", "json", "--stdin-input", "-d", str(POLICIES), query],
+                            input=json.dumps({"entries": entries}), capture_output=True, text=True, check=True)
+    return json.loads(answer.stdout)["result"][0]["expressions"][0]["value"]
+
+
+def judged(entries: list) -> list:
+    """[whether the short way passes it, _entry_problems] for each entry."""
+    return _asked(SHORT_WAY, entries)
+
+
 def long_way(entries: list) -> list:
     """The long way's problems of each entry, asked without the short way
     before it, named as _entry_problems names them."""
-    answer = subprocess.run([ensure_opa(), "eval", "--format", "json", "--stdin-input", "-d", str(POLICIES), LONG_WAY],
-                            input=json.dumps({"entries": entries}), capture_output=True, text=True, check=True)
-    return json.loads(answer.stdout)["result"][0]["expressions"][0]["value"]
+    return _asked(LONG_WAY, entries)
 
 
 def test_the_short_way_passes_only_entries_the_long_way_finds_nothing_in():
@@ -109,8 +117,8 @@ def test_the_short_way_passes_only_entries_the_long_way_finds_nothing_in():
     assert sum(1 for _, problems in answers if problems) > 500
 
 
-def test_each_malformed_field_alone_takes_the_long_way():
-    entries = [{**GOOD, key: value} for key, values in FIELDS.items() for value in values if value is not ABSENT]
+def test_each_field_alone_is_judged_as_the_long_way_judges_it():
+    entries = one_field_at_a_time()
     for entry, (passed, problems), long in zip(entries, judged(entries), long_way(entries), strict=True):
         assert sorted(problems) == sorted(long), entry
         assert not (passed and long), entry
