@@ -303,6 +303,17 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
         user pick, under the allowance panel (jhpolicy.hub.spawn_page)."""
         return await SpawnPage(self).form()
 
+    async def get_options_form(self):
+        # JupyterHub's own wraps a callable options_form's coroutine in a
+        # task (jupyterhub.utils.maybe_future), so every page waits one turn
+        # of the event loop before its form starts, behind every request
+        # that arrived meanwhile; with many pages at once their answers all
+        # leave at the end. Awaited directly, a page whose view is kept
+        # (jhpolicy.hub.view_cache) is answered without giving up the loop.
+        if self.options_form == self._policy_options_form:
+            return await self._policy_options_form(self)
+        return await super().get_options_form()
+
     async def allowance_view(self) -> dict:
         """What this spawner's user may launch, how much is in use, and which
         profiles and choices are not available to them with why, as the

@@ -71,6 +71,16 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(getattr(pytest.mark, tier_of(item)))
 
 
+@pytest.fixture(autouse=True)
+def _no_views_kept_from_other_tests():
+    """The hub keeps allowance views for a few seconds (jhpolicy.hub.view_cache),
+    in the process: a test's page must not show a view an earlier test's
+    OPA or data gave for the same input."""
+    from jhpolicy.hub import view_cache
+
+    view_cache.VIEWS.clear()
+
+
 @pytest.fixture(scope="session")
 def opa():
     """OPA with the shipped policies and the tests' data, plus the contract-breaking test policies."""

@@ -108,6 +108,9 @@ def config(opa_url: str) -> Config:
     c.PolicyKubeSpawner.image = IMAGE
     c.PolicyKubeSpawner.cpu_limit = 0.5
     c.PolicyKubeSpawner.mem_limit = "512M"
+    # Each example puts new data into the same OPA, for inputs that may
+    # repeat: every view must be the policy's answer to that data.
+    c.PolicyKubeSpawner.policy_view_cache_seconds = 0
     return c
 
 

@@ -111,6 +111,27 @@ class PolicySettings(Configurable):
         """,
     )
 
+    policy_view_cache_seconds = Float(
+        10.0,
+        config=True,
+        help="""
+        Seconds the hub keeps an allowance view (the spawn page's panel and
+        judgements, and the allowance endpoint's answer) to show again for
+        the same input: the same user, groups and group properties, the
+        same candidate pods, and the same usage, so a server started or
+        stopped asks OPA afresh. A change to the policy or its data in OPA
+        shows on the page after at most this long. Decisions are never made
+        from a kept view: every spawn asks OPA. 0 asks OPA for every page.
+        """,
+    )
+
+    @validate("policy_view_cache_seconds")
+    def _check_policy_view_cache_seconds(self, proposal):
+        value = proposal["value"]
+        if not 0 <= value <= 300:
+            raise TraitError(f"policy_view_cache_seconds={value}: must be from 0 (keep none) to 300")
+        return value
+
     opa_shadow_decision_path = Unicode(
         "",
         config=True,

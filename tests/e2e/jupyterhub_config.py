@@ -103,6 +103,8 @@ def pod_hook(spawner, pod):
 
 
 c.KubeSpawner.modify_pod_hook = pod_hook
+if "E2E_VIEW_CACHE_SECONDS" in env:
+    c.PolicyKubeSpawner.policy_view_cache_seconds = float(env["E2E_VIEW_CACHE_SECONDS"])
 if "E2E_OPA_MAX_CONNECTIONS" in env:
     c.PolicyKubeSpawner.opa_max_connections = int(env["E2E_OPA_MAX_CONNECTIONS"])
 # Progress events come from a Kubernetes event reflector: only with a real API server.
