@@ -11,11 +11,13 @@ usage, and with it the key.
 
 What a key cannot see is a change to the policy or its data inside OPA: a
 kept view may then show the old allowance for at most the configured
-seconds. Nothing is granted from here. Only what the page and the endpoint
-show is kept; a spawn's decision is always OPA's answer to its own query
-(PolicyKubeSpawner._decide), so a stale page can offer a choice that its spawn is
-then refused, with the policy's message, never the reverse. An answer that
-could not be had (OPA down, a broken view) is not kept.
+seconds; so may a view rule of the admin's own that reads the clock.
+Nothing is granted from here. Only what the page and the endpoint show is
+kept; a spawn's decision is always OPA's answer to its own query
+(PolicyKubeSpawner._decide), so a stale page can offer a choice whose spawn
+is then refused, with the policy's message, or leave out one now allowed,
+but it never grants anything. An answer that could not be had (OPA down, a
+broken view) is not kept.
 """
 
 from __future__ import annotations
