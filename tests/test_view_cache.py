@@ -185,10 +185,19 @@ def test_zero_seconds_asks_opa_for_every_view(opa_now):
     assert opa_now.requests == asked + 1
 
 
+def shown(source: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("jhpolicy_allowance_views_total", {"source": source}) or 0
+
+
 def test_a_failure_is_not_kept(opa_now):
+    before = {source: shown(source) for source in ("opa", "kept", "unavailable")}
     opa_now.set("http_500", times=1)
     assert view_of(opa_now.url) == allowance.NOT_AVAILABLE
     assert view_of(opa_now.url)["available"] is True
+    view_of(opa_now.url)
+    assert {source: shown(source) - n for source, n in before.items()} == {"opa": 1, "kept": 1, "unavailable": 1}
 
 
 def test_a_spawn_is_decided_on_the_data_of_the_moment_while_the_page_shows_the_kept_view(opa_now, data_opa, monkeypatch):

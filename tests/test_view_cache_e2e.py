@@ -30,6 +30,12 @@ def logged_in(hub: Hub, user: str) -> httpx.Client:
     return client
 
 
+def views_by_source(hub: Hub) -> dict[str, float]:
+    """jhpolicy_allowance_views_total on the hub's /hub/metrics, by source."""
+    text = hub.client.get("/hub/metrics").text
+    return {source: float(n) for source, n in re.findall(r'^jhpolicy_allowance_views_total\{source="(\w+)"\} (\S+)$', text, re.M)}
+
+
 def asked_for(counter: FaultServer, do) -> int:
     before = counter.requests
     do()
@@ -56,6 +62,7 @@ def test_the_same_view_asks_opa_once_and_a_spawn_always_asks(tmp_path, counted, 
         assert first >= 1
         assert asked_for(counted, lambda: page(client)) == again * first
         assert asked_for(counted, lambda: endpoint(hub)) == again * first
+        assert views_by_source(hub) == ({"opa": 3} if again else {"opa": 1, "kept": 2})
         # The spawn is decided by OPA (the decision), kept view or not.
         spawned = []
         assert asked_for(counted, lambda: spawned.append(hub.start_server("alice", body={"cpu_limit": 8}))) >= 1

@@ -28,7 +28,7 @@ from ..core.opa_input import build_input, describe_spawn
 from ..core.pod import InvalidPod, prospective
 from ..core.request import ProfileListError, RequestError, SpawnRequest, parse_request, selected_profile
 from ..core.users import user_groups
-from . import errors, opa_http, transaction, upstream, view_cache
+from . import errors, metrics, opa_http, transaction, upstream, view_cache
 
 # Rendered profile forms, by what they depend on (cached_form); the oldest goes first.
 _FORMS: dict[str, str] = {}
@@ -196,13 +196,17 @@ class SpawnPage:
             # Kept under the whole input, usage included (jhpolicy.hub.view_cache).
             kept_as = view_cache.key(spawner.opa_url, spawner.opa_token, spawner.opa_allowance_path, input_doc)
             view = view_cache.VIEWS.get(kept_as) if spawner.policy_view_cache_seconds else None
-            if view is None:
-                answer = await spawner.opa().ask(spawner.opa_allowance_path, input_doc)
-                view = allowance.validate(answer.result, candidates)
-                view_cache.VIEWS.put(kept_as, view, spawner.policy_view_cache_seconds)
+            if view is not None:
+                metrics.VIEWS.labels(source="kept").inc()
+                return view
+            answer = await spawner.opa().ask(spawner.opa_allowance_path, input_doc)
+            view = allowance.validate(answer.result, candidates)
+            view_cache.VIEWS.put(kept_as, view, spawner.policy_view_cache_seconds)
+            metrics.VIEWS.labels(source="opa").inc()
             return view
         except (opa_http.PolicyUnavailable, allowance.ViewBroken) as e:
             spawner.log.error("jhpolicy: no allowance view for %s: %s", upstream.log_name(spawner), e)
+            metrics.VIEWS.labels(source="unavailable").inc()
             return dict(allowance.NOT_AVAILABLE)
 
     async def selectable_profiles(self, input_doc: dict, profile_list: list[dict]) -> set[str] | None:
