@@ -17,7 +17,7 @@ DECISION_SECONDS = Histogram(
     "Time spent deciding a spawn request, OPA round trip included",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-VIEWS = Counter(
+ALLOWANCE_VIEWS = Counter(
     "jhpolicy_allowance_views",
     "Allowance views shown (the spawn page's panel, GET /hub/api/jhpolicy/allowance) by source: opa (asked), "
     "kept (the same input's view, kept for policy_view_cache_seconds), unavailable (OPA unreachable, or its view broken)",

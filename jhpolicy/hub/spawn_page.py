@@ -193,20 +193,23 @@ class SpawnPage:
                 # server. A snapshot, read outside the decision slot.
                 books.reconcile(running=False)
                 input_doc["usage"] = books.usage(input_doc["user"]["groups"])
-            # Kept under the whole input, usage included (jhpolicy.hub.view_cache).
-            kept_as = view_cache.key(spawner.opa_url, spawner.opa_token, spawner.opa_allowance_path, input_doc)
-            view = view_cache.VIEWS.get(kept_as) if spawner.policy_view_cache_seconds else None
+            # Kept under the whole input, usage included (jhpolicy.hub.view_cache);
+            # with 0 seconds nothing is kept, and the input is not hashed.
+            seconds = spawner.policy_view_cache_seconds
+            kept_as = view_cache.key(spawner.opa_url, spawner.opa_token, spawner.opa_allowance_path, input_doc) if seconds else None
+            view = view_cache.VIEWS.get(kept_as) if kept_as else None
             if view is not None:
-                metrics.VIEWS.labels(source="kept").inc()
+                metrics.ALLOWANCE_VIEWS.labels(source="kept").inc()
                 return view
             answer = await spawner.opa().ask(spawner.opa_allowance_path, input_doc)
             view = allowance.validate(answer.result, candidates)
-            view_cache.VIEWS.put(kept_as, view, spawner.policy_view_cache_seconds)
-            metrics.VIEWS.labels(source="opa").inc()
+            if kept_as:
+                view_cache.VIEWS.put(kept_as, view, seconds)
+            metrics.ALLOWANCE_VIEWS.labels(source="opa").inc()
             return view
         except (opa_http.PolicyUnavailable, allowance.ViewBroken) as e:
             spawner.log.error("jhpolicy: no allowance view for %s: %s", upstream.log_name(spawner), e)
-            metrics.VIEWS.labels(source="unavailable").inc()
+            metrics.ALLOWANCE_VIEWS.labels(source="unavailable").inc()
             return dict(allowance.NOT_AVAILABLE)
 
     async def selectable_profiles(self, input_doc: dict, profile_list: list[dict]) -> set[str] | None:
