@@ -10,6 +10,14 @@ the policy of an earlier commit (default b3240e7, issue #31's baseline); and
 this checkout's. Beside OPA's evaluation time it prints the expressions each
 evaluates (`opa eval --profile`), so that a target such as issue #31's "3x
 lower than b3240e7" can be set against what the input costs at the least.
+
+And what the checkout's steps cost this input: the checkout's decision with
+a step's file (quotas, lifetimes, the data checks, or all three) replaced by
+a stand-in from bench/ablation/ that answers as the step does here and
+evaluates next to nothing. The decision must come out the same, whole; the
+time saved is the most any redesign of that step could save this input.
+(The ablations leave out allowance_view.rego, which reads rules the
+stand-ins do not have; the decision reads none of it.)
 """
 
 from __future__ import annotations
@@ -31,6 +39,15 @@ from policy_eval import DATA, INPUTS, measure, policy_folder  # noqa: E402
 from jhpolicy.tooling.opa_binary import ensure_opa  # noqa: E402
 
 FLOOR = ROOT / "bench" / "floor"
+ABLATION = ROOT / "bench" / "ablation"
+# Each ablation: its label, and the steps (policies/<step>.rego) it replaces
+# with their stand-ins in bench/ablation/.
+ABLATIONS = {
+    "without data checks": ["data_checks"],
+    "without quotas": ["quotas"],
+    "without lifetimes": ["lifetimes"],
+    "without all three": ["data_checks", "quotas", "lifetimes"],
+}
 FLOOR_PATH = "floor/decision"
 QUANTITIES = ROOT / "policies" / "lib_quantities.rego"
 
@@ -46,6 +63,16 @@ def expressions(folder: Path, data_file: Path, input_doc: dict, path: str) -> in
     return sum(row["num_eval"] for row in json.loads(out)["profile"])
 
 
+def ablation_folder(checkout: Path, label: str, steps: list[str]) -> Path:
+    """The checkout's policy folder's decision with each of steps replaced by its stand-in."""
+    folder = checkout.parent / label.replace(" ", "-")
+    shutil.copytree(checkout, folder)
+    (folder / "allowance_view.rego").unlink()
+    for step in steps:
+        shutil.copy(ABLATION / f"{step}.rego", folder / f"{step}.rego")
+    return folder
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", default="b3240e7", help="the git revision whose policy to compare with")
@@ -59,18 +86,23 @@ def main() -> int:
         for rego in (FLOOR / "floor.rego", QUANTITIES):
             shutil.copy(rego, floor)
         folders = {"floor": floor, "old": policy_folder(Path(tmp), args.old), "now": policy_folder(Path(tmp), None)}
+        folders |= {name: ablation_folder(folders["now"], name, steps) for name, steps in ABLATIONS.items()}
         paths = {name: FLOOR_PATH if name == "floor" else path for name in folders}
         [(_, _, medians, answers)] = measure(folders, args.queries, [case], lambda name, _: paths[name])
         data_file = Path(tmp) / "data.json"
         data_file.write_text(json.dumps(DATA[variant]()))
         counts = {name: expressions(folder, data_file, input_doc, paths[name]) for name, folder in folders.items()}
     print(f"{label}: OPA's evaluation time (median of {args.queries} interleaved queries) and expressions evaluated")
-    for name, title in (("floor", "bench/floor/floor.rego"), ("old", args.old), ("now", "this checkout")):
+    titles = {"floor": "bench/floor/floor.rego", "old": args.old, "now": "this checkout",
+              **{name: f"  {name}" for name in ABLATIONS}}
+    for name, title in titles.items():
         print(f"  {title:24} {medians[name]:8.1f} µs {counts[name]:6} expressions"
               f"  {medians['old'] / medians[name]:5.2f}x below {args.old}")
     same = all(answers[name][key] == answers["now"][key] for name in ("floor", "old") for key in ("allow", "overrides"))
-    print(f"  the same allow and overrides from all three: {'yes' if same else 'NO'}")
-    return 0 if same else 1
+    print(f"  the same allow and overrides from the floor, {args.old} and this checkout: {'yes' if same else 'NO'}")
+    whole = all(answers[name] == answers["now"] for name in ABLATIONS)
+    print(f"  each ablation's decision the same as this checkout's, whole: {'yes' if whole else 'NO'}")
+    return 0 if same and whole else 1
 
 
 if __name__ == "__main__":
