@@ -15,7 +15,8 @@ And what the checkout's steps cost this input: the checkout's decision with
 a step's file (quotas, lifetimes, the data checks, or all three) replaced by
 a stand-in from bench/ablation/ that answers as the step does here and
 evaluates next to nothing. The decision must come out the same, whole; the
-time saved is the most any redesign of that step could save this input.
+time saved is what the step's own rules cost this input (a redesign of
+the step alone saves no more; one that changes how other steps read it may).
 (The ablations leave out allowance_view.rego, which reads rules the
 stand-ins do not have; the decision reads none of it.)
 """
