@@ -32,7 +32,7 @@ allowance_view := {
 	"images": array.slice(images.sorted_globs, 0, _view_list_limit),
 	"images_total": count(images.sorted_globs),
 	"repositories": array.slice(_sorted_repositories, 0, _view_list_limit),
-	"repositories_total": count(_sorted_repositories),
+	"repositories_total": images.repository_count,
 	"max": {key: resources.maximum[[key]] | some key in given.numeric_keys},
 	"extra_resources": {name: n | some ["extra_resources", name], n in resources.maximum},
 	"profiles": sort({p | some entry in allowances.entries; some p in entry.profiles}),

@@ -110,6 +110,47 @@ test_a_repository_listed_twice_counts_once_in_the_refusal_and_the_view if {
 	v.repositories_total == 2
 }
 
+# Each repository counts once, in whichever allowance it is listed first:
+# a later allowance adds only what no earlier one lists.
+test_every_allowances_repositories_count_once if {
+	repositories := {
+		"a": {"image_repositories": {"quay.io/x/y": ["1"]}},
+		"b": {"image_repositories": {"quay.io/x/y": ["2"], "quay.io/x/z": ["*"]}},
+		"c": {"image_repositories": {"quay.io/x/w": ["*"]}},
+	}
+	d := spawn.decision with input as req(["a", "b", "c"], {"image": "x/y:1"}) with data.jhpolicy as {"groups": repositories}
+	d.messages == ["image x/y:1 is not allowed for group a, group b, group c; allowed images: 3 listed repositories"]
+	v := spawn.allowance_view with input as req(["a", "b", "c"], {}) with data.jhpolicy as {"groups": repositories}
+	v.repositories_total == 3
+	v.repositories == ["quay.io/x/w", "quay.io/x/y", "quay.io/x/z"]
+}
+
+# The count read without building the set is the set's size, however the
+# lists overlap: none, empty ones, one, one inside another, three with
+# repeats, in any order of the allowances.
+test_the_repository_count_is_the_size_of_the_listed_repositories if {
+	lists := [
+		{},
+		{"a": {"image_repositories": {}}},
+		{"a": {"image_repositories": {"r/1": ["*"], "r/2": ["*"]}}},
+		{"a": {"image_repositories": {}}, "b": {"image_repositories": {"r/1": ["*"]}}},
+		{"a": {"image_repositories": {"r/1": ["*"]}}, "b": {"image_repositories": {"r/1": ["1"], "r/2": ["*"]}}},
+		{"a": {"image_repositories": {"r/1": ["*"], "r/2": ["*"]}}, "b": {"image_repositories": {"r/2": ["*"]}}},
+		{
+			"a": {"image_repositories": {"r/1": ["*"], "r/2": ["*"]}},
+			"b": {"image_repositories": {"r/2": ["*"], "r/3": ["*"]}},
+			"c": {"image_repositories": {"r/3": ["*"], "r/1": ["*"], "r/4": ["*"]}},
+		},
+	]
+	every groups in lists {
+		counted := spawn.images.repository_count with input as req(object.keys(groups), {})
+			with data.jhpolicy as {"groups": groups}
+		listed := spawn.images.listed_repositories with input as req(object.keys(groups), {})
+			with data.jhpolicy as {"groups": groups}
+		counted == count(listed)
+	}
+}
+
 test_refusal_with_only_repositories if {
 	d := spawn.decision with input as req([], {"image": "x/y:1"}) with data.jhpolicy as {"groups": {"default": {"image_repositories": {"a/b": ["*"]}}}}
 	d.messages == ["image x/y:1 is not allowed for group default; allowed images: 1 listed repositories"]
