@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.burst import SPAWNERS, alternating_rounds, burst_args, one_round  # noqa: E402
+from bench.burst import SPAWNERS, alternating_rounds, burst_args, none_failed_closed, one_round  # noqa: E402
 from jhpolicy.tooling.local_opa import LocalOPA  # noqa: E402
 from tests.helpers.policies import policies_with_quotas  # noqa: E402
 
@@ -57,6 +57,7 @@ def main() -> int:
         ok &= met or not targeted
         print(f"  {label:26} quotas {with_quotas:7.2f} s  none {without:7.2f} s  ratio {ratio:5.2f}x"
               + (f"  {'MET' if met else 'NOT MET'}" if targeted else ""))
+    ok &= none_failed_closed(results, args.requests)
     return 0 if ok else 1
 
 

@@ -127,11 +127,14 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
         the usage, asking OPA and booking the pod happen on one of jhpolicy's
         threads with no other decision in between (jhpolicy.hub.books)."""
         opa, books = self.opa(), self.policy_books
-        deadline = time.monotonic() + self.opa_timeout
         path, ceiling, groups, max_lifetime = (
             self.opa_decision_path, self.policy_allowed_keys, input_doc["user"]["groups"], self.policy_max_lifetime
         )
         await books.before_deciding()
+        # opa_timeout starts here, where the check is handed to jhpolicy's
+        # threads, with no await in between: time the hub's busy event loop
+        # took to come back to this spawn is not OPA's (jhpolicy.hub.opa_http).
+        deadline = time.monotonic() + self.opa_timeout
 
         def decide(client):
             response = opa_http.query(client, path, input_doc, opa.limits, deadline)
@@ -145,9 +148,11 @@ class PolicyKubeSpawner(PolicySettings, KubeSpawner):
         return decision, decision_id, final
 
     def _falls_back(self, e: Exception) -> bool:
-        # Queued behind earlier decisions (OPA answering): falling back to
-        # the defaults would start servers no quota checked. Always 503.
-        failed = isinstance(e, opa_http.PolicyUnavailable | decisions.PolicyBroken) and not isinstance(e, Queued)
+        # Queued behind earlier decisions, or in the hub until no time was
+        # left to ask OPA (OPA answering): falling back to the defaults would
+        # start servers no policy or quota checked. Always 503.
+        failed = (isinstance(e, opa_http.PolicyUnavailable | decisions.PolicyBroken)
+                  and not isinstance(e, Queued | opa_http.NotAsked))
         return failed and self.policy_failure_mode == "defaults"
 
     def _refusal(self, e: Exception) -> tuple[str, Exception]:

@@ -243,6 +243,63 @@ def test_a_decision_slot_not_free_within_opa_timeout_fails_closed(quota_opa, cap
     assert books.ledger.holdings == {}
 
 
+@pytest.mark.parametrize("quotas", [True, False])
+def test_a_check_whose_opa_timeout_ran_out_in_the_hub_never_falls_back_to_the_defaults(quota_opa, caplog, monkeypatch,
+                                                                                          quotas):
+    # In a burst a spawn's check can wait in the hub (the event loop, jhpolicy's
+    # threads) until opa_timeout has run out before OPA is asked, while OPA
+    # answers every query it gets. The defaults would then start a server no
+    # policy or quota checked: a 503 instead, and a log line saying what
+    # happened rather than "OPA did not answer". (Its deadline set as if an
+    # hour ago: the check starts with no time left, with no waiting here.)
+    books = Books(quota_opa.url, policy_quotas=quotas, policy_failure_mode="defaults")
+    spawner = books.spawner("ann", "", ["gpu-users"], GPU)
+    _spawner_clock(monkeypatch, offset=-3600.0)
+    with caplog.at_level(logging.ERROR):
+        assert books.run(books.start(spawner)) == [503]
+    assert "opa_timeout (5.0 s) ran out before OPA was asked" in caplog.text
+    assert "admin's defaults" not in caplog.text
+    assert spawner.policy_outcome == "unavailable"
+    assert books.ledger.holdings == {}
+
+
+def _spawner_clock(monkeypatch, offset: float) -> dict:
+    """The spawner's time.monotonic, `offset` seconds from the real one (which
+    jhpolicy's threads keep reading); the returned dict's "offset" moves it."""
+    import types
+
+    import jhpolicy.spawner
+
+    clock = {"offset": offset}
+    monkeypatch.setattr(jhpolicy.spawner, "time", types.SimpleNamespace(
+        monotonic=lambda: time.monotonic() + clock["offset"], perf_counter=time.perf_counter))
+    return clock
+
+
+@pytest.mark.parametrize("quotas", [True, False])
+def test_the_hubs_own_work_before_the_check_does_not_count_against_opa_timeout(quota_opa, monkeypatch, quotas):
+    # A burst keeps the hub's event loop busy: the books' reconciling before a
+    # decision can resume long after it began. opa_timeout starts where the
+    # check is handed to jhpolicy's threads, so that a spawn is never refused
+    # because the hub was busy while OPA was not (in a 300-spawn burst, 31
+    # were, before). The busy loop here: the spawner's clock jumps an hour
+    # while the books reconcile.
+    from jhpolicy.hub.books import ServerBooks
+
+    clock = _spawner_clock(monkeypatch, offset=-3600.0)
+    reconcile = ServerBooks.before_deciding
+
+    async def for_an_hour(self):
+        await reconcile(self)
+        clock["offset"] = 0.0
+
+    monkeypatch.setattr(ServerBooks, "before_deciding", for_an_hour)
+    books = Books(quota_opa.url, policy_quotas=quotas)
+    spawner = books.spawner("ann", "", ["gpu-users"], GPU)
+    assert books.run(books.start(spawner)) == [200]
+    assert spawner.policy_decision.allow
+
+
 def test_a_free_decision_slot_waited_for_nothing_however_busy_the_machine():
     # 0.0 is what tells an OPA failure from a queued one (only the first may
     # fall back to the defaults): never a measured time, which a busy CI

@@ -96,7 +96,7 @@ class ServerBooks:
                     try:
                         decision, decision_id, final = decide(client)
                     except opa_http.PolicyUnavailable as e:
-                        if not waited:  # OPA itself failed: not queued
+                        if not waited:  # OPA itself failed, or was never asked (NotAsked): not queued here
                             raise
                         raise Queued(
                             f"{e}: what was left of opa_timeout ({timeout} s) after {waited:.1f} s waiting "

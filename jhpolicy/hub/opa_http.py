@@ -39,6 +39,14 @@ class PolicyUnavailable(Exception):
     """OPA could not give a usable answer. The text is for the hub log, not the user."""
 
 
+class NotAsked(PolicyUnavailable):
+    """`opa_timeout` ran out before OPA was asked: the check waited that long
+    in the hub (for one of jhpolicy's threads, behind a burst of spawns), so
+    OPA may be answering every query it gets. Never a reason for the
+    defaults (`policy_failure_mode`): they would start servers no policy
+    checked exactly when a burst is being decided."""
+
+
 @dataclass(frozen=True)
 class OPAResponse:
     result: object
@@ -145,6 +153,8 @@ def query(client: httpx.Client, path: str, input_doc: dict, limits: Limits, dead
     body = _json_body(input_doc)
     timeout, max_bytes = limits.timeout, limits.max_response_bytes
     attempt = 0
+    if deadline <= time.monotonic():
+        raise NotAsked(f"opa_timeout ({timeout} s) ran out before OPA was asked: the check was queued in the hub that long")
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -49,9 +49,9 @@ class PolicySettings(Configurable):
         5.0,
         config=True,
         help="""
-        Seconds the whole policy check may take, retries included, measured on
-        jhpolicy's own threads so that a hub busy with a burst of spawns
-        does not count against OPA. Keep it under JupyterHub's
+        Seconds the whole policy check may take, retries included, from when
+        it is handed to jhpolicy's own threads, so that a hub busy with a
+        burst of spawns does not count against OPA. Keep it under JupyterHub's
         `slow_spawn_timeout` (10 s by default) so a caller gets the 503 in the
         response rather than a 202 and a failure seen only in the progress
         stream. With `policy_quotas`, time spent waiting for earlier spawns'
