@@ -67,8 +67,8 @@ _separator := "" if count(sorted_globs) == 0
 #   The repositories the user's allowances list, each once however many list
 #   it (the allowance view lists these).
 listed_repositories contains repository if {
-	some entry in allowances.entries
-	some repository, _ in object.get(entry, "image_repositories", {})
+	some repositories in _repository_lists
+	some repository, _ in repositories
 }
 
 # METADATA

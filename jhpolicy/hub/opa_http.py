@@ -153,10 +153,10 @@ def query(client: httpx.Client, path: str, input_doc: dict, limits: Limits, dead
     body = _json_body(input_doc)
     timeout, max_bytes = limits.timeout, limits.max_response_bytes
     attempt = 0
-    if deadline <= time.monotonic():
-        raise NotAsked(f"opa_timeout ({timeout} s) ran out before OPA was asked: the check was queued in the hub that long")
     while True:
         remaining = deadline - time.monotonic()
+        if remaining <= 0 and attempt == 0:
+            raise NotAsked(f"opa_timeout ({timeout} s) ran out before OPA was asked: the check was queued in the hub that long")
         if remaining <= 0:
             raise PolicyUnavailable(f"OPA did not answer within {timeout}s")
         try:
