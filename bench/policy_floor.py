@@ -53,15 +53,23 @@ FLOOR_PATH = "floor/decision"
 QUANTITIES = ROOT / "policies" / "lib_quantities.rego"
 
 
-def expressions(folder: Path, data_file: Path, input_doc: dict, path: str) -> int:
-    """The expressions OPA evaluates to answer path (its profiler's count)."""
+def profile_counts(folder: Path, data_file: Path, input_doc: dict, path: str) -> dict[str, int]:
+    """What OPA's profiler counts to answer path, summed over the policy:
+    num_eval (expressions evaluated) and num_redo (each evaluated again as a
+    loop or a search moves to the next value)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         json.dump(input_doc, f)
         f.flush()
         out = subprocess.run([ensure_opa(), "eval", "-d", str(folder), "-d", str(data_file), "-i", f.name,
                               "--profile", "--profile-limit", "100000", "--format=json", "data." + path.replace("/", ".")],
                              check=True, capture_output=True, text=True).stdout
-    return sum(row["num_eval"] for row in json.loads(out)["profile"])
+    rows = json.loads(out)["profile"]
+    return {key: sum(row[key] for row in rows) for key in ("num_eval", "num_redo")}
+
+
+def expressions(folder: Path, data_file: Path, input_doc: dict, path: str) -> int:
+    """The expressions OPA evaluates to answer path (its profiler's count)."""
+    return profile_counts(folder, data_file, input_doc, path)["num_eval"]
 
 
 def ablation_folder(checkout: Path, label: str, steps: list[str]) -> Path:
