@@ -262,6 +262,93 @@ def test_lint_warns_of_group_names_that_differ_only_by_case(tmp_path):
                              "differ only by case: JupyterHub's group names are case-sensitive, so they are different groups\n")
 
 
+# Image patterns and repositories no image can match as written: the data
+# checks accept them (a list of strings), the policy refuses the image the
+# admin meant without a word, and `jhpolicy check` shows only the refusal.
+# Each case: the students' entry's images and image_repositories, the image
+# meant, lint's error, and the entry as lint says to write it.
+DEAD_ENTRIES = [
+    ({"images": ["quay.io/jupyter/scipy-notebook:2025 "]}, "quay.io/jupyter/scipy-notebook:2025",
+     "group students: images 'quay.io/jupyter/scipy-notebook:2025 ' has whitespace, so it matches no image "
+     "(did you mean 'quay.io/jupyter/scipy-notebook:2025'?)",
+     {"images": ["quay.io/jupyter/scipy-notebook:2025"]}),
+    ({"image_repositories": {"quay.io/jupyter/scipy-notebook:2025": ["*"]}}, "quay.io/jupyter/scipy-notebook:2025",
+     "group students: image_repositories 'quay.io/jupyter/scipy-notebook:2025' has a tag, so it matches no image: "
+     "write the repository alone and its tags in the list ('quay.io/jupyter/scipy-notebook': ['2025'])",
+     {"image_repositories": {"quay.io/jupyter/scipy-notebook": ["2025"]}}),
+    ({"image_repositories": {"registry.example.org/team-*/notebook": ["*"]}}, "registry.example.org/team-a/notebook:1",
+     "group students: image_repositories 'registry.example.org/team-*/notebook' is a glob, but repositories are "
+     "looked up as written, so it matches no image: put 'registry.example.org/team-*/notebook:*' in images instead",
+     {"images": ["registry.example.org/team-*/notebook:*"]}),
+    ({"image_repositories": {"registry.example.org/notebook": ["v1 "]}}, "registry.example.org/notebook:v1",
+     "group students: image_repositories 'registry.example.org/notebook': tag glob 'v1 ' has whitespace, so it "
+     "matches no tag (did you mean 'v1'?)",
+     {"image_repositories": {"registry.example.org/notebook": ["v1"]}}),
+]
+
+
+@pytest.mark.parametrize("entry, image, problem, fixed", DEAD_ENTRIES)
+def test_lint_names_image_entries_no_image_can_match_and_how_to_write_them(tmp_path, entry, image, problem, fixed):
+    def data_with(students: dict) -> str:
+        data = json.loads((POLICIES / "data.json").read_text())
+        data["jhpolicy"]["groups"]["students"] = {"max": {"cpu_limit": 2}, "images": [], **students}
+        return json.dumps(data)
+
+    def check(folder: Path):
+        return jhpolicy("check", "--policies", str(folder), "--user", "u", "--group", "students",
+                        "--body", json.dumps({"kubespawner_override": {"image": image}}))
+
+    (tmp_path / "dead").mkdir()
+    dead = policies_with(tmp_path / "dead", data_with(entry))
+    assert check(dead).returncode == 1  # refused: the entry matches nothing, as lint says
+    result = jhpolicy("lint", "--policies", str(dead))
+    assert (result.returncode, result.stderr) == (1, f"jhpolicy lint: {dead}: data.jhpolicy: {problem}\n")
+
+    (tmp_path / "fixed").mkdir()
+    written = policies_with(tmp_path / "fixed", data_with(fixed))
+    assert check(written).returncode == 0, check(written).stdout  # as lint says to write it, it allows the image
+    assert jhpolicy("lint", "--policies", str(written)).returncode == 0
+
+
+def test_lint_warns_of_an_image_pattern_without_a_tag_and_of_capitals_in_a_repository(tmp_path):
+    data = json.loads((POLICIES / "data.json").read_text())
+    data["jhpolicy"]["groups"]["students"]["images"] += ["quay.io/jupyter/datascience-notebook", "quay.io/Jupyter/*:*",
+                                                         "localhost:5000/nb:*", "registry.example.edu/courses/**"]
+    data["jhpolicy"]["requesters"]["admins"]["image_repositories"] = {"Quay.io/jupyter/r-notebook": ["*"],
+                                                                      "quay.io/jupyter/R-notebook": ["*"]}
+    folder = policies_with(tmp_path, json.dumps(data))
+    result = jhpolicy("lint", "--policies", str(folder))
+    assert result.returncode == 0, result.stderr
+    prefix = f"jhpolicy lint: {folder}: warning: data.jhpolicy: "
+    assert result.stderr.splitlines() == [
+        prefix + "group students: images 'quay.io/jupyter/datascience-notebook' has no tag, so it allows that image only "
+        "when asked for without one; for every tag, write 'quay.io/jupyter/datascience-notebook:*'",
+        prefix + "group students: images 'quay.io/Jupyter/*:*' has capital letters in its repository's path: "
+        "Kubernetes pulls no such image (repository names are lowercase)",
+        prefix + "admins: image_repositories 'quay.io/jupyter/R-notebook' has capital letters in its path: "
+        "Kubernetes pulls no such image (repository names are lowercase)",
+    ]
+
+
+def test_lint_warns_of_names_a_setting_uses_that_nothing_else_has(tmp_path):
+    data = json.loads((POLICIES / "data.json").read_text())
+    data["jhpolicy"]["quotas"]["charge_order"] = ["gpu-user", "students", "gpu-users"]  # students: an entry, no quota
+    data["jhpolicy"]["quotas"]["users"] = {"servers": 2, "extra_resources": {"nvidia.com/gpus": 1}}
+    data["jhpolicy"]["lifetimes"] = {"extra_resources": {"nvidia.com/gpu": {"idle": "1h"}, "amd.com/gpu": {"idle": "1h"}}}
+    folder = policies_with(tmp_path, json.dumps(data))
+    result = jhpolicy("lint", "--policies", str(folder))
+    assert result.returncode == 0, result.stderr
+    prefix = f"jhpolicy lint: {folder}: warning: data.jhpolicy: "
+    assert result.stderr.splitlines() == [
+        prefix + "quotas.charge_order names 'gpu-user', which neither groups nor quotas.groups has: it orders nothing "
+        "unless that group's quota is a jhpolicy_quota property (admin page); a typo?",
+        prefix + "lifetimes.extra_resources.amd.com/gpu: no allowance grants amd.com/gpu, so no server holds it and the "
+        "rule never applies (granted: nvidia.com/gpu)",
+        prefix + "quotas.users.extra_resources.nvidia.com/gpus: no allowance grants nvidia.com/gpus, so no server holds "
+        "it and the quota limits nothing (granted: nvidia.com/gpu)",
+    ]
+
+
 def test_configmap_and_bundle_refuse_a_folder_lint_refuses(tmp_path):
     folder = policies_with(tmp_path, '{"jhpolicy": {"groups": {"students": {"max": {"cpu_limit": "4 cores"}}}}}')
     problem = (f'{folder}: data.jhpolicy: group students: max.cpu_limit "4 cores" is not a number of CPU cores above 0 '

@@ -32,9 +32,11 @@ def check(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> tuple[l
     loads but a hub could not use, each with what to do (no policy files,
     the folder `jhpolicy init` made instead of its policies/, no rule at the
     decision path, jhpolicy's policy without a `jhpolicy` key in its data),
-    and group names no JupyterHub group can match as written. Warnings:
-    what is likely a mistake but may be meant (group names that differ only
-    by case; JupyterHub's group names are case-sensitive)."""
+    and group names no JupyterHub group, image patterns and repositories no
+    image can match as written. Warnings: what is likely a mistake but may
+    be meant (group names that differ only by case, JupyterHub's group
+    names being case-sensitive; an image pattern without a tag; capital
+    letters in a repository's path; names nothing else in the data has)."""
     if not folder.is_dir():
         raise LintError(f"{folder}: no such folder")
     if (folder / "policies").is_dir() and any((folder / "policies").glob("*.rego")) and not any(folder.glob("*.rego")):
@@ -62,6 +64,8 @@ def check(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> tuple[l
         return ['its data has no "jhpolicy" object, so every allowance is empty and every spawn refused: '
                 'data.json must be {"jhpolicy": {"groups": ..., "quotas": ..., "requesters": ...}}'], []
     errors, warned = group_name_problems(found["jhpolicy"])
+    image_errors, image_warnings = image_pattern_problems(found["jhpolicy"])
+    errors, warned = [*errors, *image_errors], [*warned, *image_warnings, *unused_name_warnings(found["jhpolicy"])]
     listed = [f"data.jhpolicy: {problem}" for problem in [*sorted(found["problems"]), *errors]]
     return listed, [f"data.jhpolicy: {warning}" for warning in warned]
 
@@ -98,6 +102,150 @@ def group_name_problems(data: object) -> tuple[list[str], list[str]]:
     warned = [f"group names {', '.join(repr(n) for n in sorted(names))} differ only by case: JupyterHub's group "
               "names are case-sensitive, so they are different groups" for names in by_case.values() if len(set(names)) > 1]
     return errors, warned
+
+
+def image_pattern_problems(data: object) -> tuple[list[str], list[str]]:
+    """(errors, warnings) for the allowances' `images` patterns and
+    `image_repositories` entries. The data checks accept any list of strings
+    there: an entry that can never match only allows nothing, so a spawn is
+    never let through by one, but the image the admin meant is refused
+    without a word. Errors: what no image reference can match as written
+    (whitespace, which no request's image may hold; a repository written
+    with a tag, a digest or a glob, which is looked up as written).
+    Warnings: a pattern with no tag (it matches only the image asked for
+    without one) and capital letters in a repository's path (Kubernetes
+    refuses such an image: "repository name must be lowercase")."""
+    errors: list[str] = []
+    warned: list[str] = []
+    for name, entry in _allowances(data):
+        images = entry.get("images")
+        for pattern in images if isinstance(images, list) else []:
+            if not isinstance(pattern, str):
+                continue  # the data checks name it
+            where = f"{name}: images {pattern!r}"
+            if any(c.isspace() for c in pattern):
+                errors.append(f"{where} has whitespace, so it matches no image (did you mean {''.join(pattern.split())!r}?)")
+                continue
+            last = pattern.rsplit("/", 1)[-1]
+            if not any(c in last for c in ":@*?[{"):
+                warned.append(f"{where} has no tag, so it allows that image only when asked for without one; "
+                              f"for every tag, write {pattern + ':*'!r}")
+            if _capitals_in_path(_repository_of(pattern)):
+                warned.append(f"{where} has capital letters in its repository's path: Kubernetes pulls no such image "
+                              "(repository names are lowercase)")
+        repositories = entry.get("image_repositories")
+        for repository, tags in repositories.items() if isinstance(repositories, dict) else []:
+            where = f"{name}: image_repositories {repository!r}"
+            problem = _repository_key_problem(repository)
+            if problem:
+                errors.append(f"{where} {problem}")
+            elif _capitals_in_path(repository):
+                warned.append(f"{where} has capital letters in its path: Kubernetes pulls no such image "
+                              "(repository names are lowercase)")
+            for tag in tags if isinstance(tags, list) else []:
+                if isinstance(tag, str) and any(c.isspace() for c in tag):
+                    errors.append(f"{where}: tag glob {tag!r} has whitespace, so it matches no tag "
+                                  f"(did you mean {''.join(tag.split())!r}?)")
+    return errors, warned
+
+
+def unused_name_warnings(data: object) -> list[str]:
+    """Names that settings use but nothing else in the data has, most likely
+    typos: a group in quotas.charge_order with neither an allowance nor a
+    quota in the data (it may have a jhpolicy_quota property, which lint
+    cannot see), and an extended resource a lifetime rule or a quota names
+    that no allowance grants (a decision refuses any amount of a resource no
+    allowance of the user's grants, so no server holds one: the setting
+    never applies)."""
+    if not isinstance(data, dict):
+        return []
+    warned = []
+    groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
+    quotas = data.get("quotas") if isinstance(data.get("quotas"), dict) else {}
+    quota_groups = quotas.get("groups") if isinstance(quotas.get("groups"), dict) else {}
+    order = quotas.get("charge_order") if isinstance(quotas.get("charge_order"), list) else []
+    for group in order:
+        if isinstance(group, str) and group == group.strip() and group not in groups and group not in quota_groups:
+            warned.append(f"quotas.charge_order names {group!r}, which neither groups nor quotas.groups has: it orders "
+                          "nothing unless that group's quota is a jhpolicy_quota property (admin page); a typo?")
+    granted = {name for _, entry in _allowances(data)
+               for name in (entry.get("extra_resources") if isinstance(entry.get("extra_resources"), dict) else {})}
+    granted_text = ", ".join(sorted(granted)) or "none"
+    lifetimes = data.get("lifetimes") if isinstance(data.get("lifetimes"), dict) else {}
+    rules = lifetimes.get("extra_resources") if isinstance(lifetimes.get("extra_resources"), dict) else {}
+    for resource in rules:
+        if resource not in granted:
+            warned.append(f"lifetimes.extra_resources.{resource}: no allowance grants {resource}, so no server holds "
+                          f"it and the rule never applies (granted: {granted_text})")
+    for path, quota in _quota_scopes(quotas, quota_groups):
+        extras = quota.get("extra_resources") if isinstance(quota.get("extra_resources"), dict) else {}
+        for resource in extras:
+            if resource not in granted:
+                warned.append(f"{path}.extra_resources.{resource}: no allowance grants {resource}, so no server holds "
+                              f"it and the quota limits nothing (granted: {granted_text})")
+    return warned
+
+
+def _quota_scopes(quotas: dict, quota_groups: dict):
+    """(path, quota) of every quota in data.jhpolicy.quotas that is an object."""
+    for scope in ("users", "hub"):
+        if isinstance(quotas.get(scope), dict):
+            yield f"quotas.{scope}", quotas[scope]
+    for group, quota in quota_groups.items():
+        for scope in ("member", "group"):
+            if isinstance(quota, dict) and isinstance(quota.get(scope), dict):
+                yield f"quotas.groups.{group}.{scope}", quota[scope]
+
+
+def _allowances(data: object):
+    """(name, entry) of every allowance in the data, named as the data checks name them."""
+    if not isinstance(data, dict):
+        return
+    groups = data.get("groups")
+    for group, entry in groups.items() if isinstance(groups, dict) else []:
+        if isinstance(entry, dict):
+            yield f"group {group}", entry
+    requesters = data.get("requesters") if isinstance(data.get("requesters"), dict) else {}
+    if isinstance(requesters.get("admins"), dict):
+        yield "admins", requesters["admins"]
+    services = requesters.get("services")
+    for service, entry in services.items() if isinstance(services, dict) else []:
+        if isinstance(entry, dict):
+            yield f"service {service}", entry
+
+
+def _repository_key_problem(repository: str) -> str | None:
+    """Why an image_repositories key matches no image, if it cannot: the policy
+    looks the image's repository (the reference without its tag) up as written."""
+    if any(c.isspace() for c in repository):
+        return f"has whitespace, so it matches no image (did you mean {''.join(repository.split())!r}?)"
+    if "@" in repository:
+        return "has a digest, so it matches no image: a reference with a digest is matched by images patterns only"
+    if any(c in repository for c in "*?[{"):
+        return (f"is a glob, but repositories are looked up as written, so it matches no image: "
+                f"put {repository + ':*'!r} in images instead")
+    if ":" in repository.rsplit("/", 1)[-1]:
+        bare, tag = repository.rsplit(":", 1)
+        return (f"has a tag, so it matches no image: write the repository alone and its tags in the list "
+                f"({bare!r}: [{tag!r}])")
+    return None
+
+
+def _repository_of(pattern: str) -> str:
+    """A reference or pattern without its digest and tag."""
+    bare = pattern.split("@", 1)[0]
+    head, _, last = bare.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+
+
+def _capitals_in_path(repository: str) -> bool:
+    """Capital letters in a repository's path, outside a glob's [...] classes.
+    The first part is the registry (case does not matter there) when it has
+    a "." or ":", is "localhost" or has capitals, as Docker reads references."""
+    parts = re.sub(r"\[[^\]]*\]", "", repository).split("/")
+    if len(parts) > 1 and (any(c in parts[0] for c in ".:") or parts[0] == "localhost" or parts[0] != parts[0].lower()):
+        parts = parts[1:]
+    return any(part != part.lower() for part in parts)
 
 
 def _opa_errors(done: subprocess.CompletedProcess) -> list[str]:
