@@ -14,11 +14,11 @@ many groups, services or other groups' quotas, a decision evaluates exactly
 as much as with a small one. (An expression's own cost can still grow, e.g.
 a builtin reading a whole object; that is what benchmark 2's timing is for.)
 
-Lists a decision does read grow its work with their length, measured
-(session 24): the globs and profiles of the user's allowances (2-8 per
-entry), the charge order (8 per group), the lifetime rules, which the data
-checks read whole (31 per rule); and the spawn page's view, which shows the
-user's repositories sorted and each lifetime rule. A hub has a handful of
+Lists a decision does read grow its work with their length (BENCHMARKS.md,
+session 24): the image globs and profile patterns of the user's allowances
+(4-8 per pattern), the charge order (6-8 per group), the lifetime rules,
+which the data checks read whole (31 per rule); and the spawn page's view,
+which shows the user's repositories sorted and each lifetime rule. A hub has a handful of
 each; an allowlist too long to scan belongs in image_repositories, looked up
 by a decision, not scanned.
 """
