@@ -356,6 +356,51 @@ def test_lint_warns_of_names_a_setting_uses_that_nothing_else_has(tmp_path):
     ]
 
 
+PROFILES_CONFIG = """
+c.KubeSpawner.profile_list = [
+    {"display_name": "Default", "slug": "default", "default": True},
+    {"display_name": "Small", "slug": "small"},
+    {"display_name": "Medium (2 CPUs)"},  # KubeSpawner makes its slug: medium-2-cpus
+    {"display_name": "GPU", "slug": "gpu"},
+]
+"""
+
+
+def test_lint_with_the_hubs_config_warns_of_profile_patterns_that_match_no_profile(tmp_path):
+    (tmp_path / "jupyterhub_config.py").write_text(PROFILES_CONFIG)
+    data = json.loads((POLICIES / "data.json").read_text())
+    data["jhpolicy"]["groups"]["students"]["profiles"] = ["default", "small", "medium", "Small", "g*"]
+    (tmp_path / "p").mkdir()
+    folder = policies_with(tmp_path / "p", json.dumps(data))
+    result = jhpolicy("lint", "--policies", str(folder), "--config", str(tmp_path / "jupyterhub_config.py"))
+    assert result.returncode == 0, result.stderr
+    slugs = "(profile_list slugs: default, small, medium-2-cpus, gpu)"
+    assert result.stderr.splitlines() == [
+        f"jhpolicy lint: {folder}: warning: data.jhpolicy: group students: profiles {pattern!r} matches none of the "
+        f"hub's profiles, so it lets its members select nothing {slugs}" for pattern in ("medium", "Small")
+    ]
+    # The policy agrees: a student may not select the profile "medium" meant, and may select the GPU one "g*" allows.
+    for profile, allowed in (("medium-2-cpus", False), ("gpu", True)):
+        checked = jhpolicy("check", "--policies", str(folder), "--config", str(tmp_path / "jupyterhub_config.py"),
+                           "--user", "u", "--group", "students", "--body", json.dumps({"profile": profile}))
+        assert checked.returncode == (0 if allowed else 1), checked.stdout + checked.stderr
+    # Without the hub's config, lint cannot know the slugs, and says nothing of them.
+    assert jhpolicy("lint", "--policies", str(folder)).stderr == ""
+
+
+def test_lint_says_when_profile_list_is_a_function_and_what_it_cannot_load(tmp_path):
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text("c.KubeSpawner.profile_list = lambda spawner: [{'display_name': 'x', 'slug': 'x'}]\n")
+    result = jhpolicy("lint", "--config", str(config))
+    assert result.returncode == 0 and result.stderr == (
+        "jhpolicy lint: note: profile_list is a function (it may differ per user): the profile patterns are not "
+        "checked against it\n"), result.stderr
+    config.write_text("c.KubeSpawner.profile_list = [{'display_name': 'x', 'slug': 'x'}, {'slug': 'x', 'display_name': 'y'}]\n")
+    result = jhpolicy("lint", "--config", str(config))
+    assert result.returncode == 2 and result.stderr.startswith("jhpolicy lint: profile_list: "), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_configmap_and_bundle_refuse_a_folder_lint_refuses(tmp_path):
     folder = policies_with(tmp_path, '{"jhpolicy": {"groups": {"students": {"max": {"cpu_limit": "4 cores"}}}}}')
     problem = (f'{folder}: data.jhpolicy: group students: max.cpu_limit "4 cores" is not a number of CPU cores above 0 '

@@ -65,14 +65,15 @@ def policy_folder(args) -> Path:
     return folder
 
 
-def lint_problems(command: str, folder: Path, warn: bool = False) -> int | None:
+def lint_problems(command: str, folder: Path, warn: bool = False, profile_slugs: list[str] | None = None) -> int | None:
     """Print the folder's problems (jhpolicy.tooling.lint) as `command: ...`, and
     with `warn` its warnings when it has no problems; the exit code if any
-    problem was found or it could not be checked, else None."""
+    problem was found or it could not be checked, else None. profile_slugs:
+    the hub's, to check the allowances' profile patterns against."""
     from ..tooling.lint import LintError, check
 
     try:
-        found, warned = check(str(ensure_opa()), folder)
+        found, warned = check(str(ensure_opa()), folder, profile_slugs=profile_slugs)
     except (LintError, OPANotFound) as e:
         print(f"jhpolicy {command}: {e}", file=sys.stderr)
         return EXIT_ERROR

@@ -37,6 +37,10 @@ def register(sub) -> None:
         "found (one per line on stderr); 2: it could not be checked. configmap and bundle run it first.",
     )
     policies_option(lint)
+    lint.add_argument("--config", help="the hub's jupyterhub_config.py: also check the allowances' profile patterns "
+                      "against its profile_list")
+    lint.add_argument("--values", metavar="FILE", action="append",
+                      help="a z2jh values file (repeat), as in jhpolicy check: also check the profile patterns")
     lint.set_defaults(func=cmd_lint)
 
     configmap = sub.add_parser(
@@ -93,8 +97,16 @@ def cmd_install_opa(args) -> int:
 
 
 def cmd_lint(args) -> int:
+    from ..tooling import dry_run
+
     folder = policy_folder(args)
-    failed = lint_problems("lint", folder, warn=True)
+    slugs = None
+    if args.config or args.values:
+        slugs = dry_run.profile_slugs(dry_run.hub_config(args.config, args.values))
+        if slugs is None:
+            print("jhpolicy lint: note: profile_list is a function (it may differ per user): "
+                  "the profile patterns are not checked against it", file=sys.stderr)
+    failed = lint_problems("lint", folder, warn=True, profile_slugs=slugs)
     if failed is None:
         print(f"{folder}: OPA loads it and its data has no problems")
     return failed or 0

@@ -12,6 +12,7 @@ Python, a body that is not an object, a malformed usage) is a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -79,6 +80,29 @@ def hub_config(config_py: str | None, values: list[str] | None = None, notes: li
     if config_py:
         config.merge(load_config(config_py))
     return config
+
+
+def profile_slugs(config: Config) -> list[str] | None:
+    """The slugs of the hub's profile_list as KubeSpawner initialises it
+    (a slug made from the display name where none is given); None when the
+    list is a function, which may give each user another."""
+    from ..core.request import ProfileListError
+    from ..hub.upstream import profile_list
+    from .offline import OfflineUser, make_spawner
+
+    async def slugs() -> list[str] | None:
+        try:
+            spawner = make_spawner(config, OfflineUser(name="lint", groups=[], admin=False), {})
+        except TraitError as e:
+            raise DryRunError(f"the hub's config is not one KubeSpawner accepts: {' '.join(str(e).split())}") from None
+        if callable(spawner.profile_list):
+            return None
+        try:
+            return [profile["slug"] for profile in await profile_list(spawner)]
+        except ProfileListError as e:
+            raise DryRunError(f"profile_list: {e}") from None
+
+    return asyncio.run(slugs())
 
 
 def parse_usage(doc) -> dict:

@@ -25,7 +25,8 @@ class LintError(Exception):
 DECISION_PATH = "jupyterhub/spawn/decision"
 
 
-def check(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> tuple[list[str], list[str]]:
+def check(opa: str, folder: Path, decision_path: str = DECISION_PATH,
+          profile_slugs: list[str] | None = None) -> tuple[list[str], list[str]]:
     """(problems, warnings), one line each, from one OPA check and one query.
 
     Beyond what OPA would not load and what the data checks find: what OPA
@@ -36,7 +37,9 @@ def check(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> tuple[l
     image can match as written. Warnings: what is likely a mistake but may
     be meant (group names that differ only by case, JupyterHub's group
     names being case-sensitive; an image pattern without a tag; capital
-    letters in a repository's path; names nothing else in the data has)."""
+    letters in a repository's path; names nothing else in the data has;
+    given the slugs of the hub's profile_list, a `profiles` pattern that
+    matches none of them)."""
     if not folder.is_dir():
         raise LintError(f"{folder}: no such folder")
     if (folder / "policies").is_dir() and any((folder / "policies").glob("*.rego")) and not any(folder.glob("*.rego")):
@@ -66,6 +69,8 @@ def check(opa: str, folder: Path, decision_path: str = DECISION_PATH) -> tuple[l
     errors, warned = group_name_problems(found["jhpolicy"])
     image_errors, image_warnings = image_pattern_problems(found["jhpolicy"])
     errors, warned = [*errors, *image_errors], [*warned, *image_warnings, *unused_name_warnings(found["jhpolicy"])]
+    if profile_slugs:
+        warned += profile_pattern_warnings(opa, found["jhpolicy"], profile_slugs)
     listed = [f"data.jhpolicy: {problem}" for problem in [*sorted(found["problems"]), *errors]]
     return listed, [f"data.jhpolicy: {warning}" for warning in warned]
 
@@ -195,6 +200,30 @@ def _quota_scopes(quotas: dict, quota_groups: dict):
         for scope in ("member", "group"):
             if isinstance(quota, dict) and isinstance(quota.get(scope), dict):
                 yield f"quotas.groups.{group}.{scope}", quota[scope]
+
+
+def profile_pattern_warnings(opa: str, data: object, slugs: list[str]) -> list[str]:
+    """Each allowance's `profiles` pattern that matches none of the hub's
+    profile slugs: its members can select none of what the admin meant (a
+    slug KubeSpawner made from a display name, "Medium (2 CPUs)" ->
+    "medium-2-cpus", or a capital letter, say). Matched by OPA, as the
+    policy matches them (profiles.rego)."""
+    patterns = sorted({p for _, entry in _allowances(data) if isinstance(entry.get("profiles"), list)
+                       for p in entry["profiles"] if isinstance(p, str)})
+    query = 'x := [p | some p in input.patterns; count([s | some s in input.slugs; glob.match(p, ["/"], s)]) == 0]'
+    try:
+        done = subprocess.run([opa, "eval", "--format=json", "--stdin-input", query], capture_output=True, text=True,
+                              timeout=120, input=json.dumps({"patterns": patterns, "slugs": slugs}))
+    except OSError as e:
+        raise LintError(f"cannot run {opa}: {e}") from None
+    if done.returncode != 0:
+        raise LintError(f"opa could not match the profile patterns: {' '.join(_opa_errors(done))}")
+    unmatched = set(json.loads(done.stdout)["result"][0]["bindings"]["x"])
+    slugs_text = ", ".join(slugs)
+    return [f"{name}: profiles {pattern!r} matches none of the hub's profiles, so it lets its members select nothing "
+            f"(profile_list slugs: {slugs_text})"
+            for name, entry in _allowances(data) if isinstance(entry.get("profiles"), list)
+            for pattern in entry["profiles"] if isinstance(pattern, str) and pattern in unmatched]
 
 
 def _allowances(data: object):
