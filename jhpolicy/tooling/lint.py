@@ -3,9 +3,13 @@
 for the data files, which ``opa check`` does not read), then the data's
 problems as the policy itself names them (the rule
 ``data.jupyterhub.spawn.problems_everywhere``: every allowance and quota in
-data.jhpolicy, whoever it governs). `jhpolicy lint` prints them;
+data.jhpolicy, whoever it governs). Then what the data checks accept but
+no group, image or profile can match as written, read here in Python from
+the same data: names with whitespace, repositories written with a tag,
+names a setting uses that nothing else has (errors where nothing can ever
+match, warnings where it may be meant). `jhpolicy lint` prints them;
 `jhpolicy configmap` and `jhpolicy bundle` refuse to build from a folder
-that has any, with the same messages.
+that has any problem, with the same messages.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ DECISION_PATH = "jupyterhub/spawn/decision"
 
 def check(opa: str, folder: Path, decision_path: str = DECISION_PATH,
           profile_slugs: list[str] | None = None) -> tuple[list[str], list[str]]:
-    """(problems, warnings), one line each, from one OPA check and one query.
+    """(problems, warnings), one line each, from one OPA check and one query
+    (and, given profile_slugs, one more to match them).
 
     Beyond what OPA would not load and what the data checks find: what OPA
     loads but a hub could not use, each with what to do (no policy files,
