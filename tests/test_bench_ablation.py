@@ -8,7 +8,6 @@ benchmark."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 
@@ -16,13 +15,11 @@ import pytest
 
 from jhpolicy.tooling.opa_binary import ensure_opa
 
-from .helpers.policies import ROOT
+from .helpers import bench
 
 pytestmark = pytest.mark.opa  # it runs `opa eval`
 
-_spec = importlib.util.spec_from_file_location("policy_floor", ROOT / "bench" / "policy_floor.py")
-floor = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(floor)
+floor = bench.load("policy_floor")
 
 LABEL, VARIANT, PATH, INPUT = floor.INPUTS[0]
 

@@ -26,26 +26,18 @@ by a decision, not scanned.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 
 import pytest
 
-from .helpers.policies import ROOT
+from .helpers import bench
 
 pytestmark = pytest.mark.opa  # it runs `opa eval`
 
 
-def _bench(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-scaling = _bench("policy_scaling")  # benchmark 2's data and inputs
-evaluation = _bench("policy_eval")  # benchmark 11's
-floor = _bench("policy_floor")  # its profiler counts
+scaling = bench.load("policy_scaling")  # benchmark 2's data and inputs
+evaluation = bench.load("policy_eval")  # benchmark 11's
+floor = bench.load("policy_floor")  # its profiler counts
 
 SMALL, LARGE = 10, 2_000
 THREE_GROUPS = ["students", "tas", "staff"]

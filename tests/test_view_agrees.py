@@ -202,13 +202,9 @@ def test_every_candidate_a_view_judges_is_judged_as_its_own_decision(tmp_path):
     judges, allowed or not, is what a decision on that candidate's spawn
     says. Users in 0-3 groups, admins and services asking, images allowed
     and not, amounts around every maximum, usage near the quotas."""
-    import importlib.util
+    from .helpers import bench
 
-    from .helpers.policies import ROOT
-
-    spec = importlib.util.spec_from_file_location("policy_corpus", ROOT / "bench" / "policy_corpus.py")
-    corpus = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(corpus)
+    corpus = bench.load("policy_corpus")
     queries = [q for q in corpus.corpus(1500) if q["path"] == corpus.VIEW]
     _, disagree, judged = corpus.judged_against_decisions(rules_with(tmp_path), queries)
     assert judged > 100  # the corpus judges candidates at all

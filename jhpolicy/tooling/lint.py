@@ -92,16 +92,12 @@ def group_name_problems(data: object) -> tuple[list[str], list[str]]:
     """(errors, warnings) for the group names the data uses: names with
     leading or trailing whitespace cannot match a JupyterHub group as
     written; names that differ only by case from another are suspicious."""
-    if not isinstance(data, dict):
-        return [], []
     named: dict[str, str] = {}
-    groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
-    quotas = data.get("quotas") if isinstance(data.get("quotas"), dict) else {}
-    for name in groups:
+    for name in _part(data, "groups"):
         named.setdefault(name, f"groups.{name!r}")
-    for name in quotas.get("groups") or {} if isinstance(quotas.get("groups"), dict) else {}:
+    for name in _part(data, "quotas", "groups"):
         named.setdefault(name, f"quotas.groups.{name!r}")
-    for name in quotas.get("charge_order") or [] if isinstance(quotas.get("charge_order"), list) else []:
+    for name in _part(data, "quotas", "charge_order", kind=list):
         if isinstance(name, str):
             named.setdefault(name, f"quotas.charge_order {name!r}")
     errors = [f"{where}: the group name has leading or trailing whitespace, so it matches no JupyterHub group as "
@@ -128,13 +124,12 @@ def image_pattern_problems(data: object) -> tuple[list[str], list[str]]:
     errors: list[str] = []
     warned: list[str] = []
     for name, entry in _allowances(data):
-        images = entry.get("images")
-        for pattern in images if isinstance(images, list) else []:
+        for pattern in _part(entry, "images", kind=list):
             if not isinstance(pattern, str):
                 continue  # the data checks name it
             where = f"{name}: images {pattern!r}"
-            if any(c.isspace() for c in pattern):
-                errors.append(f"{where} has whitespace, so it matches no image (did you mean {''.join(pattern.split())!r}?)")
+            if spaced := _spaced(pattern):
+                errors.append(f"{where} {spaced}")
                 continue
             last = pattern.rsplit("/", 1)[-1]
             if not any(c in last for c in ":@*?[{"):
@@ -143,8 +138,7 @@ def image_pattern_problems(data: object) -> tuple[list[str], list[str]]:
             if _capitals_in_path(_repository_of(pattern)):
                 warned.append(f"{where} has capital letters in its repository's path: Kubernetes pulls no such image "
                               "(repository names are lowercase)")
-        repositories = entry.get("image_repositories")
-        for repository, tags in repositories.items() if isinstance(repositories, dict) else []:
+        for repository, tags in _part(entry, "image_repositories").items():
             where = f"{name}: image_repositories {repository!r}"
             problem = _repository_key_problem(repository)
             if problem:
@@ -152,10 +146,9 @@ def image_pattern_problems(data: object) -> tuple[list[str], list[str]]:
             elif _capitals_in_path(repository):
                 warned.append(f"{where} has capital letters in its path: Kubernetes pulls no such image "
                               "(repository names are lowercase)")
-            for tag in tags if isinstance(tags, list) else []:
-                if isinstance(tag, str) and any(c.isspace() for c in tag):
-                    errors.append(f"{where}: tag glob {tag!r} has whitespace, so it matches no tag "
-                                  f"(did you mean {''.join(tag.split())!r}?)")
+            for tag in _part(tags, kind=list):
+                if isinstance(tag, str) and (spaced := _spaced(tag, "tag")):
+                    errors.append(f"{where}: tag glob {tag!r} {spaced}")
     return errors, warned
 
 
@@ -167,44 +160,35 @@ def unused_name_warnings(data: object) -> list[str]:
     that no allowance grants (a decision refuses any amount of a resource no
     allowance of the user's grants, so no server holds one: the setting
     never applies)."""
-    if not isinstance(data, dict):
-        return []
     warned = []
-    groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
-    quotas = data.get("quotas") if isinstance(data.get("quotas"), dict) else {}
-    quota_groups = quotas.get("groups") if isinstance(quotas.get("groups"), dict) else {}
-    order = quotas.get("charge_order") if isinstance(quotas.get("charge_order"), list) else []
-    for group in order:
+    groups, quota_groups = _part(data, "groups"), _part(data, "quotas", "groups")
+    for group in _part(data, "quotas", "charge_order", kind=list):
         if isinstance(group, str) and group == group.strip() and group not in groups and group not in quota_groups:
             warned.append(f"quotas.charge_order names {group!r}, which neither groups nor quotas.groups has: it orders "
                           "nothing unless that group's quota is a jhpolicy_quota property (admin page); a typo?")
-    granted = {name for _, entry in _allowances(data)
-               for name in (entry.get("extra_resources") if isinstance(entry.get("extra_resources"), dict) else {})}
+    granted = {name for _, entry in _allowances(data) for name in _part(entry, "extra_resources")}
     granted_text = ", ".join(sorted(granted)) or "none"
-    lifetimes = data.get("lifetimes") if isinstance(data.get("lifetimes"), dict) else {}
-    rules = lifetimes.get("extra_resources") if isinstance(lifetimes.get("extra_resources"), dict) else {}
-    for resource in rules:
+    for resource in _part(data, "lifetimes", "extra_resources"):
         if resource not in granted:
             warned.append(f"lifetimes.extra_resources.{resource}: no allowance grants {resource}, so no server holds "
                           f"it and the rule never applies (granted: {granted_text})")
-    for path, quota in _quota_scopes(quotas, quota_groups):
-        extras = quota.get("extra_resources") if isinstance(quota.get("extra_resources"), dict) else {}
-        for resource in extras:
+    for path, quota in _quota_scopes(data):
+        for resource in _part(quota, "extra_resources"):
             if resource not in granted:
                 warned.append(f"{path}.extra_resources.{resource}: no allowance grants {resource}, so no server holds "
                               f"it and the quota limits nothing (granted: {granted_text})")
     return warned
 
 
-def _quota_scopes(quotas: dict, quota_groups: dict):
-    """(path, quota) of every quota in data.jhpolicy.quotas that is an object."""
+def _quota_scopes(data: object):
+    """(path, quota) of every quota data.jhpolicy.quotas can hold ({} where
+    there is none or it is not an object)."""
+    quotas = _part(data, "quotas")
     for scope in ("users", "hub"):
-        if isinstance(quotas.get(scope), dict):
-            yield f"quotas.{scope}", quotas[scope]
-    for group, quota in quota_groups.items():
+        yield f"quotas.{scope}", _part(quotas, scope)
+    for group, quota in _part(quotas, "groups").items():
         for scope in ("member", "group"):
-            if isinstance(quota, dict) and isinstance(quota.get(scope), dict):
-                yield f"quotas.groups.{group}.{scope}", quota[scope]
+            yield f"quotas.groups.{group}.{scope}", _part(quota, scope)
 
 
 def profile_pattern_warnings(opa: str, data: object, slugs: list[str]) -> list[str]:
@@ -213,8 +197,9 @@ def profile_pattern_warnings(opa: str, data: object, slugs: list[str]) -> list[s
     slug KubeSpawner made from a display name, "Medium (2 CPUs)" ->
     "medium-2-cpus", or a capital letter, say). Matched by OPA, as the
     policy matches them (profiles.rego)."""
-    patterns = sorted({p for _, entry in _allowances(data) if isinstance(entry.get("profiles"), list)
-                       for p in entry["profiles"] if isinstance(p, str)})
+    named = [(name, pattern) for name, entry in _allowances(data)
+             for pattern in _part(entry, "profiles", kind=list) if isinstance(pattern, str)]
+    patterns = sorted({pattern for _, pattern in named})
     query = 'x := [p | some p in input.patterns; count([s | some s in input.slugs; glob.match(p, ["/"], s)]) == 0]'
     try:
         done = subprocess.run([opa, "eval", "--format=json", "--stdin-input", query], capture_output=True, text=True,
@@ -226,33 +211,43 @@ def profile_pattern_warnings(opa: str, data: object, slugs: list[str]) -> list[s
     unmatched = set(json.loads(done.stdout)["result"][0]["bindings"]["x"])
     slugs_text = ", ".join(slugs)
     return [f"{name}: profiles {pattern!r} matches none of the hub's profiles, so it lets its members select nothing "
-            f"(profile_list slugs: {slugs_text})"
-            for name, entry in _allowances(data) if isinstance(entry.get("profiles"), list)
-            for pattern in entry["profiles"] if isinstance(pattern, str) and pattern in unmatched]
+            f"(profile_list slugs: {slugs_text})" for name, pattern in named if pattern in unmatched]
 
 
 def _allowances(data: object):
     """(name, entry) of every allowance in the data, named as the data checks name them."""
-    if not isinstance(data, dict):
-        return
-    groups = data.get("groups")
-    for group, entry in groups.items() if isinstance(groups, dict) else []:
+    for group, entry in _part(data, "groups").items():
         if isinstance(entry, dict):
             yield f"group {group}", entry
-    requesters = data.get("requesters") if isinstance(data.get("requesters"), dict) else {}
-    if isinstance(requesters.get("admins"), dict):
-        yield "admins", requesters["admins"]
-    services = requesters.get("services")
-    for service, entry in services.items() if isinstance(services, dict) else []:
+    if isinstance(_part(data, "requesters").get("admins"), dict):
+        yield "admins", data["requesters"]["admins"]
+    for service, entry in _part(data, "requesters", "services").items():
         if isinstance(entry, dict):
             yield f"service {service}", entry
+
+
+def _part(value: object, *keys: str, kind: type = dict):
+    """value[keys[0]][keys[1]]..., where each step is an object and the last
+    is a `kind` (dict or list); else an empty one. The data checks name what
+    is malformed: here it only has nothing to read."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, kind) else kind()
+
+
+def _spaced(value: str, what: str = "image") -> str | None:
+    """What whitespace in a reference or glob means, if it has some: it can
+    match no image (no request's image may hold any), with it taken out."""
+    if any(c.isspace() for c in value):
+        return f"has whitespace, so it matches no {what} (did you mean {''.join(value.split())!r}?)"
+    return None
 
 
 def _repository_key_problem(repository: str) -> str | None:
     """Why an image_repositories key matches no image, if it cannot: the policy
     looks the image's repository (the reference without its tag) up as written."""
-    if any(c.isspace() for c in repository):
-        return f"has whitespace, so it matches no image (did you mean {''.join(repository.split())!r}?)"
+    if spaced := _spaced(repository):
+        return spaced
     if "@" in repository:
         return "has a digest, so it matches no image: a reference with a digest is matched by images patterns only"
     if any(c in repository for c in "*?[{"):
