@@ -411,3 +411,15 @@ def test_configmap_and_bundle_refuse_a_folder_lint_refuses(tmp_path):
                      "--keyid", "k", "--revision", "r")
     assert (built.returncode, built.stderr) == (1, f"jhpolicy bundle: {problem}\n")
     assert not (tmp_path / "b.tar.gz").exists()
+
+
+def test_a_github_annotation_is_one_escaped_line_and_only_in_github_actions(monkeypatch, capsys):
+    from jhpolicy.cli.common import annotate
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    annotate("warning", "lint", "x")
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    # GitHub reads %0A as a newline: a raw one would end the command, a raw % be taken for an escape.
+    annotate("error", "lint", "group a\nb: 100% of\rit")
+    assert capsys.readouterr().out == "::error title=jhpolicy lint::group a%0Ab: 100%25 of%0Dit\n"

@@ -46,7 +46,7 @@ def run_workflow(folder: Path, install: Path | None = None) -> list[tuple[str, s
     if install is not None:
         subprocess.run([sys.executable, "-m", "venv", str(install)], check=True)
         bin_dir = install / "bin"
-    env = dict(os.environ, GITHUB_ENV=str(github_env), JHPOLICY_OPA=find_opa(),
+    env = dict(os.environ, GITHUB_ACTIONS="true", GITHUB_ENV=str(github_env), JHPOLICY_OPA=find_opa(),
                PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **workflow.get("env", {}))
     env.pop("VIRTUAL_ENV", None)
     done = []
@@ -85,6 +85,8 @@ def test_the_recipe_passes_on_what_init_makes(policy_repo):
         "the data has no problems", "every case gives what it says",
     ]
     assert all(r.returncode == 0 for _, r in done), [(n, r.stdout, r.stderr) for n, r in done if r.returncode]
+    # The starter's data and hub config agree: lint, given that config, warns of nothing.
+    assert dict(done)["the data has no problems"].stderr == ""
     assert "0 failed" in done[-1][1].stdout
     assert (policy_repo / "jhpolicy-cases.xml").exists()
 
@@ -101,6 +103,21 @@ def test_a_typo_in_the_data_stops_the_recipe_at_lint(policy_repo):
     name, result = run_workflow(policy_repo)[-1]
     assert (name, result.returncode) == ("the data has no problems", 1)
     assert "group students: max.cpu_limt is not a known key" in result.stderr
+    assert result.stdout == ("::error title=jhpolicy lint::policies: data.jhpolicy: group students: max.cpu_limt is not "
+                             "a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)\n")
+
+
+def test_a_profile_pattern_the_hub_has_no_profile_for_is_warned_of_at_lint(policy_repo):
+    # Only a warning (the step passes): "Medium" is no slug of cases_hub_config.py's profiles.
+    edit_data(policy_repo, lambda d: d["groups"]["students"].update(profiles=["small", "Medium"]))
+    done = dict(run_workflow(policy_repo))
+    lint = done["the data has no problems"]
+    assert lint.returncode == 0 and "every case gives what it says" in done
+    warning = ("data.jhpolicy: group students: profiles 'Medium' matches none of the hub's profiles, so it lets "
+               "its members select nothing (profile_list slugs: small, medium, gpu)")
+    assert lint.stderr == f"jhpolicy lint: policies: warning: {warning}\n"
+    # As a GitHub workflow command too, so the pull request shows it (GITHUB_ACTIONS is "true" there).
+    assert f"::warning title=jhpolicy lint::policies: {warning}\n" in lint.stdout
 
 
 def test_a_data_change_the_cases_do_not_expect_stops_it_at_the_cases(policy_repo):

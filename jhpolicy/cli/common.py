@@ -79,11 +79,23 @@ def lint_problems(command: str, folder: Path, warn: bool = False, profile_slugs:
         return EXIT_ERROR
     for problem in found:
         print(f"jhpolicy {command}: {folder}: {problem}", file=sys.stderr)
+        annotate("error", command, f"{folder}: {problem}")
     if found:
         return EXIT_DENIED
     for warning in warned if warn else ():
         print(f"jhpolicy {command}: {folder}: warning: {warning}", file=sys.stderr)
+        annotate("warning", command, f"{folder}: {warning}")
     return None
+
+
+def annotate(level: str, command: str, message: str) -> None:
+    """In a GitHub Actions job, also a workflow command on stdout, so the
+    problem shows on the pull request's checks, not only deep in the log
+    (a warning leaves the step green, where nobody reads it)."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    print(f"::{level} title=jhpolicy {command}::{escaped}")
 
 
 class PolicyOPA:
