@@ -384,8 +384,14 @@ def test_lint_with_the_hubs_config_warns_of_profile_patterns_that_match_no_profi
         checked = jhpolicy("check", "--policies", str(folder), "--config", str(tmp_path / "jupyterhub_config.py"),
                            "--user", "u", "--group", "students", "--body", json.dumps({"profile": profile}))
         assert checked.returncode == (0 if allowed else 1), checked.stdout + checked.stderr
+    # With --fail-on-warnings the same warnings fail it (exit 1), and nothing claims the folder is fit.
+    strict = jhpolicy("lint", "--fail-on-warnings", "--policies", str(folder),
+                      "--config", str(tmp_path / "jupyterhub_config.py"))
+    assert (strict.returncode, strict.stderr, strict.stdout) == (1, result.stderr, "")
     # Without the hub's config, lint cannot know the slugs, and says nothing of them.
     assert jhpolicy("lint", "--policies", str(folder)).stderr == ""
+    clean = jhpolicy("lint", "--fail-on-warnings", "--policies", str(folder))
+    assert (clean.returncode, clean.stderr) == (0, ""), clean.stderr
 
 
 def test_lint_says_when_profile_list_is_a_function_and_what_it_cannot_load(tmp_path):

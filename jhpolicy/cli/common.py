@@ -65,11 +65,13 @@ def policy_folder(args) -> Path:
     return folder
 
 
-def lint_problems(command: str, folder: Path, warn: bool = False, profile_slugs: list[str] | None = None) -> int | None:
+def lint_problems(command: str, folder: Path, warn: bool = False, profile_slugs: list[str] | None = None,
+                  fail_on_warnings: bool = False) -> int | None:
     """Print the folder's problems (jhpolicy.tooling.lint) as `command: ...`, and
     with `warn` its warnings when it has no problems; the exit code if any
-    problem was found or it could not be checked, else None. profile_slugs:
-    the hub's, to check the allowances' profile patterns against."""
+    problem was found (or, with fail_on_warnings, a warning) or it could not
+    be checked, else None. profile_slugs: the hub's, to check the
+    allowances' profile patterns against."""
     from ..tooling.lint import LintError, check
 
     try:
@@ -85,7 +87,7 @@ def lint_problems(command: str, folder: Path, warn: bool = False, profile_slugs:
     for warning in warned if warn else ():
         print(f"jhpolicy {command}: {folder}: warning: {warning}", file=sys.stderr)
         annotate("warning", command, f"{folder}: {warning}")
-    return None
+    return EXIT_DENIED if warn and warned and fail_on_warnings else None
 
 
 def annotate(level: str, command: str, message: str) -> None:

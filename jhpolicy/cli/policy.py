@@ -33,14 +33,18 @@ def register(sub) -> None:
         "lint",
         help="check a policy folder: what OPA would not load, and every problem in its data",
         description="Run `opa check --strict` on the folder, then the policy's own data checks over all of "
-        "data.jhpolicy (every group, requester and quota, whoever it governs). Exit 0: fit to ship; 1: problems "
-        "found (one per line on stderr); 2: it could not be checked. configmap and bundle run it first.",
+        "data.jhpolicy (every group, requester and quota, whoever it governs). Exit 0: fit to ship (warnings, if any, "
+        "on stderr); 1: problems found (one per line on stderr), or warnings with --fail-on-warnings; 2: it could "
+        "not be checked. configmap and bundle run it first.",
     )
     policies_option(lint)
     lint.add_argument("--config", help="the hub's jupyterhub_config.py: also check the allowances' profile patterns "
                       "against its profile_list")
     lint.add_argument("--values", metavar="FILE", action="append",
                       help="a z2jh values file (repeat), as in jhpolicy check: also check the profile patterns")
+    lint.add_argument("--fail-on-warnings", action="store_true",
+                      help="exit 1 on warnings too (a pattern that matches nothing, a profile the hub lacks), not only "
+                      "on problems")
     lint.set_defaults(func=cmd_lint)
 
     configmap = sub.add_parser(
@@ -106,7 +110,7 @@ def cmd_lint(args) -> int:
         if slugs is None:
             print("jhpolicy lint: note: profile_list is a function (it may differ per user): "
                   "the profile patterns are not checked against it", file=sys.stderr)
-    failed = lint_problems("lint", folder, warn=True, profile_slugs=slugs)
+    failed = lint_problems("lint", folder, warn=True, profile_slugs=slugs, fail_on_warnings=args.fail_on_warnings)
     if failed is None:
         print(f"{folder}: OPA loads it and its data has no problems")
     return failed or 0
