@@ -20,7 +20,7 @@ test_malformed_maxima_refuse_with_where_and_what_is_accepted if {
 		[{"cpu_limit": 0}, `group students: max.cpu_limit 0 is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`],
 		[{"mem_limit": "1GB"}, `group students: max.mem_limit "1GB" is not a number of bytes above 0 or a string like "512M" or "2G"`],
 		[{"mem_limit": "1073741824"}, `group students: max.mem_limit "1073741824" is not a number of bytes above 0 or a string like "512M" or "2G"`],
-		[{"cpu_limt": 4}, "group students: max.cpu_limt is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)"],
+		[{"cpu_limt": 4}, "group students: max.cpu_limt is not a known key (did you mean cpu_limit? known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)"],
 		[{"cpu_limit": "2Gi"}, `group students: max.cpu_limit "2Gi" is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`],
 		[{"cpu_limit": "2G"}, `group students: max.cpu_limit "2G" is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`],
 	]
@@ -33,7 +33,7 @@ test_malformed_maxima_refuse_with_where_and_what_is_accepted if {
 test_malformed_entries_refuse if {
 	cases := [
 		[{"students": "all"}, "group students is not an object"],
-		[{"students": {"image": ["**"]}}, "group students: image is not a known key (known: extra_resources, help, image_repositories, images, lifetime, max, profiles)"],
+		[{"students": {"image": ["**"]}}, "group students: image is not a known key (did you mean images? known: extra_resources, help, image_repositories, images, lifetime, max, profiles)"],
 		[{"students": {"help": "ask the admins"}}, sprintf("group students: %s", [data_checks.help_text])],
 		[{"students": {"help": {"text": ""}}}, sprintf("group students: %s", [data_checks.help_text])],
 		[{"students": {"help": {"text": "ask", "url": "javascript:alert(1)"}}}, sprintf("group students: %s", [data_checks.help_text])],
@@ -59,14 +59,14 @@ test_malformed_quotas_refuse if {
 		[{"users": {"servers": -1}}, "quotas.users.servers -1 is not a whole number of servers (0 or more)"],
 		[{"users": {"servers": "1"}}, `quotas.users.servers "1" is not a whole number of servers (0 or more)`],
 		[{"users": {"servers": 1.5}}, "quotas.users.servers 1.5 is not a whole number of servers (0 or more)"],
-		[{"users": {"server": 1}}, "quotas.users.server is not a known key (known: cpu_guarantee, cpu_limit, extra_resources, mem_guarantee, mem_limit, servers)"],
+		[{"users": {"server": 1}}, "quotas.users.server is not a known key (did you mean servers? known: cpu_guarantee, cpu_limit, extra_resources, mem_guarantee, mem_limit, servers)"],
 		[{"hub": {"cpu_limit": "1 core"}}, `quotas.hub.cpu_limit "1 core" is not a number of CPU cores (e.g. 8 or 0.5) or a string like "500m"`],
 		[{"hub": {"mem_limit": "1073741824"}}, `quotas.hub.mem_limit "1073741824" is not a number of bytes or a string like "512M" or "64G"`],
 		[{"hub": {"extra_resources": {"nvidia.com/gpu": "4"}}}, `quotas.hub.extra_resources.nvidia.com/gpu "4" is not a whole number (0 or more)`],
 		[{"hub": true}, "quotas.hub is not an object"],
-		[{"user": {"servers": 1}}, "quotas.user is not a known key (known: charge_order, groups, hub, users)"],
+		[{"user": {"servers": 1}}, "quotas.user is not a known key (did you mean users? known: charge_order, groups, hub, users)"],
 		[{"groups": ["students"]}, "quotas.groups is not an object"],
-		[{"groups": {"students": {"members": {"servers": 1}}}}, "quotas.groups.students.members is not a known key (known: group, member)"],
+		[{"groups": {"students": {"members": {"servers": 1}}}}, "quotas.groups.students.members is not a known key (did you mean member? known: group, member)"],
 		[{"groups": {"students": {"member": {"servers": null}}}}, "quotas.groups.students.member.servers null is not a whole number of servers (0 or more)"],
 	]
 	every case in cases {
@@ -96,7 +96,7 @@ test_malformed_quota_properties_refuse if {
 
 test_the_top_level_of_the_data_is_checked if {
 	d := decide_with(["students"], {"quota": {"users": {"servers": 1}}})
-	d.messages == [misconfigured("data.jhpolicy.quota is not a known key (known: groups, lifetimes, quotas, requesters)")]
+	d.messages == [misconfigured("data.jhpolicy.quota is not a known key (did you mean quotas? known: groups, lifetimes, quotas, requesters)")]
 	d2 := spawn.decision with input as req(["students"], {}) with data.jhpolicy as ["groups"]
 	"the hub's spawn policy is misconfigured, ask your hub admin: data.jhpolicy is not an object" in d2.messages
 	d3 := decide_with(["students"], {"requesters": {"services": []}})
@@ -133,7 +133,7 @@ test_problems_everywhere_checks_all_of_the_data if {
 	})
 	problems := spawn.problems_everywhere with data.jhpolicy as typo
 	problems == {
-		"group gpu: max.cpu_limt is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)",
+		"group gpu: max.cpu_limt is not a known key (did you mean cpu_limit? known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)",
 		"service orchestrator: images is not a list of strings",
 		"service orchestrator: image_repositories.a/b is not a list of tag globs",
 		"admins: image_repositories.c/d is not a list of tag globs",
@@ -156,9 +156,9 @@ test_zero_quotas_are_well_formed if {
 
 test_more_shape_problems_are_named_once if {
 	d := decide_with(["students"], {"quota": 5, "groups": {"students": {"images": {"a": "quay.io/*"}}}})
-	d.messages == [misconfigured("data.jhpolicy.quota is not a known key (known: groups, lifetimes, quotas, requesters); group students: images is not a list of strings")]
+	d.messages == [misconfigured("data.jhpolicy.quota is not a known key (did you mean quotas? known: groups, lifetimes, quotas, requesters); group students: images is not a list of strings")]
 	d2 := decide_with(["students"], {"quotas": {"groups": {"students": {"members": {"servers": "x"}}}}})
-	d2.messages == [misconfigured("quotas.groups.students.members is not a known key (known: group, member)")]
+	d2.messages == [misconfigured("quotas.groups.students.members is not a known key (did you mean member? known: group, member)")]
 	d3 := decide_with(["students"], {"groups": {"students": {"max": {"cpu_limit": "2k"}}}})
 	d3.messages == [misconfigured(`group students: max.cpu_limit "2k" is not a number of CPU cores above 0 (e.g. 2 or 0.5) or a string like "500m"`)]
 }

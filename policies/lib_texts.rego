@@ -35,8 +35,51 @@ short(text) := text if {
 # title: unknown_key_text
 # description: |
 #   "<path>.<key> is not a known key (known: ...)": how the data's checks
-#   name a key where only `known` ones are accepted (path may be "").
+#   name a key where only `known` ones are accepted (path may be ""). A
+#   known key one typo away (close_keys) is offered first: "(did you mean
+#   images? known: ...)".
 unknown_key_text(path, key, known) := sprintf(
-	"%s is not a known key (known: %s)",
-	[concat(".", [p | some p in [path, key]; p != ""]), concat(", ", sort(known))],
+	"%s is not a known key (%sknown: %s)",
+	[concat(".", [p | some p in [path, key]; p != ""]), _did_you_mean(key, known), concat(", ", sort(known))],
 )
+
+_did_you_mean(key, known) := sprintf("did you mean %s? ", [concat(" or ", close_keys(key, known))]) if {
+	count(close_keys(key, known)) > 0
+} else := ""
+
+# METADATA
+# title: close_keys
+# description: |
+#   The known keys (sorted) one typo away from `key`: the same but for
+#   letter case, or one character left out, added, changed, or swapped with
+#   its neighbour ("imgaes", "image", "cpu_limt", "mem_limits").
+close_keys(key, known) := sort({k |
+	some k in known
+	k != key
+	_one_typo(key, k)
+})
+
+_one_typo(a, b) if lower(a) == lower(b)
+
+_one_typo(a, b) if _one_left_out(a, b)
+
+_one_typo(a, b) if _one_left_out(b, a)
+
+_one_typo(a, b) if {
+	count(a) == count(b)
+	count([i | some i in _positions(a); substring(a, i, 1) != substring(b, i, 1)]) == 1
+}
+
+_one_typo(a, b) if {
+	some i in _positions(a)
+	concat("", [substring(a, 0, i), substring(a, i + 1, 1), substring(a, i, 1), substring(a, i + 2, count(a))]) == b
+}
+
+# `short` is `long` with one character left out.
+_one_left_out(long, short) if {
+	some i in _positions(long)
+	concat("", [substring(long, 0, i), substring(long, i + 1, count(long))]) == short
+}
+
+# The indexes of a text's characters (none for "").
+_positions(text) := [i | some i, _ in split(text, "")]

@@ -23,6 +23,30 @@ test_long_texts_shortened if {
 }
 
 test_unknown_keys_named_with_the_known_ones if {
-	texts.unknown_key_text("quotas", "userz", {"users", "hub"}) == "quotas.userz is not a known key (known: hub, users)"
-	texts.unknown_key_text("", "imagez", {"images"}) == "imagez is not a known key (known: images)"
+	texts.unknown_key_text("quotas", "usrs", {"users", "hub"}) == "quotas.usrs is not a known key (did you mean users? known: hub, users)"
+	texts.unknown_key_text("", "pictures", {"images"}) == "pictures is not a known key (known: images)"
+	texts.unknown_key_text("max", "mem", {"mems", "mex", "cpu"}) == "max.mem is not a known key (did you mean mems or mex? known: cpu, mems, mex)"
+}
+
+test_close_keys_are_one_typo_away if {
+	known := {"images", "image_repositories", "cpu_limit", "mem_limit", "max"}
+	texts.close_keys("IMAGES", known) == ["images"] # letter case
+	texts.close_keys("image", known) == ["images"] # one left out
+	texts.close_keys("mem_limits", known) == ["mem_limit"] # one added
+	texts.close_keys("imagez", known) == ["images"] # one changed
+	texts.close_keys("imgaes", known) == ["images"] # two swapped
+	texts.close_keys("cpu_limti", known) == ["cpu_limit"] # the last two swapped
+	texts.close_keys("xmages", known) == ["images"] # the first changed
+	texts.close_keys("mages", known) == ["images"] # the first left out
+	texts.close_keys("miages", known) == ["images"] # the first two swapped
+	texts.close_keys("imagesx", known) == ["images"] # one added at the end
+}
+
+test_keys_two_typos_away_or_the_same_are_not_close if {
+	known := {"images", "image", "max"}
+	texts.close_keys("imajez", known) == [] # two changed
+	texts.close_keys("imag", known) == ["image"] # "images" is two left out
+	texts.close_keys("images", known) == ["image"] # never the key itself
+	texts.close_keys("", known) == []
+	texts.close_keys("gmiaes", known) == [] # swapped, but not neighbours
 }

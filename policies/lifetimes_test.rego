@@ -136,7 +136,7 @@ test_a_malformed_entry_lifetime_refuses if {
 
 test_an_unknown_lifetime_key_refuses if {
 	d := misconfigured_life({"groups": {"students": {"lifetime": {"idle": "2h", "maxage": "1d"}}}}, req(["students"], {}))
-	d.messages == [misconfigured("group students: lifetime.maxage is not a known key (known: idle, max_age)")]
+	d.messages == [misconfigured("group students: lifetime.maxage is not a known key (did you mean max_age? known: idle, max_age)")]
 
 	# An unknown key is named once, whatever its value.
 	d2 := misconfigured_life({"groups": {"students": {"lifetime": {"ttl": "soon"}}}}, req(["students"], {}))

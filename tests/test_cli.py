@@ -208,7 +208,7 @@ def test_lint_names_every_problem_in_the_data_whoever_it_governs(tmp_path):
     prefix = f"jhpolicy lint: {folder}: data.jhpolicy: "
     assert result.stderr.splitlines() == [
         prefix + 'group gpu-users: max.mem_limit "32GB" is not a number of bytes above 0 or a string like "512M" or "2G"',
-        prefix + "group students: max.cpu_limt is not a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)",
+        prefix + "group students: max.cpu_limt is not a known key (did you mean cpu_limit? known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)",
         prefix + 'quotas.groups.gpu-users.member.servers "1" is not a whole number of servers (0 or more)',
     ]
 

@@ -108,13 +108,33 @@ def test_no_temporary_files_are_left(tmp_path):
     assert list(tmp.iterdir()) == []
 
 
-def test_group_names_no_entry_matches_are_named():
-    result = jhpolicy("check", "--user", "a", "--group", "Students", "--group", "physics", "--group", "students")
+def test_group_names_no_entry_matches_are_named_with_those_one_typo_away():
+    result = jhpolicy("check", "--user", "a", "--group", "Students", "--group", "physics", "--group", "students",
+                      "--group", "gpu-user")
     notes = [line for line in result.stdout.splitlines() if line.startswith("note: ")]
     assert notes == [
         f"note: group {g!r} has no entry in the policy's data (groups or quotas.groups): it grants nothing "
-        "(group names are case-sensitive)" for g in ("Students", "physics")
+        f"(group names are case-sensitive{hint})" for g, hint in (
+            ("Students", "; did you mean 'students'?"), ("gpu-user", "; did you mean 'gpu-users'?"), ("physics", ""))
     ]
+
+
+def test_a_policy_without_the_librarys_close_keys_gives_no_suggestion(tmp_path):
+    # An admin's folder copied by an older jhpolicy init has no close_keys: the note stays, without a guess.
+    from jhpolicy.tooling.dry_run import close_names
+    from jhpolicy.tooling.local_opa import LocalOPA
+
+    (tmp_path / "p.rego").write_text("package other\n\nx := 1\n")
+    server = LocalOPA([tmp_path]).start()
+    try:
+        assert close_names(server.url, "Students", {"students"}) == []
+    finally:
+        server.stop()
+    shipped = LocalOPA([POLICIES]).start()
+    try:
+        assert close_names(shipped.url, "student", {"students", "studant", "gpu-users"}) == ["studant", "students"]
+    finally:
+        shipped.stop()
 
 
 def test_verbose_shows_the_reason_behind_a_503():

@@ -104,7 +104,7 @@ def test_a_typo_in_the_data_stops_the_recipe_at_lint(policy_repo):
     assert (name, result.returncode) == ("the data has no problems", 1)
     assert "group students: max.cpu_limt is not a known key" in result.stderr
     assert result.stdout == ("::error title=jhpolicy lint::policies: data.jhpolicy: group students: max.cpu_limt is not "
-                             "a known key (known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)\n")
+                             "a known key (did you mean cpu_limit? known: cpu_guarantee, cpu_limit, mem_guarantee, mem_limit)\n")
 
 
 def test_a_profile_pattern_the_hub_has_no_profile_for_is_warned_of_at_lint(policy_repo):

@@ -229,7 +229,7 @@ def test_quotas_typed_into_the_admin_page_apply_and_malformed_ones_refuse(hub):
     assert r.status_code == 403, r.text
     assert r.json()["message"] == (
         "Spawn refused by policy: the hub's spawn policy is misconfigured, ask your hub admin: group students property "
-        "jhpolicy_quota.members is not a known key (known: group, member)")
+        "jhpolicy_quota.members is not a known key (did you mean member? known: group, member)")
     # The REST API takes NaN and Infinity in properties: never a 500.
     set_properties('{"colour": NaN, "jhpolicy_quota": {"member": {"servers": Infinity}}}')
     r = hub.start_server(student, "two", {})

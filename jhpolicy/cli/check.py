@@ -96,10 +96,10 @@ def cmd_check(args) -> int:
     policies = None if args.opa_url else policy_folder(args)
     with policy_opa(policies, args.opa_url) as opa:
         report = asyncio.run(dry_run.run(config, _who(args), user_options, opa.url, usage))
-        configured = opa.configured_groups()
+        group_notes = opa.unmatched_group_notes([(args.group, {})])
     input_doc = report.pop("input", None)
-    report["notes"] = [*config_notes, *report.get("notes", [])]
-    report["unmatched_groups"] = dry_run.unmatched_groups(args.group, configured, {})
+    report["notes"] = [*group_notes.values(), *config_notes, *report.get("notes", [])]
+    report["unmatched_groups"] = list(group_notes)
     reasons = report.pop("reasons", [])
     if args.verbose:
         report["reasons"] = reasons
@@ -161,9 +161,6 @@ def _who(args) -> Who:
 
 def print_report(report: dict) -> None:
     print(f"user {report['user']} (groups: {', '.join(report['groups']) or 'none'}), server {report['server']!r}")
-    for group in report.get("unmatched_groups", []):
-        print(f"note: group {group!r} has no entry in the policy's data (groups or quotas.groups): it grants nothing "
-              "(group names are case-sensitive)")
     for note in report.get("notes", []):
         print(f"note: {note}")
     for reason in report.get("reasons", []):

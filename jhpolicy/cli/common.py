@@ -115,6 +115,16 @@ class PolicyOPA:
     def data(self):
         return dry_run.policy_data(self.url)
 
+    def unmatched_group_notes(self, spawns: list[tuple[list[str], dict]]) -> dict[str, str]:
+        """For the groups of some spawns (each its groups and their
+        properties), a note on each group no entry of the data names (a typo
+        grants nothing), with the configured names one typo away; by group,
+        sorted."""
+        configured = self.configured_groups()
+        unmatched = sorted({g for groups, properties in spawns
+                            for g in dry_run.unmatched_groups(groups, configured, properties)})
+        return {g: dry_run.unmatched_group_note(g, dry_run.close_names(self.url, g, configured)) for g in unmatched}
+
 
 @contextmanager
 def policy_opa(policies: Path, opa_url: str | None = None):

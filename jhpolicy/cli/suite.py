@@ -78,7 +78,7 @@ def cmd_test(args) -> int:
     try:
         with policy_opa(policies) as opa:
             results = cases.run(suite, opa.url, config)
-            configured = opa.configured_groups()
+            group_notes = opa.unmatched_group_notes([(r.case.who.groups, r.case.who.group_properties) for r in results])
     except cases.SuiteError as e:
         return error("test", str(e))
     for r in results:
@@ -91,10 +91,8 @@ def cmd_test(args) -> int:
         if args.verbose or not r.passed:
             for reason in r.report.get("reasons", []):
                 print(f"        reason (hub log): {reason}")
-    unmatched = sorted({g for r in results for g in dry_run.unmatched_groups(
-        r.case.who.groups, configured, r.case.who.group_properties)})
-    for group in unmatched:
-        print(f"note: group {group!r} has no entry in the policy's data: it grants nothing (names are case-sensitive)")
+    for note in group_notes.values():
+        print(f"note: {note}")
     failed = sum(not r.passed for r in results)
     print(f"{len(results)} cases: {len(results) - failed} passed, {failed} failed "
           f"(policies: {policies}, {time.monotonic() - started:.1f} s)")

@@ -253,6 +253,29 @@ def configured_groups(data: dict | None) -> set[str] | None:
     return names
 
 
+def close_names(opa_url: str, name: str, known: set[str]) -> list[str]:
+    """The known names one typo away from `name`, as the policy's own library
+    says (data.jupyterhub.lib.texts.close_keys, which names unknown keys in
+    the data); [] where OPA cannot say, e.g. a policy folder copied before
+    that function existed."""
+    import httpx
+
+    query = {"query": "x := data.jupyterhub.lib.texts.close_keys(input.name, input.known)",
+             "input": {"name": name, "known": sorted(known)}}
+    try:
+        result = httpx.post(f"{opa_url}/v1/query", json=query, timeout=10, trust_env=False).json()["result"][0]["x"]
+    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
+        return []
+    return [k for k in result if isinstance(k, str)] if isinstance(result, list) else []
+
+
+def unmatched_group_note(group: str, close: list[str]) -> str:
+    """What jhpolicy check and jhpolicy test say of a group no entry names."""
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    return (f"group {group!r} has no entry in the policy's data (groups or quotas.groups): it grants nothing "
+            f"(group names are case-sensitive{hint})")
+
+
 def unmatched_groups(groups: list[str], configured: set[str] | None, properties: dict) -> list[str]:
     """Groups that no data entry (nor a jhpolicy_* property) names: they
     grant nothing, which is worth saying (a typo, "Students" for "students")."""
