@@ -43,8 +43,9 @@ unknown_key_text(path, key, known) := sprintf(
 	[concat(".", [p | some p in [path, key]; p != ""]), _did_you_mean(key, known), concat(", ", sort(known))],
 )
 
-_did_you_mean(key, known) := sprintf("did you mean %s? ", [concat(" or ", close_keys(key, known))]) if {
-	count(close_keys(key, known)) > 0
+_did_you_mean(key, known) := sprintf("did you mean %s? ", [concat(" or ", close)]) if {
+	close := close_keys(key, known)
+	count(close) > 0
 } else := ""
 
 # METADATA

@@ -127,12 +127,13 @@ def test_a_policy_without_the_librarys_close_keys_gives_no_suggestion(tmp_path):
     (tmp_path / "p.rego").write_text("package other\n\nx := 1\n")
     server = LocalOPA([tmp_path]).start()
     try:
-        assert close_names(server.url, "Students", {"students"}) == []
+        assert close_names(server.url, ["Students"], {"students"}) == {"Students": []}
     finally:
         server.stop()
     shipped = LocalOPA([POLICIES]).start()
     try:
-        assert close_names(shipped.url, "student", {"students", "studant", "gpu-users"}) == ["studant", "students"]
+        assert close_names(shipped.url, ["student", "physics"], {"students", "studant", "gpu-users"}) == {
+            "student": ["studant", "students"], "physics": []}
     finally:
         shipped.stop()
 

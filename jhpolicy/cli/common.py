@@ -123,7 +123,10 @@ class PolicyOPA:
         configured = self.configured_groups()
         unmatched = sorted({g for groups, properties in spawns
                             for g in dry_run.unmatched_groups(groups, configured, properties)})
-        return {g: dry_run.unmatched_group_note(g, dry_run.close_names(self.url, g, configured)) for g in unmatched}
+        if not unmatched:
+            return {}
+        close = dry_run.close_names(self.url, unmatched, configured)
+        return {g: dry_run.unmatched_group_note(g, close[g]) for g in unmatched}
 
 
 @contextmanager

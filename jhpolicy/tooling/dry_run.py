@@ -253,20 +253,21 @@ def configured_groups(data: dict | None) -> set[str] | None:
     return names
 
 
-def close_names(opa_url: str, name: str, known: set[str]) -> list[str]:
-    """The known names one typo away from `name`, as the policy's own library
-    says (data.jupyterhub.lib.texts.close_keys, which names unknown keys in
-    the data); [] where OPA cannot say, e.g. a policy folder copied before
-    that function existed."""
+def close_names(opa_url: str, names: list[str], known: set[str]) -> dict[str, list[str]]:
+    """For each name, the known names one typo away, as the policy's own
+    library says (data.jupyterhub.lib.texts.close_keys, which names unknown
+    keys in the data), in one query; none where OPA cannot say, e.g. a
+    policy folder copied before that function existed."""
     import httpx
 
-    query = {"query": "x := data.jupyterhub.lib.texts.close_keys(input.name, input.known)",
-             "input": {"name": name, "known": sorted(known)}}
+    query = {"query": "x := {n: data.jupyterhub.lib.texts.close_keys(n, input.known) | some n in input.names}",
+             "input": {"names": names, "known": sorted(known)}}
     try:
         result = httpx.post(f"{opa_url}/v1/query", json=query, timeout=10, trust_env=False).json()["result"][0]["x"]
     except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
-        return []
-    return [k for k in result if isinstance(k, str)] if isinstance(result, list) else []
+        result = {}
+    close = result if isinstance(result, dict) else {}
+    return {n: [k for k in close.get(n, []) if isinstance(k, str)] for n in names}
 
 
 def unmatched_group_note(group: str, close: list[str]) -> str:
