@@ -103,11 +103,15 @@ def test_a_mismatch_fails_naming_the_case_and_the_difference(tmp_path, change, m
     ("", 'expected a mapping with "cases"'),
     ("cases: [\n", "not YAML"),
     ("cases:\n- user: a\n  body: {}\n  expct: {outcome: allowed}\n",
-     "cases.yaml:2: unknown key 'expct' (known: admin, body, expect, group_properties, groups, name, requester, server, usage, user)"),
+     "cases.yaml:2: unknown key 'expct' (did you mean 'expect'? known: admin, body, expect, group_properties, groups, name, "
+     "requester, server, usage, user)"),
+    # The known keys one typo away, as the policy library's close_keys says (none: the list alone).
+    ("cases:\n- user: a\n  outcome: allowed\n", "cases.yaml:2: unknown key 'outcome' (known: admin, body, expect, "),
+    ("case:\n- user: a\n", "unknown key 'case' (did you mean 'cases'? known: cases, config, policies, values)"),
     ("cases:\n- user: a\n  expect: {outcome: allowd}\n", "outcome 'allowd' is not one of allowed, clamped, denied"),
     ("cases:\n- user: a\n  expect: {outcome: denied, pod: {cpu_limit: 1}}\n",
      "expect.pod on a denied case, which starts no pod: it would check nothing"),
-    ("cases:\n- user: a\n  expect: {outcome: allowed, pod: {cpu_limt: 1}}\n", "expect.pod: unknown key 'cpu_limt'"),
+    ("cases:\n- user: a\n  expect: {outcome: allowed, pod: {cpu_limt: 1}}\n", "expect.pod: unknown key 'cpu_limt' (did you mean 'cpu_limit'? known: "),
     ("cases:\n- user: a\n  expect: {outcome: allowed, pod: {mem_limit: 4 gigs}}\n", "expect.pod: mem_limit"),
     ("cases:\n- user: a\n  expect: {outcome: allowed, message: '('}\n", "message is not a regular expression"),
     ("cases:\n- body: {}\n  expect: {outcome: allowed}\n", '"user" (a user name) is required'),

@@ -310,12 +310,15 @@ def test_lint_names_image_entries_no_image_can_match_and_how_to_write_them(tmp_p
     assert jhpolicy("lint", "--policies", str(written)).returncode == 0
 
 
-def lint_warnings(tmp_path, edit) -> list[str]:
+def lint_warnings(tmp_path, edit, change_policy=None) -> list[str]:
     """What `jhpolicy lint` warns of (without its prefix) for the tests' data
-    as edit(data.jhpolicy) changed it; it must still pass."""
+    as edit(data.jhpolicy) changed it (and the policy folder as
+    change_policy(folder) did); it must still pass."""
     data = json.loads((POLICIES / "data.json").read_text())
     edit(data["jhpolicy"])
     folder = policies_with(tmp_path, json.dumps(data))
+    if change_policy:
+        change_policy(folder)
     result = jhpolicy("lint", "--policies", str(folder))
     assert result.returncode == 0, result.stderr
     prefix = f"jhpolicy lint: {folder}: warning: data.jhpolicy: "
@@ -342,17 +345,38 @@ def test_lint_warns_of_an_image_pattern_without_a_tag_and_of_capitals_in_a_repos
 
 def test_lint_warns_of_names_a_setting_uses_that_nothing_else_has(tmp_path):
     def edit(jhpolicy):
-        jhpolicy["quotas"]["charge_order"] = ["gpu-user", "students", "gpu-users"]  # students: an entry, no quota
+        jhpolicy["quotas"]["charge_order"] = ["gpu-user", "students", "physics", "gpu-users"]  # students: no quota
         jhpolicy["quotas"]["users"] = {"servers": 2, "extra_resources": {"nvidia.com/gpus": 1}}
         jhpolicy["lifetimes"] = {"extra_resources": {"nvidia.com/gpu": {"idle": "1h"}, "amd.com/gpu": {"idle": "1h"}}}
 
+    # Each with the names one typo away, as the policy's close_keys gives them; "a typo?" where none is.
     assert lint_warnings(tmp_path, edit) == [
         "quotas.charge_order names 'gpu-user', which neither groups nor quotas.groups has: it orders nothing "
+        "unless that group's quota is a jhpolicy_quota property (admin page); did you mean 'gpu-users'?",
+        "quotas.charge_order names 'physics', which neither groups nor quotas.groups has: it orders nothing "
         "unless that group's quota is a jhpolicy_quota property (admin page); a typo?",
         "lifetimes.extra_resources.amd.com/gpu: no allowance grants amd.com/gpu, so no server holds it and the "
         "rule never applies (granted: nvidia.com/gpu)",
         "quotas.users.extra_resources.nvidia.com/gpus: no allowance grants nvidia.com/gpus, so no server holds "
-        "it and the quota limits nothing (granted: nvidia.com/gpu)",
+        "it and the quota limits nothing (did you mean nvidia.com/gpu? granted: nvidia.com/gpu)",
+    ]
+
+
+def test_lint_of_a_policy_without_the_librarys_close_keys_names_the_same_without_a_guess(tmp_path):
+    # A folder an older jhpolicy init made: its policy has no close_keys, and the warnings stay as they were.
+    def edit(jhpolicy):
+        jhpolicy["quotas"]["charge_order"] = ["gpu-user"]
+
+    def without_close_keys(folder):
+        texts = folder / "lib_texts.rego"
+        source = texts.read_text()
+        start, end = source.index("_did_you_mean(key, known) :="), source.index("# METADATA\n# title: close_keys")
+        texts.write_text(source[:start] + '_did_you_mean(_, _) := ""\n\n'
+                         + source[end:].replace("close_keys(key, known) := sort({k |", "_close_keys(key, known) := sort({k |"))
+
+    assert lint_warnings(tmp_path, edit, without_close_keys) == [
+        "quotas.charge_order names 'gpu-user', which neither groups nor quotas.groups has: it orders nothing "
+        "unless that group's quota is a jhpolicy_quota property (admin page); a typo?",
     ]
 
 
@@ -374,10 +398,11 @@ def test_lint_with_the_hubs_config_warns_of_profile_patterns_that_match_no_profi
     folder = policies_with(tmp_path / "p", json.dumps(data))
     result = jhpolicy("lint", "--policies", str(folder), "--config", str(tmp_path / "jupyterhub_config.py"))
     assert result.returncode == 0, result.stderr
-    slugs = "(profile_list slugs: default, small, medium-2-cpus, gpu)"
+    slugs = "profile_list slugs: default, small, medium-2-cpus, gpu"
     assert result.stderr.splitlines() == [
         f"jhpolicy lint: {folder}: warning: data.jhpolicy: group students: profiles {pattern!r} matches none of the "
-        f"hub's profiles, so it lets its members select nothing {slugs}" for pattern in ("medium", "Small")
+        f"hub's profiles, so it lets its members select nothing ({close}{slugs})"
+        for pattern, close in (("medium", ""), ("Small", "did you mean small? "))
     ]
     # The policy agrees: a student may not select the profile "medium" meant, and may select the GPU one "g*" allows.
     for profile, allowed in (("medium-2-cpus", False), ("gpu", True)):

@@ -121,21 +121,25 @@ def test_group_names_no_entry_matches_are_named_with_those_one_typo_away():
 
 def test_a_policy_without_the_librarys_close_keys_gives_no_suggestion(tmp_path):
     # An admin's folder copied by an older jhpolicy init has no close_keys: the note stays, without a guess.
-    from jhpolicy.tooling.dry_run import close_names
+    from jhpolicy.tooling import close_names
     from jhpolicy.tooling.local_opa import LocalOPA
+    from jhpolicy.tooling.opa_binary import ensure_opa
 
     (tmp_path / "p.rego").write_text("package other\n\nx := 1\n")
     server = LocalOPA([tmp_path]).start()
     try:
-        assert close_names(server.url, ["Students"], {"students"}) == {"Students": []}
+        assert close_names.from_server(server.url, [("Students", {"students"})]) == [[]]
     finally:
         server.stop()
+    assert close_names.from_folder(ensure_opa(), tmp_path, [("Students", {"students"})]) == [[]]
+    asked = [("student", {"students", "studant", "gpu-users"}), ("physics", {"students"}), ("gpu", ["gpus", "GPU"])]
+    said = [["studant", "students"], [], ["GPU", "gpus"]]
     shipped = LocalOPA([POLICIES]).start()
     try:
-        assert close_names(shipped.url, ["student", "physics"], {"students", "studant", "gpu-users"}) == {
-            "student": ["studant", "students"], "physics": []}
+        assert close_names.from_server(shipped.url, asked) == said
     finally:
         shipped.stop()
+    assert close_names.from_folder(ensure_opa(), POLICIES, asked) == said
 
 
 def test_verbose_shows_the_reason_behind_a_503():

@@ -114,7 +114,7 @@ def test_a_profile_pattern_the_hub_has_no_profile_for_is_warned_of_at_lint(polic
     lint = done["the data has no problems"]
     assert lint.returncode == 0 and "every case gives what it says" in done
     warning = ("data.jhpolicy: group students: profiles 'Medium' matches none of the hub's profiles, so it lets "
-               "its members select nothing (profile_list slugs: small, medium, gpu)")
+               "its members select nothing (did you mean medium? profile_list slugs: small, medium, gpu)")
     assert lint.stderr == f"jhpolicy lint: policies: warning: {warning}\n"
     # As a GitHub workflow command too, so the pull request shows it (GITHUB_ACTIONS is "true" there).
     assert f"::warning title=jhpolicy lint::policies: {warning}\n" in lint.stdout

@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..tooling import dry_run
+from ..tooling import close_names, dry_run
 from ..tooling.dry_run import DryRunError
 from ..tooling.opa_binary import OPANotFound, ensure_opa
 
@@ -52,6 +52,22 @@ def manifest_options(parser, name: str, name_help: str | None = None) -> None:
     """--name and --namespace of a command that prints a ConfigMap."""
     parser.add_argument("--name", default=None if name_help else name, help=name_help or f"ConfigMap name (default: {name})")
     parser.add_argument("--namespace", help="namespace to put in the manifest")
+
+
+def suite_error_text(e: Exception) -> str:
+    """A suite's error as a command prints it: an unknown key with the known
+    keys one typo away, asked of the close_keys of jhpolicy's own policy
+    library (the suite's format is jhpolicy's, whatever policy it tests)."""
+    from ..tooling import cases
+    from ..tooling.local_opa import bundled_policies
+
+    if not isinstance(e, cases.UnknownKey):
+        return str(e)
+    try:
+        opa = ensure_opa()
+    except OPANotFound:
+        return str(e)
+    return e.with_close(close_names.from_folder(opa, bundled_policies(), [(e.key, e.known)])[0])
 
 
 def policy_folder(args) -> Path:
@@ -125,8 +141,8 @@ class PolicyOPA:
                             for g in dry_run.unmatched_groups(groups, configured, properties)})
         if not unmatched:
             return {}
-        close = dry_run.close_names(self.url, unmatched, configured)
-        return {g: dry_run.unmatched_group_note(g, close[g]) for g in unmatched}
+        close = close_names.from_server(self.url, [(g, configured) for g in unmatched])
+        return {g: dry_run.unmatched_group_note(g, names) for g, names in zip(unmatched, close)}
 
 
 @contextmanager

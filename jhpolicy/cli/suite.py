@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from ..tooling import dry_run
-from .common import EXIT_DENIED, decision_log_arguments, error, policies_option, policy_folder, policy_opa, renamed, unwritable
+from .common import (EXIT_DENIED, decision_log_arguments, error, policies_option, policy_folder, policy_opa, renamed,
+                     suite_error_text, unwritable)
 
 
 def register(sub) -> None:
@@ -71,7 +72,7 @@ def cmd_test(args) -> int:
     try:
         suite = cases.load(path)  # its paths checked there
     except cases.SuiteError as e:
-        return error("test", str(e))
+        return error("test", suite_error_text(e))
     policies = suite.policies if suite.policies and not args.policies else policy_folder(args)
     config = dry_run.hub_config(args.config or (str(suite.config) if suite.config else None),
                                 args.values or [str(v) for v in suite.values])
@@ -80,7 +81,7 @@ def cmd_test(args) -> int:
             results = cases.run(suite, opa.url, config)
             group_notes = opa.unmatched_group_notes([(r.case.who.groups, r.case.who.group_properties) for r in results])
     except cases.SuiteError as e:
-        return error("test", str(e))
+        return error("test", suite_error_text(e))
     for r in results:
         print(f"{'ok  ' if r.passed else 'FAIL'}  {path}:{r.case.line}  {r.case.name}")
         for mismatch in r.mismatches:

@@ -24,6 +24,7 @@ from traitlets import TraitError
 from traitlets.config import Config, PyFileConfigLoader
 
 from ..hub.errors import message_of
+from . import close_names
 
 
 class DryRunError(Exception):
@@ -253,26 +254,9 @@ def configured_groups(data: dict | None) -> set[str] | None:
     return names
 
 
-def close_names(opa_url: str, names: list[str], known: set[str]) -> dict[str, list[str]]:
-    """For each name, the known names one typo away, as the policy's own
-    library says (data.jupyterhub.lib.texts.close_keys, which names unknown
-    keys in the data), in one query; none where OPA cannot say, e.g. a
-    policy folder copied before that function existed."""
-    import httpx
-
-    query = {"query": "x := {n: data.jupyterhub.lib.texts.close_keys(n, input.known) | some n in input.names}",
-             "input": {"names": names, "known": sorted(known)}}
-    try:
-        result = httpx.post(f"{opa_url}/v1/query", json=query, timeout=10, trust_env=False).json()["result"][0]["x"]
-    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
-        result = {}
-    close = result if isinstance(result, dict) else {}
-    return {n: [k for k in close.get(n, []) if isinstance(k, str)] for n in names}
-
-
 def unmatched_group_note(group: str, close: list[str]) -> str:
     """What jhpolicy check and jhpolicy test say of a group no entry names."""
-    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    hint = f"; {close_names.did_you_mean(close)}" if close else ""
     return (f"group {group!r} has no entry in the policy's data (groups or quotas.groups): it grants nothing "
             f"(group names are case-sensitive{hint})")
 

@@ -14,12 +14,20 @@ that has any problem, with the same messages.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+from . import close_names
+
 PROBLEMS_RULE = "data.jupyterhub.spawn.problems_everywhere"
+
+
+# Given names, each with the names it may be meant for: the ones one typo away (close_names.py).
+Suggest = Callable[[close_names.Asked], list[list[str]]]
 
 
 class LintError(Exception):
@@ -73,9 +81,10 @@ def check(opa: str, folder: Path, decision_path: str = DECISION_PATH,
                 'data.json must be {"jhpolicy": {"groups": ..., "quotas": ..., "requesters": ...}}'], []
     errors, warned = group_name_problems(found["jhpolicy"])
     image_errors, image_warnings = image_pattern_problems(found["jhpolicy"])
-    errors, warned = [*errors, *image_errors], [*warned, *image_warnings, *unused_name_warnings(found["jhpolicy"])]
+    suggest = functools.partial(close_names.from_folder, opa, folder)
+    errors, warned = [*errors, *image_errors], [*warned, *image_warnings, *unused_name_warnings(found["jhpolicy"], suggest)]
     if profile_slugs:
-        warned += profile_pattern_warnings(opa, found["jhpolicy"], profile_slugs)
+        warned += profile_pattern_warnings(opa, found["jhpolicy"], profile_slugs, suggest)
     listed = [f"data.jhpolicy: {problem}" for problem in [*sorted(found["problems"]), *errors]]
     return listed, [f"data.jhpolicy: {warning}" for warning in warned]
 
@@ -152,32 +161,45 @@ def image_pattern_problems(data: object) -> tuple[list[str], list[str]]:
     return errors, warned
 
 
-def unused_name_warnings(data: object) -> list[str]:
+def unused_name_warnings(data: object, suggest: Suggest | None = None) -> list[str]:
     """Names that settings use but nothing else in the data has, most likely
     typos: a group in quotas.charge_order with neither an allowance nor a
     quota in the data (it may have a jhpolicy_quota property, which lint
     cannot see), and an extended resource a lifetime rule or a quota names
     that no allowance grants (a decision refuses any amount of a resource no
     allowance of the user's grants, so no server holds one: the setting
-    never applies)."""
-    warned = []
+    never applies). Each with the names one typo away, as `suggest` (the
+    policy's close_keys, close_names.py) gives them."""
     groups, quota_groups = _part(data, "groups"), _part(data, "quotas", "groups")
-    for group in _part(data, "quotas", "charge_order", kind=list):
-        if isinstance(group, str) and group == group.strip() and group not in groups and group not in quota_groups:
-            warned.append(f"quotas.charge_order names {group!r}, which neither groups nor quotas.groups has: it orders "
-                          "nothing unless that group's quota is a jhpolicy_quota property (admin page); a typo?")
     granted = {name for _, entry in _allowances(data) for name in _part(entry, "extra_resources")}
     granted_text = ", ".join(sorted(granted)) or "none"
-    for resource in _part(data, "lifetimes", "extra_resources"):
-        if resource not in granted:
-            warned.append(f"lifetimes.extra_resources.{resource}: no allowance grants {resource}, so no server holds "
-                          f"it and the rule never applies (granted: {granted_text})")
-    for path, quota in _quota_scopes(data):
-        for resource in _part(quota, "extra_resources"):
+    found: list[tuple[str, set[str], Callable[[list[str]], str]]] = []  # (name, what it may be meant for, its text)
+    for group in _part(data, "quotas", "charge_order", kind=list):
+        if isinstance(group, str) and group == group.strip() and group not in groups and group not in quota_groups:
+            found.append((group, {*groups, *quota_groups}, lambda close, group=group: (
+                f"quotas.charge_order names {group!r}, which neither groups nor quotas.groups has: it orders "
+                "nothing unless that group's quota is a jhpolicy_quota property (admin page); "
+                + (close_names.did_you_mean(close) if close else "a typo?"))))
+    settings = [("lifetimes.extra_resources", _part(data, "lifetimes", "extra_resources"), "the rule never applies"),
+                *((f"{path}.extra_resources", _part(quota, "extra_resources"), "the quota limits nothing")
+                  for path, quota in _quota_scopes(data))]
+    for path, resources, meaning in settings:
+        for resource in resources:
             if resource not in granted:
-                warned.append(f"{path}.extra_resources.{resource}: no allowance grants {resource}, so no server holds "
-                              f"it and the quota limits nothing (granted: {granted_text})")
-    return warned
+                found.append((resource, granted, lambda close, path=path, resource=resource, meaning=meaning: (
+                    f"{path}.{resource}: no allowance grants {resource}, so no server holds it and {meaning} "
+                    f"({_with_close(close)}granted: {granted_text})")))
+    close = (suggest or _no_suggestions)([(name, known) for name, known, _ in found])
+    return [text(names) for (_, _, text), names in zip(found, close)]
+
+
+def _no_suggestions(asked: close_names.Asked) -> list[list[str]]:
+    return [[] for _ in asked]
+
+
+def _with_close(close: list[str]) -> str:
+    """"did you mean x? " before a list of candidates, where some is one typo away."""
+    return f"{close_names.did_you_mean(close, quote=False)} " if close else ""
 
 
 def _quota_scopes(data: object):
@@ -191,12 +213,12 @@ def _quota_scopes(data: object):
             yield f"quotas.groups.{group}.{scope}", _part(quota, scope)
 
 
-def profile_pattern_warnings(opa: str, data: object, slugs: list[str]) -> list[str]:
+def profile_pattern_warnings(opa: str, data: object, slugs: list[str], suggest: Suggest | None = None) -> list[str]:
     """Each allowance's `profiles` pattern that matches none of the hub's
     profile slugs: its members can select none of what the admin meant (a
     slug KubeSpawner made from a display name, "Medium (2 CPUs)" ->
-    "medium-2-cpus", or a capital letter, say). Matched by OPA, as the
-    policy matches them (profiles.rego)."""
+    "medium-2-cpus", or a capital letter, say), with the slugs one typo
+    away. Matched by OPA, as the policy matches them (profiles.rego)."""
     named = [(name, pattern) for name, entry in _allowances(data)
              for pattern in _part(entry, "profiles", kind=list) if isinstance(pattern, str)]
     patterns = sorted({pattern for _, pattern in named})
@@ -208,10 +230,12 @@ def profile_pattern_warnings(opa: str, data: object, slugs: list[str]) -> list[s
         raise LintError(f"cannot run {opa}: {e}") from None
     if done.returncode != 0:
         raise LintError(f"opa could not match the profile patterns: {' '.join(_opa_errors(done))}")
-    unmatched = set(json.loads(done.stdout)["result"][0]["bindings"]["x"])
+    unmatched = sorted(set(json.loads(done.stdout)["result"][0]["bindings"]["x"]))
+    close = dict(zip(unmatched, (suggest or _no_suggestions)([(pattern, slugs) for pattern in unmatched])))
     slugs_text = ", ".join(slugs)
     return [f"{name}: profiles {pattern!r} matches none of the hub's profiles, so it lets its members select nothing "
-            f"(profile_list slugs: {slugs_text})" for name, pattern in named if pattern in unmatched]
+            f"({_with_close(close[pattern])}profile_list slugs: {slugs_text})"
+            for name, pattern in named if pattern in close]
 
 
 def _allowances(data: object):

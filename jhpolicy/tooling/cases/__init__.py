@@ -14,10 +14,10 @@ and messages are shown (`words`).
 
 from .checking import Result, compare, run
 from .junit import junit_xml
-from .suite import CASE_KEYS, EXPECT_KEYS, OUTCOMES, SUITE_KEYS, Case, Suite, SuiteError, expectation, load
+from .suite import CASE_KEYS, EXPECT_KEYS, OUTCOMES, SUITE_KEYS, Case, Suite, SuiteError, UnknownKey, expectation, load
 from .writing import case_from_report, case_of, dump, from_logged, starter_requests
 
 __all__ = [
-    "CASE_KEYS", "EXPECT_KEYS", "OUTCOMES", "SUITE_KEYS", "Case", "Result", "Suite", "SuiteError", "case_from_report",
+    "CASE_KEYS", "EXPECT_KEYS", "OUTCOMES", "SUITE_KEYS", "Case", "Result", "Suite", "SuiteError", "UnknownKey", "case_from_report",
     "case_of", "compare", "dump", "expectation", "from_logged", "junit_xml", "load", "run", "starter_requests",
 ]

@@ -12,6 +12,7 @@ import yaml
 from ...core.lifetime import KINDS as LIFETIME_KINDS
 from ...core.lifetime import parse_duration
 from ...core.quantities import PARSERS, InvalidValue
+from ..close_names import did_you_mean
 from ..dry_run import DryRunError, Who, parse_usage
 
 SUITE_KEYS = {"policies", "config", "values", "cases"}
@@ -25,6 +26,20 @@ STARTED = ("allowed", "clamped")
 
 class SuiteError(Exception):
     """The suite cannot be run as written: the message names the place."""
+
+
+class UnknownKey(SuiteError):
+    """A key the suite's format does not have (`expct`), most likely a typo:
+    the command adds the known keys one typo away (with_close), asked of
+    the policy library's close_keys, which the suite's reading cannot run."""
+
+    def __init__(self, where: str, key: str, known: set[str]):
+        self.where, self.key, self.known = where, key, known
+        super().__init__(self.with_close([]))
+
+    def with_close(self, close: list[str]) -> str:
+        hint = f"{did_you_mean(close)} " if close else ""
+        return f"{self.where}: unknown key {self.key!r} ({hint}known: {', '.join(sorted(self.known))})"
 
 
 @dataclass
@@ -103,7 +118,7 @@ def _case_lines(root) -> list[int]:
 def _no_unknown(where: str, doc: dict, known: set[str]) -> None:
     unknown = sorted(str(k) for k in doc if k not in known)
     if unknown:
-        raise SuiteError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        raise UnknownKey(where, unknown[0], known)
 
 
 def _case(where: str, item, line: int, index: int) -> Case:
