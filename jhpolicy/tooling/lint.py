@@ -172,25 +172,32 @@ def unused_name_warnings(data: object, suggest: Suggest | None = None) -> list[s
     policy's close_keys, close_names.py) gives them."""
     groups, quota_groups = _part(data, "groups"), _part(data, "quotas", "groups")
     granted = {name for _, entry in _allowances(data) for name in _part(entry, "extra_resources")}
-    granted_text = ", ".join(sorted(granted)) or "none"
-    found: list[tuple[str, set[str], Callable[[list[str]], str]]] = []  # (name, what it may be meant for, its text)
+    # Each: the name, the names it may be meant for, and its text given those one typo away.
+    found: list[tuple[str, set[str], Callable[[list[str]], str]]] = []
     for group in _part(data, "quotas", "charge_order", kind=list):
         if isinstance(group, str) and group == group.strip() and group not in groups and group not in quota_groups:
-            found.append((group, {*groups, *quota_groups}, lambda close, group=group: (
-                f"quotas.charge_order names {group!r}, which neither groups nor quotas.groups has: it orders "
-                "nothing unless that group's quota is a jhpolicy_quota property (admin page); "
-                + (close_names.did_you_mean(close) if close else "a typo?"))))
+            found.append((group, {*groups, *quota_groups}, functools.partial(_charge_order_text, group)))
     settings = [("lifetimes.extra_resources", _part(data, "lifetimes", "extra_resources"), "the rule never applies"),
                 *((f"{path}.extra_resources", _part(quota, "extra_resources"), "the quota limits nothing")
                   for path, quota in _quota_scopes(data))]
     for path, resources, meaning in settings:
         for resource in resources:
             if resource not in granted:
-                found.append((resource, granted, lambda close, path=path, resource=resource, meaning=meaning: (
-                    f"{path}.{resource}: no allowance grants {resource}, so no server holds it and {meaning} "
-                    f"({_with_close(close)}granted: {granted_text})")))
+                found.append((resource, granted, functools.partial(_ungranted_text, f"{path}.{resource}", resource,
+                                                                    meaning, granted)))
     close = (suggest or _no_suggestions)([(name, known) for name, known, _ in found])
     return [text(names) for (_, _, text), names in zip(found, close)]
+
+
+def _charge_order_text(group: str, close: list[str]) -> str:
+    return (f"quotas.charge_order names {group!r}, which neither groups nor quotas.groups has: it orders nothing "
+            "unless that group's quota is a jhpolicy_quota property (admin page); "
+            + (close_names.did_you_mean(close) if close else "a typo?"))
+
+
+def _ungranted_text(where: str, resource: str, meaning: str, granted: set[str], close: list[str]) -> str:
+    return (f"{where}: no allowance grants {resource}, so no server holds it and {meaning} "
+            f"({_with_close(close)}granted: {', '.join(sorted(granted)) or 'none'})")
 
 
 def _no_suggestions(asked: close_names.Asked) -> list[list[str]]:
