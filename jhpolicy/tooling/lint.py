@@ -82,7 +82,8 @@ def check(opa: str, folder: Path, decision_path: str = DECISION_PATH,
     errors, warned = group_name_problems(found["jhpolicy"])
     image_errors, image_warnings = image_pattern_problems(found["jhpolicy"])
     suggest = functools.partial(close_names.from_folder, opa, folder)
-    errors, warned = [*errors, *image_errors], [*warned, *image_warnings, *unused_name_warnings(found["jhpolicy"], suggest)]
+    errors = [*errors, *image_errors]
+    warned = [*warned, *image_warnings, *unused_name_warnings(found["jhpolicy"], suggest)]
     if profile_slugs:
         warned += profile_pattern_warnings(opa, found["jhpolicy"], profile_slugs, suggest)
     listed = [f"data.jhpolicy: {problem}" for problem in [*sorted(found["problems"]), *errors]]

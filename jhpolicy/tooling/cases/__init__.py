@@ -18,6 +18,7 @@ from .suite import CASE_KEYS, EXPECT_KEYS, OUTCOMES, SUITE_KEYS, Case, Suite, Su
 from .writing import case_from_report, case_of, dump, from_logged, starter_requests
 
 __all__ = [
-    "CASE_KEYS", "EXPECT_KEYS", "OUTCOMES", "SUITE_KEYS", "Case", "Result", "Suite", "SuiteError", "UnknownKey", "case_from_report",
-    "case_of", "compare", "dump", "expectation", "from_logged", "junit_xml", "load", "run", "starter_requests",
+    "CASE_KEYS", "EXPECT_KEYS", "OUTCOMES", "SUITE_KEYS", "Case", "Result", "Suite", "SuiteError", "UnknownKey",
+    "case_from_report", "case_of", "compare", "dump", "expectation", "from_logged", "junit_xml", "load", "run",
+    "starter_requests",
 ]
