@@ -14,7 +14,7 @@ package jupyterhub.lib.images
 #   The image is allowed by the allowance `entry` (an object with images
 #   and/or image_repositories). Tags never contain "/", so it is the
 #   delimiter for tag globs too: with [] glob.match would use ".", and "*"
-#   would not match "4.1.0".
+#   would not match "4.1.0". In images, "@" is one too (below).
 # scope: document
 allowed_by(image, entry) if {
 	# An entry without image_repositories ends here, before the image is
@@ -25,9 +25,14 @@ allowed_by(image, entry) if {
 	glob.match(pattern, ["/"], tag)
 }
 
+# "@" is a delimiter too, so "*" and "?" never reach into a digest: the
+# runtime pulls "repo:2025-01@sha256:..." by its digest, whatever the tag
+# says, and "repo:2025-*" would otherwise let any image of the repository
+# through under an allowed tag. A digest is allowed by a pattern that
+# names one ("repo@sha256:*") or by "**".
 allowed_by(image, entry) if {
 	some pattern in entry.images
-	glob.match(pattern, ["/"], image)
+	glob.match(pattern, ["/", "@"], image)
 }
 
 # METADATA

@@ -31,3 +31,15 @@ test_a_digest_is_matched_by_image_globs_only if {
 	images.allowed_by(digest, {"images": ["quay.io/jupyter/base-notebook@sha256:*"]})
 	not images.allowed_by(digest, {"image_repositories": {"quay.io/jupyter/base-notebook": ["*"]}})
 }
+
+# The runtime pulls a reference with a digest by its digest, whatever its
+# tag says: an allowed tag is no way to run another image of the repository.
+test_a_digest_after_an_allowed_tag_needs_a_pattern_that_names_digests if {
+	images.allowed_by("quay.io/jupyter/scipy-notebook:2025-01", {"images": ["quay.io/jupyter/scipy-notebook:2025-*"]})
+	pinned := "quay.io/jupyter/scipy-notebook:2025-01@sha256:0123"
+	not images.allowed_by(pinned, {"images": ["quay.io/jupyter/scipy-notebook:2025-*"]})
+	not images.allowed_by(pinned, {"images": ["quay.io/jupyter/scipy-notebook:*"]})
+	not images.allowed_by(pinned, {"images": ["quay.io/jupyter/scipy-notebook:2025-01?sha256:*"]})
+	images.allowed_by(pinned, {"images": ["quay.io/jupyter/scipy-notebook:2025-*@sha256:*"]})
+	images.allowed_by(pinned, {"images": ["quay.io/jupyter/**"]})
+}

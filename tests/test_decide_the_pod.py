@@ -109,6 +109,24 @@ def test_unlisted_choice_image_meets_the_allowlist(spawn, profile):
     assert ok.status == 200 and ok.pod["image"] == "quay.io/jupyter/scipy-notebook:2025"
 
 
+@pytest.mark.parametrize("how", ["request", "unlisted choice"])
+def test_a_digest_after_an_allowed_tag_is_no_way_to_another_image(spawn, how):
+    # The runtime pulls "repo:tag@sha256:..." by its digest, whatever the tag says, so the
+    # students' "quay.io/jupyter/*-notebook:*" (any tag) is no pattern for it: it is
+    # refused like any image the allowlist does not name, and the pod keeps its image.
+    pinned = "quay.io/jupyter/scipy-notebook:2025@sha256:" + "0" * 64
+    body = ({"kubespawner_override": {"image": pinned}} if how == "request"
+            else {"profile": "small", "image--unlisted-choice": pinned})
+    r = spawn(body, groups=["students"], config=config())
+    assert_refused_unchanged(r, 403, "is not allowed for group students")
+    assert "scipy-notebook:2025@sha256:" in r.message
+    # The tag alone is the image it names, and is allowed.
+    tagged = {"kubespawner_override": {"image": "quay.io/jupyter/scipy-notebook:2025"}} if how == "request" else {
+        "profile": "small", "image--unlisted-choice": "quay.io/jupyter/scipy-notebook:2025"}
+    ok = spawn(tagged, groups=["students"], config=config())
+    assert ok.status == 200 and ok.pod["image"] == "quay.io/jupyter/scipy-notebook:2025"
+
+
 def test_listed_choice_is_the_choice_and_its_image_meets_the_allowlist(spawn):
     r = spawn({"image": "sample"}, groups=["students"], config=config())
     assert r.status == 200 and r.pod["image"] == SAMPLE
