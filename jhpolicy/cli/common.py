@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..tooling import close_names, dry_run
 from ..tooling.dry_run import DryRunError
-from ..tooling.opa_binary import OPANotFound, ensure_opa
+from ..tooling.opa_binary import OPANotFound, ensure_opa, find_opa
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
@@ -57,15 +57,19 @@ def manifest_options(parser, name: str, name_help: str | None = None) -> None:
 def suite_error_text(e: Exception) -> str:
     """A suite's error as a command prints it: an unknown key with the known
     keys one typo away, asked of the close_keys of jhpolicy's own policy
-    library (the suite's format is jhpolicy's, whatever policy it tests)."""
+    library (the suite's format is jhpolicy's, whatever policy it tests).
+    Only with an OPA already there: a suggestion is not worth building one
+    (ensure_opa), nor the lines that would print."""
     from ..tooling import cases
     from ..tooling.local_opa import bundled_policies
 
     if not isinstance(e, cases.UnknownKey):
         return str(e)
     try:
-        opa = ensure_opa()
+        opa = find_opa()
     except OPANotFound:
+        opa = None
+    if opa is None:
         return str(e)
     return e.with_close(close_names.from_folder(opa, bundled_policies(), [(e.key, e.known)])[0])
 

@@ -162,7 +162,7 @@ def image_pattern_problems(data: object) -> tuple[list[str], list[str]]:
     return errors, warned
 
 
-def unused_name_warnings(data: object, suggest: Suggest | None = None) -> list[str]:
+def unused_name_warnings(data: object, suggest: Suggest) -> list[str]:
     """Names that settings use but nothing else in the data has, most likely
     typos: a group in quotas.charge_order with neither an allowance nor a
     quota in the data (it may have a jhpolicy_quota property, which lint
@@ -186,7 +186,7 @@ def unused_name_warnings(data: object, suggest: Suggest | None = None) -> list[s
             if resource not in granted:
                 found.append((resource, granted, functools.partial(_ungranted_text, f"{path}.{resource}", resource,
                                                                     meaning, granted)))
-    close = (suggest or _no_suggestions)([(name, known) for name, known, _ in found])
+    close = suggest([(name, known) for name, known, _ in found])
     return [text(names) for (_, _, text), names in zip(found, close)]
 
 
@@ -199,10 +199,6 @@ def _charge_order_text(group: str, close: list[str]) -> str:
 def _ungranted_text(where: str, resource: str, meaning: str, granted: set[str], close: list[str]) -> str:
     return (f"{where}: no allowance grants {resource}, so no server holds it and {meaning} "
             f"({_with_close(close)}granted: {', '.join(sorted(granted)) or 'none'})")
-
-
-def _no_suggestions(asked: close_names.Asked) -> list[list[str]]:
-    return [[] for _ in asked]
 
 
 def _with_close(close: list[str]) -> str:
@@ -221,7 +217,7 @@ def _quota_scopes(data: object):
             yield f"quotas.groups.{group}.{scope}", _part(quota, scope)
 
 
-def profile_pattern_warnings(opa: str, data: object, slugs: list[str], suggest: Suggest | None = None) -> list[str]:
+def profile_pattern_warnings(opa: str, data: object, slugs: list[str], suggest: Suggest) -> list[str]:
     """Each allowance's `profiles` pattern that matches none of the hub's
     profile slugs: its members can select none of what the admin meant (a
     slug KubeSpawner made from a display name, "Medium (2 CPUs)" ->
@@ -239,7 +235,7 @@ def profile_pattern_warnings(opa: str, data: object, slugs: list[str], suggest: 
     if done.returncode != 0:
         raise LintError(f"opa could not match the profile patterns: {' '.join(_opa_errors(done))}")
     unmatched = sorted(set(json.loads(done.stdout)["result"][0]["bindings"]["x"]))
-    close = dict(zip(unmatched, (suggest or _no_suggestions)([(pattern, slugs) for pattern in unmatched])))
+    close = dict(zip(unmatched, suggest([(pattern, slugs) for pattern in unmatched])))
     slugs_text = ", ".join(slugs)
     return [f"{name}: profiles {pattern!r} matches none of the hub's profiles, so it lets its members select nothing "
             f"({_with_close(close[pattern])}profile_list slugs: {slugs_text})"
