@@ -400,9 +400,14 @@ def test_lint_with_the_hubs_config_warns_of_profile_patterns_that_match_no_profi
     assert result.returncode == 0, result.stderr
     slugs = "profile_list slugs: default, small, medium-2-cpus, gpu"
     assert result.stderr.splitlines() == [
-        f"jhpolicy lint: {folder}: warning: data.jhpolicy: group students: profiles {pattern!r} matches none of the "
-        f"hub's profiles, so it lets its members select nothing ({close}{slugs})"
-        for pattern, close in (("medium", ""), ("Small", "did you mean small? "))
+        *(f"jhpolicy lint: {folder}: warning: data.jhpolicy: group students: profiles {pattern!r} matches none of the "
+          f"hub's profiles, so it lets its members select nothing ({close}{slugs})"
+          for pattern, close in (("medium", ""), ("Small", "did you mean small? "))),
+        # The hub's offers judged (jhpolicy.tooling.hub_offers): the default profile is not one of group default's.
+        f"jhpolicy lint: {folder}: warning: the hub's default spawn (a server started with no choices: the REST API "
+        "with no body, the spawn page's form as rendered) is refused for users in no group: profile default (the "
+        "hub's default, used when a request names none) is not allowed for group default; name a profile you may "
+        "select",
     ]
     # The policy agrees: a student may not select the profile "medium" meant, and may select the GPU one "g*" allows.
     for profile, allowed in (("medium-2-cpus", False), ("gpu", True)):
@@ -419,9 +424,104 @@ def test_lint_with_the_hubs_config_warns_of_profile_patterns_that_match_no_profi
     assert (clean.returncode, clean.stderr) == (0, ""), clean.stderr
 
 
+OFFERS_DATA = {"jhpolicy": {"groups": {
+    "default": {"images": ["quay.io/jupyterhub/singleuser:*"], "max": {"cpu_limit": 1, "mem_limit": "1G"},
+                "profiles": ["small"]},
+    "special": {"images": ["quay.io/example/special:*"], "max": {"cpu_limit": 1, "mem_limit": "1G"},
+                "profiles": ["small"]},
+    "staff": {"images": ["quay.io/jupyterhub/singleuser:*"], "max": {"cpu_limit": 2, "mem_limit": "2G"},
+              "profiles": ["*"]},
+}}}
+OFFERS_CONFIG = """
+c.KubeSpawner.image = "quay.io/jupyterhub/singleuser:5.3"
+c.KubeSpawner.pre_spawn_hook = lambda spawner: open(MARKER, "w").close()
+c.KubeSpawner.profile_list = [
+    {"display_name": "Small", "slug": "small", "default": True},
+    # special's image, and only staff may select any profile but small: a member of both may start it.
+    {"display_name": "Special", "slug": "special", "kubespawner_override": {"image": "quay.io/example/special:1"}},
+    # Pinned by a digest no pattern names: no one may start it.
+    {"display_name": "Pinned", "slug": "pinned", "kubespawner_override": {"image": "quay.io/jupyterhub/singleuser:5.3@sha256:"
+                                                                           + "0" * 64}},
+    {"display_name": "Tools", "slug": "tools", "profile_options": {"image": {"display_name": "Image", "choices": {
+        "plain": {"display_name": "Plain", "default": True},
+        "matlab": {"display_name": "MATLAB", "kubespawner_override": {"image": "registry.example.edu/matlab:r2026a"}},
+    }}}},
+]
+"""
+
+
+def test_lint_with_the_hubs_config_names_what_the_hub_offers_but_no_group_may_start(tmp_path):
+    """The hub's own default spawn and spawn page, judged for a member of
+    each group as the hub judges them; every warning agrees with what
+    `jhpolicy check` (the spawner's own code) does with that spawn."""
+    marker = tmp_path / "hook-ran"
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(f"MARKER = {str(marker)!r}\n" + OFFERS_CONFIG)
+    (tmp_path / "p").mkdir()
+    folder = policies_with(tmp_path / "p", json.dumps(OFFERS_DATA))
+    result = jhpolicy("lint", "--policies", str(folder), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    warning = f"jhpolicy lint: {folder}: warning: the hub's "
+    pinned = "quay.io/jupyterhub/singleuser:5.3@sha256:" + "0" * 64
+    special_refusal = ("image quay.io/jupyterhub/singleuser:5.3 (the hub's default) is not allowed for group special; "
+                       "allowed images: quay.io/example/special:*")
+    assert result.stderr.splitlines() == [
+        "jhpolicy lint: note: the hub's pre_spawn_hook is not run here: what it changes when a server starts is "
+        "judged then (jhpolicy check runs it)",
+        warning + "default spawn (a server started with no choices: the REST API with no body, the spawn page's "
+        f"form as rendered) is refused for group special: {special_refusal}",
+        warning + "profile 'pinned' (Pinned): no group's members may select it: profile pinned is not allowed for "
+        f"group default; profile pinned is not allowed for group special; image {pinned} (the profile) is not "
+        "allowed for group staff; allowed images: quay.io/jupyterhub/singleuser:*",
+        warning + "profile 'tools', option 'image', choice 'matlab' (Tools, Image: MATLAB): no group's members may "
+        "select it: profile tools is not allowed for group default; profile tools is not allowed for group special; "
+        "image registry.example.edu/matlab:r2026a (the profile option) is not allowed for group staff; allowed "
+        "images: quay.io/jupyterhub/singleuser:*",
+    ]
+    assert not marker.exists()  # the admin's hook never ran for lint's made-up members
+    # Every judge agrees: the spawner refuses what lint names, for each group, and lets through what it does not
+    # (the special profile, to a member of both groups that together allow it).
+    for groups, body, allowed in (
+        (["special"], {}, False),
+        (["staff"], {"profile": "pinned"}, False),
+        (["staff"], {"profile": "tools", "profile_options": {"image": "matlab"}}, False),
+        (["special", "staff"], {"profile": "special"}, True),
+        (["staff"], {}, True),
+    ):
+        checked = jhpolicy("check", "--policies", str(folder), "--config", str(config), "--user", "u",
+                           *(f"--group={g}" for g in groups), "--body", json.dumps(body))
+        assert checked.returncode == (0 if allowed else 1), (groups, body, checked.stdout, checked.stderr)
+        if groups == ["special"]:
+            assert f"DENIED: Spawn refused by policy: {special_refusal}" in checked.stdout
+    marker.unlink()  # jhpolicy check runs the hook, as the hub would
+    # Fixed in the data, the warnings go: special's members get the hub's default image, staff's the digest and
+    # the licensed image.
+    OFFERS = json.loads(json.dumps(OFFERS_DATA))
+    OFFERS["jhpolicy"]["groups"]["special"]["images"].append("quay.io/jupyterhub/singleuser:*")
+    OFFERS["jhpolicy"]["groups"]["staff"]["images"] += ["quay.io/jupyterhub/singleuser:*@sha256:*",
+                                                        "registry.example.edu/*:*"]
+    (folder / "data.json").write_text(json.dumps(OFFERS))
+    fixed = jhpolicy("lint", "--fail-on-warnings", "--policies", str(folder), "--config", str(config))
+    assert (fixed.returncode, fixed.stderr.splitlines()) == (0, result.stderr.splitlines()[:1]), fixed.stderr
+
+
+def test_lint_judges_users_in_no_group_only_where_the_data_has_a_default_and_at_most_so_many_groups():
+    from jhpolicy.tooling.hub_offers import MAX_GROUPS, Member, members
+
+    # Without a `default` entry, users in no group get nothing, on purpose: their refusals are not warned of.
+    assert members({"groups": {"b": {}, "a": {}}}) == ([Member(("a",)), Member(("b",)), Member(("a", "b"))], [])
+    assert members({"groups": {"default": {}, "a": {}}}) == ([Member(()), Member(("a",))], [])
+    assert members({}) == ([], [])
+    found, notes = members({"groups": {f"g{i:03}": {} for i in range(MAX_GROUPS + 10)}})
+    assert found[:2] == [Member(("g000",)), Member(("g001",))] and len(found) == MAX_GROUPS + 1
+    assert found[-1] == Member(tuple(f"g{i:03}" for i in range(MAX_GROUPS)))
+    assert notes == [f"the hub's offers are judged for the first {MAX_GROUPS} of the data's {MAX_GROUPS + 10} groups "
+                     "(by name)"]
+
+
 def test_lint_says_when_profile_list_is_a_function_and_what_it_cannot_load(tmp_path):
     config = tmp_path / "jupyterhub_config.py"
-    config.write_text("c.KubeSpawner.profile_list = lambda spawner: [{'display_name': 'x', 'slug': 'x'}]\n")
+    config.write_text("c.KubeSpawner.profile_list = lambda spawner: [{'display_name': 'Small', 'slug': 'small'}]\n")
     result = jhpolicy("lint", "--config", str(config))
     assert result.returncode == 0 and result.stderr == (
         "jhpolicy lint: note: profile_list is a function (it may differ per user): the profile patterns are not "

@@ -86,17 +86,22 @@ def policy_folder(args) -> Path:
 
 
 def lint_problems(command: str, folder: Path, warn: bool = False, profile_slugs: list[str] | None = None,
-                  fail_on_warnings: bool = False) -> int | None:
+                  fail_on_warnings: bool = False, hub_warnings=None) -> int | None:
     """Print the folder's problems (jhpolicy.tooling.lint) as `command: ...`, and
     with `warn` its warnings when it has no problems; the exit code if any
     problem was found (or, with fail_on_warnings, a warning) or it could not
     be checked, else None. profile_slugs: the hub's, to check the
-    allowances' profile patterns against."""
+    allowances' profile patterns against; hub_warnings: called when the
+    folder has no problems, more warnings (the hub's offers judged under
+    it, jhpolicy.tooling.hub_offers)."""
+    from ..tooling.dry_run import DryRunError
     from ..tooling.lint import LintError, check
 
     try:
         found, warned = check(str(ensure_opa()), folder, profile_slugs=profile_slugs)
-    except (LintError, OPANotFound) as e:
+        if warn and not found and hub_warnings is not None:
+            warned = [*warned, *hub_warnings()]
+    except (LintError, OPANotFound, DryRunError) as e:
         print(f"jhpolicy {command}: {e}", file=sys.stderr)
         return EXIT_ERROR
     for problem in found:

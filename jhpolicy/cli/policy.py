@@ -4,11 +4,22 @@ the lint gate."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import sys
 from pathlib import Path
 
 from ..tooling.opa_binary import OPA_VERSION, OPANotFound, ensure_opa
-from .common import EXIT_ERROR, error, lint_problems, manifest_options, one_line, policies_option, policy_folder
+from .common import (
+    EXIT_ERROR,
+    error,
+    lint_problems,
+    manifest_options,
+    one_line,
+    policies_option,
+    policy_folder,
+    policy_opa,
+)
 
 
 def register(sub) -> None:
@@ -39,9 +50,11 @@ def register(sub) -> None:
     )
     policies_option(lint)
     lint.add_argument("--config", help="the hub's jupyterhub_config.py: also check the allowances' profile patterns "
-                      "against its profile_list")
+                      "against its profile_list, and judge the hub's default spawn and every profile and choice of its "
+                      "spawn page for a member of each group (warnings: what no group's members may start)")
     lint.add_argument("--values", metavar="FILE", action="append",
-                      help="a z2jh values file (repeat), as in jhpolicy check: also check the profile patterns")
+                      help="a z2jh values file (repeat), as in jhpolicy check: also check the profile patterns and "
+                      "judge the hub's offers, as with --config")
     lint.add_argument("--fail-on-warnings", action="store_true",
                       help="exit 1 on warnings too (a pattern that matches nothing, a profile the hub lacks), not only "
                       "on problems")
@@ -104,16 +117,33 @@ def cmd_lint(args) -> int:
     from ..tooling import dry_run
 
     folder = policy_folder(args)
-    slugs = None
+    slugs = hub_warnings = None
     if args.config or args.values:
-        slugs = dry_run.profile_slugs(dry_run.hub_config(args.config, args.values))
+        config = dry_run.hub_config(args.config, args.values)
+        slugs = dry_run.profile_slugs(config)
         if slugs is None:
             print("jhpolicy lint: note: profile_list is a function (it may differ per user): "
                   "the profile patterns are not checked against it", file=sys.stderr)
-    failed = lint_problems("lint", folder, warn=True, profile_slugs=slugs, fail_on_warnings=args.fail_on_warnings)
+        hub_warnings = functools.partial(offer_warnings, config, folder)
+    failed = lint_problems("lint", folder, warn=True, profile_slugs=slugs, fail_on_warnings=args.fail_on_warnings,
+                           hub_warnings=hub_warnings)
     if failed is None:
         print(f"{folder}: OPA loads it and its data has no problems")
     return failed or 0
+
+
+def offer_warnings(config, folder: Path) -> list[str]:
+    """The hub's default spawn and spawn page judged under the folder's
+    policy for a member of each group (jhpolicy.tooling.hub_offers), on a
+    local OPA; its notes printed as lint's."""
+    from ..tooling import dry_run, hub_offers
+
+    with policy_opa(folder) as opa:
+        data = dry_run.policy_data(opa.url) or {}
+        found, notes = asyncio.run(hub_offers.judge_all(config, data, opa.url))
+    for note in notes:
+        print(f"jhpolicy lint: note: {note}", file=sys.stderr)
+    return found
 
 
 def cmd_configmap(args) -> int:

@@ -1,0 +1,143 @@
+"""What the hub itself offers, judged for the members of each group the
+policy's data names, before it ships: `jhpolicy lint --config/--values`.
+
+The data checks read the data alone; they cannot see that the hub's own
+default image is pinned by a digest no allowance's `images` pattern names,
+or that a profile's image is in no group's list. Then every spawn that
+leaves it be is refused, and the admin hears of it from their users. Here
+each spawn the hub offers is judged as the hub judges it, on a local OPA
+with the folder's policy and nothing in use:
+
+    the data's groups -> a member of no group (the `default` entry), of each
+    group alone, and of all of them at once -> for each: the server started
+    with no choices (a dry run of the REST API with no body, which is also
+    the spawn page's form left as rendered: jhpolicy.tooling.dry_run), and
+    the spawn page's own view of every profile and choice
+    (jhpolicy.hub.spawn_page) -> warnings
+
+- a group whose members' server started with no choices is refused;
+- a profile, or a choice of one, that no member judged may select.
+
+A member of all groups at once is judged so that what only a mix of
+groups allows (an image from one, the profile from another) is not named;
+a mix of some of the groups is not tried. Admins and services starting a
+server for a user get their own allowances (`requesters`), not judged here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from traitlets.config import Config
+
+from ..hub.errors import REFUSAL_PREFIX
+
+# Each member is a dry run and a spawn page view; beyond this many groups, the
+# first ones (by name) are judged and lint says so.
+MAX_GROUPS = 50
+# Distinct refusals quoted for an item no one may select; the rest are counted.
+MAX_REASONS = 3
+MEMBER = "jhpolicy-lint-member"
+
+
+@dataclass(frozen=True)
+class Member:
+    """A user of the hub as lint imagines them: the groups they are in."""
+
+    groups: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return "users in no group" if not self.groups else f"group {' + '.join(self.groups)}"
+
+
+def members(data: dict) -> tuple[list[Member], list[str]]:
+    """(who to judge, notes): a member of no group when the data has a
+    `default` entry (without one, such users get nothing, on purpose), one
+    of each group with an entry in `groups`, one of all of them."""
+    entries = data.get("groups") if isinstance(data.get("groups"), dict) else {}
+    names = sorted(name for name in entries if name != "default")
+    notes = []
+    if len(names) > MAX_GROUPS:
+        notes.append(f"the hub's offers are judged for the first {MAX_GROUPS} of the data's {len(names)} groups "
+                     "(by name)")
+        names = names[:MAX_GROUPS]
+    found = [Member(())] if "default" in entries else []
+    found += [Member((name,)) for name in names]
+    if len(names) > 1:
+        found.append(Member(tuple(names)))
+    return found, notes
+
+
+@dataclass
+class Judged:
+    """What one member gets: the status and message of a server started with
+    no choices, and what the spawn page does not offer them, by
+    (profile, option, choice), with its name on the form and why not."""
+
+    member: Member
+    status: int | None  # None: not judged (the member of all groups)
+    message: str
+    unavailable: dict[tuple, tuple[str, str]]
+
+
+async def judge(config: Config, member: Member, opa_url: str) -> Judged:
+    """One member's default spawn and spawn page, as the hub would run them."""
+    from ..hub.opa_http import close_clients
+    from ..hub.spawn_page import SpawnPage
+    from .dry_run import Who, run
+    from .offline import OfflineGroup, OfflineHub, OfflineUser, make_spawner
+
+    report = {"status": None}
+    if len(member.groups) <= 1:
+        report = await run(config, Who(user=MEMBER, groups=list(member.groups)), {}, opa_url)
+    config = Config(config)
+    config.PolicyKubeSpawner.opa_url = opa_url
+    user = OfflineUser(name=MEMBER, groups=[OfflineGroup(g) for g in member.groups])
+    try:
+        view = await SpawnPage(make_spawner(config, user, {}, hub=OfflineHub())).view()
+    finally:
+        await close_clients()
+    unavailable = {(u["profile"], u["option"], u["choice"]): (u["name"], u["reason"])
+                   for u in view.get("unavailable") or []}
+    return Judged(member, report["status"], report.get("message") or "", unavailable)
+
+
+def warnings(judged: list[Judged]) -> list[str]:
+    """The default spawns refused, one per member (not the all-groups one),
+    then what no member may select, in the form's order."""
+    alone = [j for j in judged if j.status is not None]
+    found = [f"the hub's default spawn (a server started with no choices: the REST API with no body, the spawn "
+             f"page's form as rendered) is {'refused' if j.status == 403 else f'answered {j.status}'} for "
+             f"{j.member}: {j.message.removeprefix(REFUSAL_PREFIX)}" for j in alone if j.status != 200]
+    items = {item: name for j in judged for item, (name, _) in j.unavailable.items()}
+    for item, name in items.items():
+        # A choice is not available to a member whose form lacks its whole profile either.
+        why = [j.unavailable.get(item) or j.unavailable.get((item[0], None, None)) for j in judged]
+        if all(why):
+            reasons = list(dict.fromkeys(reason for j, (_, reason) in zip(judged, why) if j.status is not None))
+            more = f"; and {len(reasons) - MAX_REASONS} more" if len(reasons) > MAX_REASONS else ""
+            found.append(f"the hub's {_item_text(item)} ({name}): no group's members may select it: "
+                         f"{'; '.join(reasons[:MAX_REASONS])}{more}")
+    return found
+
+
+def _item_text(item: tuple) -> str:
+    slug, option, choice = item
+    return f"profile {slug!r}" if option is None else f"profile {slug!r}, option {option!r}, choice {choice!r}"
+
+
+async def judge_all(config: Config, data: dict, opa_url: str) -> tuple[list[str], list[str]]:
+    """(warnings, notes) for the hub's offers under the data at opa_url."""
+    from .offline import OfflineUser, make_spawner
+
+    found, notes = members(data)
+    if make_spawner(config, OfflineUser(name=MEMBER), {}).pre_spawn_hook is not None:
+        # The admin's code, with effects of its own (a home folder made, a
+        # service called): never run for a user who does not exist. jhpolicy
+        # check runs it, for a user the admin names.
+        config = Config(config)
+        config.PolicyKubeSpawner.pre_spawn_hook = None
+        notes.append("the hub's pre_spawn_hook is not run here: what it changes when a server starts is judged then "
+                     "(jhpolicy check runs it)")
+    judged = [await judge(config, member, opa_url) for member in found]
+    return warnings(judged), notes
