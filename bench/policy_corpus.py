@@ -48,6 +48,10 @@ IMAGES = [SAMPLE, SAMPLE, SAMPLE, SAMPLE, "quay.io/jupyter/scipy-notebook:2025",
 CPUS = [None, 0.1, 0.5, 1, 2, 2.001, 4, 8, 16, 17]
 MEMORY = [None, 2**20, 2**30, 2 * 2**30, 4 * 2**30, 4 * 2**30 + 1, 16 * 2**30, 32 * 2**30, 64 * 2**30, 65 * 2**30]
 GPUS = [0, 0, 0, 1, 2, 4, 5]
+# Now and then an image drawn is pinned by a digest, after its tag or in its
+# place (drawn apart, so the rest of the corpus stays as it is): a tag's
+# wildcard must not reach into a digest (CHANGELOG, "Fixed (security)").
+DIGEST = "@sha256:" + "0123456789abcdef" * 4
 # A group's jhpolicy_quota as the spawner sends it (the admin page's text
 # parsed as JSON), now and then malformed.
 QUOTA_PROPERTIES = [None] * 30 + [{"member": {"servers": 1}}, {"group": {"extra_resources": {GPU: 2}}},
@@ -65,12 +69,21 @@ def corpus(size: int, seed: int = 31, lifetimes: bool = False, default_pool: boo
     rng = random.Random(seed)
     lifetime_rng = random.Random(seed + 1)
     pool_rng = random.Random(seed + 2)
+    digest_rng = random.Random(seed + 3)
+
+    def image() -> str:
+        drawn = rng.choice(IMAGES)
+        pinned = digest_rng.choice([None] * 8 + ["after its tag", "in its place"])
+        if pinned == "after its tag":
+            return drawn + DIGEST
+        return drawn.rsplit(":", 1)[0] + DIGEST if pinned else drawn
+
     out = []
     for _ in range(size):
         groups = rng.sample(GROUPS, rng.choice([0, 1, 1, 2, 3]))
         requester = rng.choice([None] * 8 + [{"kind": "user", "name": "root", "admin": True},
                                              {"kind": "service", "name": "orchestrator", "admin": False}])
-        one = spawn(image=rng.choice(IMAGES), cpu=rng.choice(CPUS), gpus=rng.choice(GPUS))
+        one = spawn(image=image(), cpu=rng.choice(CPUS), gpus=rng.choice(GPUS))
         memory = rng.choice(MEMORY)
         if memory is not None:
             one["pod"]["mem_limit"] = one["pod"]["mem_guarantee"] = memory
@@ -79,7 +92,7 @@ def corpus(size: int, seed: int = 31, lifetimes: bool = False, default_pool: boo
         path = DECISION
         if rng.random() < 0.1:
             path = VIEW
-            one["candidates"] = [spawn(image=rng.choice(IMAGES), cpu=rng.choice(CPUS[1:]), gpus=rng.choice(GPUS),
+            one["candidates"] = [spawn(image=image(), cpu=rng.choice(CPUS[1:]), gpus=rng.choice(GPUS),
                                        profile=f"p{i}") for i in range(rng.randint(1, 6))]
         input_doc = doc(groups, one, requester=requester, admin=rng.random() < 0.05, with_usage=rng.random() < 0.9,
                         gpus_in_use=rng.choice([0, 0, 1, 2, 3, 4]))
