@@ -519,6 +519,28 @@ def test_lint_judges_users_in_no_group_only_where_the_data_has_a_default_and_at_
                      "(by name)"]
 
 
+def test_lint_names_the_default_profile_no_one_may_start_once():
+    from jhpolicy.tooling.hub_offers import Judged, Member, warnings
+
+    def judged(groups, status, unavailable):
+        return Judged(Member(groups), status, "Spawn refused by policy: no" if status else "", unavailable, "small")
+
+    small, gpu = ("small", None, None), ("gpu", None, None)
+    refused = {small: ("Small", "no"), gpu: ("GPU", "not for you")}
+    everyone = [judged(("a",), 403, refused), judged(("b",), 403, refused), judged(("a", "b"), None, refused)]
+    lines = warnings(everyone)
+    # The default spawn's refusal per member says it; the default profile's own line would only repeat it.
+    assert [line.split(":")[0] for line in lines] == [
+        "the hub's default spawn (a server started with no choices", "the hub's default spawn (a server started with "
+        "no choices", "the hub's profile 'gpu' (GPU)"]
+    assert lines[0].endswith("is refused for group a: no")
+    # Where some member may start it, the other profile lines stay as they were, and no default profile line comes.
+    some = [judged(("a",), 403, refused), judged(("b",), 200, {gpu: ("GPU", "not for you")}),
+            judged(("a", "b"), None, {gpu: ("GPU", "not for you")})]
+    assert [line.split(":")[0] for line in warnings(some)] == [
+        "the hub's default spawn (a server started with no choices", "the hub's profile 'gpu' (GPU)"]
+
+
 def test_lint_says_when_profile_list_is_a_function_and_what_it_cannot_load(tmp_path):
     config = tmp_path / "jupyterhub_config.py"
     config.write_text("c.KubeSpawner.profile_list = lambda spawner: [{'display_name': 'Small', 'slug': 'small'}]\n")

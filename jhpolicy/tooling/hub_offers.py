@@ -78,10 +78,12 @@ class Judged:
     status: int | None  # None: not judged (the member of all groups)
     message: str
     unavailable: dict[tuple, tuple[str, str]]
+    default_profile: str | None = None  # the slug a server started with no choices gets
 
 
 async def judge(config: Config, member: Member, opa_url: str) -> Judged:
     """One member's default spawn and spawn page, as the hub would run them."""
+    from ..hub import upstream
     from ..hub.opa_http import close_clients
     from ..hub.spawn_page import SpawnPage
     from .dry_run import Who, run
@@ -93,13 +95,16 @@ async def judge(config: Config, member: Member, opa_url: str) -> Judged:
     config = Config(config)
     config.PolicyKubeSpawner.opa_url = opa_url
     user = OfflineUser(name=MEMBER, groups=[OfflineGroup(g) for g in member.groups])
+    spawner = make_spawner(config, user, {}, hub=OfflineHub())
     try:
-        view = await SpawnPage(make_spawner(config, user, {}, hub=OfflineHub())).view()
+        view = await SpawnPage(spawner).view()
+        profiles = await upstream.profile_list(spawner)
     finally:
         await close_clients()
     unavailable = {(u["profile"], u["option"], u["choice"]): (u["name"], u["reason"])
                    for u in view.get("unavailable") or []}
-    return Judged(member, report["status"], report.get("message") or "", unavailable)
+    default = next((p["slug"] for p in profiles if p.get("default")), None)
+    return Judged(member, report["status"], report.get("message") or "", unavailable, default)
 
 
 def warnings(judged: list[Judged]) -> list[str]:
@@ -110,6 +115,11 @@ def warnings(judged: list[Judged]) -> list[str]:
              f"page's form as rendered) is {'refused' if j.status == 403 else f'answered {j.status}'} for "
              f"{j.member}: {j.message.removeprefix(REFUSAL_PREFIX)}" for j in alone if j.status != 200]
     items = {item: name for j in judged for item, (name, _) in j.unavailable.items()}
+    if alone and all(j.status != 200 for j in alone):
+        # Every member's server started with no choices is refused, and said so above: that is the
+        # default profile, whose own line would only repeat it.
+        items = {item: name for item, name in items.items()
+                 if not (item[1] is None and all(j.default_profile == item[0] for j in judged))}
     for item, name in items.items():
         # A choice is not available to a member whose form lacks its whole profile either.
         why = [j.unavailable.get(item) or j.unavailable.get((item[0], None, None)) for j in judged]
