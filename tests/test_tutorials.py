@@ -303,6 +303,14 @@ def assert_policy_hub(cluster, pod: dict, values: dict) -> None:
     assert json.loads(policies["data"]["data.json"])["jhpolicy"]["groups"]["physics"] == PHYSICS
 
 
+def assert_offers_judged(printed: str) -> None:
+    """Step 5's lint judged the hub's default spawn under the chart's values
+    (the chart's singleuser image, which every group of the data lists): it
+    started its own OPA and warned of nothing, as step 2's lint."""
+    assert printed.count("hub-policy/policies: OPA loads it and its data has no problems") == 2, printed
+    assert "jhpolicy lint:" not in printed, printed  # no warning, no note
+
+
 def uninstall(cluster, admin: Admin) -> None:
     """The tutorial's namespace is the next test's: helm uninstall, then the namespace, gone."""
     subprocess.run(["helm", "uninstall", "jhub", "-n", NAMESPACE], env=admin.env, cwd=admin.folder, capture_output=True)
@@ -322,6 +330,7 @@ def test_install_z2jh_route_a_your_hub_image(cluster, built_wheel, chart_repo, t
     admin = admin_machine(tmp_path, built_wheel, chart_repo, cluster.kubeconfig, IMAGE_CONFIG)
     try:
         printed = "".join(admin.run(block) for block in route("image"))
+        assert_offers_judged(printed)
         assert "ALLOWED (clamped)\n  - cpu_limit 4 lowered to 2: the most for group students" in printed, printed
 
         pod = running_hub_pod(cluster)
@@ -351,6 +360,7 @@ def test_install_z2jh_route_b_no_image_build(cluster, built_wheel, chart_repo, t
     admin = admin_machine(tmp_path, built_wheel, chart_repo, cluster.kubeconfig, ADMIN_CONFIG)
     try:
         printed = "".join(admin.run(block) for block in route("no-image"))
+        assert_offers_judged(printed)
         assert "note: hub.extraConfig 00-jhpolicy-wheels not run" in printed
         # The sizes the page quotes are what the commands give, within 5 %
         # (the jhpolicy wheel grows with each change; the page says "measured").
