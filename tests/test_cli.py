@@ -541,6 +541,31 @@ def test_lint_names_the_default_profile_no_one_may_start_once():
         "the hub's default spawn (a server started with no choices", "the hub's profile 'gpu' (GPU)"]
 
 
+def test_the_admins_own_code_raising_is_the_hubs_500_naming_it_not_a_bug_of_jhpolicys(tmp_path):
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text("def profiles(spawner):\n    raise RuntimeError('ldap down')\n\n\n"
+                      "c.KubeSpawner.profile_list = profiles\n")
+    raised = f"the hub's config raised RuntimeError: ldap down (in profiles, {config}:2)"
+    checked = jhpolicy("check", "--config", str(config), "--user", "u", "--group", "students")
+    assert (checked.returncode, checked.stderr) == (2, ""), checked.stderr
+    assert checked.stdout.splitlines()[1] == f"ERROR (HTTP 500): {raised}"
+    # lint judges the hub's offers through the same code, and says the same of each member.
+    linted = jhpolicy("lint", "--config", str(config))
+    assert linted.returncode == 0, linted.stderr
+    warning = f"jhpolicy lint: {POLICIES}: warning: the hub's "
+    lines = linted.stderr.splitlines()
+    assert warning + ("default spawn (a server started with no choices: the REST API with no body, the spawn page's "
+                      f"form as rendered) is answered 500 for group students: {raised}") in lines
+    assert warning + f"spawn page for group students could not be judged: {raised}" in lines
+    # An error raised through jhpolicy and the standard library alone is jhpolicy's own, still one to report.
+    from jhpolicy.tooling.dry_run import admin_code_error
+
+    try:
+        json.loads("{")
+    except ValueError as e:
+        assert admin_code_error(e.with_traceback(e.__traceback__.tb_next)) is None  # from the frame below this test's
+
+
 def test_lint_says_when_profile_list_is_a_function_and_what_it_cannot_load(tmp_path):
     config = tmp_path / "jupyterhub_config.py"
     config.write_text("c.KubeSpawner.profile_list = lambda spawner: [{'display_name': 'Small', 'slug': 'small'}]\n")

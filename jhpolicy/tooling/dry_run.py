@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sysconfig
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from traitlets.config import Config, PyFileConfigLoader
 
 from ..hub.errors import message_of
 from . import close_names
+from .shipped import PACKAGE
 
 
 class DryRunError(Exception):
@@ -213,6 +216,11 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
         report.update(status=e.status_code, message=message_of(e),
                       outcome="unavailable" if e.status_code == 503 else outcome)
         return report
+    except Exception as e:
+        if (raised := admin_code_error(e)) is None:
+            raise  # jhpolicy's own: a bug, which the command says to report
+        report.update(status=500, message=f"the hub's config raised {raised}", outcome="error")  # a bare 500 in the hub
+        return report
     finally:
         spawner.log.removeHandler(reasons)
         report["input"] = spawner.policy_input
@@ -229,6 +237,24 @@ async def run(config: Config, who: Who, body, opa_url: str, usage: dict | None =
         pod=pod_summary(pod),
     )
     return report
+
+
+def admin_code_error(error: Exception) -> str | None:
+    """What the admin's own code (a profile_list function, a hook, an
+    extraConfig snippet) raised, with where: "RuntimeError: ldap down (in
+    profiles, jupyterhub_config.py:12)"; None when the error passed through
+    no such code (the standard library, installed packages and jhpolicy's
+    own are not the admin's), which makes it a bug of jhpolicy's."""
+    installed = {Path(sysconfig.get_paths()[key]).resolve() for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    found = None
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        file = frame.f_code.co_filename
+        if file.startswith("<frozen "):
+            continue
+        path = Path(file).resolve() if not file.startswith("<") else None
+        if path is None or not (path.is_relative_to(PACKAGE) or any(path.is_relative_to(p) for p in installed)):
+            found = f"in {frame.f_code.co_name}, {file}:{line}"
+    return f"{type(error).__name__}: {error} ({found})" if found else None
 
 
 def policy_data(opa_url: str) -> dict | None:

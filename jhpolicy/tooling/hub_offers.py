@@ -79,14 +79,17 @@ class Judged:
     message: str
     unavailable: dict[tuple, tuple[str, str]]
     default_profile: str | None = None  # the slug a server started with no choices gets
+    # Why the spawn page could not be judged at all (the view not available), if so.
+    no_view: str | None = None
 
 
 async def judge(config: Config, member: Member, opa_url: str) -> Judged:
     """One member's default spawn and spawn page, as the hub would run them."""
+    from ..core.request import ProfileListError
     from ..hub import upstream
     from ..hub.opa_http import close_clients
     from ..hub.spawn_page import SpawnPage
-    from .dry_run import Who, run
+    from .dry_run import Who, admin_code_error, run
     from .offline import OfflineGroup, OfflineHub, OfflineUser, make_spawner
 
     report = {"status": None}
@@ -96,24 +99,34 @@ async def judge(config: Config, member: Member, opa_url: str) -> Judged:
     config.PolicyKubeSpawner.opa_url = opa_url
     user = OfflineUser(name=MEMBER, groups=[OfflineGroup(g) for g in member.groups])
     spawner = make_spawner(config, user, {}, hub=OfflineHub())
+    profiles = []
     try:
         view = await SpawnPage(spawner).view()
         profiles = await upstream.profile_list(spawner)
+    except ProfileListError:
+        pass  # a function's list, for this member: the view is not available, and says why
+    except Exception as e:
+        if (raised := admin_code_error(e)) is None:
+            raise
+        view = {"available": False, "message": f"the hub's config raised {raised}"}  # a bare 500 in the hub
     finally:
         await close_clients()
     unavailable = {(u["profile"], u["option"], u["choice"]): (u["name"], u["reason"])
                    for u in view.get("unavailable") or []}
     default = next((p["slug"] for p in profiles if p.get("default")), None)
-    return Judged(member, report["status"], report.get("message") or "", unavailable, default)
+    no_view = None if view.get("available") else view.get("message") or "not available"
+    return Judged(member, report["status"], report.get("message") or "", unavailable, default, no_view)
 
 
 def warnings(judged: list[Judged]) -> list[str]:
     """The default spawns refused, one per member (not the all-groups one),
-    then what no member may select, in the form's order."""
+    the spawn pages that could not be judged, then what no member may
+    select, in the order the forms list them."""
     alone = [j for j in judged if j.status is not None]
     found = [f"the hub's default spawn (a server started with no choices: the REST API with no body, the spawn "
              f"page's form as rendered) is {'refused' if j.status == 403 else f'answered {j.status}'} for "
              f"{j.member}: {j.message.removeprefix(REFUSAL_PREFIX)}" for j in alone if j.status != 200]
+    found += [f"the hub's spawn page for {j.member} could not be judged: {j.no_view}" for j in judged if j.no_view]
     items = {item: name for j in judged for item, (name, _) in j.unavailable.items()}
     if alone and all(j.status != 200 for j in alone):
         # Every member's server started with no choices is refused, and said so above: that is the
