@@ -529,11 +529,13 @@ def test_lint_names_the_default_profile_no_one_may_start_once():
     refused = {small: ("Small", "no"), gpu: ("GPU", "not for you")}
     everyone = [judged(("a",), 403, refused), judged(("b",), 403, refused), judged(("a", "b"), None, refused)]
     lines = warnings(everyone)
-    # The default spawn's refusal per member says it; the default profile's own line would only repeat it.
+    # The default spawn's refusal says it (one line: both members are told the same); the default profile's own
+    # line would only repeat it.
     assert [line.split(":")[0] for line in lines] == [
-        "the hub's default spawn (a server started with no choices", "the hub's default spawn (a server started with "
-        "no choices", "the hub's profile 'gpu' (GPU)"]
-    assert lines[0].endswith("is refused for group a: no")
+        "the hub's default spawn (a server started with no choices", "the hub's profile 'gpu' (GPU)"]
+    assert lines[0].endswith("is refused for group a, group b: no")
+    many = [judged((f"g{i}",), 403, {}) for i in range(8)]
+    assert warnings(many)[0].endswith("for group g0, group g1, group g2, group g3, group g4 and 3 more: no")
     # Where some member may start it, the other profile lines stay as they were, and no default profile line comes.
     some = [judged(("a",), 403, refused), judged(("b",), 200, {gpu: ("GPU", "not for you")}),
             judged(("a", "b"), None, {gpu: ("GPU", "not for you")})]
@@ -553,10 +555,13 @@ def test_the_admins_own_code_raising_is_the_hubs_500_naming_it_not_a_bug_of_jhpo
     linted = jhpolicy("lint", "--config", str(config))
     assert linted.returncode == 0, linted.stderr
     warning = f"jhpolicy lint: {POLICIES}: warning: the hub's "
-    lines = linted.stderr.splitlines()
-    assert warning + ("default spawn (a server started with no choices: the REST API with no body, the spawn page's "
-                      f"form as rendered) is answered 500 for group students: {raised}") in lines
-    assert warning + f"spawn page for group students could not be judged: {raised}" in lines
+    # One line for every member told the same: not one per group.
+    assert linted.stderr.splitlines()[1:] == [
+        warning + ("default spawn (a server started with no choices: the REST API with no body, the spawn page's "
+                   f"form as rendered) is answered 500 for users in no group, group gpu-users, group students: {raised}"),
+        warning + ("spawn page for users in no group, group gpu-users, group students, group gpu-users + students "
+                   f"could not be judged: {raised}"),
+    ]
     # An error raised through jhpolicy and the standard library alone is jhpolicy's own, still one to report.
     from jhpolicy.tooling.dry_run import admin_code_error
 

@@ -37,6 +37,8 @@ from ..hub.errors import REFUSAL_PREFIX
 MAX_GROUPS = 50
 # Distinct refusals quoted for an item no one may select; the rest are counted.
 MAX_REASONS = 3
+# Members named in one line told the same; the rest are counted.
+MAX_NAMED = 5
 MEMBER = "jhpolicy-lint-member"
 
 
@@ -123,10 +125,13 @@ def warnings(judged: list[Judged]) -> list[str]:
     the spawn pages that could not be judged, then what no member may
     select, in the order the forms list them."""
     alone = [j for j in judged if j.status is not None]
+    # Members told the same (the policy's refusals name the group; the hub's own code raising does not) share a line.
+    spawns = _by_text([(j.member, (j.status, j.message.removeprefix(REFUSAL_PREFIX))) for j in alone if j.status != 200])
     found = [f"the hub's default spawn (a server started with no choices: the REST API with no body, the spawn "
-             f"page's form as rendered) is {'refused' if j.status == 403 else f'answered {j.status}'} for "
-             f"{j.member}: {j.message.removeprefix(REFUSAL_PREFIX)}" for j in alone if j.status != 200]
-    found += [f"the hub's spawn page for {j.member} could not be judged: {j.no_view}" for j in judged if j.no_view]
+             f"page's form as rendered) is {'refused' if status == 403 else f'answered {status}'} for "
+             f"{who}: {message}" for (status, message), who in spawns]
+    found += [f"the hub's spawn page for {who} could not be judged: {why}"
+              for why, who in _by_text([(j.member, j.no_view) for j in judged if j.no_view])]
     items = {item: name for j in judged for item, (name, _) in j.unavailable.items()}
     if alone and all(j.status != 200 for j in alone):
         # Every member's server started with no choices is refused, and said so above: that is the
@@ -142,6 +147,15 @@ def warnings(judged: list[Judged]) -> list[str]:
             found.append(f"the hub's {_item_text(item)} ({name}): no group's members may select it: "
                          f"{'; '.join(reasons[:MAX_REASONS])}{more}")
     return found
+
+
+def _by_text(told: list[tuple[Member, object]]) -> list[tuple[object, str]]:
+    """(what, whom: the members told it, joined) for each distinct thing told, in order."""
+    members: dict[object, list[str]] = {}
+    for member, what in told:
+        members.setdefault(what, []).append(str(member))
+    return [(what, ", ".join(names) if len(names) <= MAX_NAMED else f"{', '.join(names[:MAX_NAMED])} and "
+             f"{len(names) - MAX_NAMED} more") for what, names in members.items()]
 
 
 def _item_text(item: tuple) -> str:
