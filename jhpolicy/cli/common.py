@@ -94,7 +94,6 @@ def lint_problems(command: str, folder: Path, warn: bool = False, profile_slugs:
     allowances' profile patterns against; hub_warnings: called when the
     folder has no problems, more warnings (the hub's offers judged under
     it, jhpolicy.tooling.hub_offers)."""
-    from ..tooling.dry_run import DryRunError
     from ..tooling.lint import LintError, check
 
     try:

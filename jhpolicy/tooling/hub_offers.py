@@ -80,15 +80,14 @@ class Judged:
     status: int | None  # None: not judged (the member of all groups)
     message: str
     unavailable: dict[tuple, tuple[str, str]]
-    default_profile: str | None = None  # the slug a server started with no choices gets
+    # The profile a server started with no choices gets, as the dry run's input names it.
+    default_profile: str | None = None
     # Why the spawn page could not be judged at all (the view not available), if so.
     no_view: str | None = None
 
 
 async def judge(config: Config, member: Member, opa_url: str) -> Judged:
     """One member's default spawn and spawn page, as the hub would run them."""
-    from ..core.request import ProfileListError
-    from ..hub import upstream
     from ..hub.opa_http import close_clients
     from ..hub.spawn_page import SpawnPage
     from .dry_run import Who, admin_code_error, run
@@ -101,12 +100,8 @@ async def judge(config: Config, member: Member, opa_url: str) -> Judged:
     config.PolicyKubeSpawner.opa_url = opa_url
     user = OfflineUser(name=MEMBER, groups=[OfflineGroup(g) for g in member.groups])
     spawner = make_spawner(config, user, {}, hub=OfflineHub())
-    profiles = []
     try:
         view = await SpawnPage(spawner).view()
-        profiles = await upstream.profile_list(spawner)
-    except ProfileListError:
-        pass  # a function's list, for this member: the view is not available, and says why
     except Exception as e:
         if (raised := admin_code_error(e)) is None:
             raise
@@ -115,7 +110,7 @@ async def judge(config: Config, member: Member, opa_url: str) -> Judged:
         await close_clients()
     unavailable = {(u["profile"], u["option"], u["choice"]): (u["name"], u["reason"])
                    for u in view.get("unavailable") or []}
-    default = next((p["slug"] for p in profiles if p.get("default")), None)
+    default = ((report.get("input") or {}).get("request") or {}).get("profile")
     no_view = None if view.get("available") else view.get("message") or "not available"
     return Judged(member, report["status"], report.get("message") or "", unavailable, default, no_view)
 
@@ -137,7 +132,7 @@ def warnings(judged: list[Judged]) -> list[str]:
         # Every member's server started with no choices is refused, and said so above: that is the
         # default profile, whose own line would only repeat it.
         items = {item: name for item, name in items.items()
-                 if not (item[1] is None and all(j.default_profile == item[0] for j in judged))}
+                 if not (item[1] is None and all(j.default_profile == item[0] for j in alone))}
     for item, name in items.items():
         # A choice is not available to a member whose form lacks its whole profile either.
         why = [j.unavailable.get(item) or j.unavailable.get((item[0], None, None)) for j in judged]
