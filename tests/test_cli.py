@@ -505,6 +505,24 @@ def test_lint_with_the_hubs_config_names_what_the_hub_offers_but_no_group_may_st
     assert (fixed.returncode, fixed.stderr.splitlines()) == (0, result.stderr.splitlines()[:1]), fixed.stderr
 
 
+def test_lint_judges_the_hubs_offers_with_the_groups_overrides_as_the_spawner_does(tmp_path):
+    # JupyterHub's group_overrides (5.1+) give students an image pinned by a digest no pattern of theirs names.
+    config = tmp_path / "jupyterhub_config.py"
+    pinned = "quay.io/jupyterhub/singleuser:5.3@sha256:" + "0" * 64
+    config.write_text('c.KubeSpawner.image = "quay.io/jupyterhub/singleuser:5.3"\n'
+                      'c.KubeSpawner.group_overrides = {"01-students": {"groups": ["students"], '
+                      f'"spawner_override": {{"image": "{pinned}"}}}}}}\n')
+    linted = jhpolicy("lint", "--config", str(config))
+    assert linted.returncode == 0, linted.stderr
+    refusal = f"image {pinned} (your group's settings) is not allowed for group students; allowed images: "
+    (line,) = linted.stderr.splitlines()  # students only: the others get the hub's image, which they may run
+    assert line.startswith(f"jhpolicy lint: {POLICIES}: warning: the hub's default spawn (a server started with no "
+                           f"choices: the REST API with no body, the spawn page's form as rendered) is refused for "
+                           f"group students: {refusal}"), line
+    checked = jhpolicy("check", "--config", str(config), "--user", "u", "--group", "students")
+    assert checked.returncode == 1 and f"DENIED: Spawn refused by policy: {refusal}" in checked.stdout, checked.stdout
+
+
 def test_lint_judges_users_in_no_group_only_where_the_data_has_a_default_and_at_most_so_many_groups():
     from jhpolicy.tooling.hub_offers import MAX_GROUPS, Member, members
 
